@@ -1,0 +1,42 @@
+// What a post-deploy hook is: data (type + parameters) handled by one handler per type.
+import type { z } from "zod";
+import type { Logger } from "../lib/logger.js";
+import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
+
+/** One instance as the engine knows it after a successful apply. */
+export interface AppliedInstance {
+  name: string;
+  vmid: number;
+  ip: string;
+  power: "running" | "stopped";
+  /** Created or changed by this apply (hooks that only need new/changed instances look here). */
+  changed: boolean;
+}
+
+export interface HookContext {
+  /** Stack name (= user stack file name). */
+  stack: string;
+  spec: UserStackSpec;
+  platform: PlatformSpec;
+  instances: AppliedInstance[];
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** What a hook run reports; recorded on the run. */
+export interface HookResult {
+  /** Whether the run changed anything (a second run of a converged hook reports false). */
+  changed: boolean;
+  /** Short human-readable output, no secrets. */
+  output: string;
+}
+
+export interface HookHandler<P = unknown> {
+  /** The hook type, as it appears in hook data, e.g. `ssh-harden`. */
+  type: string;
+  /** Parameters of this hook type. */
+  params: z.ZodType<P>;
+  /** Timeout of one run. */
+  timeoutMs: number;
+  run(ctx: HookContext, params: P): Promise<HookResult>;
+}

@@ -1,0 +1,76 @@
+// Process configuration (environment), parsed once at start-up by entry points and passed down.
+import path from "node:path";
+import { z } from "zod";
+
+const UrlSchema = z.url("must be a URL such as https://pve.example.com:8006");
+
+export const EnvSchema = z.object({
+  PROXSTACK_DATA_DIR: z.string().min(1).default("./data").describe("SQLite databases, Pulumi file backend, keys, simulator state. @default ./data"),
+  PROXSTACK_STACKS_DIR: z.string().min(1).optional().describe("The stacks git repository the engine watches. @default <data dir>/stacks"),
+  PORT: z.coerce.number().int().min(1).max(65535).default(8080).describe("Portal HTTP port. @default 8080"),
+  PROXMOX_VE_ENDPOINT: UrlSchema.optional().describe("Real Proxmox API endpoint; simulation when unset."),
+  PROXMOX_VE_API_TOKEN: z.string().regex(/^[^@\s]+@[^!\s]+![^=\s]+=\S+$/, "must look like USER@REALM!TOKENID=SECRET").optional().describe("Proxmox API token."),
+  PROXMOX_VE_INSECURE: z.enum(["true", "false"]).optional().describe("Accept a self-signed Proxmox certificate without pinning."),
+  PROXMOX_VE_FINGERPRINT: z.string().regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, "must be a SHA-256 fingerprint AA:BB:…").optional().describe("Pinned SHA-256 fingerprint of the Proxmox certificate."),
+  CLOUDFLARE_API_TOKEN: z.string().min(1).optional().describe("Real Cloudflare API token; simulation when unset."),
+  CLOUDFLARE_API_URL: UrlSchema.optional().describe("Cloudflare API base URL. @default https://api.cloudflare.com/client/v4"),
+  PULUMI_BACKEND_URL: z.string().min(1).optional().describe("Pulumi state backend. @default file://<data dir>/pulumi"),
+  PULUMI_CONFIG_PASSPHRASE: z.string().optional().describe("Pulumi secrets passphrase."),
+  PULUMI_CONFIG_PASSPHRASE_FILE: z.string().optional().describe("File holding the Pulumi secrets passphrase. @default <data dir>/pulumi-passphrase (generated)"),
+  VPN_URL: UrlSchema.optional().describe("URL of the VPN service; started in-process where the host allows when unset."),
+  VPN_TOKEN: z.string().min(16, "must be at least 16 characters").optional().describe("Bearer token of the VPN service."),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level. @default info"),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+/** Configuration after defaults are resolved; what entry points pass down. */
+export interface Config {
+  dataDir: string;
+  stacksDir: string;
+  port: number;
+  proxmox: { endpoint: string; token: string; insecure: boolean; fingerprint?: string } | undefined;
+  cloudflare: { token: string; apiUrl: string } | undefined;
+  pulumi: { backendUrl: string; passphrase?: string; passphraseFile: string };
+  vpn: { url: string; token: string } | undefined;
+  logLevel: Env["LOG_LEVEL"];
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment once; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, cwd: string): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`bad configuration:\n  ${lines.join("\n  ")}`);
+  }
+  const e = parsed.data;
+  if (Boolean(e.PROXMOX_VE_ENDPOINT) !== Boolean(e.PROXMOX_VE_API_TOKEN)) {
+    throw new ConfigError("bad configuration: set both PROXMOX_VE_ENDPOINT and PROXMOX_VE_API_TOKEN, or neither (simulation)");
+  }
+  if (Boolean(e.VPN_URL) && !e.VPN_TOKEN) {
+    throw new ConfigError("bad configuration: VPN_URL is set but VPN_TOKEN is not");
+  }
+  const dataDir = path.resolve(cwd, e.PROXSTACK_DATA_DIR);
+  return {
+    dataDir,
+    stacksDir: path.resolve(cwd, e.PROXSTACK_STACKS_DIR ?? path.join(dataDir, "stacks")),
+    port: e.PORT,
+    proxmox: e.PROXMOX_VE_ENDPOINT && e.PROXMOX_VE_API_TOKEN
+      ? { endpoint: e.PROXMOX_VE_ENDPOINT, token: e.PROXMOX_VE_API_TOKEN, insecure: e.PROXMOX_VE_INSECURE === "true", ...(e.PROXMOX_VE_FINGERPRINT ? { fingerprint: e.PROXMOX_VE_FINGERPRINT } : {}) }
+      : undefined,
+    cloudflare: e.CLOUDFLARE_API_TOKEN
+      ? { token: e.CLOUDFLARE_API_TOKEN, apiUrl: e.CLOUDFLARE_API_URL ?? "https://api.cloudflare.com/client/v4" }
+      : undefined,
+    pulumi: {
+      backendUrl: e.PULUMI_BACKEND_URL ?? `file://${path.join(dataDir, "pulumi")}`,
+      ...(e.PULUMI_CONFIG_PASSPHRASE !== undefined ? { passphrase: e.PULUMI_CONFIG_PASSPHRASE } : {}),
+      passphraseFile: path.resolve(cwd, e.PULUMI_CONFIG_PASSPHRASE_FILE ?? path.join(dataDir, "pulumi-passphrase")),
+    },
+    vpn: e.VPN_URL && e.VPN_TOKEN ? { url: e.VPN_URL, token: e.VPN_TOKEN } : undefined,
+    logLevel: e.LOG_LEVEL,
+  };
+}

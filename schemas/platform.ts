@@ -1,0 +1,165 @@
+// The platform file (stacks/platform.yaml): one per installation, shared by every user stack.
+import { z } from "zod";
+import {
+  ApiVersionSchema,
+  CidrSchema,
+  DnsLabelSchema,
+  DomainNameSchema,
+  Ipv4RangeSchema,
+  Ipv4Schema,
+  VmidSchema,
+} from "./common.js";
+
+const PveNameSchema = z
+  .string()
+  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, "must be a Proxmox name: letters, digits and '-'");
+
+const HexId32Schema = z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character lower-case hex id as Cloudflare shows it");
+
+const UuidSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a tunnel UUID such as 7c1d2e3f-0a1b-4c2d-8e3f-405162738495");
+
+export const ProxmoxSettingsSchema = z
+  .object({
+    nodes: z
+      .array(PveNameSchema)
+      .min(1, "list at least one Proxmox node")
+      .describe("Proxmox node names containers may be placed on; the first is the default. @example [pve1]"),
+    bridge: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/, "must be a Linux bridge name such as vmbr0")
+      .describe("Linux bridge every container's net0 attaches to. @example vmbr0"),
+    datastore: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]*$/, "must be a Proxmox storage id such as local-lvm")
+      .default("local-lvm")
+      .describe("Storage for container root disks. @default local-lvm"),
+    vmidRange: z
+      .object({
+        from: VmidSchema.describe("First VMID the engine may allocate. @example 2000"),
+        to: VmidSchema.describe("Last VMID the engine may allocate (inclusive). @example 2999"),
+      })
+      .strict()
+      .refine((r) => r.from <= r.to, { message: "from must not be greater than to" })
+      .describe("VMIDs reserved for proxstack containers; allocations come from here."),
+  })
+  .strict()
+  .describe("Where containers live on Proxmox VE.");
+
+export const NetworkSettingsSchema = z
+  .object({
+    pool: CidrSchema.describe("Network container addresses are allocated from. @example 10.10.0.0/24"),
+    gateway: Ipv4Schema.describe("Default gateway for containers, inside the pool. @example 10.10.0.1"),
+    reserved: z
+      .array(Ipv4RangeSchema)
+      .default([])
+      .describe("Addresses inside the pool never handed to containers (gateway, hosts). @default [] @example [10.10.0.1-10.10.0.19]"),
+    nameservers: z.array(Ipv4Schema).default([]).describe("DNS servers written into containers. @default [] @example [1.1.1.1]"),
+    engineHost: Ipv4Schema.describe("Address of the engine host; the only source allowed to SSH into containers besides the owner's VPN peer. @example 10.10.0.2"),
+    tunnelConnector: Ipv4Schema.describe("Address of the cloudflared connector; allowed to reach the ports a user's domains declare. @example 10.10.0.3"),
+  })
+  .strict()
+  .describe("Container network: address pool, gateway and the hosts the firewall lets in.");
+
+export const VpnSettingsSchema = z
+  .object({
+    subnet: CidrSchema.describe("WireGuard subnet client peers get addresses from. @example 10.99.0.0/24"),
+    endpoint: z
+      .string()
+      .regex(/^[a-zA-Z0-9.-]+:\d{1,5}$/, "must be HOST:PORT such as vpn.example.com:51820")
+      .describe("Public endpoint written into client configs. @example vpn.example.com:51820"),
+  })
+  .strict()
+  .describe("The VPN service users reach their containers through.");
+
+export const CloudflareSettingsSchema = z
+  .object({
+    accountId: HexId32Schema.describe("Cloudflare account id (an id, never a token). @example 0123456789abcdef0123456789abcdef"),
+    zoneId: HexId32Schema.describe("Zone id of the base domain. @example fedcba9876543210fedcba9876543210"),
+    tunnelId: UuidSchema.describe("Id of the Cloudflare tunnel whose ingress the platform stack owns."),
+  })
+  .strict()
+  .describe("Cloudflare ids for tunnel ingress and DNS. Tokens never go here: set CLOUDFLARE_API_TOKEN.");
+
+export const TemplateSourceSchema = z.union([
+  z
+    .object({
+      clone: z
+        .object({
+          vmid: VmidSchema.describe("VMID of the Proxmox container template to clone. @example 9000"),
+          node: PveNameSchema.optional().describe("Node holding the template; defaults to the first node."),
+        })
+        .strict()
+        .describe("Create the container as a full clone of a template container."),
+      description: z.string().max(200).optional().describe("What users see in the portal's template list."),
+    })
+    .strict(),
+  z
+    .object({
+      osTemplate: z
+        .string()
+        .regex(/^[a-zA-Z0-9_.-]+:vztmpl\/[a-zA-Z0-9_.+-]+$/, "must be a Proxmox volume id such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst")
+        .describe("OS template volume to create the container from. @example local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"),
+      osType: z
+        .enum(["debian", "ubuntu", "alpine", "centos", "fedora", "archlinux", "opensuse", "devuan", "gentoo", "nixos", "unmanaged"])
+        .describe("Proxmox ostype of the template. @example debian"),
+      description: z.string().max(200).optional().describe("What users see in the portal's template list."),
+    })
+    .strict(),
+]);
+
+export const PlanSchema = z
+  .object({
+    cores: z.number().int().min(1).max(128).describe("CPU cores. @example 1"),
+    memoryMiB: z.number().int().min(16).max(1_048_576).describe("Dedicated memory in MiB. @example 1024"),
+    swapMiB: z.number().int().min(0).max(1_048_576).default(0).describe("Swap in MiB. @default 0"),
+    diskGiB: z.number().int().min(1).max(65_536).describe("Root disk in GiB. Growing is in place; shrinking forces replacement, so the validator refuses it. @example 8"),
+    pointsPerDay: z.number().min(0).describe("Points charged per day while the instance exists. @example 24"),
+    description: z.string().max(200).optional().describe("What users see in the portal's plan list."),
+  })
+  .strict();
+
+export const QuotaSchema = z
+  .object({
+    instances: z.number().int().min(0).describe("Most instances one user may have. @example 5"),
+    cores: z.number().int().min(0).describe("Most cores across a user's instances. @example 8"),
+    memoryMiB: z.number().int().min(0).describe("Most memory (MiB) across a user's instances. @example 8192"),
+    diskGiB: z.number().int().min(0).describe("Most disk (GiB) across a user's instances. @example 100"),
+    domains: z.number().int().min(0).describe("Most domains across a user's instances. @example 10"),
+  })
+  .strict();
+
+export const PlatformSpecSchema = z
+  .object({
+    apiVersion: ApiVersionSchema,
+    kind: z.literal("Platform").describe("Always Platform for stacks/platform.yaml."),
+    proxmox: ProxmoxSettingsSchema,
+    network: NetworkSettingsSchema,
+    vpn: VpnSettingsSchema,
+    baseDomain: DomainNameSchema.describe("Domain user hostnames live under: <user>-<instance>-<subdomain>.<baseDomain>. @example example.com"),
+    cloudflare: CloudflareSettingsSchema,
+    templates: z
+      .record(DnsLabelSchema, TemplateSourceSchema)
+      .refine((t) => Object.keys(t).length > 0, { message: "list at least one template" })
+      .describe("Template catalog: name → Proxmox source (a template VMID to clone or an OS template volume)."),
+    plans: z
+      .record(DnsLabelSchema, PlanSchema)
+      .refine((p) => Object.keys(p).length > 0, { message: "list at least one plan" })
+      .describe("Plan catalog: name → resources and price."),
+    quotas: QuotaSchema.describe("Limits per user, checked by the validator before anything is applied."),
+    domains: z
+      .object({
+        freePerInstance: z.number().int().min(0).default(1).describe("Domains included in an instance's plan. @default 1"),
+        extraPointsPerDay: z.number().min(0).default(0).describe("Points per day for each domain beyond the free ones. @default 0"),
+      })
+      .strict()
+      .default({ freePerInstance: 1, extraPointsPerDay: 0 })
+      .describe("Domain pricing."),
+    removalPolicy: z
+      .enum(["destroy", "retain"])
+      .default("destroy")
+      .describe("What the engine does when a user stack file is removed: destroy its containers (never protected ones) or retain them. @default destroy"),
+  })
+  .strict()
+  .describe("The platform file: Proxmox, network, VPN, Cloudflare ids and the template and plan catalogs.");
+
+export type PlatformSpec = z.infer<typeof PlatformSpecSchema>;
+export type Plan = z.infer<typeof PlanSchema>;
+export type TemplateSource = z.infer<typeof TemplateSourceSchema>;

@@ -1,0 +1,86 @@
+// A user's stack file (stacks/<user>.yaml): owner, SSH keys, instances and the billing suspension.
+import { z } from "zod";
+import { ApiVersionSchema, DnsLabelSchema, Ipv4Schema, PortSchema, VmidSchema } from "./common.js";
+
+/** Linux user names: lower-case start, then lower-case letters, digits, '_' or '-'; at most 32. */
+export const LINUX_USERNAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** Names a user may never take: system accounts present on Debian templates. */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set([
+  "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+  "www-data", "backup", "list", "irc", "gnats", "nobody", "systemd-network", "systemd-resolve",
+  "systemd-timesync", "messagebus", "sshd", "_apt", "admin", "sudo", "operator", "postfix", "ntp",
+]);
+
+export const SshPublicKeySchema = z
+  .string()
+  .max(16_384, "is too long for an SSH public key")
+  .describe("An OpenSSH public key line: type, base64 body, optional comment. @example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA… alice@laptop");
+
+export const DomainSchema = z
+  .object({
+    subdomain: DnsLabelSchema.describe("First part of the hostname <user>-<instance>-<subdomain>.<baseDomain>. @example www"),
+    port: PortSchema.describe("Port inside the container the tunnel forwards HTTP to. @example 80"),
+  })
+  .strict();
+
+export const SnapshotPolicySchema = z
+  .object({
+    schedule: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, "must be a five-field cron expression such as '0 3 * * *'")
+      .describe("When to take a snapshot, as a five-field cron expression (UTC). @example 0 3 * * *"),
+    keep: z.number().int().min(1).max(30).default(7).describe("How many scheduled snapshots to keep; older ones are deleted. @default 7"),
+  })
+  .strict();
+
+export const InstanceSchema = z
+  .object({
+    name: DnsLabelSchema.describe("Instance name, unique within the stack; part of the hostname <user>-<instance>. @example web"),
+    template: DnsLabelSchema.describe("Template from the platform's catalog. @example debian-12"),
+    plan: DnsLabelSchema.describe("Plan from the platform's catalog. @example small"),
+    power: z.enum(["running", "stopped"]).default("running").describe("Whether the container should run. @default running"),
+    vmid: VmidSchema.optional().describe("Proxmox VMID. Allocated by the engine when absent and written back; never change it by hand (that replaces the container). @example 2001"),
+    ip: Ipv4Schema.optional().describe("Static IPv4 address from the platform pool. Allocated by the engine when absent and written back. @example 10.10.0.21"),
+    domains: z.array(DomainSchema).default([]).describe("Public HTTPS hostnames routed to this instance through the Cloudflare tunnel. @default []"),
+    snapshots: SnapshotPolicySchema.optional().describe("Scheduled snapshots and their retention; none when absent."),
+    protect: z.boolean().default(false).describe("Protect against deletion: Proxmox protection and Pulumi protect; the engine never destroys it. @default false"),
+    rateLimitMBps: z.number().positive().max(10_000).optional().describe("Network rate limit of net0 in MB/s (Proxmox 'rate'); unlimited when absent. @example 12.5"),
+  })
+  .strict();
+
+export const SuspensionSchema = z
+  .object({
+    reason: z.enum(["points-exhausted", "admin"]).describe("Why the user's containers are stopped. @example points-exhausted"),
+    since: z.iso.datetime({ offset: true }).describe("When the suspension began (ISO 8601). @example 2026-11-25T10:00:00Z"),
+    note: z.string().max(500).optional().describe("Free text shown to the user."),
+  })
+  .strict()
+  .describe("Set by the billing job or an administrator: while present, every instance is stopped whatever its power says.");
+
+export const UserStackSpecSchema = z
+  .object({
+    apiVersion: ApiVersionSchema,
+    kind: z.literal("UserStack").describe("Always UserStack for stacks/<user>.yaml."),
+    name: DnsLabelSchema.describe("Stack name; must equal the file name without .yaml. @example alice"),
+    owner: z
+      .object({
+        email: z.email("must be an e-mail address").describe("Portal account that owns this stack. @example alice@example.com"),
+      })
+      .strict()
+      .describe("Who owns the stack."),
+    linuxUser: z
+      .string()
+      .regex(LINUX_USERNAME, "must be a Linux user name: start with a-z or '_', then a-z, 0-9, '_' or '-', at most 32 characters")
+      .refine((u) => !RESERVED_USERNAMES.has(u), { message: "is a reserved system account; choose another name" })
+      .describe("Login created in every container of this stack. @example alice"),
+    sshKeys: z.array(SshPublicKeySchema).min(1, "list at least one SSH public key").describe("Keys allowed to log in as linuxUser."),
+    instances: z.array(InstanceSchema).default([]).describe("Containers of this user. @default []"),
+    suspension: SuspensionSchema.optional(),
+  })
+  .strict()
+  .describe("A user's stack: owner, SSH keys and containers.");
+
+export type UserStackSpec = z.infer<typeof UserStackSpecSchema>;
+export type Instance = z.infer<typeof InstanceSchema>;
+export type Domain = z.infer<typeof DomainSchema>;

@@ -1,0 +1,44 @@
+// What every `proxstack` command shares: its I/O, flag parsing with usage errors, and exit codes.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** Exit codes: 0 success, 1 a failed check, 2 a usage error. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+export interface Command {
+  /** One line for the command list. */
+  summary: string;
+  /** Full --help text. */
+  help: string;
+  run(args: string[], io: CliIo): Promise<number>;
+}
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Parses flags strictly; unknown flags and missing values become a UsageError. */
+export function parseFlags<O extends Options>(args: string[], options: O, allowPositionals = true) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify.*$/s, "") : String(err));
+  }
+}
+
+/** Reads a whole-number flag such as --port; a UsageError names the flag when it is not one. */
+export function intFlag(value: string | undefined, flag: string, min = 0, max = 65535): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got '${value}'`);
+  }
+  return Number(value);
+}

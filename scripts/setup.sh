@@ -14,7 +14,7 @@ esac
 # The product: git for the stacks repository; WireGuard, nftables and iproute2 for the in-process VPN.
 pkgs=(git ca-certificates openssh-client iproute2 nftables wireguard-tools wireguard-go)
 # The tests also run real OpenSSH servers in test hosts and drive the portal in headless Chromium.
-[ "$mode" = test ] && pkgs+=(openssh-server chromium procps)
+[ "$mode" = test ] && pkgs+=(openssh-server chromium procps curl)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,13 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { skipUnless } from "../test/loud-skip.js";
 import { canCreateNetns, createNetnsHost, type NetnsHost } from "./netns.js";
 
-const can = await canCreateNetns();
-if (!can.ok) {
-  if (process.env.CI === "true") throw new Error(`netns tests cannot run in CI: ${can.why}`);
-  console.warn(`SKIPPED netns tests: ${can.why}`);
-}
+const skip = skipUnless(await canCreateNetns(), "network namespace tests");
 
-describe.skipIf(!can.ok)("network namespace hosts (real iproute2)", () => {
+describe.skipIf(skip)("network namespace hosts (real iproute2)", () => {
   const hosts: NetnsHost[] = [];
   afterEach(async () => {
     for (const h of hosts.splice(0)) await h.destroy();

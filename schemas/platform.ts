@@ -3,10 +3,14 @@ import { z } from "zod";
 import {
   ApiVersionSchema,
   CidrSchema,
+  cidrSpan,
   DnsLabelSchema,
   DomainNameSchema,
+  inSpan,
+  ipv4ToInt,
   Ipv4RangeSchema,
   Ipv4Schema,
+  rangeSpan,
   VmidSchema,
 } from "./common.js";
 
@@ -24,7 +28,7 @@ export const ProxmoxSettingsSchema = z
   .object({
     nodes: z
       .array(PveNameSchema)
-      .min(1, "list at least one Proxmox node")
+      .min(1, "must list at least one Proxmox node")
       .describe("Proxmox node names containers may be placed on; the first is the default. @example [pve1]"),
     bridge: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/, "must be a Linux bridge name such as vmbr0")
       .describe("Linux bridge every container's net0 attaches to. @example vmbr0"),
@@ -37,7 +41,7 @@ export const ProxmoxSettingsSchema = z
         to: VmidSchema.describe("Last VMID the engine may allocate (inclusive). @example 2999"),
       })
       .strict()
-      .refine((r) => r.from <= r.to, { message: "from must not be greater than to" })
+      .refine((r) => r.from <= r.to, { message: "must not be less than from", path: ["to"] })
       .describe("VMIDs reserved for proxstack containers; allocations come from here."),
   })
   .strict()
@@ -137,11 +141,11 @@ export const PlatformSpecSchema = z
     cloudflare: CloudflareSettingsSchema,
     templates: z
       .record(DnsLabelSchema, TemplateSourceSchema)
-      .refine((t) => Object.keys(t).length > 0, { message: "list at least one template" })
+      .refine((t) => Object.keys(t).length > 0, { message: "must list at least one template" })
       .describe("Template catalog: name → Proxmox source (a template VMID to clone or an OS template volume)."),
     plans: z
       .record(DnsLabelSchema, PlanSchema)
-      .refine((p) => Object.keys(p).length > 0, { message: "list at least one plan" })
+      .refine((p) => Object.keys(p).length > 0, { message: "must list at least one plan" })
       .describe("Plan catalog: name → resources and price."),
     quotas: QuotaSchema.describe("Limits per user, checked by the validator before anything is applied."),
     domains: z
@@ -158,6 +162,31 @@ export const PlatformSpecSchema = z
       .describe("What the engine does when a user stack file is removed: destroy its containers (never protected ones) or retain them. @default destroy"),
   })
   .strict()
+  .superRefine((p, ctx) => {
+    // Consistency between fields; JSON Schema cannot express these, so only zod checks them.
+    const pool = cidrSpan(p.network.pool);
+    if (!inSpan(ipv4ToInt(p.network.gateway), pool)) {
+      ctx.addIssue({ code: "custom", path: ["network", "gateway"], message: `must lie inside the pool ${p.network.pool}` });
+    }
+    p.network.reserved.forEach((r, i) => {
+      const span = rangeSpan(r);
+      if (span.first > span.last) {
+        ctx.addIssue({ code: "custom", path: ["network", "reserved", i], message: "must run from the lower address to the higher one" });
+      } else if (!inSpan(span.first, pool) || !inSpan(span.last, pool)) {
+        ctx.addIssue({ code: "custom", path: ["network", "reserved", i], message: `must lie inside the pool ${p.network.pool}` });
+      }
+    });
+    const { from, to } = p.proxmox.vmidRange;
+    for (const [name, t] of Object.entries(p.templates)) {
+      if ("clone" in t && t.clone.vmid >= from && t.clone.vmid <= to) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["templates", name, "clone", "vmid"],
+          message: `must lie outside proxmox.vmidRange (${from}–${to}): the engine allocates container VMIDs from that range`,
+        });
+      }
+    }
+  })
   .describe("The platform file: Proxmox, network, VPN, Cloudflare ids and the template and plan catalogs.");
 
 export type PlatformSpec = z.infer<typeof PlatformSpecSchema>;

@@ -12,9 +12,23 @@ export const RESERVED_USERNAMES: ReadonlySet<string> = new Set([
   "systemd-timesync", "messagebus", "sshd", "_apt", "admin", "sudo", "operator", "postfix", "ntp",
 ]);
 
+/** Key types the SSH hardening hook accepts (OpenSSH's current defaults; no DSA, no security keys). */
+export const SSH_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"] as const;
+
+/** The shape of an authorized_keys line without options; stackfiles/ also decodes the key itself. */
+export const SSH_PUBLIC_KEY_LINE = new RegExp(`^(${SSH_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,3}( [^\\r\\n]*)?$`);
+
+// A negative lookahead rather than a refine, so the JSON Schema for editors refuses these too
+// (names hold only a-z, 0-9, '_' and '-', none special outside a character class).
+const RESERVED_USERNAME_GUARD = new RegExp(`^(?!(${[...RESERVED_USERNAMES].join("|")})$)`);
+
 export const SshPublicKeySchema = z
   .string()
   .max(16_384, "is too long for an SSH public key")
+  .regex(
+    SSH_PUBLIC_KEY_LINE,
+    `must be one OpenSSH public key line: the type (${SSH_KEY_TYPES.join(", ")}), a space, the base64 key and an optional comment, as in a .pub file`,
+  )
   .describe("An OpenSSH public key line: type, base64 body, optional comment. @example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA… alice@laptop");
 
 export const DomainSchema = z
@@ -65,16 +79,16 @@ export const UserStackSpecSchema = z
     name: DnsLabelSchema.describe("Stack name; must equal the file name without .yaml. @example alice"),
     owner: z
       .object({
-        email: z.email("must be an e-mail address").describe("Portal account that owns this stack. @example alice@example.com"),
+        email: z.email("must be an e-mail address such as alice@example.com").describe("Portal account that owns this stack. @example alice@example.com"),
       })
       .strict()
       .describe("Who owns the stack."),
     linuxUser: z
       .string()
       .regex(LINUX_USERNAME, "must be a Linux user name: start with a-z or '_', then a-z, 0-9, '_' or '-', at most 32 characters")
-      .refine((u) => !RESERVED_USERNAMES.has(u), { message: "is a reserved system account; choose another name" })
+      .regex(RESERVED_USERNAME_GUARD, "is a reserved system account (root, daemon, www-data, …); choose another name")
       .describe("Login created in every container of this stack. @example alice"),
-    sshKeys: z.array(SshPublicKeySchema).min(1, "list at least one SSH public key").describe("Keys allowed to log in as linuxUser."),
+    sshKeys: z.array(SshPublicKeySchema).min(1, "must list at least one SSH public key").describe("Keys allowed to log in as linuxUser."),
     instances: z.array(InstanceSchema).default([]).describe("Containers of this user. @default []"),
     suspension: SuspensionSchema.optional(),
   })

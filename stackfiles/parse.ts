@@ -1,0 +1,98 @@
+// Parsing one stack file: safe YAML, then its schema by `kind`, then the checks one file allows alone.
+import { basename } from "node:path";
+import type { Document } from "yaml";
+import { PlatformSpecSchema, UserStackSpecSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
+import { compareErrors, type PositionedError } from "./positioned-error.js";
+import { deferMessages, issuesToErrors } from "./schema-issues.js";
+import { sshKeyProblem } from "./ssh-keys.js";
+import { readYaml, type ReadOptions, type YamlSource } from "./yaml-source.js";
+
+export const STACK_KINDS = ["Platform", "UserStack"] as const;
+export type StackKind = (typeof STACK_KINDS)[number];
+
+export type ParsedStackFile =
+  | { ok: true; kind: "Platform"; spec: PlatformSpec; doc: Document; source: YamlSource }
+  | { ok: true; kind: "UserStack"; spec: UserStackSpec; doc: Document; source: YamlSource }
+  | {
+      ok: false;
+      errors: PositionedError[];
+      /** The kind the file declares, when it declares a known one. */
+      kind?: StackKind;
+      /** Present when the text was readable YAML (the schema or a file check failed). */
+      source?: YamlSource;
+    };
+
+export type ParseOptions = ReadOptions;
+
+/** The stack name a file must carry: its base name without .yaml/.yml, or undefined for other paths. */
+export function stackNameOfPath(path: string): string | undefined {
+  const m = /^(.*)\.ya?ml$/.exec(basename(path));
+  return m?.[1];
+}
+
+/**
+ * Parses and checks one stack file. Never throws; errors are sorted by position.
+ * @example parseStackFile("stacks/alice.yaml", text) // → { ok: true, kind: "UserStack", spec, doc, source }
+ */
+export function parseStackFile(path: string, content: string | Uint8Array, opts: ParseOptions = {}): ParsedStackFile {
+  const read = readYaml(path, content, opts);
+  if (!read.ok) return { ok: false, errors: read.errors };
+  const source = read.source;
+  const data = source.data;
+  const at = (p: (string | number)[], code: string, message: string): PositionedError => ({ path, ...pick(source.locate(p)), code, message });
+
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return { ok: false, source, errors: [at([], "schema.invalid_type", `the file must be a mapping of keys to values (apiVersion, kind, …), not ${Array.isArray(data) ? "a list" : "a single value"}`)] };
+  }
+  const kind = (data as Record<string, unknown>).kind;
+  if (kind === undefined) {
+    return { ok: false, source, errors: [at([], "schema.invalid_value", `the file is missing the required key "kind": one of ${STACK_KINDS.map((k) => JSON.stringify(k)).join(", ")}`)] };
+  }
+  if (kind !== "Platform" && kind !== "UserStack") {
+    return { ok: false, source, errors: [at(["kind"], "schema.invalid_value", `kind must be one of ${STACK_KINDS.map((k) => JSON.stringify(k)).join(", ")}, not ${JSON.stringify(kind)}`)] };
+  }
+
+  if (kind === "Platform") {
+    const r = PlatformSpecSchema.safeParse(data, { error: deferMessages });
+    if (!r.success) return { ok: false, kind, source, errors: issuesToErrors(source, PlatformSpecSchema, r.error.issues).sort(compareErrors) };
+    return { ok: true, kind, spec: r.data, doc: source.doc, source };
+  }
+  const r = UserStackSpecSchema.safeParse(data, { error: deferMessages });
+  if (!r.success) return { ok: false, kind, source, errors: issuesToErrors(source, UserStackSpecSchema, r.error.issues).sort(compareErrors) };
+  const errors = userFileChecks(source, r.data);
+  if (errors.length > 0) return { ok: false, kind, source, errors: errors.sort(compareErrors) };
+  return { ok: true, kind, spec: r.data, doc: source.doc, source };
+}
+
+/** Checks of one user file beyond its schema: its name, its SSH keys, its instance names. */
+function userFileChecks(source: YamlSource, spec: UserStackSpec): PositionedError[] {
+  const errors: PositionedError[] = [];
+  const at = (p: (string | number)[], code: string, message: string) => errors.push({ path: source.path, ...pick(source.locate(p)), code, message });
+
+  const expected = stackNameOfPath(source.path);
+  if (expected !== undefined && spec.name !== expected) {
+    at(["name"], "file.name-mismatch", `name must equal the file name: the stack in ${JSON.stringify(basename(source.path))} must be named ${JSON.stringify(expected)}, not ${JSON.stringify(spec.name)}`);
+  }
+
+  const seenKeys = new Map<string, number>();
+  spec.sshKeys.forEach((line, i) => {
+    const problem = sshKeyProblem(line);
+    if (problem) at(["sshKeys", i], "file.ssh-key", `sshKeys[${i}] ${problem}`);
+    const body = line.split(" ").slice(0, 2).join(" ");
+    const first = seenKeys.get(body);
+    if (first === undefined) seenKeys.set(body, i);
+    else at(["sshKeys", i], "file.ssh-key-duplicate", `sshKeys[${i}] is the same key as sshKeys[${first}] (line ${source.locate(["sshKeys", first]).line}); list each key once`);
+  });
+
+  const seenNames = new Map<string, number>();
+  spec.instances.forEach((inst, i) => {
+    const first = seenNames.get(inst.name);
+    if (first === undefined) seenNames.set(inst.name, i);
+    else at(["instances", i, "name"], "file.instance-duplicate", `instances[${i}].name ${JSON.stringify(inst.name)} is already used by instances[${first}] (line ${source.locate(["instances", first, "name"]).line}); instance names must be unique within a stack`);
+  });
+  return errors;
+}
+
+function pick(l: { line: number; col: number }): { line: number; col: number } {
+  return { line: l.line, col: l.col };
+}

@@ -1,0 +1,332 @@
+// Validating a set of stack files: each file alone, then the invariants that span files, with a
+// deterministic verdict per file (the engine applies valid user files and never invalid ones).
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  cidrSpan,
+  DNS_LABEL,
+  inSpan,
+  IPV4,
+  ipv4ToInt,
+  MAX_DNS_LABEL,
+  MAX_DNS_NAME,
+  rangeSpan,
+  type PlatformSpec,
+  type UserStackSpec,
+} from "../schemas/index.js";
+import { parseStackFile, type ParsedStackFile, type ParseOptions, type StackKind } from "./parse.js";
+import { compareErrors, formatPositionedError, type PositionedError } from "./positioned-error.js";
+import type { DataPath, YamlSource } from "./yaml-source.js";
+
+/** One file to validate; bytes are checked for UTF-8, strings are taken as decoded text. */
+export interface StackFileInput {
+  path: string;
+  text: string | Uint8Array;
+}
+
+export interface FileReport {
+  path: string;
+  /** The kind the file declares, when readable. */
+  kind?: StackKind;
+  /** True when the file has no error of its own and none across files. */
+  valid: boolean;
+  errors: PositionedError[];
+}
+
+export interface ValidUserStack {
+  path: string;
+  spec: UserStackSpec;
+}
+
+export interface StackSetReport {
+  /** True when every file is valid. */
+  valid: boolean;
+  /** Every file, sorted by path. */
+  files: FileReport[];
+  /** The platform, when exactly one valid platform file was given. */
+  platform?: { path: string; spec: PlatformSpec };
+  /** The valid user stacks, sorted by path: exactly the ones the engine may apply. */
+  users: ValidUserStack[];
+  /** All errors of all files, sorted by path and position. */
+  errors: PositionedError[];
+}
+
+/**
+ * Validates a set of files: each alone (YAML, schema, name, SSH keys) and then across files.
+ *
+ * Blame rule for conflicts between files (a VMID, IP address, hostname or stack name claimed
+ * twice): every claim involved is an error in its own file, so every file involved is invalid.
+ * Why not blame only the file that sorts later: the verdict would then depend on names, and a
+ * new file sorting before an existing one (aaron.yaml vs alice.yaml) would be applied and clash
+ * with containers that already exist. Blaming all sides means no apply ever runs on a disputed
+ * resource; the files involved keep their last good state until the conflict is resolved, and
+ * each author's error names the other file. Files that are readable YAML but fail their schema
+ * still claim the VMIDs, addresses and hostnames they spell out, for the same reason.
+ *
+ * User files are checked against the platform only when exactly one platform file is given and it
+ * is valid; otherwise they are invalid ("cannot be checked").
+ */
+export function validateStackSet(files: readonly StackFileInput[], opts: ParseOptions = {}): StackSetReport {
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const parsed = sorted.map((f) => ({ path: f.path, result: parseStackFile(f.path, f.text, opts) }));
+  const errors = new Map<string, PositionedError[]>(sorted.map((f) => [f.path, []]));
+  const add = (e: PositionedError) => errors.get(e.path)?.push(e);
+  for (const p of parsed) if (!p.result.ok) p.result.errors.forEach(add);
+
+  const platform = choosePlatform(parsed, add);
+  const claims: Claim[] = [];
+  for (const { path, result } of parsed) {
+    const kind = result.ok ? result.kind : result.kind;
+    if (kind !== "UserStack") continue;
+    if (result.ok && result.kind === "UserStack") {
+      if (platform.spec) checkAgainstPlatform(result.source, result.spec, platform.spec, add);
+      else add({ path, line: 1, col: 1, code: "set.platform-unavailable", message: `cannot be checked: ${platform.why}` });
+      claims.push(...claimsOf(result.source, result.spec));
+    } else if (!result.ok && result.source) {
+      claims.push(...claimsOf(result.source, rawUserShape(result.source.data)));
+    }
+  }
+  reportConflicts(claims, platform.spec?.baseDomain, add);
+
+  const report: FileReport[] = parsed.map(({ path, result }) => {
+    const errs = (errors.get(path) ?? []).sort(compareErrors);
+    const kind = result.ok ? result.kind : result.kind;
+    return { path, ...(kind ? { kind } : {}), valid: errs.length === 0, errors: errs };
+  });
+  const validPaths = new Set(report.filter((r) => r.valid).map((r) => r.path));
+  const users: ValidUserStack[] = [];
+  for (const { path, result } of parsed) {
+    if (result.ok && result.kind === "UserStack" && validPaths.has(path)) users.push({ path, spec: result.spec });
+  }
+  return {
+    valid: report.every((r) => r.valid),
+    files: report,
+    ...(platform.spec && platform.path && validPaths.has(platform.path) ? { platform: { path: platform.path, spec: platform.spec } } : {}),
+    users,
+    errors: report.flatMap((r) => r.errors),
+  };
+}
+
+/** Reads every `*.yaml` file of a directory (editor temp and hidden files ignored) and validates the set. */
+export async function loadStackDir(dir: string, opts: ParseOptions = {}): Promise<StackSetReport> {
+  return validateStackSet(await readStackDir(dir), opts);
+}
+
+/** Whether a directory entry is a stack file rather than an editor's temp, backup or lock file. */
+export function isStackFileName(name: string): boolean {
+  return name.endsWith(".yaml") && !name.startsWith(".") && !name.startsWith("#") && !name.includes("~");
+}
+
+/** The stack files of a directory as inputs for {@link validateStackSet}, sorted by name. */
+export async function readStackDir(dir: string): Promise<StackFileInput[]> {
+  const names = (await readdir(dir)).filter(isStackFileName).sort();
+  const out: StackFileInput[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!(await stat(path)).isFile()) continue;
+    out.push({ path, text: await readFile(path) });
+  }
+  return out;
+}
+
+/** The lines `path:line:col: message` of a report, in order. */
+export function formatReport(report: StackSetReport): string[] {
+  return report.errors.map(formatPositionedError);
+}
+
+// --- the platform ---
+
+interface ChosenPlatform {
+  spec?: PlatformSpec;
+  path?: string;
+  why: string;
+}
+
+function choosePlatform(parsed: readonly { path: string; result: ParsedStackFile }[], add: (e: PositionedError) => void): ChosenPlatform {
+  const platforms = parsed.filter((p) => p.result.kind === "Platform");
+  const first = platforms[0];
+  if (first === undefined) {
+    return { why: "no platform file (kind: Platform) was given; validate user files together with stacks/platform.yaml" };
+  }
+  for (const extra of platforms.slice(1)) {
+    const at = extra.result.ok || extra.result.source ? locate(extra.result, ["kind"]) : { line: 1, col: 1 };
+    add({ path: extra.path, ...at, code: "set.platform-duplicate", message: `a second Platform file; the platform is already defined in ${first.path} and an installation has exactly one` });
+  }
+  if (!first.result.ok || first.result.kind !== "Platform") return { path: first.path, why: `the platform file ${first.path} has errors` };
+  return { spec: first.result.spec, path: first.path, why: "" };
+}
+
+function locate(result: ParsedStackFile, path: DataPath): { line: number; col: number } {
+  const source = result.ok ? result.source : result.source;
+  if (!source) return { line: 1, col: 1 };
+  const l = source.locate(path);
+  return { line: l.line, col: l.col };
+}
+
+// --- one user file against the platform ---
+
+function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform: PlatformSpec, add: (e: PositionedError) => void): void {
+  const at = (p: DataPath, code: string, message: string) => {
+    const l = source.locate(p);
+    add({ path: source.path, line: l.line, col: l.col, code, message });
+  };
+  const templates = Object.keys(platform.templates);
+  const plans = Object.keys(platform.plans);
+  const pool = cidrSpan(platform.network.pool);
+  const reserved = platform.network.reserved.map((r) => ({ r, span: rangeSpan(r) }));
+  const { from, to } = platform.proxmox.vmidRange;
+  const templateVmids = new Map(Object.entries(platform.templates).flatMap(([n, t]) => ("clone" in t ? [[t.clone.vmid, n] as const] : [])));
+  const q = platform.quotas;
+  const used = { cores: 0, memoryMiB: 0, diskGiB: 0, domains: 0 };
+
+  spec.instances.forEach((inst, i) => {
+    const here = (k: string | number, ...rest: (string | number)[]): DataPath => ["instances", i, k, ...rest];
+    const label = `instances[${i}]`;
+    if (!templates.includes(inst.template)) {
+      at(here("template"), "set.template-unknown", `${label}.template ${JSON.stringify(inst.template)} is not in the platform's catalog; choose one of ${templates.join(", ")}`);
+    }
+    const plan = platform.plans[inst.plan];
+    if (!plan) at(here("plan"), "set.plan-unknown", `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`);
+
+    const host = `${spec.name}-${inst.name}`;
+    if (host.length > MAX_DNS_LABEL) {
+      at(here("name"), "set.hostname-too-long", `${label}.name makes the container hostname ${JSON.stringify(host)} ${host.length} characters long; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the instance name`);
+    }
+    inst.domains.forEach((d, j) => {
+      const first = `${host}-${d.subdomain}`;
+      const fqdn = `${first}.${platform.baseDomain}`;
+      if (first.length > MAX_DNS_LABEL) {
+        at(here("domains", j, "subdomain"), "set.hostname-too-long", `${label}.domains[${j}].subdomain makes the hostname ${fqdn} start with a label of ${first.length} characters; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the subdomain or instance name`);
+      } else if (fqdn.length > MAX_DNS_NAME) {
+        at(here("domains", j, "subdomain"), "set.hostname-too-long", `${label}.domains[${j}].subdomain makes the hostname ${fqdn.length} characters long; a domain name has at most ${MAX_DNS_NAME}`);
+      }
+    });
+
+    if (inst.vmid !== undefined) {
+      if (inst.vmid < from || inst.vmid > to) {
+        at(here("vmid"), "set.vmid-out-of-range", `${label}.vmid ${inst.vmid} is outside the platform's VMID range ${from}–${to}`);
+      } else if (templateVmids.has(inst.vmid)) {
+        at(here("vmid"), "set.vmid-template", `${label}.vmid ${inst.vmid} is the VMID of template ${JSON.stringify(templateVmids.get(inst.vmid))}`);
+      }
+    }
+    if (inst.ip !== undefined) {
+      const n = ipv4ToInt(inst.ip);
+      const hit = reserved.find((r) => inSpan(n, r.span));
+      const why = !inSpan(n, pool)
+        ? `is outside the platform's pool ${platform.network.pool}`
+        : n === pool.first || n === pool.last
+          ? `is the ${n === pool.first ? "network" : "broadcast"} address of ${platform.network.pool}`
+          : inst.ip === platform.network.gateway
+            ? "is the gateway's address"
+            : inst.ip === platform.network.engineHost || inst.ip === platform.network.tunnelConnector
+              ? `is the address of the ${inst.ip === platform.network.engineHost ? "engine host" : "tunnel connector"}`
+              : hit
+                ? `lies in the reserved range ${hit.r}`
+                : undefined;
+      if (why) at(here("ip"), "set.ip-unusable", `${label}.ip ${inst.ip} ${why}; leave ip out to have one allocated`);
+    }
+
+    // Quotas: the error points at the first instance (or domain) that goes over, the line a diff adds.
+    if (i === q.instances) at(["instances", i], "set.quota-instances", `${label} is one instance too many: the quota is ${q.instances} instances per user`);
+    if (plan) {
+      for (const [k, unit] of [["cores", "cores"], ["memoryMiB", "MiB of memory"], ["diskGiB", "GiB of disk"]] as const) {
+        const before = used[k];
+        used[k] += plan[k];
+        if (before <= q[k] && used[k] > q[k]) {
+          at(here("plan"), `set.quota-${k}`, `${label}.plan ${JSON.stringify(inst.plan)} brings this stack to ${used[k]} ${unit}; the quota is ${q[k]} per user`);
+        }
+      }
+    }
+    inst.domains.forEach((_, j) => {
+      used.domains++;
+      if (used.domains === q.domains + 1) at(here("domains", j), "set.quota-domains", `${label}.domains[${j}] is one domain too many: the quota is ${q.domains} domains per user`);
+    });
+  });
+}
+
+// --- claims across files ---
+
+interface Claim {
+  what: "vmid" | "ip" | "hostname" | "stack name";
+  value: string;
+  at: PositionedError;
+  /** `alice/web`, for messages. */
+  owner: string;
+}
+
+/** The loosely typed view of a user file that failed its schema, for its claims only. */
+interface RawUser {
+  name?: unknown;
+  instances?: unknown;
+}
+
+function rawUserShape(data: unknown): Partial<UserStackSpec> {
+  const raw = (data ?? {}) as RawUser;
+  const name = typeof raw.name === "string" && DNS_LABEL.test(raw.name) ? raw.name : undefined;
+  const instances = Array.isArray(raw.instances) ? (raw.instances as unknown[]) : [];
+  return {
+    ...(name ? { name } : {}),
+    instances: instances.map((x) => {
+      const r = (x ?? {}) as Record<string, unknown>;
+      const domains = Array.isArray(r.domains) ? (r.domains as unknown[]) : [];
+      return {
+        name: typeof r.name === "string" ? r.name : "",
+        vmid: typeof r.vmid === "number" && Number.isInteger(r.vmid) ? r.vmid : undefined,
+        ip: typeof r.ip === "string" && IPV4.test(r.ip) ? r.ip : undefined,
+        domains: domains.map((d) => {
+          const s = ((d ?? {}) as Record<string, unknown>).subdomain;
+          return { subdomain: typeof s === "string" ? s : "", port: 0 };
+        }),
+      } as UserStackSpec["instances"][number];
+    }),
+  };
+}
+
+function claimsOf(source: YamlSource, spec: Partial<UserStackSpec>): Claim[] {
+  const out: Claim[] = [];
+  const claim = (what: Claim["what"], value: string, p: DataPath, owner: string) => {
+    const l = source.locate(p);
+    out.push({ what, value, owner, at: { path: source.path, line: l.line, col: l.col, code: "", message: "" } });
+  };
+  if (spec.name !== undefined) claim("stack name", spec.name, ["name"], spec.name);
+  (spec.instances ?? []).forEach((inst, i) => {
+    const owner = `${spec.name ?? "?"}/${inst.name}`;
+    if (inst.vmid !== undefined) claim("vmid", String(inst.vmid), ["instances", i, "vmid"], owner);
+    if (inst.ip !== undefined) claim("ip", inst.ip, ["instances", i, "ip"], owner);
+    if (spec.name === undefined || !DNS_LABEL.test(inst.name)) return;
+    inst.domains.forEach((d, j) => {
+      if (DNS_LABEL.test(d.subdomain)) claim("hostname", `${spec.name}-${inst.name}-${d.subdomain}`, ["instances", i, "domains", j, "subdomain"], owner);
+    });
+  });
+  return out;
+}
+
+const CONFLICT_RULE: Record<Claim["what"], string> = {
+  vmid: "a VMID belongs to one instance across all stacks",
+  ip: "an address belongs to one instance across all stacks",
+  hostname: "a hostname routes to one instance across all stacks",
+  "stack name": "stack names are unique",
+};
+
+function reportConflicts(claims: readonly Claim[], baseDomain: string | undefined, add: (e: PositionedError) => void): void {
+  const groups = new Map<string, Claim[]>();
+  for (const c of claims) {
+    const key = `${c.what}\u0000${c.value}`;
+    const g = groups.get(key);
+    if (g) g.push(c);
+    else groups.set(key, [c]);
+  }
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    for (const c of group) {
+      const others = group.filter((o) => o !== c);
+      const where = others.slice(0, 3).map((o) => `${formatWhere(o.at)} (${o.owner})`).join(", ") + (others.length > 3 ? ` and ${others.length - 3} more` : "");
+      const shown = c.what === "hostname" && baseDomain ? `${c.value}.${baseDomain}` : c.value;
+      add({ ...c.at, code: `set.${c.what.replace(" ", "-")}-conflict`, message: `${c.what} ${shown} is also claimed by ${where}; ${CONFLICT_RULE[c.what]}` });
+    }
+  }
+}
+
+function formatWhere(e: PositionedError): string {
+  return `${e.path}:${e.line}:${e.col}`;
+}

@@ -1,0 +1,210 @@
+// Reading one stack file's bytes as YAML safely (size, UTF-8, one document, unique keys, bounded
+// aliases, no tags) and locating any data path in its source.
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import type { PositionedError } from "./positioned-error.js";
+
+/** Largest stack file accepted; a real one is a few KiB. @default 262144 (256 KiB) */
+export const MAX_STACK_FILE_BYTES = 256 * 1024;
+
+/** How many alias expansions a file may make (yaml's own count); bounds alias bombs. @default 100 */
+export const MAX_ALIAS_COUNT = 100;
+
+export interface ReadOptions {
+  /** @default MAX_STACK_FILE_BYTES */
+  maxBytes?: number;
+  /** @default MAX_ALIAS_COUNT */
+  maxAliasCount?: number;
+}
+
+/** A path into the data: mapping keys and list indexes. */
+export type DataPath = readonly (string | number)[];
+
+/** Where a data path sits in the source. */
+export interface Located {
+  line: number;
+  col: number;
+  /** False when the path does not exist; the position is then that of its deepest existing parent. */
+  found: boolean;
+}
+
+/** One file read as YAML: the Document (with source ranges), its plain data and a locator. */
+export interface YamlSource {
+  path: string;
+  text: string;
+  doc: Document;
+  data: unknown;
+  /** Position of the value at `path`, or of its key when `key` is true (used for unknown keys). */
+  locate(path: DataPath, opts?: { key?: boolean }): Located;
+}
+
+export type ReadResult = { ok: true; source: YamlSource } | { ok: false; errors: PositionedError[] };
+
+/**
+ * Reads a file's content as one YAML document. Bytes are checked for UTF-8 (strings are taken as
+ * already decoded). Never throws: every refusal is a positioned error.
+ */
+export function readYaml(path: string, content: string | Uint8Array, opts: ReadOptions = {}): ReadResult {
+  const maxBytes = opts.maxBytes ?? MAX_STACK_FILE_BYTES;
+  const fail = (line: number, col: number, code: string, message: string): ReadResult => ({
+    ok: false,
+    errors: [{ path, line, col, code, message }],
+  });
+  const size = typeof content === "string" ? Buffer.byteLength(content, "utf8") : content.byteLength;
+  if (size > maxBytes) {
+    return fail(1, 1, "yaml.too-large", `the file is ${size} bytes; a stack file may be at most ${maxBytes} bytes`);
+  }
+  let text: string;
+  if (typeof content === "string") {
+    text = content;
+  } else {
+    const bad = firstInvalidUtf8(content);
+    if (bad !== -1) {
+      const before = new TextDecoder().decode(content.subarray(0, bad));
+      const { line, col } = lineCol(before, before.length);
+      return fail(line, col, "yaml.not-utf8", `the file is not valid UTF-8 (byte 0x${content[bad]?.toString(16).padStart(2, "0")} at offset ${bad}); save it as UTF-8`);
+    }
+    text = new TextDecoder().decode(content);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+
+  const lineCounter = new LineCounter();
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, keepSourceTokens: false });
+  } catch (err) {
+    // The composer recurses; absurd nesting can exhaust the stack. Refuse rather than crash.
+    return fail(1, 1, "yaml.unreadable", `the file could not be read as YAML (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const pos = (offset: number) => {
+    const p = lineCounter.linePos(offset);
+    return { line: p.line, col: p.col };
+  };
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length > 0) {
+    return {
+      ok: false,
+      errors: problems.map((e) => {
+        const { line, col } = pos(e.pos[0]);
+        return { path, line, col, code: `yaml.${e.code.toLowerCase().replace(/_/g, "-")}`, message: yamlMessage(e.code, e.message, text.slice(e.pos[0], e.pos[1])) };
+      }),
+    };
+  }
+  if (doc.contents === null) {
+    return fail(1, 1, "yaml.empty", "the file is empty; a stack file is a mapping that starts with apiVersion and kind");
+  }
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: opts.maxAliasCount ?? MAX_ALIAS_COUNT });
+  } catch (err) {
+    const at = firstAliasOffset(doc);
+    const { line, col } = at === undefined ? { line: 1, col: 1 } : pos(at);
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      return fail(line, col, "yaml.alias-limit", `aliases expand too much (more than ${opts.maxAliasCount ?? MAX_ALIAS_COUNT} expansions); write the values out instead of nesting aliases`);
+    }
+    return fail(line, col, "yaml.unreadable", `the file could not be read as YAML (${err instanceof Error ? err.message : String(err)})`);
+  }
+
+  const locate = (p: DataPath, o: { key?: boolean } = {}): Located => {
+    const found = findNode(doc, p, o.key === true);
+    const range = found.node?.range ?? doc.contents?.range ?? [0, 0, 0];
+    return { ...pos(range[0]), found: found.found };
+  };
+  return { ok: true, source: { path, text, doc, data, locate } };
+}
+
+interface Found {
+  node: Node | null | undefined;
+  found: boolean;
+}
+
+/** Walks the Document along a data path, following aliases; stops at the deepest existing node. */
+function findNode(doc: Document, path: DataPath, wantKey: boolean): Found {
+  let cur: Node | null | undefined = doc.contents as Node | null;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    if (isAlias(cur)) cur = cur.resolve(doc) as Node | undefined;
+    if (isMap(cur)) {
+      const pair = cur.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) return { node: cur, found: false };
+      const last = i === path.length - 1;
+      // A key with no value (`plan:`) has no value node; its key is the nearest thing to point at.
+      if ((last && wantKey) || pair.value === null || pair.value === undefined) {
+        if (last) return { node: pair.key as Node, found: true };
+        return { node: pair.key as Node, found: false };
+      }
+      cur = pair.value as Node;
+    } else if (isSeq(cur) && typeof seg === "number") {
+      const item = cur.items[seg] as Node | undefined;
+      if (item === undefined || item === null) return { node: cur, found: false };
+      cur = item;
+    } else {
+      return { node: cur, found: false };
+    }
+  }
+  return { node: cur, found: true };
+}
+
+function firstAliasOffset(doc: Document): number | undefined {
+  let at: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      at = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return at;
+}
+
+/** Plain-words messages for the yaml library's error codes; others keep yaml's first line. */
+function yamlMessage(code: string, message: string, source: string): string {
+  const firstLine = (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
+  switch (code) {
+    case "DUPLICATE_KEY":
+      return `duplicate key ${JSON.stringify(source.trim())}: each key may appear only once in a mapping`;
+    case "MULTIPLE_DOCS":
+      return "the file holds more than one YAML document ('---'); a stack file is exactly one document";
+    case "TAG_RESOLVE_FAILED":
+      return `${firstLine.replace(/^Unresolved tag:/, "unknown tag")}; stack files use plain YAML without tags`;
+    default:
+      return `YAML syntax: ${firstLine}`;
+  }
+}
+
+/** 1-based line and column (in UTF-16 code units + 1) of an offset in text. */
+export function lineCol(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, col: offset - start + 1 };
+}
+
+/** Offset of the first byte that breaks UTF-8 (overlongs, surrogates and > U+10FFFF included), or -1. */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] ?? 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    let cp: number;
+    if (c >= 0xc2 && c <= 0xdf) [need, min, cp] = [1, 0x80, c & 0x1f];
+    else if (c >= 0xe0 && c <= 0xef) [need, min, cp] = [2, 0x800, c & 0x0f];
+    else if (c >= 0xf0 && c <= 0xf4) [need, min, cp] = [3, 0x10000, c & 0x07];
+    else return i;
+    for (let k = 1; k <= need; k++) {
+      const cc = b[i + k];
+      if (cc === undefined || (cc & 0xc0) !== 0x80) return i;
+      cp = cp * 64 + (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return -1;
+}

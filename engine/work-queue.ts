@@ -1,0 +1,179 @@
+// A controller-style work queue: keyed, coalescing, one run per key, bounded concurrency per queue and per group, priorities, delayed retries.
+import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import type { Clock } from "../lib/clock.js";
+import type { Timers } from "./timers.js";
+
+/** Where work comes from, highest priority first: a person in the portal, a file change, a retry, the periodic resync. */
+export type Priority = "portal" | "change" | "retry" | "resync";
+const PRIORITIES: readonly Priority[] = ["portal", "change", "retry", "resync"];
+const rank = (p: Priority): number => PRIORITIES.indexOf(p);
+
+/** What a worker asks for after handling a key: nothing, or another look after a pause. */
+export type WorkResult = { requeueAfterMs?: number } | undefined | void;
+
+export interface WorkQueueOptions {
+  /** Keys handled at once. @default 4 */
+  concurrency: number;
+  /** Keys of one group (a Proxmox node) handled at once. @default 2 */
+  groupLimit: number;
+  /** The group of a key, or undefined for none (e.g. the platform stack). */
+  groupOf(key: string): string | undefined;
+  worker(key: string): Promise<WorkResult>;
+  timers: Timers;
+  clock: Clock;
+  /** Pauses after a worker throws (a bug or an unexpected error): the queue backs off on its own. */
+  backoff: BackoffOptions;
+  random?: () => number;
+  onError?(key: string, err: unknown): void;
+}
+
+export interface WorkQueue {
+  /** Queues a key now; a key already queued keeps one entry (at the higher priority); a running key runs once more after. */
+  add(key: string, priority?: Priority): void;
+  /** Queues a key after a pause; an earlier pending pause for the key wins. */
+  addAfter(key: string, ms: number, priority?: Priority): void;
+  isQueued(key: string): boolean;
+  isRunning(key: string): boolean;
+  stats(): { queued: number; running: number; delayed: number };
+  /** Resolves when nothing is queued or running (delayed keys do not count). */
+  idle(): Promise<void>;
+  /** Stops starting work, cancels delayed keys, and waits for running keys to finish. */
+  shutdown(): Promise<void>;
+}
+
+export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
+  const buckets: Map<string, true>[] = PRIORITIES.map(() => new Map());
+  const queuedRank = new Map<string, number>();
+  const running = new Set<string>();
+  const dirty = new Map<string, number>();
+  const delayed = new Map<string, { at: number; handle: unknown }>();
+  const groupRunning = new Map<string, number>();
+  const failures = new Map<string, number>();
+  let idleWaiters: (() => void)[] = [];
+  let stopped = false;
+  const random = opts.random ?? Math.random;
+
+  const enqueue = (key: string, r: number): void => {
+    const cur = queuedRank.get(key);
+    if (cur !== undefined && cur <= r) return;
+    if (cur !== undefined) buckets[cur]?.delete(key);
+    buckets[r]?.set(key, true);
+    queuedRank.set(key, r);
+  };
+
+  const checkIdle = (): void => {
+    if (queuedRank.size === 0 && running.size === 0) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+    }
+  };
+
+  const pick = (): string | undefined => {
+    for (const bucket of buckets) {
+      for (const key of bucket.keys()) {
+        const g = opts.groupOf(key);
+        if (g !== undefined && (groupRunning.get(g) ?? 0) >= opts.groupLimit) continue;
+        return key;
+      }
+    }
+    return undefined;
+  };
+
+  const pump = (): void => {
+    while (!stopped && running.size < opts.concurrency) {
+      const key = pick();
+      if (key === undefined) break;
+      const r = queuedRank.get(key) ?? 0;
+      buckets[r]?.delete(key);
+      queuedRank.delete(key);
+      start(key);
+    }
+    checkIdle();
+  };
+
+  const start = (key: string): void => {
+    running.add(key);
+    const g = opts.groupOf(key);
+    if (g !== undefined) groupRunning.set(g, (groupRunning.get(g) ?? 0) + 1);
+    const done = (result: WorkResult, failed: boolean): void => {
+      running.delete(key);
+      if (g !== undefined) groupRunning.set(g, (groupRunning.get(g) ?? 1) - 1);
+      const again = dirty.get(key);
+      dirty.delete(key);
+      if (failed) {
+        const n = (failures.get(key) ?? 0) + 1;
+        failures.set(key, n);
+        if (again === undefined) queue.addAfter(key, backoffDelay(n, opts.backoff, random), "retry");
+      } else {
+        failures.delete(key);
+        if (result?.requeueAfterMs !== undefined && again === undefined) queue.addAfter(key, result.requeueAfterMs, "retry");
+      }
+      if (again !== undefined && !stopped) enqueue(key, again);
+      pump();
+    };
+    let p: Promise<WorkResult>;
+    try {
+      p = opts.worker(key);
+    } catch (err) {
+      p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    p.then(
+      (res) => done(res, false),
+      (err: unknown) => {
+        opts.onError?.(key, err);
+        done(undefined, true);
+      },
+    );
+  };
+
+  const queue: WorkQueue = {
+    add(key, priority = "change") {
+      if (stopped) return;
+      const r = rank(priority);
+      if (running.has(key)) {
+        const cur = dirty.get(key);
+        dirty.set(key, cur === undefined ? r : Math.min(cur, r));
+        return;
+      }
+      const d = delayed.get(key);
+      if (d && priority !== "retry") {
+        // A fresh change overrides a pending retry pause only when it outranks a retry.
+        opts.timers.clearTimeout(d.handle);
+        delayed.delete(key);
+      }
+      enqueue(key, r);
+      pump();
+    },
+    addAfter(key, ms, priority = "retry") {
+      if (stopped) return;
+      if (ms <= 0) return queue.add(key, priority);
+      const at = opts.clock.now().getTime() + ms;
+      const cur = delayed.get(key);
+      if (cur && cur.at <= at) return;
+      if (cur) opts.timers.clearTimeout(cur.handle);
+      const handle = opts.timers.setTimeout(() => {
+        delayed.delete(key);
+        queue.add(key, priority);
+      }, ms);
+      delayed.set(key, { at, handle });
+    },
+    isQueued: (key) => queuedRank.has(key),
+    isRunning: (key) => running.has(key),
+    stats: () => ({ queued: queuedRank.size, running: running.size, delayed: delayed.size }),
+    idle() {
+      if (queuedRank.size === 0 && running.size === 0) return Promise.resolve();
+      return new Promise((r) => idleWaiters.push(r));
+    },
+    async shutdown() {
+      stopped = true;
+      for (const d of delayed.values()) opts.timers.clearTimeout(d.handle);
+      delayed.clear();
+      for (const b of buckets) b.clear();
+      queuedRank.clear();
+      dirty.clear();
+      await queue.idle();
+    },
+  };
+  return queue;
+}

@@ -117,14 +117,16 @@ export function isStackFileName(name: string): boolean {
   return name.endsWith(".yaml") && !name.startsWith(".") && !name.startsWith("#") && !name.includes("~");
 }
 
-/** The stack files of a directory as inputs for {@link validateStackSet}, sorted by name. */
-export async function readStackDir(dir: string): Promise<StackFileInput[]> {
+/**
+ * The stack files of a directory as inputs for {@link validateStackSet}, sorted by name.
+ * `displayDir` is what their paths start with in errors (e.g. the relative path a user typed).
+ */
+export async function readStackDir(dir: string, displayDir = dir): Promise<StackFileInput[]> {
   const names = (await readdir(dir)).filter(isStackFileName).sort();
   const out: StackFileInput[] = [];
   for (const name of names) {
-    const path = join(dir, name);
-    if (!(await stat(path)).isFile()) continue;
-    out.push({ path, text: await readFile(path) });
+    if (!(await stat(join(dir, name))).isFile()) continue;
+    out.push({ path: join(displayDir, name), text: await readFile(join(dir, name)) });
   }
   return out;
 }

@@ -1,0 +1,69 @@
+// `proxstack validate [paths…] [--json]`: validate stack files, each alone and across files.
+import { access, readFile, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { validateStackSet, readStackDir, type StackFileInput, type StackSetReport } from "../stackfiles/validate.js";
+import { formatPositionedError } from "../stackfiles/positioned-error.js";
+import { EXIT, parseFlags, UsageError, type CliIo, type Command } from "./cli.js";
+
+const HELP = `Usage: proxstack validate [paths…] [--json]
+
+Validates stack files: YAML, schema, SSH keys, name = file name, then across files (unique
+VMIDs, addresses, hostnames; templates, plans, quotas and ranges of the platform file).
+
+  paths    files or directories (every *.yaml in them); default: $PROXSTACK_STACKS_DIR or ./stacks.
+           When no platform file is among them, the platform.yaml beside the first file is used.
+  --json   print a machine-readable report: {valid, files:[{path,kind,valid,errors}], errors}
+
+Errors print as path:line:col: message. Exit: 0 all valid, 1 errors found, 2 usage error.
+`;
+
+/** Reads the inputs named on the command line; a path that does not exist is a usage error. */
+export async function readInputs(paths: readonly string[], cwd: string): Promise<StackFileInput[]> {
+  const inputs = new Map<string, StackFileInput>();
+  for (const p of paths) {
+    const abs = resolve(cwd, p);
+    const st = await stat(abs).catch(() => undefined);
+    if (!st) throw new UsageError(`no such file or directory: ${p}`);
+    const found = st.isDirectory() ? await readStackDir(abs, p) : [{ path: p, text: await readFile(abs) }];
+    for (const f of found) inputs.set(f.path, f);
+  }
+  return [...inputs.values()];
+}
+
+/** Adds the platform.yaml beside the first input when no input declares kind Platform. */
+export async function withPlatform(inputs: StackFileInput[], cwd: string): Promise<StackFileInput[]> {
+  const report = validateStackSet(inputs);
+  if (report.files.some((f) => f.kind === "Platform") || inputs.length === 0) return inputs;
+  for (const dir of [...new Set(inputs.map((f) => dirname(f.path)))]) {
+    const path = join(dir, "platform.yaml");
+    if (inputs.some((f) => f.path === path)) continue;
+    const ok = await access(resolve(cwd, path)).then(() => true, () => false);
+    if (ok) return [...inputs, { path, text: await readFile(resolve(cwd, path)) }];
+  }
+  return inputs;
+}
+
+/** The --json form: the report without the parsed specs. */
+export function reportJson(report: StackSetReport): unknown {
+  return { valid: report.valid, files: report.files, errors: report.errors };
+}
+
+export const command: Command = {
+  summary: "validate stack files, per file and across files",
+  help: HELP,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseFlags(args, { json: { type: "boolean" } });
+    const paths = positionals.length > 0 ? positionals : [io.env.PROXSTACK_STACKS_DIR ?? "stacks"];
+    const inputs = await withPlatform(await readInputs(paths, io.cwd), io.cwd);
+    if (inputs.length === 0) throw new UsageError(`no *.yaml stack files in ${paths.join(", ")}`);
+    const report = validateStackSet(inputs);
+    if (values.json) {
+      io.stdout(`${JSON.stringify(reportJson(report), null, 2)}\n`);
+    } else {
+      for (const e of report.errors) io.stdout(`${formatPositionedError(e)}\n`);
+      const invalid = report.files.filter((f) => !f.valid).length;
+      io.stdout(`${report.files.length} file${report.files.length === 1 ? "" : "s"} checked: ${report.files.length - invalid} valid, ${invalid} invalid\n`);
+    }
+    return report.valid ? EXIT.ok : EXIT.failed;
+  },
+};

@@ -3,3 +3,4 @@ export * from "./common.js";
 export * from "./platform.js";
 export * from "./user-stack.js";
 export * from "./config.js";
+export * from "./outputs.js";

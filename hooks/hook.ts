@@ -40,3 +40,23 @@ export interface HookHandler<P = unknown> {
   timeoutMs: number;
   run(ctx: HookContext, params: P): Promise<HookResult>;
 }
+
+/** A hook as data: its type and its parameters (checked by the handler's `params` schema). */
+export interface HookData {
+  type: string;
+  params?: unknown;
+}
+
+/** How one hook run ended; `failed` records carry a code and a reason the engine shows and retries on. */
+export interface HookRunRecord {
+  type: string;
+  status: "succeeded" | "failed";
+  changed: boolean;
+  /** Short human-readable output (empty on failure), no secrets. */
+  output: string;
+  /** Present when `status` is `failed`. */
+  error?: { code: string; kind: "stall" | "retry" | "bug"; reason: string };
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+}

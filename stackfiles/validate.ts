@@ -177,7 +177,6 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
   const pool = cidrSpan(platform.network.pool);
   const reserved = platform.network.reserved.map((r) => ({ r, span: rangeSpan(r) }));
   const { from, to } = platform.proxmox.vmidRange;
-  const templateVmids = new Map(Object.entries(platform.templates).flatMap(([n, t]) => ("clone" in t ? [[t.clone.vmid, n] as const] : [])));
   const q = platform.quotas;
   const used = { cores: 0, memoryMiB: 0, diskGiB: 0, domains: 0 };
 
@@ -205,10 +204,9 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     });
 
     if (inst.vmid !== undefined) {
+      // Template VMIDs lie outside the range (a platform rule), so in range means not a template.
       if (inst.vmid < from || inst.vmid > to) {
-        at(here("vmid"), "set.vmid-out-of-range", `${label}.vmid ${inst.vmid} is outside the platform's VMID range ${from}–${to}`);
-      } else if (templateVmids.has(inst.vmid)) {
-        at(here("vmid"), "set.vmid-template", `${label}.vmid ${inst.vmid} is the VMID of template ${JSON.stringify(templateVmids.get(inst.vmid))}`);
+        at(here("vmid"), "set.vmid-out-of-range", `${label}.vmid ${inst.vmid} is outside the platform's VMID range ${from}–${to}; leave vmid out to have one allocated`);
       }
     }
     if (inst.ip !== undefined) {

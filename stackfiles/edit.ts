@@ -120,12 +120,14 @@ export function removeInstance(text: string, instance: string): string {
 export function addDomain(text: string, instance: string, domain: Domain): string {
   return editStackText(text, (doc) => {
     const inst = instanceMap(doc, instance);
-    let seq = inst.get("domains", true);
-    if (!isSeq(seq)) {
-      seq = new YAMLSeq();
-      setKeyAfter(doc, inst, "domains", seq, ["ip", "vmid", "power", "plan", "template", "name"]);
+    const current: unknown = inst.get("domains", true);
+    let list: YAMLSeq;
+    if (isSeq(current)) {
+      list = current;
+    } else {
+      list = new YAMLSeq();
+      setKeyAfter(doc, inst, "domains", list, ["ip", "vmid", "power", "plan", "template", "name"]);
     }
-    const list = seq as YAMLSeq;
     if (list.items.some((d) => isMap(d) && d.get("subdomain") === domain.subdomain)) {
       throw new ProxstackError("domain-exists", `${instance} already has the subdomain ${JSON.stringify(domain.subdomain)}`, { kind: "stall", status: 409 });
     }
@@ -138,7 +140,7 @@ export function addDomain(text: string, instance: string, domain: Domain): strin
 
 export function removeDomain(text: string, instance: string, subdomain: string): string {
   return editStackText(text, (doc) => {
-    const list = instanceMap(doc, instance).get("domains", true);
+    const list: unknown = instanceMap(doc, instance).get("domains", true);
     const i = isSeq(list) ? list.items.findIndex((d) => isMap(d) && d.get("subdomain") === subdomain) : -1;
     if (i === -1 || !isSeq(list)) throw new ProxstackError("domain-not-found", `${instance} has no subdomain ${JSON.stringify(subdomain)}`, { kind: "stall", status: 404 });
     list.items.splice(i, 1);

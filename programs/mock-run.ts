@@ -99,7 +99,8 @@ let queue: Promise<unknown> = Promise.resolve();
 /**
  * Runs `program` under `pulumi.runtime.setMocks` and returns its registrations and resolved outputs.
  * Calls are queued, so several programs may be run one after another (or requested concurrently) in
- * one process; each run resets the mocks and disconnects the runtime when done.
+ * one process; each run resets the mocks and disconnects the runtime when done. A program that throws
+ * makes the returned promise reject with that very error (and leaves no unhandled rejection behind).
  */
 export function mockRun<O>(program: () => Promise<O>, opts: MockRunOptions): Promise<MockRunResult<O>> {
   const run = queue.then(() => runOnce(program, opts));
@@ -121,13 +122,24 @@ async function runOnce<O>(program: () => Promise<O>, opts: MockRunOptions): Prom
   const config = opts.config ?? {};
   pulumi.runtime.setAllConfig(config, opts.secretConfigKeys ?? []);
   let outputs: unknown;
+  let failure: { error: unknown } | undefined;
   try {
-    outputs = await pulumi.runtime.runInPulumiStack(program);
+    // A program that throws inside runInPulumiStack also rejects the stack resource's own promises,
+    // which nobody awaits (unhandled rejections); so the error is caught here and rethrown below.
+    outputs = await pulumi.runtime.runInPulumiStack(async () => {
+      try {
+        return await program();
+      } catch (error) {
+        failure = { error };
+        return undefined;
+      }
+    });
   } finally {
     // Waits for every outstanding registration, and keeps this run's late registerResourceOutputs
     // from hitting the next run's monitor.
     await pulumi.runtime.disconnect();
   }
+  if (failure !== undefined) throw failure.error;
   // Slots of registrations the monitor refused stay empty; drop them.
   return { registrations: registrations.filter((r): r is Registration => r !== undefined), outputs: outputs as O | undefined };
 }

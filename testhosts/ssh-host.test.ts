@@ -1,0 +1,51 @@
+import { execFile } from "node:child_process";
+import { utils } from "ssh2";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { skipUnless } from "../test/loud-skip.js";
+import { hashTree } from "./host-files.js";
+import { canRunSshTestHosts, createSshTestHost, type SshTestHost } from "./ssh-host.js";
+import { tryLogin } from "./ssh-login.js";
+
+const skip = skipUnless(await canRunSshTestHosts(), "ssh test host tests");
+
+const sh = (args: string[]) => new Promise<string>((res) => execFile(args[0]!, args.slice(1), (_e, out) => res(out)));
+
+describe.skipIf(skip)("ssh test hosts (real sshd in namespaces)", () => {
+  const hosts: SshTestHost[] = [];
+  const before = skip ? "" : hashTree(["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/ssh", "/root/.ssh", "/home"]);
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) await h.destroy();
+  });
+  afterAll(() => {
+    expect(hashTree(["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/ssh", "/root/.ssh", "/home"])).toBe(before);
+  });
+
+  it("runs sshd reachable by root with its key and by a user with a password, then leaves nothing behind", async () => {
+    const key = utils.generateKeyPairSync("ed25519");
+    const h = await createSshTestHost({ rootAuthorizedKeys: [key.public], users: [{ name: "carol", password: "pw-carol-1" }], rootPassword: "pw-root-1" });
+    hosts.push(h);
+    const asRoot = await tryLogin({ host: h.address, port: h.port, username: "root", privateKey: key.private, command: "id -un; cat /etc/hostname >/dev/null; getent passwd carol" });
+    expect(asRoot).toMatchObject({ ok: true });
+    if (asRoot.ok) expect(asRoot.stdout).toMatch(/^root\ncarol:x:/);
+    expect(await tryLogin({ host: h.address, port: h.port, username: "carol", password: "pw-carol-1" })).toMatchObject({ ok: true });
+    expect(await tryLogin({ host: h.address, port: h.port, username: "carol", password: "wrong" })).toMatchObject({ ok: false });
+    // The user exists only inside the host.
+    expect(await sh(["getent", "passwd", "carol"])).toBe("");
+
+    const pid = h.sshdPid;
+    await h.destroy();
+    expect(await sh(["ip", "netns", "list"])).not.toContain(h.netns.name);
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it("can change its host key like a re-created container", async () => {
+    const key = utils.generateKeyPairSync("ed25519");
+    const h = await createSshTestHost({ rootAuthorizedKeys: [key.public] });
+    hosts.push(h);
+    const first = await h.readFile("/etc/ssh/ssh_host_ed25519_key.pub");
+    await h.regenerateHostKey();
+    const second = await h.readFile("/etc/ssh/ssh_host_ed25519_key.pub");
+    expect(second).not.toBe(first);
+    expect(await tryLogin({ host: h.address, port: h.port, username: "root", privateKey: key.private })).toMatchObject({ ok: true });
+  });
+});

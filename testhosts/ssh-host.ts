@@ -1,0 +1,253 @@
+// SSH test hosts: Debian's real sshd in a network namespace with a private overlay on /etc, /home, /root, /run and /var.
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createNetnsHost, type NetnsHost, type NetnsOptions } from "./netns.js";
+
+/** Directories the host sees through an overlay: everything sshd, useradd and logins write to. */
+const OVERLAID = ["etc", "home", "root", "run", "var"] as const;
+
+/**
+ * Runs inside the new mount namespace. Paths come in as arguments, never spliced into the script.
+ * It mounts a private tmpfs for the overlay layers (so nothing is written to the host's disk),
+ * says "ready", waits for one line on stdin (the caller prepares users and keys meanwhile),
+ * then becomes sshd.
+ */
+const SETUP_SCRIPT = `set -eu
+base="$1"; shift
+mount -t tmpfs -o mode=0700 pxs-sshhost "$base"
+for d in ${OVERLAID.join(" ")}; do
+  mkdir -p "$base/upper/$d" "$base/work/$d"
+  mount -t overlay pxs-sshhost -o "lowerdir=/$d,upperdir=$base/upper/$d,workdir=$base/work/$d" "/$d"
+done
+echo ready
+read -r _go
+exec "$@"`;
+
+/** The drop-in the legacy backend effectively left behind: passwords and root passwords allowed. */
+export const LEGACY_INSECURE_DROPIN = "PasswordAuthentication yes\nKbdInteractiveAuthentication yes\nPermitRootLogin yes\n";
+
+export interface SshTestHostOptions extends NetnsOptions {
+  /** Public key lines root accepts (e.g. the provisioning key). */
+  rootAuthorizedKeys: string[];
+  /** Port sshd listens on inside the namespace. @default 22 */
+  port?: number;
+  /** Users created before sshd starts, each with a known password so password logins are a real check. */
+  users?: { name: string; password: string }[];
+  /** A known root password (so "root password login fails" tests sshd, not a missing password). */
+  rootPassword?: string;
+  /** Drop-ins written to /etc/ssh/sshd_config.d before sshd starts: file name → content.
+   * @default { "50-legacy-insecure.conf": LEGACY_INSECURE_DROPIN } */
+  sshdDropIns?: Record<string, string>;
+}
+
+export interface SshTestHost {
+  address: string;
+  port: number;
+  netns: NetnsHost;
+  sshdPid: number;
+  /** Runs a command inside the host (its mount and network namespaces); rejects on a non-zero exit. */
+  exec(cmd: string, args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<{ stdout: string; stderr: string }>;
+  /** Reads a file as the host sees it (through its overlay). */
+  readFile(path: string): Promise<string>;
+  /** Writes a file inside the host (through its overlay). */
+  writeFile(path: string, content: string, mode?: string): Promise<void>;
+  /** Gives the host a new ed25519 host key and makes sshd use it (as a re-created container would). */
+  regenerateHostKey(): Promise<void>;
+  /** sshd's stderr so far (for test diagnostics). */
+  log(): string;
+  /** Kills sshd and every process in the namespace, removes the namespace; safe to call twice. */
+  destroy(): Promise<void>;
+}
+
+/** True when test hosts can run here: root, iproute2, util-linux, and Debian's sshd. */
+export async function canRunSshTestHosts(): Promise<{ ok: true } | { ok: false; why: string }> {
+  if (process.getuid?.() !== 0) return { ok: false, why: "not root: network and mount namespaces need root" };
+  for (const [bin, pkg] of [["ip", "iproute2"], ["unshare", "util-linux"], ["nsenter", "util-linux"], ["setpriv", "util-linux"], ["/usr/sbin/sshd", "openssh-server"], ["ssh-keygen", "openssh-client"], ["useradd", "passwd"]] as const) {
+    const found = await new Promise<boolean>((res) => execFile("sh", ["-c", 'command -v "$1"', "sh", bin], (err) => res(!err)));
+    if (!found) return { ok: false, why: `${bin} is missing (Debian package ${pkg})` };
+  }
+  return { ok: true };
+}
+
+// The process-exit safety net must outlive any single test, so live hosts are tracked per process.
+const live = new Map<string, { pid: number | undefined; netns: string; base: string }>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const h of live.values()) cleanupSync(h);
+  });
+}
+
+function cleanupSync(h: { pid: number | undefined; netns: string; base: string }): void {
+  const quiet = { stdio: "ignore" as const, timeout: 5000 };
+  if (h.pid !== undefined) {
+    try {
+      process.kill(h.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  try {
+    const pids = execFileSync("ip", ["netns", "pids", h.netns], { encoding: "utf8", timeout: 5000 });
+    for (const pid of pids.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  } catch {
+    // namespace already gone
+  }
+  try {
+    execFileSync("ip", ["netns", "del", h.netns], quiet);
+  } catch {
+    // already gone
+  }
+  rmSync(h.base, { recursive: true, force: true });
+}
+
+function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 20_000, maxBuffer: 16 * 1024 * 1024, encoding: "utf8" }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, { cause: err }));
+      else resolve({ stdout, stderr });
+    });
+    child.stdin?.end(opts.input ?? "");
+  });
+}
+
+/** Polls until `address:port` accepts a TCP connection or `timeoutMs` passes. */
+async function waitForPort(address: string, port: number, timeoutMs: number, alive: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect({ host: address, port, timeout: 1000 });
+      s.once("connect", () => {
+        s.destroy();
+        res(true);
+      });
+      s.once("error", () => res(false));
+      s.once("timeout", () => {
+        s.destroy();
+        res(false);
+      });
+    });
+    if (ok) return;
+    const dead = alive();
+    if (dead !== undefined) throw new Error(`sshd exited before listening: ${dead}`);
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${address}:${port} within ${timeoutMs}ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts a test host: namespace + veth, private overlays, users and keys, then the real sshd. */
+export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTestHost> {
+  installExitHook();
+  const port = opts.port ?? 22;
+  const netns = await createNetnsHost(opts);
+  const base = mkdtempSync(join(tmpdir(), "pxs-sshhost-"));
+  const record: { pid: number | undefined; netns: string; base: string } = { pid: undefined, netns: netns.name, base };
+  live.set(netns.name, record);
+  let stderr = "";
+  let exited: string | undefined;
+  let child: ChildProcess | undefined;
+  let destroyed = false;
+  const listening = () => stderr.split("Server listening").length;
+
+  const destroy = async () => {
+    if (destroyed) return;
+    destroyed = true;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child?.once("exit", r));
+      child.kill("SIGKILL");
+      await gone;
+    }
+    await netns.destroy();
+    rmSync(base, { recursive: true, force: true });
+    live.delete(netns.name);
+  };
+
+  try {
+    child = spawn(
+      "ip",
+      ["netns", "exec", netns.name, "setpriv", "--pdeathsig", "KILL", "unshare", "--mount", "--propagation", "private",
+        "sh", "-c", SETUP_SCRIPT, "sh", base, "/usr/sbin/sshd", "-D", "-e", "-p", String(port)],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("could not start the test host process");
+    record.pid = pid;
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      stderr = (stderr + d).slice(-20_000);
+    });
+    child.once("exit", (code, signal) => {
+      exited = `exit ${code ?? signal}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`;
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      child?.stdout?.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+        if (out.includes("ready\n")) resolve();
+      });
+      child?.once("exit", () => reject(new Error(`test host setup failed: ${exited ?? ""}`)));
+    });
+
+    const exec: SshTestHost["exec"] = (cmd, args, o) => run("nsenter", ["-t", String(pid), "-m", "-n", "--", cmd, ...args], o);
+    const writeFile: SshTestHost["writeFile"] = async (path, content, mode = "0644") => {
+      // Node's stdin pipe is a socket, which `install /dev/stdin` cannot open; cat reads it fine.
+      await exec("sh", ["-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "sh", path, mode], { input: content });
+    };
+
+    await exec("mkdir", ["-p", "-m", "0755", "/run/sshd"]);
+    await exec("sh", ["-c", "rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub /etc/ssh/sshd_config.d/*"]);
+    await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", "/etc/ssh/ssh_host_ed25519_key"]);
+    await exec("install", ["-d", "-m", "0700", "/root/.ssh"]);
+    await writeFile("/root/.ssh/authorized_keys", opts.rootAuthorizedKeys.map((k) => k.trim() + "\n").join(""), "0600");
+    for (const [name, content] of Object.entries(opts.sshdDropIns ?? { "50-legacy-insecure.conf": LEGACY_INSECURE_DROPIN })) {
+      await writeFile(`/etc/ssh/sshd_config.d/${name}`, content);
+    }
+    for (const u of opts.users ?? []) {
+      await exec("useradd", ["--create-home", "--shell", "/bin/sh", "--", u.name]);
+    }
+    const passwords = [...(opts.users ?? []), ...(opts.rootPassword ? [{ name: "root", password: opts.rootPassword }] : [])];
+    if (passwords.length > 0) await exec("chpasswd", [], { input: passwords.map((u) => `${u.name}:${u.password}\n`).join("") });
+
+    child.stdin?.write("go\n");
+    await waitForPort(netns.address, port, 15_000, () => exited);
+
+    return {
+      address: netns.address,
+      port,
+      netns,
+      sshdPid: pid,
+      exec,
+      readFile: async (path) => (await exec("cat", ["--", path])).stdout,
+      writeFile,
+      async regenerateHostKey() {
+        await exec("rm", ["-f", "/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub"]);
+        await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", "/etc/ssh/ssh_host_ed25519_key"]);
+        // SIGHUP makes sshd re-exec itself, which reloads its host keys; wait until it says it listens again.
+        const before = listening();
+        process.kill(pid, "SIGHUP");
+        const deadline = Date.now() + 15_000;
+        while (listening() <= before) {
+          if (exited !== undefined || Date.now() > deadline) throw new Error(`sshd did not restart: ${exited ?? "timeout"}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await waitForPort(netns.address, port, 15_000, () => exited);
+      },
+      log: () => stderr,
+      destroy,
+    };
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+}

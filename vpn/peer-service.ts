@@ -1,0 +1,170 @@
+// The VPN's decisions and their application: allocate, key, and apply wg + nftables together or not at all.
+import type { Ipv4Span } from "../schemas/common.js";
+import type { Clock } from "../lib/clock.js";
+import { chainMessage, ProxstackError } from "../lib/errors.js";
+import type { Logger } from "../lib/logger.js";
+import { allocateAddress, ipInSpan, type VpnNetwork } from "./addressing.js";
+import type { Peer, PeerWithConfig, PutPeerBody, RotateKeyBody } from "./api-schemas.js";
+import { renderClientConfig } from "./client-config.js";
+import type { Firewall } from "./firewall.js";
+import { generateKeyPair } from "./keys.js";
+import type { PeerRecord, PeerStore } from "./peer-store.js";
+import type { WgDevice } from "./wg-device.js";
+
+export interface PeerServiceDeps {
+  store: PeerStore;
+  device: WgDevice;
+  firewall: Firewall;
+  network: VpnNetwork;
+  /** The container pool targets must lie in; any address when absent. */
+  pool?: Ipv4Span;
+  /** Pool as written, for messages. */
+  poolCidr?: string;
+  serverPublicKey: string;
+  /** HOST:PORT written into client configs. */
+  endpoint: string;
+  dns?: string[];
+  /** @default 25 */
+  keepalive?: number;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface PeerService {
+  /** Re-applies the full stored state to the device and the firewall (on start). */
+  restore(): Promise<number>;
+  put(owner: string, body: PutPeerBody): Promise<PeerWithConfig>;
+  rotateKey(owner: string, body: RotateKeyBody): Promise<PeerWithConfig>;
+  get(owner: string): PeerWithConfig;
+  list(): Peer[];
+  remove(owner: string): Promise<void>;
+  count(): number;
+}
+
+const toPeer = (r: PeerRecord): Peer => ({ ...r, address: `${r.address}/32` });
+
+export function createPeerService(d: PeerServiceDeps): PeerService {
+  const keepalive = d.keepalive ?? 25;
+  // Mutations run one at a time: each applies the complete next state, so order must be total.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = chain.then(fn, fn);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+
+  async function applyAll(peers: readonly PeerRecord[]): Promise<void> {
+    await d.device.sync(peers);
+    await d.firewall.apply(peers);
+  }
+
+  /** Applies `next`; on failure puts `prev` back (best effort) and throws a retryable error. */
+  async function transition(what: string, prev: readonly PeerRecord[], next: readonly PeerRecord[]): Promise<void> {
+    try {
+      await applyAll(next);
+    } catch (err) {
+      await applyAll(prev).catch((undo: unknown) => d.log.error({ err: chainMessage(undo) }, "could not restore the previous VPN state"));
+      throw new ProxstackError("apply-failed", `${what}: ${chainMessage(err)}`, { kind: "retry", status: 503, cause: err });
+    }
+  }
+
+  function withConfig(r: PeerRecord, privateKey?: string): PeerWithConfig {
+    const config = renderClientConfig({
+      address: r.address,
+      publicKey: r.publicKey,
+      serverPublicKey: d.serverPublicKey,
+      serverAddress: d.network.serverAddress,
+      endpoint: d.endpoint,
+      targets: r.targets,
+      keepalive,
+      ...(privateKey !== undefined ? { privateKey } : {}),
+      ...(d.dns && d.dns.length > 0 ? { dns: d.dns } : {}),
+    });
+    return { ...toPeer(r), config, ...(privateKey !== undefined ? { privateKey } : {}) };
+  }
+
+  function checkTargets(targets: readonly string[]): string[] {
+    const fields: Record<string, string> = {};
+    targets.forEach((t, i) => {
+      if (d.pool && !ipInSpan(t, d.pool)) fields[`targets.${i}`] = `${t} is outside the container pool ${d.poolCidr ?? ""}`.trim();
+    });
+    if (Object.keys(fields).length > 0) {
+      throw new ProxstackError("target-outside-pool", `targets must be container addresses in ${d.poolCidr ?? "the pool"}`, { kind: "stall", status: 422, fields });
+    }
+    return [...new Set(targets)].sort();
+  }
+
+  function checkKeyFree(all: readonly PeerRecord[], owner: string, publicKey: string): void {
+    const other = all.find((p) => p.publicKey === publicKey && p.owner !== owner);
+    if (other) throw new ProxstackError("public-key-in-use", "this public key already belongs to another peer; generate a new key pair", { kind: "stall", status: 409, fields: { publicKey: "already in use" } });
+  }
+
+  function mustGet(owner: string): PeerRecord {
+    const r = d.store.get(owner);
+    if (!r) throw new ProxstackError("peer-not-found", `no VPN peer for ${owner}`, { kind: "stall", status: 404 });
+    return r;
+  }
+
+  async function commit(what: string, prev: PeerRecord[], record: PeerRecord, privateKey?: string): Promise<PeerWithConfig> {
+    const next = [...prev.filter((p) => p.owner !== record.owner), record];
+    await transition(what, prev, next);
+    try {
+      d.store.upsert(record);
+    } catch (err) {
+      await transition(`${what} (undo after a database error)`, next, prev).catch(() => undefined);
+      throw err;
+    }
+    d.log.info({ owner: record.owner, address: record.address, targets: record.targets.length }, what);
+    return withConfig(record, privateKey);
+  }
+
+  return {
+    restore: () =>
+      serial(async () => {
+        const all = d.store.list();
+        await applyAll(all);
+        d.log.info({ peers: all.length }, "vpn state restored");
+        return all.length;
+      }),
+    put: (owner, body) =>
+      serial(async () => {
+        const targets = checkTargets(body.targets);
+        const all = d.store.list();
+        const existing = all.find((p) => p.owner === owner);
+        const address = existing?.address ?? allocateAddress(d.network, all.map((p) => p.address));
+        if (address === undefined) {
+          throw new ProxstackError("subnet-full", `the VPN subnet ${d.network.subnet} has no free address left; remove unused peers or configure a larger subnet`, { kind: "stall", status: 409 });
+        }
+        let privateKey: string | undefined;
+        let publicKey = body.publicKey ?? existing?.publicKey;
+        if (publicKey === undefined) ({ privateKey, publicKey } = generateKeyPair());
+        checkKeyFree(all, owner, publicKey);
+        const now = d.clock.now().toISOString();
+        const record: PeerRecord = { owner, address, publicKey, targets, createdAt: existing?.createdAt ?? now, updatedAt: now };
+        return commit(existing ? "vpn peer updated" : "vpn peer created", all, record, privateKey);
+      }),
+    rotateKey: (owner, body) =>
+      serial(async () => {
+        const all = d.store.list();
+        const existing = mustGet(owner);
+        let privateKey: string | undefined;
+        let publicKey = body.publicKey;
+        if (publicKey === undefined) ({ privateKey, publicKey } = generateKeyPair());
+        checkKeyFree(all, owner, publicKey);
+        const record: PeerRecord = { ...existing, publicKey, updatedAt: d.clock.now().toISOString() };
+        return commit("vpn peer key rotated", all, record, privateKey);
+      }),
+    get: (owner) => withConfig(mustGet(owner)),
+    list: () => d.store.list().map(toPeer),
+    remove: (owner) =>
+      serial(async () => {
+        const all = d.store.list();
+        mustGet(owner);
+        const next = all.filter((p) => p.owner !== owner);
+        await transition("remove vpn peer", all, next);
+        d.store.remove(owner);
+        d.log.info({ owner }, "vpn peer removed");
+      }),
+    count: () => d.store.list().length,
+  };
+}

@@ -1,0 +1,21 @@
+// Portal support: a client configuration as downloadable text and as a QR code (PNG, SVG) for phone apps.
+import QRCode from "qrcode";
+
+export interface ConfigDownloads {
+  /** The wg-quick text, for a `<owner>.conf` download. */
+  text: string;
+  /** Suggested file name. @example alice.conf */
+  filename: string;
+  png: Buffer;
+  svg: string;
+}
+
+/** Renders `config` as text, PNG and SVG QR codes (error correction M, as the WireGuard apps scan). */
+export async function configDownloads(owner: string, config: string): Promise<ConfigDownloads> {
+  const opts = { errorCorrectionLevel: "M" as const, margin: 2 };
+  const [png, svg] = await Promise.all([
+    QRCode.toBuffer(config, { ...opts, type: "png", width: 512 }),
+    QRCode.toString(config, { ...opts, type: "svg" }),
+  ]);
+  return { text: config, filename: `${owner.replace(/[^a-z0-9-]/g, "_")}.conf`, png, svg };
+}

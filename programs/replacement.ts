@@ -89,7 +89,9 @@ function instanceRisks(
   if (a.nodeName !== b.nodeName) {
     risks.push(risk("platform.proxmox.nodes", "nodeName", `moving containers from node ${a.nodeName} to ${b.nodeName} recreates them`));
   }
-  if (!isDeepStrictEqual(a.clone, b.clone) || !isDeepStrictEqual(a.operatingSystem, b.operatingSystem)) {
+  // The clone's datastore follows the platform datastore, reported below on its own.
+  const source = (x: ContainerArgs) => ({ clone: x.clone && { ...x.clone, datastoreId: undefined }, os: x.operatingSystem });
+  if (!isDeepStrictEqual(source(a), source(b))) {
     const field = old.template !== next.template ? "template" : `platform.templates.${next.template}`;
     risks.push(risk(field, a.clone || b.clone ? "clone" : "operatingSystem",
       old.template !== next.template

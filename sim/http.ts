@@ -1,0 +1,57 @@
+// HTTP plumbing both simulators share: body reading, listening on a port, the simulation label.
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** Every simulator response carries this header so nothing mistakes it for the real API. */
+export const SIMULATION_HEADER = "x-proxstack-simulation";
+
+/** Largest request body a simulator accepts. */
+const MAX_BODY = 1024 * 1024;
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > MAX_BODY) throw new Error(`request body larger than ${MAX_BODY} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Writes a JSON response with the simulation label. */
+export function sendJson(res: ServerResponse, status: number, reason: string | undefined, body: unknown, contentType = "application/json;charset=UTF-8"): void {
+  const text = body === undefined ? "" : JSON.stringify(body);
+  res.statusCode = status;
+  if (reason !== undefined) res.statusMessage = reason;
+  res.setHeader(SIMULATION_HEADER, "true");
+  if (text) res.setHeader("content-type", contentType);
+  res.setHeader("content-length", Buffer.byteLength(text));
+  res.end(text);
+}
+
+/** Listens on host:port (0 = a free port) and resolves with the bound port. */
+export async function listen(server: Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Closes a server, ending idle keep-alive sockets so close() does not hang. */
+export async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+/** An HTTP reason phrase must be one line of visible characters. */
+export function reasonPhrase(message: string): string {
+  return (message.split("\n")[0] ?? "").replace(/[^\t\x20-\x7e]/g, "?");
+}

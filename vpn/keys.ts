@@ -12,9 +12,11 @@ export interface KeyPair {
 const fromUrl = (s: string) => Buffer.from(s, "base64url").toString("base64");
 const toUrl = (s: string) => Buffer.from(s, "base64").toString("base64url");
 
-/** True when `key` is a well-formed base64 WireGuard key (32 bytes). */
+/** True when `key` is a well-formed base64 WireGuard key (32 bytes, not all zero: `wg` reads that as no key). */
 export function isWgKey(key: string): boolean {
-  return WG_KEY.test(key) && Buffer.from(key, "base64").length === 32;
+  if (!WG_KEY.test(key)) return false;
+  const raw = Buffer.from(key, "base64");
+  return raw.length === 32 && raw.some((b) => b !== 0);
 }
 
 /** A fresh X25519 key pair. */

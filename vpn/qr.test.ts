@@ -1,9 +1,12 @@
-import jsQR from "jsqr";
+import jsqrModule from "jsqr";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
 import { renderClientConfig } from "./client-config.js";
 import { generateKeyPair } from "./keys.js";
 import { configDownloads } from "./qr.js";
+
+// jsqr is CommonJS with an `exports.default`; under Node's ESM interop the default import may be either.
+const jsQR: typeof jsqrModule.default = typeof jsqrModule === "function" ? (jsqrModule as typeof jsqrModule.default) : jsqrModule.default;
 
 const config = (targets: string[]) =>
   renderClientConfig({

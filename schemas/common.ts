@@ -34,8 +34,8 @@ const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const IPV4_SRC = `${OCTET}(\\.${OCTET}){3}`;
 /** A dotted-quad IPv4 address without leading zeros. */
 export const IPV4 = new RegExp(`^${IPV4_SRC}$`);
-const CIDR = new RegExp(`^${IPV4_SRC}/(3[0-2]|[12]?\\d)$`);
-const IPV4_RANGE = new RegExp(`^${IPV4_SRC}(-${IPV4_SRC})?$`);
+export const CIDR = new RegExp(`^${IPV4_SRC}/(3[0-2]|[12]?\\d)$`);
+export const IPV4_RANGE = new RegExp(`^${IPV4_SRC}(-${IPV4_SRC})?$`);
 
 export const Ipv4Schema = z.string().regex(IPV4, "must be an IPv4 address such as 10.10.0.21");
 

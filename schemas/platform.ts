@@ -2,11 +2,14 @@
 import { z } from "zod";
 import {
   ApiVersionSchema,
+  CIDR,
   CidrSchema,
   cidrSpan,
   DnsLabelSchema,
   DomainNameSchema,
   inSpan,
+  IPV4,
+  IPV4_RANGE,
   ipv4ToInt,
   Ipv4RangeSchema,
   Ipv4Schema,
@@ -164,11 +167,14 @@ export const PlatformSpecSchema = z
   .strict()
   .superRefine((p, ctx) => {
     // Consistency between fields; JSON Schema cannot express these, so only zod checks them.
+    // zod runs this even when a format check failed, so each rule first re-checks its inputs.
+    if (!CIDR.test(p.network.pool)) return;
     const pool = cidrSpan(p.network.pool);
-    if (!inSpan(ipv4ToInt(p.network.gateway), pool)) {
+    if (IPV4.test(p.network.gateway) && !inSpan(ipv4ToInt(p.network.gateway), pool)) {
       ctx.addIssue({ code: "custom", path: ["network", "gateway"], message: `must lie inside the pool ${p.network.pool}` });
     }
     p.network.reserved.forEach((r, i) => {
+      if (!IPV4_RANGE.test(r)) return;
       const span = rangeSpan(r);
       if (span.first > span.last) {
         ctx.addIssue({ code: "custom", path: ["network", "reserved", i], message: "must run from the lower address to the higher one" });

@@ -36,6 +36,10 @@ export function issuesToErrors(source: YamlSource, schema: z.ZodType, issues: re
         const known = value !== null && typeof value === "object" ? Object.keys(value).filter((k) => !issue.keys.includes(k)) : [];
         const allowed = allowedKeys(schema, rel(path), known);
         for (const k of issue.keys) {
+          if (k === "<<") {
+            push([...path, k], `${fieldLabel(path)} uses a YAML merge key (<<), which stack files do not support; write the keys out`, true);
+            continue;
+          }
           const hint = suggest(k, allowed);
           push([...path, k], `${fieldLabel(path)} has an unknown key ${JSON.stringify(k)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}; allowed keys are ${allowed.join(", ")}`, true);
         }
@@ -226,7 +230,7 @@ function suggest(key: string, allowed: readonly string[]): string | undefined {
   let bestD = 3;
   for (const a of allowed) {
     const d = editDistance(key.toLowerCase(), a.toLowerCase());
-    if (d > 0 && d < bestD) [best, bestD] = [a, d];
+    if (d > 0 && d < bestD && d * 2 < key.length) [best, bestD] = [a, d];
   }
   return best;
 }

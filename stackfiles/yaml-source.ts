@@ -67,6 +67,12 @@ export function readYaml(path: string, content: string | Uint8Array, opts: ReadO
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    const { line, col } = lineCol(text, deep);
+    return fail(line, col, "yaml.too-deep", `brackets nest more than ${MAX_FLOW_DEPTH} levels deep here; a stack file needs only a few`);
+  }
+
   const lineCounter = new LineCounter();
   let doc: Document;
   try {
@@ -79,13 +85,16 @@ export function readYaml(path: string, content: string | Uint8Array, opts: ReadO
     const p = lineCounter.linePos(offset);
     return { line: p.line, col: p.col };
   };
-  const problems = [...doc.errors, ...doc.warnings];
+  // After a syntax error the parser's later complaints are mostly echoes of it: report the first.
+  // Duplicate keys and unknown tags are independent of each other, so all of those are reported.
+  const syntax = doc.errors.filter((e) => e.code !== "DUPLICATE_KEY");
+  const problems = syntax.length > 0 ? syntax.slice(0, 1) : [...doc.errors, ...doc.warnings];
   if (problems.length > 0) {
     return {
       ok: false,
       errors: problems.map((e) => {
         const { line, col } = pos(e.pos[0]);
-        return { path, line, col, code: `yaml.${e.code.toLowerCase().replace(/_/g, "-")}`, message: yamlMessage(e.code, e.message, text.slice(e.pos[0], e.pos[1])) };
+        return { path, line, col, code: `yaml.${e.code.toLowerCase().replace(/_/g, "-")}`, message: yamlMessage(e.code, e.message, keyAt(text, e.pos[0])) };
       }),
     };
   }
@@ -161,7 +170,7 @@ function yamlMessage(code: string, message: string, source: string): string {
   const firstLine = (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
   switch (code) {
     case "DUPLICATE_KEY":
-      return `duplicate key ${JSON.stringify(source.trim())}: each key may appear only once in a mapping`;
+      return `duplicate key ${JSON.stringify(source)}: each key may appear only once in a mapping`;
     case "MULTIPLE_DOCS":
       return "the file holds more than one YAML document ('---'); a stack file is exactly one document";
     case "TAG_RESOLVE_FAILED":
@@ -169,6 +178,36 @@ function yamlMessage(code: string, message: string, source: string): string {
     default:
       return `YAML syntax: ${firstLine}`;
   }
+}
+
+/** Deepest nesting of flow collections accepted; the parser recurses per level. @default 64 */
+export const MAX_FLOW_DEPTH = 64;
+
+/**
+ * Offset where `[`/`{` nesting first exceeds MAX_FLOW_DEPTH, or undefined. Comments are skipped;
+ * brackets inside quoted text count too, which only matters for 64 unclosed brackets in a value.
+ */
+function tooDeep(text: string): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === "#" && (i === 0 || text[i - 1] === " " || text[i - 1] === "\t" || text[i - 1] === "\n")) {
+      const nl = text.indexOf("\n", i);
+      if (nl === -1) return undefined;
+      i = nl;
+    } else if (ch === "[" || ch === "{") {
+      if (++depth > MAX_FLOW_DEPTH) return i;
+    } else if ((ch === "]" || ch === "}") && depth > 0) {
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+/** The key written at an offset (for duplicate-key messages), without quotes. */
+function keyAt(text: string, offset: number): string {
+  const m = /^(?:"([^"]*)"|'([^']*)'|([^:\n]*?))\s*:/.exec(text.slice(offset, offset + 300));
+  return (m?.[1] ?? m?.[2] ?? m?.[3] ?? text.slice(offset, offset + 20).split("\n")[0] ?? "").trim();
 }
 
 /** 1-based line and column (in UTF-16 code units + 1) of an offset in text. */

@@ -6,7 +6,8 @@ import { generateKeyPair } from "./keys.js";
 import { configDownloads } from "./qr.js";
 
 // jsqr is CommonJS with an `exports.default`; under Node's ESM interop the default import may be either.
-const jsQR: typeof jsqrModule.default = typeof jsqrModule === "function" ? (jsqrModule as typeof jsqrModule.default) : jsqrModule.default;
+type Decode = typeof jsqrModule.default;
+const jsQR: Decode = typeof jsqrModule === "function" ? (jsqrModule as unknown as Decode) : (jsqrModule as { default: Decode }).default;
 
 const config = (targets: string[]) =>
   renderClientConfig({

@@ -1,0 +1,176 @@
+// Cross-file validation: conflicts blame every file involved, whatever the order; the platform gates user files.
+import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { formatPositionedError } from "./positioned-error.js";
+import { isStackFileName, loadStackDir, validateStackSet, type StackFileInput } from "./validate.js";
+
+const read = (name: string) => readFileSync(new URL(`../stacks/${name}`, import.meta.url), "utf8");
+const PLATFORM: StackFileInput = { path: "stacks/platform.yaml", text: read("platform.yaml") };
+const ALICE: StackFileInput = { path: "stacks/alice.yaml", text: read("alice.yaml") };
+const BOB: StackFileInput = { path: "stacks/bob.yaml", text: read("bob.yaml") };
+const CAROL: StackFileInput = { path: "stacks/carol.yaml", text: read("carol.yaml") };
+
+/** Carol's file renamed to `name`, with extra lines appended to her one instance. */
+function user(name: string, instanceLines: string[] = [], instanceName = "lab"): StackFileInput {
+  const text = read("carol.yaml").replace("name: carol", `name: ${name}`).replace("- name: lab", `- name: ${instanceName}`);
+  return { path: `stacks/${name}.yaml`, text: text + instanceLines.map((l) => `    ${l}\n`).join("") };
+}
+
+const lines = (files: StackFileInput[]) => validateStackSet(files).errors.map(formatPositionedError);
+
+describe("validateStackSet", () => {
+  it("accepts the examples and returns the valid user specs sorted by path", () => {
+    const r = validateStackSet([CAROL, PLATFORM, BOB, ALICE]);
+    expect(r.valid).toBe(true);
+    expect(r.errors).toEqual([]);
+    expect(r.users.map((u) => u.spec.name)).toEqual(["alice", "bob", "carol"]);
+    expect(r.platform?.spec.baseDomain).toBe("example.com");
+    expect(r.files.map((f) => [f.path, f.kind, f.valid])).toEqual([
+      ["stacks/alice.yaml", "UserStack", true],
+      ["stacks/bob.yaml", "UserStack", true],
+      ["stacks/carol.yaml", "UserStack", true],
+      ["stacks/platform.yaml", "Platform", true],
+    ]);
+  });
+
+  it("blames every file in a VMID conflict, pointing each at the other", () => {
+    const aaron = user("aaron", ["vmid: 2001"]);
+    expect(lines([PLATFORM, ALICE, aaron])).toEqual([
+      "stacks/aaron.yaml:15:11: vmid 2001 is also claimed by stacks/alice.yaml:17:11 (alice/web); a VMID belongs to one instance across all stacks",
+      "stacks/alice.yaml:17:11: vmid 2001 is also claimed by stacks/aaron.yaml:15:11 (aaron/lab); a VMID belongs to one instance across all stacks",
+    ]);
+    const r = validateStackSet([PLATFORM, ALICE, aaron]);
+    expect(r.users).toEqual([]);
+  });
+
+  it("gives the same verdict whatever order the files come in", () => {
+    const set = [PLATFORM, ALICE, BOB, CAROL, user("zed", ["ip: 10.10.0.23"]), user("aaron", ["vmid: 2003"])];
+    const a = validateStackSet(set);
+    const b = validateStackSet([...set].reverse());
+    expect(b).toEqual(a);
+    expect(a.files.filter((f) => !f.valid).map((f) => f.path)).toEqual(["stacks/aaron.yaml", "stacks/bob.yaml", "stacks/zed.yaml"]);
+    expect(a.users.map((u) => u.spec.name)).toEqual(["alice", "carol"]);
+  });
+
+  it("finds hostnames that collide across users through hyphens", () => {
+    // ann-x / lab / y and ann / x / lab-y both spell ann-x-lab-y.example.com.
+    const a = user("ann-x", ["domains: [{ subdomain: y, port: 80 }]"], "lab");
+    const b = user("ann", ["domains: [{ subdomain: lab-y, port: 80 }]"], "x");
+    const out = lines([PLATFORM, a, b]);
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatch(/^stacks\/ann-x\.yaml:\d+:\d+: hostname ann-x-lab-y\.example\.com is also claimed by stacks\/ann\.yaml/);
+  });
+
+  it("lets a file that fails its schema still claim its VMID, so nobody else gets it", () => {
+    const broken = { path: "stacks/alice.yaml", text: ALICE.text.replace("plan: medium", "plan: 7") };
+    const aaron = user("aaron", ["vmid: 2001"]);
+    const r = validateStackSet([PLATFORM, broken, aaron]);
+    expect(r.files.find((f) => f.path === "stacks/aaron.yaml")?.valid).toBe(false);
+    expect(r.errors.map((e) => e.code)).toContain("set.vmid-conflict");
+  });
+
+  it("marks user files unchecked when there is no platform, or it is invalid", () => {
+    expect(lines([CAROL])).toEqual([
+      "stacks/carol.yaml:1:1: cannot be checked: no platform file (kind: Platform) was given; validate user files together with stacks/platform.yaml",
+    ]);
+    const badPlatform = { path: PLATFORM.path, text: PLATFORM.text.replace("bridge: vmbr0", "bridge: 0") };
+    const r = validateStackSet([badPlatform, CAROL]);
+    expect(r.platform).toBeUndefined();
+    expect(r.files.map((f) => f.valid)).toEqual([false, false]);
+    expect(r.errors.map(formatPositionedError)).toContain("stacks/carol.yaml:1:1: cannot be checked: the platform file stacks/platform.yaml has errors");
+  });
+
+  it("refuses a second platform file", () => {
+    const second = { path: "stacks/z-platform.yaml", text: PLATFORM.text };
+    expect(lines([PLATFORM, second, CAROL])).toEqual([
+      "stacks/z-platform.yaml:4:7: a second Platform file; the platform is already defined in stacks/platform.yaml and an installation has exactly one",
+    ]);
+  });
+
+  it.each([
+    ["template", ["x"], "template: debian-12", "template: fedora", 'instances[0].template "fedora" is not in the platform\'s catalog; choose one of debian-12, ubuntu-24'],
+    ["plan", ["x"], "plan: small", "plan: huge", 'instances[0].plan "huge" is not in the platform\'s catalog; choose one of small, medium, large'],
+  ])("refuses an unknown %s", (_, __, from, to, message) => {
+    const f = { path: "stacks/carol.yaml", text: CAROL.text.replace(from, to) };
+    expect(lines([PLATFORM, f]).map((l) => l.replace(/^[^ ]+ /, ""))).toEqual([message]);
+  });
+
+  it.each([
+    ["2000", true],
+    ["2999", true],
+    ["1999", false],
+    ["3000", false],
+  ])("VMID %s inside the range 2000–2999: %s", (vmid, ok) => {
+    expect(validateStackSet([PLATFORM, user("dan", [`vmid: ${vmid}`])]).valid).toBe(ok);
+  });
+
+  it.each([
+    ["10.10.0.20", true],
+    ["10.10.0.254", true],
+    ["10.10.0.19", false],
+    ["10.10.0.0", false],
+    ["10.10.0.255", false],
+    ["10.10.1.20", false],
+  ])("IP %s usable: %s", (ip, ok) => {
+    expect(validateStackSet([PLATFORM, user("dan", [`ip: ${ip}`])]).valid).toBe(ok);
+  });
+
+  it("checks the 63-character label of <user>-<instance>-<subdomain>", () => {
+    // "dan-lab-" is 8 characters: a 55-character subdomain makes 63 (allowed), 56 makes 64.
+    expect(validateStackSet([PLATFORM, user("dan", [`domains: [{ subdomain: ${"s".repeat(55)}, port: 80 }]`])]).valid).toBe(true);
+    const out = lines([PLATFORM, user("dan", [`domains: [{ subdomain: ${"s".repeat(56)}, port: 80 }]`])]);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toContain("start with a label of 64 characters; a DNS label has at most 63");
+  });
+
+  it("checks the 253-character limit of the full hostname", () => {
+    const base = `${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.example.com`; // 194 characters
+    const platform = { path: PLATFORM.path, text: PLATFORM.text.replace("baseDomain: example.com", `baseDomain: ${base}`) };
+    const ok = lines([platform, user("dan", [`domains: [{ subdomain: ${"s".repeat(50)}, port: 80 }]`])]); // 58 + 1 + 194 = 253
+    expect(ok).toEqual([]);
+    const bad = lines([platform, user("dan", [`domains: [{ subdomain: ${"s".repeat(51)}, port: 80 }]`])]);
+    expect(bad[0]).toContain("makes the hostname 254 characters long; a domain name has at most 253");
+  });
+
+  it("checks each quota at the instance that goes over it", () => {
+    const many = ["large", "large", "small"].map((plan, i) => `  - { name: i${i}, template: debian-12, plan: ${plan} }`).join("\n");
+    const f = { path: "stacks/dan.yaml", text: `${user("dan").text.replace(/instances:[\s\S]*/, "instances:\n")}${many}\n` };
+    const out = lines([PLATFORM, f]);
+    expect(out).toEqual([
+      'stacks/dan.yaml:14:44: instances[2].plan "small" brings this stack to 16896 MiB of memory; the quota is 16384 per user',
+      'stacks/dan.yaml:14:44: instances[2].plan "small" brings this stack to 9 cores; the quota is 8 per user',
+    ]);
+  });
+});
+
+describe("loadStackDir", () => {
+  let dir = "";
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("reads every *.yaml and ignores editor temp, backup, hidden and non-YAML files", async () => {
+    dir = await mkdtemp(join(tmpdir(), "stackdir-"));
+    await writeFile(join(dir, "platform.yaml"), PLATFORM.text);
+    await writeFile(join(dir, "carol.yaml"), CAROL.text);
+    for (const junk of [".carol.yaml.swp", "#carol.yaml#", "carol.yaml~", ".#carol.yaml", "notes.txt", "carol.yaml.orig"]) {
+      await writeFile(join(dir, junk), "garbage: [");
+    }
+    await mkdir(join(dir, "sub.yaml"));
+    const r = await loadStackDir(dir);
+    expect(r.files.map((f) => f.path)).toEqual([join(dir, "carol.yaml"), join(dir, "platform.yaml")]);
+    expect(r.valid).toBe(true);
+  });
+
+  it.each([
+    ["alice.yaml", true],
+    [".alice.yaml", false],
+    ["#alice.yaml#", false],
+    ["alice.yaml~", false],
+    ["alice~.yaml", false],
+    ["alice.yml", false],
+  ])("isStackFileName(%s) = %s", (name, ok) => expect(isStackFileName(name)).toBe(ok));
+});

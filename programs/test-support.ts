@@ -1,8 +1,9 @@
 // Shared fixtures of the program tests: the example stack files, provider settings and registration helpers.
+import fs from "node:fs";
 import path from "node:path";
-import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
+import { parse } from "yaml";
+import { PlatformSpecSchema, UserStackSpecSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import type { Registration } from "./mock-run.js";
-import { readPlatformFile, readUserFile } from "./stack-files.js";
 import type { UserStackProgramInput } from "./user-stack.js";
 
 export const EXAMPLE_STACKS_DIR = path.join(import.meta.dirname, "..", "stacks");
@@ -17,12 +18,12 @@ export const TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:
 export const DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
 
 export function examplePlatform(): PlatformSpec {
-  return readPlatformFile(EXAMPLE_STACKS_DIR);
+  return PlatformSpecSchema.parse(parse(fs.readFileSync(path.join(EXAMPLE_STACKS_DIR, "platform.yaml"), "utf8")));
 }
 
 /** alice and bob as committed; carol with the allocation the engine would write back. */
 export function exampleUser(name: "alice" | "bob" | "carol"): UserStackSpec {
-  const spec = readUserFile(EXAMPLE_STACKS_DIR, name);
+  const spec = UserStackSpecSchema.parse(parse(fs.readFileSync(path.join(EXAMPLE_STACKS_DIR, `${name}.yaml`), "utf8")));
   if (name !== "carol") return spec;
   return { ...spec, instances: spec.instances.map((i) => ({ ...i, vmid: 2004, ip: "10.10.0.24" })) };
 }

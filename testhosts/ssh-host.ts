@@ -119,6 +119,8 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
       if (err) reject(new Error(`${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, { cause: err }));
       else resolve({ stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe early; that is not an error here.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(opts.input ?? "");
   });
 }

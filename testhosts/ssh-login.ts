@@ -54,7 +54,7 @@ export function tryLogin(a: LoginAttempt): Promise<LoginResult> {
         stream.once("close", (code: number | null) => done({ ok: true, stdout: out, code }));
       });
     });
-    client.once("error", (err) => done({ ok: false, reason: err.message, methodsOffered }));
+    client.on("error", (err) => done({ ok: false, reason: err.message, methodsOffered }));
     client.connect(config);
   });
 }

@@ -1,0 +1,178 @@
+// One SSH connection (ssh2) with a pinned host key: argument-safe commands, SFTP file operations, errors translated to codes.
+import { Client, type SFTPWrapper, type Stats } from "ssh2";
+import { ProxstackError } from "../lib/errors.js";
+import { hostId, type HostKeyStore } from "./host-keys.js";
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  username: string;
+  privateKey: Buffer;
+  hostKeys: HostKeyStore;
+  signal?: AbortSignal;
+  /** How long to wait for the SSH handshake. @default 15000 */
+  readyTimeoutMs?: number;
+}
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SshSession {
+  /** Runs argv on the remote host, each argument single-quoted; never rejects on a non-zero exit. */
+  exec(argv: readonly string[], opts?: { input?: string }): Promise<ExecResult>;
+  /** Like exec, but a non-zero exit becomes an error naming `what`. */
+  run(what: string, argv: readonly string[], opts?: { input?: string }): Promise<ExecResult>;
+  /** Runs a fixed script (no caller data inside it) through `sh -c`, with arguments passed as $1…. */
+  script(what: string, script: string, args?: readonly string[]): Promise<ExecResult>;
+  sftp(): Promise<SFTPWrapper>;
+  /** The server's list of methods left after a failed `none` attempt (what sshd offers this user). */
+  methodsOffered: string[];
+  end(): void;
+}
+
+/** Quotes one argument for a POSIX shell: the result is always a single word with the exact bytes. */
+export function shellQuote(arg: string): string {
+  if (arg.includes("\0")) throw new ProxstackError("ssh-bad-argument", "an argument contains a NUL byte", { kind: "bug" });
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Opens a session; host keys are pinned on first contact and a changed key is refused. */
+export function openSshSession(t: SshTarget): Promise<SshSession> {
+  const id = hostId(t.host, t.port);
+  const where = `${t.host}:${t.port}`;
+  const readyTimeoutMs = t.readyTimeoutMs ?? 15_000;
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let refused: ProxstackError | undefined;
+    let methodsOffered: string[] = [];
+    let triedKey = false;
+    let settled = false;
+    const onAbort = () => {
+      client.destroy();
+      fail(new ProxstackError("ssh-aborted", `${where}: aborted`, { kind: "retry" }));
+    };
+    const fail = (err: ProxstackError) => {
+      if (settled) return;
+      settled = true;
+      t.signal?.removeEventListener("abort", onAbort);
+      client.destroy();
+      reject(err);
+    };
+    if (t.signal?.aborted) return onAbort();
+    t.signal?.addEventListener("abort", onAbort, { once: true });
+
+    client.once("ready", () => {
+      if (settled) return;
+      settled = true;
+      const session = makeSession(client, where, methodsOffered);
+      // After the handshake an abort still has to end a running command.
+      t.signal?.removeEventListener("abort", onAbort);
+      t.signal?.addEventListener("abort", () => client.destroy(), { once: true });
+      resolve(session);
+    });
+    client.on("error", (err: Error & { level?: string; code?: string }) => fail(refused ?? translate(err, where, t.username, readyTimeoutMs)));
+    client.once("close", () => fail(refused ?? new ProxstackError("ssh-closed", `${where}: the connection closed during the handshake`, { kind: "retry" })));
+    client.connect({
+      host: t.host,
+      port: t.port,
+      username: t.username,
+      readyTimeout: readyTimeoutMs,
+      keepaliveInterval: 0,
+      hostVerifier: (key: Buffer) => {
+        const v = t.hostKeys.check(id, key);
+        if (v.ok) return true;
+        refused = new ProxstackError(
+          "ssh-host-key-changed",
+          `${where}: host key changed: it presented ${v.fingerprint} but ${v.pinned} was pinned on ${v.pinnedAt}; refusing to connect (if the container was deliberately re-created, forget its pin)`,
+          { kind: "stall" },
+        );
+        return false;
+      },
+      authHandler: (methodsLeft, _partial, next) => {
+        if (methodsLeft) methodsOffered = [...methodsLeft];
+        if (methodsLeft === null) return next({ type: "none", username: t.username });
+        if (!methodsLeft.includes("publickey") || triedKey) return next(false as never);
+        triedKey = true;
+        return next({ type: "publickey", username: t.username, key: t.privateKey });
+      },
+    });
+  });
+}
+
+function translate(err: Error & { level?: string; code?: string }, where: string, user: string, readyTimeoutMs: number): ProxstackError {
+  const msg = err.message;
+  if (err.level === "client-timeout" || /Timed out while waiting for handshake/.test(msg)) {
+    return new ProxstackError("ssh-timeout", `${where}: no SSH answer within ${Math.round(readyTimeoutMs / 1000)}s (is the container up and sshd running?)`, { kind: "retry", cause: err });
+  }
+  if (err.code === "ECONNREFUSED") return new ProxstackError("ssh-unreachable", `${where}: connection refused (sshd not listening yet?)`, { kind: "retry", cause: err });
+  if (err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH" || err.code === "ETIMEDOUT") {
+    return new ProxstackError("ssh-unreachable", `${where}: host unreachable (${err.code})`, { kind: "retry", cause: err });
+  }
+  if (err.level === "client-authentication" || /authentication methods failed/.test(msg)) {
+    return new ProxstackError("ssh-auth-failed", `${where}: ${user} was not accepted with the provisioning key (does the template authorise it for ${user}?)`, { kind: "retry", cause: err });
+  }
+  return new ProxstackError("ssh-failed", `${where}: ${msg}`, { kind: "retry", cause: err });
+}
+
+function makeSession(client: Client, where: string, offered: string[]): SshSession {
+  let sftp: Promise<SFTPWrapper> | undefined;
+  const exec: SshSession["exec"] = (argv, opts = {}) =>
+    new Promise((resolve, reject) => {
+      client.exec(argv.map(shellQuote).join(" "), (err, stream) => {
+        if (err) return reject(new ProxstackError("ssh-exec-failed", `${where}: cannot run ${argv[0] ?? ""}`, { kind: "retry", cause: err }));
+        let stdout = "";
+        let stderr = "";
+        stream.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+        stream.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+        stream.once("close", (code: number | null) => resolve({ code, stdout, stderr }));
+        stream.end(opts.input ?? "");
+      });
+    });
+  const run: SshSession["run"] = async (what, argv, opts) => {
+    const r = await exec(argv, opts);
+    if (r.code !== 0) {
+      throw new ProxstackError("ssh-command-failed", `${where}: ${what} failed (exit ${r.code ?? "signal"}): ${firstLines(r.stderr || r.stdout)}`, { kind: "retry" });
+    }
+    return r;
+  };
+  return {
+    exec,
+    run,
+    script: (what, script, args = []) => run(what, ["sh", "-c", script, "sh", ...args]),
+    sftp() {
+      sftp ??= new Promise((resolve, reject) =>
+        client.sftp((err, s) => (err ? reject(new ProxstackError("ssh-sftp-failed", `${where}: SFTP is not available (${err.message})`, { kind: "retry", cause: err })) : resolve(s))),
+      );
+      return sftp;
+    },
+    methodsOffered: offered,
+    end: () => client.end(),
+  };
+}
+
+function firstLines(s: string): string {
+  return s.trim().split("\n").slice(0, 6).join(" | ") || "no output";
+}
+
+/** Promise forms of the SFTP calls the hooks use; a missing file reads as `undefined`. */
+export function sftpOps(s: SFTPWrapper) {
+  const call = <T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+  const isMissing = (err: unknown) => (err as { code?: number }).code === 2;
+  return {
+    lstat: (p: string) => call<Stats>((cb) => s.lstat(p, cb)).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
+    readFile: (p: string) => call<Buffer>((cb) => s.readFile(p, cb)).then((b) => b.toString("utf8")).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
+    writeFile: (p: string, data: string, mode: number) => call<void>((cb) => s.writeFile(p, data, { mode }, (e) => cb(e, undefined))),
+    mkdir: (p: string, mode: number) => call<void>((cb) => s.mkdir(p, { mode }, (e) => cb(e, undefined))),
+    chown: (p: string, uid: number, gid: number) => call<void>((cb) => s.chown(p, uid, gid, (e) => cb(e, undefined))),
+    chmod: (p: string, mode: number) => call<void>((cb) => s.chmod(p, mode, (e) => cb(e, undefined))),
+    /** posix-rename@openssh.com: replaces the target atomically (plain SFTP rename refuses to). */
+    rename: (from: string, to: string) => call<void>((cb) => s.ext_openssh_rename(from, to, (e) => cb(e, undefined))),
+    unlink: (p: string) => call<void>((cb) => s.unlink(p, (e) => cb(e, undefined))).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
+  };
+}
+
+export type SftpOps = ReturnType<typeof sftpOps>;

@@ -2,8 +2,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { parse } from "yaml";
 import { runCliStack } from "./cli-entry.js";
+import { PROJECT_NAME } from "./naming.js";
 import { mockRun } from "./mock-run.js";
 import { platformStackProgram } from "./platform-stack.js";
 import { CF_TOKEN, EXAMPLE_STACKS_DIR, PROVISIONING_KEY, PVE_TOKEN, byName, examplePlatform, exampleUser, inputDiff, resourceSet, userInput } from "./test-support.js";
@@ -86,5 +88,23 @@ describe("CLI entry (pulumi up -s <stack>)", () => {
     fs.cpSync(stacksDir, path.join(other, "stacks"), { recursive: true });
     await expect(cli("alice", env({ PROXSTACK_DATA_DIR: other }))).rejects.toMatchObject({ code: "provisioning-key-missing", message: expect.stringContaining("provisioning_ed25519.pub") });
     await expect(cli("alice", env(), { "proxstack:vpnPeerAddresses": "10.99.0.5" })).rejects.toMatchObject({ code: "bad-config" });
+  });
+
+  it("programs/index.ts, Pulumi.yaml's main, has the entry as its only (default) export and reads the environment", async () => {
+    const entry = await import("./index.js");
+    expect(Object.keys(entry)).toEqual(["default"]);
+    for (const [k, v] of Object.entries(env())) vi.stubEnv(k, v);
+    try {
+      const { outputs } = await mockRun(() => entry.default(), { stack: "bob" });
+      expect(outputs).toMatchObject({ stack: "bob", suspended: true });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("Pulumi.yaml names the engine's project and points at this entry through tsx", () => {
+    const project = parse(fs.readFileSync(path.join(import.meta.dirname, "..", "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    expect(project).toMatchObject({ name: PROJECT_NAME, main: "programs/index.ts", runtime: { name: "nodejs", options: { typescript: false, nodeargs: "--import tsx" } } });
+    expect(fs.existsSync(path.join(import.meta.dirname, "..", String(project.main)))).toBe(true);
   });
 });

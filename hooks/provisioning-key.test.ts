@@ -1,9 +1,12 @@
 import { mkdtemp, readFile, rm, stat, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { utils } from "ssh2";
+// ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
+import ssh2 from "ssh2";
 import { afterEach, describe, expect, it } from "vitest";
 import { ensureProvisioningKey, loadProvisioningIdentity, provisioningKeyPaths, readIdentity } from "./provisioning-key.js";
+
+const { utils } = ssh2;
 
 const dirs: string[] = [];
 async function dataDir() {

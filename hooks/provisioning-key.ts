@@ -2,8 +2,11 @@
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { utils } from "ssh2";
+// ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
+import ssh2 from "ssh2";
 import { ProxstackError } from "../lib/errors.js";
+
+const { utils } = ssh2;
 
 /** Where the key pair lives under the data dir. */
 export function provisioningKeyPaths(dataDir: string): { dir: string; privateKeyPath: string; publicKeyPath: string } {
@@ -37,7 +40,6 @@ export async function ensureProvisioningKey(dataDir: string): Promise<{ publicKe
     }
   }
   const st = await stat(privateKeyPath);
-  // eslint-disable-next-line no-bitwise -- file mode bits
   if ((st.mode & 0o077) !== 0) await chmod(privateKeyPath, 0o600);
   const publicKey = publicKeyLine(await readFile(privateKeyPath, "utf8"), privateKeyPath);
   const onDisk = await readFile(publicKeyPath, "utf8").catch(() => undefined);

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { utils } from "ssh2";
+// ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
+import ssh2 from "ssh2";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../lib/clock.js";
 import { ProxstackError } from "../lib/errors.js";
@@ -18,6 +19,8 @@ import { loadProvisioningIdentity, type SshIdentity } from "./provisioning-key.j
 import { createHookRegistry } from "./registry.js";
 import { createHookRunner } from "./runner.js";
 import { createSshHardenHandler, hardenHost, SSHD_DROPIN, SSHD_DROPIN_CONTENT } from "./ssh-harden.js";
+
+const { utils } = ssh2;
 
 const HOST_PATHS = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/ssh", "/etc/sudoers.d", "/root/.ssh", "/home"];
 

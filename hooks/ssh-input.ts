@@ -1,8 +1,11 @@
 // Checks of what the SSH hooks put into a container: the Linux user name and the public keys, before any connection.
 import { createPublicKey } from "node:crypto";
-import { utils } from "ssh2";
+// ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
+import ssh2 from "ssh2";
 import { ProxstackError } from "../lib/errors.js";
 import { LINUX_USERNAME, RESERVED_USERNAMES, SSH_KEY_TYPES } from "../schemas/index.js";
+
+const { utils } = ssh2;
 
 /** Smallest RSA modulus accepted; OpenSSH itself refuses RSA keys under 1024 bits, NIST retired 1024 long ago. */
 export const MIN_RSA_BITS = 2048;

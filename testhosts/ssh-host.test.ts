@@ -1,10 +1,13 @@
 import { execFile } from "node:child_process";
-import { utils } from "ssh2";
+// ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
+import ssh2 from "ssh2";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { skipUnless } from "../test/loud-skip.js";
 import { hashTree } from "./host-files.js";
 import { canRunSshTestHosts, createSshTestHost, type SshTestHost } from "./ssh-host.js";
 import { tryLogin } from "./ssh-login.js";
+
+const { utils } = ssh2;
 
 const skip = skipUnless(await canRunSshTestHosts(), "ssh test host tests");
 

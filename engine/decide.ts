@@ -15,6 +15,9 @@ export interface Observed {
   nextAttemptAt: string | undefined;
 }
 
+/** Stops that only a change of the file can clear: a new spec runs at once, without waiting out a pause. */
+const STALLED_BY_SPEC: ReadonlySet<Reason> = new Set(["InvalidSpec", "UnsafePlan", "AllocationExhausted", "ApplyRejected", "Protected"]);
+
 export type Action = "up" | "destroy" | "wait" | "noop";
 
 export type DecisionReason =
@@ -54,7 +57,7 @@ export function decide(desired: Desired, observed: Observed | undefined, now: Da
   }
   // A failed attempt at this same hash backs off; a different, newer spec... also backs off unless
   // the previous failure was a stall (the author changed the file to fix it).
-  const stalledBySpec = observed.reason === "InvalidSpec" || observed.reason === "UnsafePlan" || observed.reason === "AllocationExhausted";
+  const stalledBySpec = observed.reason !== undefined && STALLED_BY_SPEC.has(observed.reason);
   if (due && due > now && !stalledBySpec) return { action: "wait", reason: "backing-off", until: due };
   return { action: "up", reason: "spec-changed" };
 }

@@ -5,6 +5,9 @@ import type { Clock } from "../lib/clock.js";
 import type { RunEvent } from "./runner.js";
 import { conditionOf, type Condition, type InstanceState, type Reason, type RunAction, type RunState } from "./status-vocabulary.js";
 
+/** Reasons a stack stops on until its file changes. */
+export type StallReason = "InvalidSpec" | "UnsafePlan" | "Protected" | "AllocationExhausted" | "ApplyRejected";
+
 export type EngineMode = "pulumi" | "simulation";
 
 /** One stack's row: its condition, why, and what was last applied. */
@@ -140,7 +143,7 @@ export interface StatusStore {
   /** A transient failure: Retrying, or RepeatedFailures once failures reach `stallAfter`. */
   markFailed(stack: string, message: string, nextAttemptAt: Date, stallAfter: number): number;
   /** The spec cannot be applied as written: stop until it changes. */
-  markStalled(stack: string, reason: "InvalidSpec" | "UnsafePlan" | "Protected" | "AllocationExhausted", message: string): void;
+  markStalled(stack: string, reason: StallReason, message: string): void;
 
   upsertInstance(i: Omit<InstanceStatus, "updatedAt">): void;
   removeInstances(stack: string, keep: readonly string[]): void;

@@ -16,6 +16,7 @@ export const REASONS = {
   UnsafePlan: { condition: "Stalled", doc: "The plan would replace or delete containers the file change did not ask for; nothing was applied." },
   Protected: { condition: "Stalled", doc: "Destroying the stack would remove a protected instance; nothing was destroyed." },
   AllocationExhausted: { condition: "Stalled", doc: "No free VMID or IP address is left in the platform's range and pool." },
+  ApplyRejected: { condition: "Stalled", doc: "The run refused the spec as written (for example a name too long for DNS); nothing more happens until the file changes." },
   RepeatedFailures: { condition: "Stalled", doc: "The run failed several times in a row; the engine keeps retrying at the longest pause." },
 } as const satisfies Record<string, { condition: Condition; doc: string }>;
 

@@ -1,0 +1,236 @@
+import { rmSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ProxstackError } from "../lib/errors.js";
+import type { Engine } from "./engine.js";
+import { engineOnFake, tempStacks, waitFor } from "./engine-test-support.js";
+import type { FakeRunner } from "./fake-runner.js";
+import type { Reason } from "./status-vocabulary.js";
+
+let cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+async function started(opts: Parameters<typeof engineOnFake>[2] = {}) {
+  const dir = tempStacks();
+  const { engine, runner } = engineOnFake(dir.stacks, join(dir.root, "status.db"), opts);
+  cleanups.push(() => dir.cleanup(), async () => {
+    await engine.stop();
+    engine.store.close();
+  });
+  await engine.start();
+  await waitFor(() => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"), "first convergence");
+  await engine.idle();
+  return { dir, engine, runner };
+}
+
+const reason = (e: Engine, s: string): Reason | undefined => e.store.getStack(s)?.reason;
+const containers = (r: FakeRunner, s: string) => r.resources(s).map((x) => ({ name: x.name, ...x.inputs }) as { name: string } & Record<string, unknown>);
+const ups = (r: FakeRunner, s: string) => r.calls.filter((c) => c.method === "up" && c.stack === s).length;
+
+describe("engine on real files, chokidar and SQLite (fake runner)", () => {
+  it("converges on start, allocates VMID and IP into the file keeping comments, and commits nothing outside git", async () => {
+    const { dir, engine, runner } = await started();
+    const carol = dir.read("carol");
+    expect(carol).toContain("# Carol: a new instance with no vmid or ip yet");
+    expect(carol).toMatch(/vmid: 2000\n/);
+    expect(carol).toMatch(/ip: 10\.10\.0\.20\n/);
+    expect(containers(runner, "carol")).toEqual([expect.objectContaining({ name: "carol/lab/container", vmId: 2000, ip: "10.10.0.20" })]);
+    expect(engine.store.listInstances("carol")).toEqual([expect.objectContaining({ vmid: 2000, ip: "10.10.0.20", power: "running", state: "ready" })]);
+    // bob is suspended: applied stopped.
+    expect(containers(runner, "bob")[0]).toMatchObject({ started: false });
+    await waitFor(() => reason(engine, "platform") === "Applied", "platform stack applied");
+    expect(engine.store.mode).toBe("simulation");
+    const run = engine.store.listRuns("alice", 1)[0];
+    expect(run).toMatchObject({ state: "succeeded", action: "up" });
+    expect(engine.store.runEvents(run!.id).some((e) => e.type === "summary")).toBe(true);
+  });
+
+  it("edit → converge; a resync of unchanged files runs nothing", async () => {
+    const { dir, engine, runner } = await started();
+    dir.write("alice", dir.read("alice").replace("power: stopped", "power: running"));
+    await waitFor(() => containers(runner, "alice").find((c) => c.name === "alice/dev/container")?.started === true, "dev started");
+    await waitFor(() => reason(engine, "alice") === "Applied", "alice applied");
+    const before = runner.calls.length;
+    const r = await engine.resync();
+    expect(r.queued).toEqual([]);
+    await engine.idle();
+    expect(runner.calls.length).toBe(before);
+  });
+
+  it("delete an instance → its container is destroyed; rename → no replace of the others", async () => {
+    const { dir, engine, runner } = await started();
+    const text = dir.read("alice");
+    dir.write("alice", text.slice(0, text.indexOf("  - name: dev")));
+    await waitFor(() => containers(runner, "alice").length === 1, "dev destroyed");
+    await waitFor(() => engine.store.listInstances("alice").length === 1, "instance row removed");
+
+    // Renaming a protected instance would delete it: refused.
+    dir.write("alice", dir.read("alice").replace("name: web", "name: site").replace(/ *vmid: 2001\n/, "").replace(/ *ip: 10\.10\.0\.21\n/, ""));
+    await waitFor(() => reason(engine, "alice") === "Protected", "rename of a protected instance refused", 3000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: ${JSON.stringify(engine.store.getStack("alice"))} ${dir.read("alice")}`);
+    });
+    expect(containers(runner, "alice").map((c) => c.name)).toEqual(["alice/web/container"]);
+
+    // Renaming an unprotected instance: that one is replaced by a new one; the others stay as they are.
+    const carolText = dir.read("carol");
+    dir.write("carol", `${carolText.trimEnd()}\n  - name: box\n    template: debian-12\n    plan: small\n`);
+    await waitFor(() => containers(runner, "carol").length === 2, "carol has two instances");
+    const boxBefore = containers(runner, "carol").find((c) => c.name === "carol/box/container");
+    const labBefore = containers(runner, "carol").find((c) => c.name === "carol/lab/container");
+    const upsBefore = ups(runner, "carol");
+    dir.write("carol", dir.read("carol").replace("name: lab", "name: lab2").replace(new RegExp(` *vmid: ${String(labBefore?.vmId)}\n`), "").replace(new RegExp(` *ip: ${String(labBefore?.ip).replaceAll(".", "\\.")}\n`), ""));
+    await waitFor(() => containers(runner, "carol").some((c) => c.name === "carol/lab2/container") && reason(engine, "carol") === "Applied", "renamed instance created");
+    const lab2 = containers(runner, "carol").find((c) => c.name === "carol/lab2/container");
+    // The renamed instance gets fresh values: the old container holds its own until the run deletes it.
+    expect(lab2?.vmId).not.toBe(labBefore?.vmId);
+    expect(containers(runner, "carol").find((c) => c.name === "carol/box/container")).toEqual(boxBefore);
+    expect(containers(runner, "carol").some((c) => c.name === "carol/lab/container")).toBe(false);
+    const runs = engine.store.listRuns("carol", 5).filter((r) => r.action === "up" && r.state === "succeeded");
+    expect(ups(runner, "carol") - upsBefore).toBeGreaterThanOrEqual(1);
+    for (const r of runs) expect(engine.store.runEvents(r.id).filter((e) => e.op === "replace").map((e) => `${r.id} ${e.urn ?? ""}`)).toEqual([]);
+  });
+
+  it("an invalid file is never applied; the last good state stays; Stalled with the positioned message; fixing it clears", async () => {
+    const { dir, engine, runner } = await started();
+    const good = dir.read("alice");
+    const upsBefore = ups(runner, "alice");
+    const resourcesBefore = containers(runner, "alice");
+    dir.write("alice", good.replace("plan: small", "plan: tiny"));
+    await waitFor(() => reason(engine, "alice") === "InvalidSpec", "alice stalled");
+    const s = engine.store.getStack("alice")!;
+    expect(s.condition).toBe("Stalled");
+    expect(s.message).toMatch(/alice\.yaml:\d+:\d+: .*tiny/);
+    expect(ups(runner, "alice")).toBe(upsBefore);
+    expect(containers(runner, "alice")).toEqual(resourcesBefore);
+    dir.write("alice", good.replace("plan: small", "plan: medium"));
+    await waitFor(() => reason(engine, "alice") === "Applied", "alice fixed and applied", 3000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: ${JSON.stringify(engine.store.getStack("alice"))}`);
+    });
+    expect(containers(runner, "alice").find((c) => c.name === "alice/dev/container")?.plan).toBe("medium");
+  });
+
+  it("coalescing: 100 edits to one file while a run is in flight → at most 2 more runs", async () => {
+    const { dir, engine, runner } = await started();
+    const base = dir.read("carol");
+    const upsBefore = ups(runner, "carol");
+    const gate = runner.hold();
+    dir.write("carol", base.replace("plan: small", "plan: medium"));
+    await waitFor(() => runner.inFlight > 0, "a run in flight");
+    for (let i = 0; i < 100; i++) {
+      dir.write("carol", base.replace("plan: small", i % 2 ? "plan: large" : "plan: medium"));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    dir.write("carol", base.replace("plan: small", "plan: large"));
+    await new Promise((r) => setTimeout(r, 100));
+    gate.release();
+    await waitFor(() => containers(runner, "carol")[0]?.plan === "large" && reason(engine, "carol") === "Applied", "carol converged on the last edit");
+    expect(ups(runner, "carol") - upsBefore).toBeLessThanOrEqual(2);
+    expect(runner.overlaps).toBe(0);
+  });
+
+  it("refuses a plan that replaces a container the file did not ask to replace", async () => {
+    const { dir, engine, runner } = await started();
+    runner.forceOp("carol", "carol/lab/container", "replace");
+    dir.write("carol", dir.read("carol").replace("plan: small", "plan: medium"));
+    await waitFor(() => reason(engine, "carol") === "UnsafePlan", "carol refused");
+    expect(engine.store.getStack("carol")?.message).toMatch(/replaces container carol\/lab\/container/);
+    expect(containers(runner, "carol")[0]?.plan).toBe("small");
+  });
+
+  it("file removal: protected instances are never destroyed; unprotected stacks are", async () => {
+    const { dir, engine, runner } = await started();
+    rmSync(join(dir.stacks, "alice.yaml"));
+    rmSync(join(dir.stacks, "carol.yaml"));
+    await waitFor(() => reason(engine, "carol") === "Destroyed", "carol destroyed");
+    await waitFor(() => reason(engine, "alice") === "Protected", "alice protected");
+    expect(runner.resources("carol")).toEqual([]);
+    expect(runner.resources("alice").length).toBe(2);
+    expect(runner.calls.some((c) => c.method === "destroy" && c.stack === "alice")).toBe(false);
+  });
+
+  it("a renamed file is a removal plus a new stack", async () => {
+    const { dir, engine } = await started();
+    renameSync(join(dir.stacks, "carol.yaml"), join(dir.stacks, "dave.yaml"));
+    // dave.yaml says name: carol: the validator refuses it, so dave is never applied.
+    await waitFor(() => reason(engine, "dave") === "InvalidSpec", "dave refused");
+    await waitFor(() => reason(engine, "carol") === "Destroyed", "carol destroyed");
+  });
+
+  it("editor temp files are ignored", async () => {
+    const { dir, engine, runner } = await started();
+    const before = runner.calls.length;
+    for (const name of [".alice.yaml.swp", "alice.yaml~", ".#alice.yaml", "4913"]) {
+      const { writeFileSync } = await import("node:fs");
+      writeFileSync(join(dir.stacks, name), "garbage: [");
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    await engine.idle();
+    expect(runner.calls.length).toBe(before);
+    expect(engine.store.getStack("alice")?.reason).toBe("Applied");
+  });
+
+  it("backoff: failures show Retrying then Stalled (RepeatedFailures), and clear on success", async () => {
+    const { dir, engine, runner } = await started({ options: { backoff: { baseMs: 20, capMs: 80, stallAfter: 3 } } });
+    const seen = new Set<string>();
+    const off = engine.store.subscribe((e) => {
+      if (e.type === "stack" && e.stack.name === "carol") seen.add(e.stack.reason);
+    });
+    runner.failNext("up", 4, () => new ProxstackError("pve-lock-timeout", "proxmox: can't lock file '/run/lock/lxc/pve-config-2000.conf' - got timeout", { kind: "retry" }), "carol");
+    dir.write("carol", dir.read("carol").replace("plan: small", "plan: medium"));
+    await waitFor(() => reason(engine, "carol") === "Applied" && containers(runner, "carol")[0]?.plan === "medium", "carol converged after failures");
+    off();
+    expect(seen).toContain("Retrying");
+    expect(seen).toContain("RepeatedFailures");
+    expect(engine.store.getStack("carol")?.failures).toBe(0);
+    const failed = engine.store.listRuns("carol", 10).filter((r) => r.state === "failed");
+    expect(failed.length).toBe(4);
+    expect(failed[0]?.errorCode).toBe("pve-lock-timeout");
+  });
+
+  it("post-deploy hook failure: degraded with a reason, retried, resources kept", async () => {
+    let fail = 2;
+    const calls: string[][] = [];
+    const { engine, runner } = await started({
+      hooks: {
+        run: (ctx) => {
+          calls.push(ctx.instances.filter((i) => i.changed).map((i) => i.name));
+          const failed = ctx.stack === "carol" && fail-- > 0;
+          const now = new Date().toISOString();
+          return Promise.resolve([
+            failed
+              ? { type: "ssh-harden", status: "failed", changed: false, output: "", error: { code: "ssh-unreachable", kind: "retry", reason: "connect ECONNREFUSED" }, startedAt: now, finishedAt: now, durationMs: 0 }
+              : { type: "ssh-harden", status: "succeeded", changed: true, output: "ok", startedAt: now, finishedAt: now, durationMs: 0 },
+          ]);
+        },
+      },
+      options: { backoff: { baseMs: 20, capMs: 50, stallAfter: 5 } },
+    });
+    expect(engine.store.getStack("carol")?.reason).toBe("Applied");
+    expect(fail).toBe(-1);
+    expect(runner.calls.filter((c) => c.method === "destroy")).toEqual([]);
+    expect(engine.store.listInstances("carol")[0]?.state).toBe("ready");
+    expect(calls.some((c) => c.includes("lab"))).toBe(true);
+  });
+
+  it("500 domain edits across users → few platform runs", async () => {
+    const { dir, engine, runner } = await started({ options: { platformQuietMs: 300, platformMaxWaitMs: 10_000 } });
+    await waitFor(() => reason(engine, "platform") === "Applied", "platform applied");
+    const before = ups(runner, "platform");
+    const base = { alice: dir.read("alice"), carol: dir.read("carol") };
+    for (let i = 0; i < 500; i++) {
+      const who = i % 2 ? "alice" : "carol";
+      const port = 1000 + i;
+      const t = who === "alice"
+        ? base.alice.replace("{ subdomain: api, port: 8080 }", `{ subdomain: api, port: ${port} }`)
+        : base.carol.replace("plan: small", `plan: small\n    domains:\n      - { subdomain: www, port: ${port} }`);
+      dir.write(who, t);
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => ["alice", "carol"].every((s) => reason(engine, s) === "Applied") && reason(engine, "platform") === "Applied" && engine.store.getStack("platform")?.appliedHash === engine.index.platformHash(), "platform converged");
+    expect(ups(runner, "platform") - before).toBeLessThanOrEqual(3);
+    expect(ups(runner, "platform") - before).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,235 @@
+// The engine: watcher and periodic resync feed a keyed work queue whose worker is the reconciler; the platform stack is batched.
+import type { Clock } from "../lib/clock.js";
+import type { Logger } from "../lib/logger.js";
+import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
+import { join } from "node:path";
+import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+import { commitStackFile, setInstanceAllocations, writeIfUnchanged } from "./allocation-writer.js";
+import { createReconciler, type PostApplyHooks, type ReplacementCheck } from "./reconciler.js";
+import type { StackRunner } from "./runner.js";
+import { createStackIndex, type StackIndex } from "./stack-index.js";
+import type { StatusStore } from "./status-store.js";
+import type { Timers } from "./timers.js";
+import { watchStacks, type StackWatcher } from "./watcher.js";
+import { createWorkQueue, type Priority, type WorkQueue } from "./work-queue.js";
+
+export interface EngineOptions {
+  /** Stacks applied at once. @default 4 */
+  concurrency: number;
+  /** Stacks applied at once on one Proxmox node (parallel clones hit Proxmox lock timeouts). @default 2 */
+  perNodeLimit: number;
+  /** Quiet time after a file event before the stack is looked at. @default 100 */
+  debounceMs: number;
+  /** Full resync period, the safety net behind the watcher. @default 300000 (5 minutes) */
+  resyncIntervalMs: number;
+  /** Quiet time after a route change before the one platform run. @default 2000 */
+  platformQuietMs: number;
+  /** Longest a stream of route changes may delay the platform run. @default 30000 */
+  platformMaxWaitMs: number;
+  backoff: BackoffOptions;
+  /** Watch the directory (false for one-shot passes). @default true */
+  watch: boolean;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  concurrency: 4,
+  perNodeLimit: 2,
+  debounceMs: 100,
+  resyncIntervalMs: 5 * 60_000,
+  platformQuietMs: 2000,
+  platformMaxWaitMs: 30_000,
+  backoff: DEFAULT_BACKOFF,
+  watch: true,
+};
+
+export interface EngineDeps {
+  stacksDir: string;
+  store: StatusStore;
+  runner: StackRunner;
+  clock: Clock;
+  timers: Timers;
+  log: Logger;
+  hooks?: PostApplyHooks;
+  replacementRisks?: ReplacementCheck;
+  random?: () => number;
+  options?: Partial<EngineOptions>;
+}
+
+export interface Engine {
+  readonly index: StackIndex;
+  readonly store: StatusStore;
+  readonly queue: WorkQueue;
+  readonly runner: StackRunner;
+  /** Crash recovery, a first full pass, then the watcher and the periodic resync. */
+  start(): Promise<void>;
+  /** Stops watching and starting runs; waits for runs in flight. */
+  stop(): Promise<void>;
+  /** Reads every file; queues the stacks whose desired state differs from what was applied. */
+  resync(): Promise<{ queued: string[]; read: number }>;
+  /** Queues one stack now (the portal uses "portal", ahead of resyncs). */
+  enqueue(stack: string, priority?: Priority): void;
+  /** Resolves when nothing is queued, running or waiting for the platform batch. */
+  idle(): Promise<void>;
+}
+
+export function createEngine(deps: EngineDeps): Engine {
+  const o: EngineOptions = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options, backoff: { ...DEFAULT_BACKOFF, ...deps.options?.backoff } };
+  const { store, runner, clock, timers, log } = deps;
+  const index = createStackIndex(deps.stacksDir);
+  let watcher: StackWatcher | undefined;
+  let resyncTimer: unknown;
+  let stopped = false;
+
+  // Platform batching: one platform run after route changes go quiet (or after the longest wait).
+  let batchTimer: unknown;
+  let batchFirst: number | undefined;
+  const touchPlatform = (): void => {
+    const now = clock.now().getTime();
+    batchFirst ??= now;
+    if (batchTimer !== undefined) timers.clearTimeout(batchTimer);
+    const wait = Math.max(0, Math.min(o.platformQuietMs, batchFirst + o.platformMaxWaitMs - now));
+    batchTimer = timers.setTimeout(() => {
+      batchTimer = undefined;
+      batchFirst = undefined;
+      queue.add(PLATFORM_STACK, "change");
+      notifyIdle();
+    }, wait);
+  };
+
+  const reconciler = createReconciler({
+    index,
+    store,
+    runner,
+    clock,
+    log,
+    backoff: o.backoff,
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.hooks ? { hooks: deps.hooks } : {}),
+    ...(deps.replacementRisks ? { replacementRisks: deps.replacementRisks } : {}),
+    onRoutesChanged: touchPlatform,
+    writeAllocations: async (stack, text, assignments) => {
+      const file = join(deps.stacksDir, stackFileName(stack));
+      const res = await writeIfUnchanged(file, text, setInstanceAllocations(text, assignments));
+      if (!res.ok) return false;
+      const what = assignments.map((a) => `${a.instance}${a.vmid !== undefined ? ` vmid ${a.vmid}` : ""}${a.ip !== undefined ? ` ip ${a.ip}` : ""}`).join(", ");
+      await commitStackFile(deps.stacksDir, stackFileName(stack), `engine: allocate ${stack}: ${what}`).catch((err: unknown) => {
+        log.warn({ stack, err }, "allocation written but not committed");
+      });
+      return true;
+    },
+  });
+
+  const queue = createWorkQueue({
+    concurrency: o.concurrency,
+    groupLimit: o.perNodeLimit,
+    groupOf: (key) => (key === PLATFORM_STACK ? undefined : index.platform().spec?.proxmox.nodes[0]),
+    worker: (key) => reconciler.reconcile(key),
+    timers,
+    clock,
+    backoff: o.backoff,
+    ...(deps.random ? { random: deps.random } : {}),
+    onError: (key, err) => log.error({ stack: key, err }, "reconcile threw; backing off"),
+  });
+
+  /** Whether the recorded status already matches the desired state (then a resync queues nothing). */
+  const settled = (name: string): boolean => {
+    const s = store.getStack(name);
+    if (name === PLATFORM_STACK) return s?.reason === "Applied" && s.appliedHash === index.platformHash();
+    const e = index.get(name);
+    if (!e) return !s || s.reason === "Destroyed" || s.reason === "Retained" || !s.hasResources;
+    if (e.valid) return s?.reason === "Applied" && s.appliedHash === e.valid.hash;
+    return s?.reason === "InvalidSpec" && s.message === (e.errors ?? []).join("\n");
+  };
+
+  const enqueueChanged = (names: Iterable<string>, priority: Priority): string[] => {
+    const queued: string[] = [];
+    for (const n of names) {
+      if (n === PLATFORM_STACK) {
+        if (!settled(n)) touchPlatform();
+        continue;
+      }
+      if (settled(n)) continue;
+      store.markPending(n);
+      queue.add(n, priority);
+      queued.push(n);
+    }
+    return queued;
+  };
+
+  let idleWaiters: (() => void)[] = [];
+  const notifyIdle = (): void => {
+    void queue.idle().then(() => {
+      if (batchTimer !== undefined) return;
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+    });
+  };
+
+  const scheduleResync = (): void => {
+    if (stopped || o.resyncIntervalMs <= 0) return;
+    resyncTimer = timers.setTimeout(() => {
+      engine.resync().catch((err: unknown) => log.error({ err }, "resync failed")).finally(scheduleResync);
+    }, o.resyncIntervalMs);
+  };
+
+  const engine: Engine = {
+    index,
+    store,
+    queue,
+    runner,
+    async start() {
+      const interrupted = store.failInterruptedRuns();
+      const cleared = await runner.recover();
+      if (interrupted > 0 || cleared.length > 0) log.warn({ interrupted, cleared }, "recovered after an unclean stop");
+      store.setMode(runner.mode);
+      if (o.watch) {
+        watcher = watchStacks(deps.stacksDir, {
+          debounceMs: o.debounceMs,
+          timers,
+          log,
+          onChange: (stack) => {
+            index
+              .reload(stack)
+              .then((r) => enqueueChanged([...r.changed, ...r.removed], "change"))
+              .catch((err: unknown) => log.error({ stack, err }, "reading a changed stack file failed"));
+          },
+        });
+        await watcher.ready;
+      }
+      // Stacks a crash left mid-run, or whose retry was pending, are looked at again.
+      const { queued } = await engine.resync();
+      for (const s of store.listStacks()) {
+        if (!queued.includes(s.name) && s.condition !== "Ready" && s.name !== PLATFORM_STACK && s.reason !== "InvalidSpec") queue.add(s.name, "resync");
+      }
+      scheduleResync();
+    },
+    async stop() {
+      stopped = true;
+      if (resyncTimer !== undefined) timers.clearTimeout(resyncTimer);
+      if (batchTimer !== undefined) timers.clearTimeout(batchTimer);
+      batchTimer = undefined;
+      await watcher?.close();
+      await queue.shutdown();
+    },
+    async resync() {
+      const r = await index.resync();
+      const names = new Set([...r.changed, ...r.removed]);
+      // Stacks known to the status store but gone from the directory before this process started.
+      for (const s of store.listStacks()) if (s.name !== PLATFORM_STACK && !index.get(s.name) && s.hasResources) names.add(s.name);
+      const queued = enqueueChanged(names, "resync");
+      return { queued, read: r.read };
+    },
+    enqueue(stack, priority = "portal") {
+      store.markPending(stack);
+      queue.add(stack, priority);
+    },
+    idle() {
+      return new Promise((resolve) => {
+        idleWaiters.push(resolve);
+        notifyIdle();
+      });
+    },
+  };
+  return engine;
+}

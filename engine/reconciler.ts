@@ -1,0 +1,236 @@
+// Carries out decide() for one stack through the StackRunner: allocation, preview, guard, up or destroy, run record, hooks.
+import type { Clock } from "../lib/clock.js";
+import { chainMessage, kindOf, ProxstackError } from "../lib/errors.js";
+import type { Logger } from "../lib/logger.js";
+import type { HookContext, HookRunRecord } from "../hooks/hook.js";
+import { hookOutcome } from "../hooks/runner.js";
+import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
+import { PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
+import { allocate, takenBy } from "./allocation.js";
+import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import { decide, type Desired } from "./decide.js";
+import { askedReplacements, guardPlan, instanceOfStep } from "./plan-guard.js";
+import type { RunEvent, StackRunner, StackTarget } from "./runner.js";
+import { routesOf } from "./spec-hash.js";
+import type { StackIndex } from "./stack-index.js";
+import type { StatusStore } from "./status-store.js";
+import type { WorkResult } from "./work-queue.js";
+
+/** Post-deploy hooks as the engine calls them (hooks/runner.ts `createHookRunner` with the hook list bound). */
+export interface PostApplyHooks {
+  run(ctx: HookContext): Promise<HookRunRecord[]>;
+}
+
+/** Which instances a spec change would destroy (programs/replacement.ts `replacementRisks`), by instance name. */
+export type ReplacementCheck = (before: UserStackSpec, after: UserStackSpec, platform: PlatformSpec) => { instance: string; kind: "replace" | "destroy" }[];
+
+/** Writes allocations into a stack file (compare-and-swap) and commits it; returns false when the file changed meanwhile. */
+export type AllocationWriter = (stack: string, text: string, assignments: ReturnType<typeof allocate>) => Promise<boolean>;
+
+export interface ReconcilerDeps {
+  index: StackIndex;
+  store: StatusStore;
+  runner: StackRunner;
+  clock: Clock;
+  log: Logger;
+  backoff: BackoffOptions;
+  random?: () => number;
+  hooks?: PostApplyHooks;
+  replacementRisks?: ReplacementCheck;
+  writeAllocations: AllocationWriter;
+  /** Called when an applied change touched routes (domains, IPs): the platform stack must follow. */
+  onRoutesChanged(): void;
+}
+
+export interface Reconciler {
+  /** One pass over one stack (the queue's worker). */
+  reconcile(stack: string): Promise<WorkResult>;
+}
+
+type Step = WorkResult;
+
+export function createReconciler(deps: ReconcilerDeps): Reconciler {
+  const { index, store, runner, clock } = deps;
+  const random = deps.random ?? Math.random;
+  let allocationLock: Promise<unknown> = Promise.resolve();
+
+  const desiredOf = (stack: string): Desired => {
+    const platform = index.platform();
+    if (stack === PLATFORM_STACK) {
+      const hash = index.platformHash();
+      return hash ? { kind: "present", hash } : { kind: "invalid", message: (platform.errors ?? []).join("\n") };
+    }
+    const e = index.get(stack);
+    if (!e) return { kind: "absent", removalPolicy: platform.spec?.removalPolicy ?? "retain" };
+    if (e.valid) return { kind: "present", hash: e.valid.hash };
+    return { kind: "invalid", message: (e.errors ?? []).join("\n") };
+  };
+
+  /** Fills missing VMIDs and IPs, serialised across stacks so two never take the same value. */
+  const ensureAllocated = (stack: string): Promise<"ok" | "rewritten"> => {
+    const task = allocationLock.then(async (): Promise<"ok" | "rewritten"> => {
+      const e = index.get(stack);
+      const platform = index.platform().spec;
+      if (!e?.valid || !platform) return "ok";
+      const spec = e.valid.spec;
+      if (spec.instances.every((i) => i.vmid !== undefined && i.ip !== undefined)) return "ok";
+      const others = index.names().filter((n) => n !== stack).map((n) => index.get(n)).flatMap((o) => (o?.valid ? [o.valid.spec] : o?.lastGood ? [o.lastGood] : []));
+      // Live instances count as taken, this stack's own included: a renamed instance must not get the
+      // VMID of the container it replaces, which exists until the run deletes it.
+      const held = store.heldAllocations();
+      const assignments = allocate(spec, platform, takenBy(others, held));
+      const written = await deps.writeAllocations(stack, e.text, assignments);
+      await index.reload(stack);
+      deps.log.info({ stack, assignments, written }, "allocated VMIDs and IPs");
+      return "rewritten";
+    });
+    allocationLock = task.catch(() => undefined);
+    return task;
+  };
+
+  const fail = (stack: string, runId: number | undefined, err: unknown): Step => {
+    const message = chainMessage(err);
+    const code = err instanceof ProxstackError ? err.code : "run-failed";
+    if (runId !== undefined) store.finishRun(runId, { state: "failed", errorCode: code, errorMessage: message });
+    if (kindOf(err) === "stall") {
+      store.markStalled(stack, code === "allocation-exhausted" ? "AllocationExhausted" : "ApplyRejected", message);
+      return undefined;
+    }
+    const failures = (store.getStack(stack)?.failures ?? 0) + 1;
+    const delay = backoffDelay(failures, deps.backoff, random);
+    store.markFailed(stack, message, new Date(clock.now().getTime() + delay), deps.backoff.stallAfter);
+    deps.log.warn({ stack, failures, delay, err: message }, "run failed; retrying");
+    return { requeueAfterMs: delay };
+  };
+
+  const startRun = (stack: string, action: "up" | "destroy", hash: string | undefined): { id: number; onEvent: (e: RunEvent) => void } => {
+    const run = store.createRun(stack, action, hash);
+    store.startRun(run.id);
+    store.markApplying(stack, run.id);
+    return { id: run.id, onEvent: (e) => store.appendRunEvent(run.id, e) };
+  };
+
+  const applyUser = async (stack: string, spec: UserStackSpec, hash: string, platform: PlatformSpec): Promise<Step> => {
+    const before = store.getStack(stack)?.appliedSpec as UserStackSpec | undefined;
+    const target: StackTarget = { kind: "user", name: stack, spec, platform };
+    const run = startRun(stack, "up", hash);
+    try {
+      const preview = await runner.preview(target, { onEvent: run.onEvent });
+      const asked = deps.replacementRisks && before
+        ? new Set(deps.replacementRisks(before, spec, platform).filter((r) => r.kind === "replace").map((r) => r.instance))
+        : askedReplacements(before, spec);
+      const verdict = guardPlan(stack, preview.steps, before, spec, asked);
+      if (!verdict.ok) {
+        store.finishRun(run.id, { state: "failed", errorCode: verdict.reason === "Protected" ? "protected" : "unsafe-plan", errorMessage: verdict.message });
+        store.markStalled(stack, verdict.reason, verdict.message);
+        return undefined;
+      }
+      const result = await runner.up(target, { onEvent: run.onEvent });
+      const parsed = UserStackOutputsSchema.safeParse(result.outputs);
+      store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
+      const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urn.split("::").at(-1) ?? "", op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
+      const hookFailedBefore = new Set(store.listInstances(stack).filter((i) => i.state === "hook-failed").map((i) => i.name));
+      const instances = spec.instances.map((i) => {
+        const out = parsed.success ? parsed.data.instances.find((o) => o.name === i.name) : undefined;
+        return {
+          name: i.name,
+          vmid: out?.vmid ?? i.vmid ?? 0,
+          ip: out?.ip ?? i.ip ?? "",
+          power: out?.power ?? (spec.suspension ? "stopped" : i.power),
+          changed: changed.has(i.name) || hookFailedBefore.has(i.name) || !before?.instances.some((b) => b.name === i.name),
+        };
+      });
+      for (const i of instances) store.upsertInstance({ stack, name: i.name, vmid: i.vmid, ip: i.ip, power: i.power, state: deps.hooks ? "provisioning" : "ready" });
+      store.removeInstances(stack, instances.map((i) => i.name));
+      store.markApplied(stack, hash, spec);
+      if (JSON.stringify(routesOf(spec)) !== JSON.stringify(before ? routesOf(before) : [])) deps.onRoutesChanged();
+      return await runHooks(stack, spec, platform, instances);
+    } catch (err) {
+      return fail(stack, store.getRun(run.id)?.state === "running" ? run.id : undefined, err);
+    }
+  };
+
+  const runHooks = async (stack: string, spec: UserStackSpec, platform: PlatformSpec, instances: HookContext["instances"]): Promise<Step> => {
+    if (!deps.hooks) return undefined;
+    const records = await deps.hooks.run({ stack, spec, platform, instances, signal: new AbortController().signal, log: deps.log.child({ stack }) });
+    const outcome = hookOutcome(records);
+    const state = outcome.status === "ok" ? "ready" : "hook-failed";
+    for (const i of instances) if (i.changed || state === "ready") store.upsertInstance({ stack, name: i.name, vmid: i.vmid, ip: i.ip, power: i.power, state });
+    if (outcome.status === "ok") return undefined;
+    const failures = (store.getStack(stack)?.failures ?? 0) + 1;
+    const delay = backoffDelay(failures, deps.backoff, random);
+    store.markHookFailed(stack, outcome.reason, new Date(clock.now().getTime() + delay));
+    // Resources stay as applied: hooks are retried, never rolled back.
+    return outcome.retry ? { requeueAfterMs: delay } : undefined;
+  };
+
+  const destroyUser = async (stack: string): Promise<Step> => {
+    const applied = store.getStack(stack)?.appliedSpec as UserStackSpec | undefined;
+    const prot = applied?.instances.filter((i) => i.protect).map((i) => i.name) ?? [];
+    if (prot.length > 0) {
+      store.markStalled(stack, "Protected", `${stackFileName(stack)} was removed, but instance(s) ${prot.join(", ")} are protected and are never destroyed; restore the file, or set protect: false and apply before removing it`);
+      return undefined;
+    }
+    const run = startRun(stack, "destroy", undefined);
+    try {
+      const result = await runner.destroy(stack, { onEvent: run.onEvent });
+      store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
+      for (const i of store.listInstances(stack)) store.upsertInstance({ ...i, state: "destroyed", power: "stopped" });
+      store.markRemoved(stack, "Destroyed");
+      if (applied && routesOf(applied).length > 0) deps.onRoutesChanged();
+      return undefined;
+    } catch (err) {
+      return fail(stack, run.id, err);
+    }
+  };
+
+  const applyPlatform = async (hash: string, platform: PlatformSpec): Promise<Step> => {
+    const target: StackTarget = { kind: "platform", name: PLATFORM_STACK, platform, users: index.routedUsers() };
+    const run = startRun(PLATFORM_STACK, "up", hash);
+    try {
+      await runner.preview(target, { onEvent: run.onEvent });
+      const result = await runner.up(target, { onEvent: run.onEvent });
+      const parsed = PlatformStackOutputsSchema.safeParse(result.outputs);
+      store.finishRun(run.id, { state: "succeeded", outputs: parsed.success ? parsed.data : result.outputs });
+      store.markApplied(PLATFORM_STACK, hash, { platform, routes: target.users.map((u) => [u.name, routesOf(u)]) });
+      return undefined;
+    } catch (err) {
+      return fail(PLATFORM_STACK, run.id, err);
+    }
+  };
+
+  return {
+    async reconcile(stack) {
+      if (stack !== PLATFORM_STACK && index.get(stack)?.valid) {
+        try {
+          if ((await ensureAllocated(stack)) === "rewritten") return { requeueAfterMs: 0 };
+        } catch (err) {
+          return fail(stack, undefined, err);
+        }
+      }
+      const desired = desiredOf(stack);
+      const observed = store.getStack(stack);
+      const d = decide(desired, observed, clock.now());
+      deps.log.debug({ stack, decision: d }, "decided");
+      switch (d.action) {
+        case "wait":
+          return { requeueAfterMs: Math.max(1, (d.until?.getTime() ?? 0) - clock.now().getTime()) };
+        case "noop":
+          if (d.reason === "invalid-spec" && desired.kind === "invalid") store.markStalled(stack, "InvalidSpec", desired.message);
+          else if (d.reason === "retained" && observed?.reason !== "Retained") store.markRemoved(stack, "Retained");
+          else if (d.reason === "up-to-date" && observed && observed.reason !== "Applied") store.markApplied(stack, observed.appliedHash ?? "", observed.appliedSpec);
+          return undefined;
+        case "destroy":
+          return destroyUser(stack);
+        case "up": {
+          const platform = index.platform().spec;
+          if (!platform || desired.kind !== "present") return undefined;
+          if (stack === PLATFORM_STACK) return applyPlatform(desired.hash, platform);
+          const spec = index.get(stack)?.valid?.spec;
+          if (!spec) return undefined;
+          return applyUser(stack, spec, desired.hash, platform);
+        }
+      }
+    },
+  };
+}

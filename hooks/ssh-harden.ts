@@ -119,7 +119,7 @@ export function createSshHardenHandler(deps: SshHardenDeps): HookHandler<SshHard
 export async function hardenHost(t: HardenTarget): Promise<HardenReport> {
   const user = checkLinuxUser(t.user);
   const keys = checkPublicKeys(t.keys);
-  const [platformKey] = checkPublicKeys([t.identity.publicKey], "provisioning key");
+  const [platformKey] = checkPublicKeys([t.identity.publicKey], () => "the provisioning key");
   const actions: string[] = [];
   const root = await openSshSession({ host: t.host, port: t.port, username: "root", privateKey: t.identity.privateKey, hostKeys: t.hostKeys, signal: t.signal, readyTimeoutMs: t.readyTimeoutMs });
   try {

@@ -37,10 +37,10 @@ export interface CheckedKey {
  * type, RSA of at least 2048 bits, a comment without shell or sshd metacharacters.
  * Duplicates (same type and body) are dropped. Errors name the key by position and say what to fix.
  */
-export function checkPublicKeys(keys: readonly string[], label = "sshKeys"): CheckedKey[] {
+export function checkPublicKeys(keys: readonly string[], label: string | ((index: number) => string) = "sshKeys"): CheckedKey[] {
   const out: CheckedKey[] = [];
   keys.forEach((raw, i) => {
-    const where = `${label}[${i}]`;
+    const where = typeof label === "string" ? `${label}[${i}]` : label(i);
     if (/[\r\n\0]/.test(raw)) throw bad(`${where} contains a line break or NUL; give exactly one key per entry`);
     const line = raw.trim();
     const [type = "", body = "", ...rest] = line.split(/ +/);

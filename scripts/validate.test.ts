@@ -86,7 +86,10 @@ describe("proxstack validate", () => {
   it("runs as a real process: node bin/proxstack.js validate stacks/", async () => {
     const ok = await promisify(execFile)(process.execPath, ["bin/proxstack.js", "validate", "stacks/"], { cwd: ROOT });
     expect(ok.stdout).toBe("4 files checked: 4 valid, 0 invalid\n");
-    const bad = await promisify(execFile)(process.execPath, ["bin/proxstack.js", "validate", "test/fixtures/stackfiles/dup-key.yaml"], { cwd: ROOT }).catch((e: unknown) => e as { code: number; stdout: string });
+    const bad = await promisify(execFile)(process.execPath, ["bin/proxstack.js", "validate", "test/fixtures/stackfiles/dup-key.yaml"], { cwd: ROOT }).then(
+      () => ({ code: 0, stdout: "" }),
+      (e: unknown) => e as { code: number; stdout: string },
+    );
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain('test/fixtures/stackfiles/dup-key.yaml:13:5: duplicate key "plan": each key may appear only once in a mapping\n');
   });

@@ -1,5 +1,5 @@
 // Editing stack files so the git diff shows only the change: comments, key order and formatting survive.
-import { isMap, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq, type Document, type ToStringOptions } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument, YAMLSeq, type Document, type ToStringOptions, type YAMLMap } from "yaml";
 import { ProxstackError } from "../lib/errors.js";
 import type { Domain, Instance } from "../schemas/index.js";
 

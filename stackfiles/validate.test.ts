@@ -8,13 +8,16 @@ import { formatPositionedError } from "./positioned-error.js";
 import { isStackFileName, loadStackDir, validateStackSet, type StackFileInput } from "./validate.js";
 
 const read = (name: string) => readFileSync(new URL(`../stacks/${name}`, import.meta.url), "utf8");
-const PLATFORM: StackFileInput = { path: "stacks/platform.yaml", text: read("platform.yaml") };
-const ALICE: StackFileInput = { path: "stacks/alice.yaml", text: read("alice.yaml") };
-const BOB: StackFileInput = { path: "stacks/bob.yaml", text: read("bob.yaml") };
-const CAROL: StackFileInput = { path: "stacks/carol.yaml", text: read("carol.yaml") };
+/** Inputs whose text is a string, so tests can rewrite it. */
+type TextInput = StackFileInput & { text: string };
+
+const PLATFORM: TextInput = { path: "stacks/platform.yaml", text: read("platform.yaml") };
+const ALICE: TextInput = { path: "stacks/alice.yaml", text: read("alice.yaml") };
+const BOB: TextInput = { path: "stacks/bob.yaml", text: read("bob.yaml") };
+const CAROL: TextInput = { path: "stacks/carol.yaml", text: read("carol.yaml") };
 
 /** Carol's file renamed to `name`, with extra lines appended to her one instance. */
-function user(name: string, instanceLines: string[] = [], instanceName = "lab"): StackFileInput {
+function user(name: string, instanceLines: string[] = [], instanceName = "lab"): TextInput {
   const text = read("carol.yaml").replace("name: carol", `name: ${name}`).replace("- name: lab", `- name: ${instanceName}`);
   return { path: `stacks/${name}.yaml`, text: text + instanceLines.map((l) => `    ${l}\n`).join("") };
 }

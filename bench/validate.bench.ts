@@ -1,0 +1,101 @@
+// Benchmark: validating 10,000 generated user files with every cross-file invariant, against plain parse + schema.
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { UserStackSpecSchema } from "../schemas/index.js";
+import { validateStackSet, type StackFileInput } from "../stackfiles/validate.js";
+import type { Bench } from "./bench.js";
+
+const USERS = 10_000;
+
+/** A real, distinct ed25519 public key line per user (so SSH key decoding is not a cache hit). */
+function ed25519Line(comment: string): string {
+  const der = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
+  const raw = der.subarray(der.length - 32);
+  const str = (b: Buffer) => Buffer.concat([Buffer.alloc(4), b]).fill(0, 0, 0);
+  const part = (b: Buffer) => {
+    const out = str(b);
+    out.writeUInt32BE(b.length, 0);
+    return out;
+  };
+  return `ssh-ed25519 ${Buffer.concat([part(Buffer.from("ssh-ed25519")), part(raw)]).toString("base64")} ${comment}`;
+}
+
+/** A platform with room for every generated allocation: VMIDs 100000–199999, the pool 10.0.0.0/8. */
+function platform(): StackFileInput {
+  const text = readFileSync(new URL("../stacks/platform.yaml", import.meta.url), "utf8")
+    .replace("vmidRange: { from: 2000, to: 2999 }", "vmidRange: { from: 100000, to: 199999 }")
+    .replace("pool: 10.10.0.0/24", "pool: 10.0.0.0/8")
+    .replace("gateway: 10.10.0.1", "gateway: 10.0.0.1")
+    .replace("10.10.0.1-10.10.0.19", "10.0.0.1-10.0.0.19");
+  return { path: "stacks/platform.yaml", text };
+}
+
+/** User i: two instances (one with two domains and snapshots, one without allocations). */
+function user(i: number): StackFileInput {
+  const name = `u${i}`;
+  const ip = (n: number) => `10.${Math.floor(n / 65536) % 256}.${Math.floor(n / 256) % 256}.${n % 256}`;
+  const text = `# yaml-language-server: $schema=../schemas/json/user-stack.schema.json
+apiVersion: proxstack.dev/v1
+kind: UserStack
+name: ${name}
+owner:
+  email: ${name}@example.com
+linuxUser: ${name}
+sshKeys:
+  - ${ed25519Line(`${name}@laptop`)}
+instances:
+  - name: web
+    template: debian-12
+    plan: medium
+    vmid: ${100_000 + i}
+    ip: ${ip(256 + i)}
+    domains:
+      - { subdomain: www, port: 80 }
+      - { subdomain: api, port: 8080 }   # extra
+    snapshots: { schedule: "0 3 * * *", keep: 7 }
+    protect: true
+  - name: dev
+    template: ubuntu-24
+    plan: small
+    power: stopped
+`;
+  return { path: `stacks/${name}.yaml`, text };
+}
+
+function time(fn: () => void): number {
+  const start = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export const bench: Bench = {
+  title: "Validating stack files",
+  description:
+    `validateStackSet over ${USERS.toLocaleString("en-US")} generated user files (two instances each, one real ed25519 key each) plus the platform file: ` +
+    "safe YAML parsing with source positions, the zod schema, SSH key decoding, name = file name, and every cross-file invariant " +
+    "(templates, plans, quotas, ranges, DNS lengths, unique VMIDs, IPs and hostnames). Baseline, same files in the same run: " +
+    "plain `yaml.parse` + `UserStackSpecSchema.safeParse`, without positions, key decoding or cross-file checks. Best of 3 runs each, after a warm-up.",
+  async run() {
+    const files = [platform(), ...Array.from({ length: USERS }, (_, i) => user(i))];
+    const texts = files.map((f) => f.text as string);
+    const plain = () => {
+      for (const t of texts.slice(1)) UserStackSpecSchema.safeParse(parse(t));
+    };
+    let report = validateStackSet(files.slice(0, 500));
+    plain();
+    let full = Infinity;
+    let base = Infinity;
+    for (let round = 0; round < 3; round++) {
+      full = Math.min(full, time(() => (report = validateStackSet(files))));
+      base = Math.min(base, time(plain));
+    }
+    if (!report.valid || report.users.length !== USERS) {
+      throw new Error(`generated files should all be valid; first error: ${report.errors[0]?.message ?? "none"}`);
+    }
+    return [
+      { name: `validate ${USERS.toLocaleString("en-US")} user files with cross-file checks`, value: full, unit: "ms", baseline: { name: "yaml.parse + safeParse", value: base }, goal: "< 2000 ms", met: full < 2000 },
+      { name: "throughput with cross-file checks", value: (USERS / full) * 1000, unit: "files/s", baseline: { name: "yaml.parse + safeParse", value: (USERS / base) * 1000 } },
+    ];
+  },
+};

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as proxmox from "@muhlba91/pulumi-proxmoxve";
 import { ProxstackError } from "../lib/errors.js";
 import type { Instance, PlatformSpec, UserStackOutputs, UserStackSpec } from "../schemas/index.js";
-import { containerArgs, requestedPower, type ContainerArgs } from "./container.js";
+import { containerArgs, requestedPower, requireAllocation, type Allocation, type ContainerArgs } from "./container.js";
 import { FIREWALL_OPTIONS, firewallRules, type FirewallRule } from "./firewall.js";
 import { INSTANCE_COMPONENT_TYPE, hostname, logicalName } from "./naming.js";
 import { createProxmoxProvider, type ProxmoxProviderSettings } from "./providers.js";
@@ -26,6 +26,7 @@ export interface UserStackProgramInput {
 /** Everything one instance declares, computed before any resource registers. */
 interface InstanceDesign {
   instance: Instance;
+  allocation: Allocation;
   container: ContainerArgs;
   rules: FirewallRule[];
 }
@@ -46,6 +47,7 @@ function designInstances(input: UserStackProgramInput): InstanceDesign[] {
   checkUnique(spec);
   return spec.instances.map((instance) => ({
     instance,
+    allocation: requireAllocation(spec.name, instance, platform),
     container: containerArgs(spec, instance, platform, input.provisioningPublicKey),
     rules: firewallRules(spec.name, instance, platform, input.vpnPeerAddresses ?? []),
   }));
@@ -66,10 +68,10 @@ function outputsOf(spec: UserStackSpec, designs: InstanceDesign[]): UserStackOut
   return {
     stack: spec.name,
     suspended: spec.suspension !== undefined,
-    instances: designs.map(({ instance, container }) => ({
+    instances: designs.map(({ instance, allocation, container }) => ({
       name: instance.name,
       vmid: container.vmId,
-      ip: instance.ip ?? "",
+      ip: allocation.ip,
       hostname: hostname(spec.name, instance.name),
       power: requestedPower(spec, instance),
     })),

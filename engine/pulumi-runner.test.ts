@@ -11,6 +11,7 @@ import { ProxstackError } from "../lib/errors.js";
 import { createLogger } from "../lib/logger.js";
 import { PlatformSpecSchema, UserStackSpecSchema } from "../schemas/index.js";
 import { ensurePassphrase } from "./pulumi-passphrase.js";
+import { preparePulumiProject } from "./pulumi-project.js";
 import { createAutomationPulumiRunner, createPulumiRunner } from "./pulumi-runner.js";
 import { createAutomationWorkspace, type Deployment, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./pulumi-workspace.js";
 import type { RunEvent, StackTarget } from "./runner.js";
@@ -246,6 +247,12 @@ describe("pulumi runner (fake workspace)", () => {
 });
 
 describe("pulumi runner set-up", () => {
+  it("uses the repository's Pulumi.yaml (project proxstack) and refuses a project of another name", () => {
+    expect(preparePulumiProject({ repoRoot: repo, dataDir: dir, backendUrl: "file:///x" })).toBe(repo);
+    writeFileSync(path.join(dir, "Pulumi.yaml"), "name: other\nruntime: nodejs\n");
+    expect(() => preparePulumiProject({ repoRoot: dir, dataDir: dir, backendUrl: "file:///x" })).toThrow(/names project "other".*"proxstack"/);
+  });
+
   it("generates the passphrase file once with mode 0600, and prefers a configured passphrase", () => {
     const file = path.join(dir, "data", "pulumi-passphrase");
     const first = ensurePassphrase({ passphraseFile: file });

@@ -1,5 +1,5 @@
 // The simulation runner against the real Proxmox and Cloudflare simulators (in-process, port 0), real SQLite, temp dirs.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -112,8 +112,8 @@ describe("simulation runner", () => {
     const runner = newRunner();
     expect(runner.mode).toBe("simulation");
     const events: RunEvent[] = [];
-    const a = await runner.up(user(alice), { onEvent: (e) => events.push(e) });
-    await runner.up(user(bob));
+    // Two stacks at once: programs take turns on the mock runtime, API calls overlap.
+    const [a] = await Promise.all([runner.up(user(alice), { onEvent: (e) => events.push(e) }), runner.up(user(bob))]);
     const p = await runner.up(platformTarget(alice, bob));
 
     expect(a.changeSummary).toEqual({ create: 6 });
@@ -150,6 +150,13 @@ describe("simulation runner", () => {
       ["alice-web-www.example.com", "CNAME", `${platform.cloudflare.tunnelId}.cfargotunnel.com`, true],
       ["bob-app-app.example.com", "CNAME", `${platform.cloudflare.tunnelId}.cfargotunnel.com`, true],
     ]);
+    // The runner's own state never holds the API tokens the providers were given.
+    const stateDb = ["simulation-runner.db", "simulation-runner.db-wal"].map((f) => path.join(dir, "data", f)).filter((f) => existsSync(f)).map((f) => readFileSync(f).toString("latin1")).join("");
+    expect(stateDb).toContain("alice/web/container");
+    expect(stateDb).not.toContain(pveSim.token.split("=")[1] ?? pveSim.token);
+    expect(stateDb).not.toContain(cfSim.token);
+    expect(pveSim.responseViolations()).toEqual([]);
+    expect(cfSim.responseViolations()).toEqual([]);
   });
 
   it("re-running with no change is all same and writes nothing; preview agrees", async () => {

@@ -4,11 +4,14 @@ import { mkdirSync } from "node:fs";
 import { chainMessage, ProxstackError } from "../lib/errors.js";
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
+import { createCloudflareClient } from "../clients/cloudflare/client.js";
+import { createProxmoxClient } from "../clients/proxmox/client.js";
 import { mockRun } from "../programs/mock-run.js";
 import type { ApplyResult, PlanStep, PreviewResult, RunEvent, RunOptions, StackRunner, StackTarget, StepOp } from "./runner.js";
 import { programFor, type ProgramSettings } from "./pulumi-program.js";
 import { createKeyedGate } from "./pulumi-serial.js";
 import type { SimCloudflare, SimProxmox } from "./simulation-apis.js";
+import { simCloudflareFromClient, simProxmoxFromClient } from "./simulation-clients.js";
 import {
   applyDnsRecord, applyTunnelConfig, deleteDnsRecord, deleteTunnelConfig, dnsRecordDrift, findDnsRecord, tunnelConfigDrift,
 } from "./simulation-cloudflare.js";
@@ -271,4 +274,39 @@ function wrap(err: unknown, what: string): ProxstackError {
     return new ProxstackError(err.code, `${what}: ${err.message}`, { kind: err.kind, cause: err.cause ?? err, ...(err.fields ? { fields: err.fields } : {}) });
   }
   return new ProxstackError("simulation.api-failed", `${what}: ${chainMessage(err)}`, { kind: "retry", cause: err });
+}
+
+/** Where the simulators listen (`proxstack sim` prints the same shape). */
+export interface SimulatorEndpoints {
+  pve: { url: string; token: string };
+  cloudflare: { url: string; token: string };
+}
+
+/**
+ * The runner `proxstack serve` uses when no Proxmox is configured: API clients on the simulators,
+ * and the programs' providers pointed at them (the mock runtime never calls them).
+ */
+export function createSimulationRunnerForSimulators(s: {
+  dataDir: string;
+  simulators: SimulatorEndpoints;
+  provisioningPublicKey: string;
+  vpnPeerAddresses?: ProgramSettings["vpnPeerAddresses"];
+  logger: Logger;
+  clock: Clock;
+}): SimulationRunner {
+  const pve = createProxmoxClient({ endpoint: s.simulators.pve.url, token: s.simulators.pve.token });
+  const cf = createCloudflareClient({ apiUrl: s.simulators.cloudflare.url, token: s.simulators.cloudflare.token });
+  return createSimulationRunner({
+    dataDir: s.dataDir,
+    proxmox: simProxmoxFromClient(pve),
+    cloudflare: simCloudflareFromClient(cf),
+    program: {
+      proxmox: { endpoint: s.simulators.pve.url, apiToken: s.simulators.pve.token, insecure: false },
+      cloudflare: { apiToken: s.simulators.cloudflare.token, baseUrl: s.simulators.cloudflare.url },
+      provisioningPublicKey: s.provisioningPublicKey,
+      ...(s.vpnPeerAddresses ? { vpnPeerAddresses: s.vpnPeerAddresses } : {}),
+    },
+    logger: s.logger,
+    clock: s.clock,
+  });
 }

@@ -1,5 +1,5 @@
 // One SSH connection (ssh2) with a pinned host key: argument-safe commands, SFTP file operations, errors translated to codes.
-import { Client, type SFTPWrapper, type Stats } from "ssh2";
+import { Client, type ClientChannel, type SFTPWrapper, type Stats } from "ssh2";
 import { ProxstackError } from "../lib/errors.js";
 import { hostId, type HostKeyStore } from "./host-keys.js";
 
@@ -28,8 +28,12 @@ export interface SshSession {
   /** Runs a fixed script (no caller data inside it) through `sh -c`, with arguments passed as $1…. */
   script(what: string, script: string, args?: readonly string[]): Promise<ExecResult>;
   sftp(): Promise<SFTPWrapper>;
+  /** Opens an interactive login shell on a PTY. */
+  shell(pty: { cols: number; rows: number; term?: string }): Promise<ClientChannel>;
   /** The server's list of methods left after a failed `none` attempt (what sshd offers this user). */
   methodsOffered: string[];
+  /** Resolves when the connection closes, for whatever reason. */
+  closed: Promise<void>;
   end(): void;
 }
 
@@ -118,6 +122,7 @@ function translate(err: Error & { level?: string; code?: string }, where: string
 }
 
 function makeSession(client: Client, where: string, offered: string[]): SshSession {
+  const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
   let sftp: Promise<SFTPWrapper> | undefined;
   const exec: SshSession["exec"] = (argv, opts = {}) =>
     new Promise((resolve, reject) => {
@@ -148,7 +153,14 @@ function makeSession(client: Client, where: string, offered: string[]): SshSessi
       );
       return sftp;
     },
+    shell: (pty) =>
+      new Promise((resolve, reject) =>
+        client.shell({ cols: pty.cols, rows: pty.rows, term: pty.term ?? "xterm-256color" }, (err, ch) =>
+          err ? reject(new ProxstackError("ssh-shell-failed", `${where}: cannot open a shell (${err.message})`, { kind: "retry", cause: err })) : resolve(ch),
+        ),
+      ),
     methodsOffered: offered,
+    closed,
     end: () => client.end(),
   };
 }

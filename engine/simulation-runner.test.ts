@@ -265,6 +265,47 @@ describe("simulation runner", () => {
     expect(pveApi.writes()).toEqual(["start"]);
   });
 
+  it("a template change replaces the container (delete first: the VMID is fixed) and its firewall with it", async () => {
+    const runner = newRunner();
+    await runner.up(user(alice));
+    const rebased = { ...alice, instances: alice.instances.map((i) => (i.name === "dev" ? { ...i, template: "debian-12" } : i)) };
+    const preview = await runner.preview(user(rebased));
+    expect(preview.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]).sort()).toEqual([
+      ["alice/dev/container", "replace"], ["alice/dev/firewall-options", "replace"], ["alice/dev/firewall-rules", "replace"],
+    ]);
+    pveApi.reset();
+    await runner.up(user(rebased));
+    const writes = pveApi.writes();
+    expect(writes.indexOf("destroy")).toBeGreaterThanOrEqual(0);
+    expect(writes.indexOf("destroy")).toBeLessThan(writes.indexOf("cloneContainer"));
+    expect(await containers()).toEqual([2001, 2002]);
+    expect(await pve.getFirewallOptions(NODE, 2002)).toMatchObject({ enable: 1, policy_in: "DROP" });
+    expect((await runner.up(user(rebased))).changeSummary).toEqual({ same: 6 });
+  });
+
+  it("the platform stack drops a user's routes: DNS record deleted, ingress rewritten with the catch-all still last", async () => {
+    const runner = newRunner();
+    await runner.up(platformTarget(alice, bob));
+    cfApi.reset();
+    const r = await runner.up(platformTarget(alice));
+    expect(r.changeSummary).toEqual({ update: 1, delete: 1, same: 2 });
+    expect(cfApi.writes().sort()).toEqual(["deleteDnsRecord", "putTunnelIngress"]);
+    const ingress = (await cf.getTunnelConfig(platform.cloudflare.accountId, platform.cloudflare.tunnelId)).config?.ingress ?? [];
+    expect(ingress.map((x) => x.hostname ?? x.service)).toEqual(["alice-web-api.example.com", "alice-web-www.example.com", "http_status:404"]);
+    expect((await cf.listDnsRecords(platform.cloudflare.zoneId)).map((d) => d.name).sort()).toEqual(["alice-web-api.example.com", "alice-web-www.example.com"]);
+  });
+
+  it("a cancelled run stops before its next step and says so", async () => {
+    const runner = newRunner();
+    const ac = new AbortController();
+    const events: RunEvent[] = [];
+    const run = runner.up(user(alice), { signal: ac.signal, onEvent: (e) => { events.push(e); if (e.type === "resource-outputs") ac.abort(); } });
+    await expect(run).rejects.toMatchObject({ code: "simulation.cancelled", kind: "retry" });
+    expect(events.filter((e) => e.type === "resource-outputs")).toHaveLength(1);
+    expect(events.some((e) => e.type === "cancel")).toBe(true);
+    expect((await runner.up(user(alice))).changeSummary).toEqual({ same: 1, create: 5 });
+  });
+
   it("destroy removes an unprotected stack's containers", async () => {
     const runner = newRunner();
     await runner.up(user(bob));

@@ -1,7 +1,7 @@
 // `proxstack validate [paths…] [--json]`: validate stack files, each alone and across files.
-import { access, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { validateStackSet, readStackDir, type StackFileInput, type StackSetReport } from "../stackfiles/validate.js";
+import { createStackSetValidator, readStackDir, type StackFileInput, type StackSetReport } from "../stackfiles/validate.js";
 import { formatPositionedError } from "../stackfiles/positioned-error.js";
 import { EXIT, parseFlags, UsageError, type CliIo, type Command } from "./cli.js";
 
@@ -30,17 +30,21 @@ export async function readInputs(paths: readonly string[], cwd: string): Promise
   return [...inputs.values()];
 }
 
-/** Adds the platform.yaml beside the first input when no input declares kind Platform. */
-export async function withPlatform(inputs: StackFileInput[], cwd: string): Promise<StackFileInput[]> {
-  const report = validateStackSet(inputs);
-  if (report.files.some((f) => f.kind === "Platform") || inputs.length === 0) return inputs;
+/**
+ * Validates the inputs; when none declares kind Platform, adds the platform.yaml beside them (the
+ * first directory that has one) and validates again, reusing the first round's parse results.
+ */
+export async function validateWithPlatform(inputs: StackFileInput[], cwd: string): Promise<StackSetReport> {
+  const validator = createStackSetValidator();
+  const report = validator.validate(inputs);
+  if (report.files.some((f) => f.kind === "Platform")) return report;
   for (const dir of [...new Set(inputs.map((f) => dirname(f.path)))]) {
     const path = join(dir, "platform.yaml");
     if (inputs.some((f) => f.path === path)) continue;
-    const ok = await access(resolve(cwd, path)).then(() => true, () => false);
-    if (ok) return [...inputs, { path, text: await readFile(resolve(cwd, path)) }];
+    const text = await readFile(resolve(cwd, path)).catch(() => undefined);
+    if (text) return validator.validate([...inputs, { path, text }]);
   }
-  return inputs;
+  return report;
 }
 
 /** The --json form: the report without the parsed specs. */
@@ -54,9 +58,9 @@ export const command: Command = {
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseFlags(args, { json: { type: "boolean" } });
     const paths = positionals.length > 0 ? positionals : [io.env.PROXSTACK_STACKS_DIR ?? "stacks"];
-    const inputs = await withPlatform(await readInputs(paths, io.cwd), io.cwd);
+    const inputs = await readInputs(paths, io.cwd);
     if (inputs.length === 0) throw new UsageError(`no *.yaml stack files in ${paths.join(", ")}`);
-    const report = validateStackSet(inputs);
+    const report = await validateWithPlatform(inputs, io.cwd);
     if (values.json) {
       io.stdout(`${JSON.stringify(reportJson(report), null, 2)}\n`);
     } else {

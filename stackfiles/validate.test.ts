@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatPositionedError } from "./positioned-error.js";
-import { isStackFileName, loadStackDir, validateStackSet, type StackFileInput } from "./validate.js";
+import { createStackSetValidator, isStackFileName, loadStackDir, validateStackSet, type StackFileInput } from "./validate.js";
 
 const read = (name: string) => readFileSync(new URL(`../stacks/${name}`, import.meta.url), "utf8");
 /** Inputs whose text is a string, so tests can rewrite it. */
@@ -146,6 +146,31 @@ describe("validateStackSet", () => {
       'stacks/dan.yaml:14:44: instances[2].plan "small" brings this stack to 16896 MiB of memory; the quota is 16384 per user',
       'stacks/dan.yaml:14:44: instances[2].plan "small" brings this stack to 9 cores; the quota is 8 per user',
     ]);
+  });
+});
+
+describe("createStackSetValidator", () => {
+  it("gives the same reports as validateStackSet, re-parsing only what changed", () => {
+    const v = createStackSetValidator();
+    const set = [PLATFORM, ALICE, BOB, CAROL];
+    const first = v.validate(set);
+    expect(first).toEqual(validateStackSet(set));
+    const changed = { path: CAROL.path, text: CAROL.text.replace("plan: small", "plan: tiny") };
+    const second = v.validate([PLATFORM, ALICE, BOB, changed]);
+    expect(second).toEqual(validateStackSet([PLATFORM, ALICE, BOB, changed]));
+    expect(second.files.find((f) => f.path === CAROL.path)?.valid).toBe(false);
+    // Unchanged files keep their parsed spec object; the changed one was parsed anew.
+    expect(second.users.find((u) => u.path === ALICE.path)?.spec).toBe(first.users.find((u) => u.path === ALICE.path)?.spec);
+    const third = v.validate(set);
+    expect(third.valid).toBe(true);
+    expect(third.users.find((u) => u.path === CAROL.path)?.spec).not.toBe(first.users.find((u) => u.path === CAROL.path)?.spec);
+  });
+
+  it("compares bytes, not buffer identity", () => {
+    const v = createStackSetValidator();
+    const a = v.validate([{ path: CAROL.path, text: Buffer.from(CAROL.text) }, { path: PLATFORM.path, text: Buffer.from(PLATFORM.text) }]);
+    const b = v.validate([{ path: CAROL.path, text: Buffer.from(CAROL.text) }, { path: PLATFORM.path, text: Buffer.from(PLATFORM.text) }]);
+    expect(b.users[0]?.spec).toBe(a.users[0]?.spec);
   });
 });
 

@@ -67,8 +67,44 @@ export interface StackSetReport {
  * is valid; otherwise they are invalid ("cannot be checked").
  */
 export function validateStackSet(files: readonly StackFileInput[], opts: ParseOptions = {}): StackSetReport {
+  return checkSet(files, (f) => parseStackFile(f.path, f.text, opts));
+}
+
+/** Validates sets again and again (the engine's watcher), re-parsing only files whose content changed. */
+export interface StackSetValidator {
+  /** Same result as {@link validateStackSet}; parse results of unchanged files are reused (treat them as read-only). */
+  validate(files: readonly StackFileInput[]): StackSetReport;
+}
+
+/**
+ * A validator that keeps each file's parse result while its path and content stay the same.
+ * Cross-file checks always run in full; files absent from a call are forgotten.
+ */
+export function createStackSetValidator(opts: ParseOptions = {}): StackSetValidator {
+  let cache = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
+  return {
+    validate(files) {
+      const next = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
+      const report = checkSet(files, (f) => {
+        const hit = cache.get(f.path);
+        const result = hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
+        next.set(f.path, { text: f.text, result });
+        return result;
+      });
+      cache = next;
+      return report;
+    },
+  };
+}
+
+function sameContent(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  if (typeof a === "string" || typeof b === "string") return a === b;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput) => ParsedStackFile): StackSetReport {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const parsed = sorted.map((f) => ({ path: f.path, result: parseStackFile(f.path, f.text, opts) }));
+  const parsed = sorted.map((f) => ({ path: f.path, result: parseOne(f) }));
   const errors = new Map<string, PositionedError[]>(sorted.map((f) => [f.path, []]));
   const add = (e: PositionedError) => errors.get(e.path)?.push(e);
   for (const p of parsed) if (!p.result.ok) p.result.errors.forEach(add);

@@ -68,6 +68,8 @@ export interface Engine {
   resync(): Promise<{ queued: string[]; read: number }>;
   /** Queues one stack now (the portal uses "portal", ahead of resyncs). */
   enqueue(stack: string, priority?: Priority): void;
+  /** Destroys one user stack now (outside the queue's retries); protected instances refuse. */
+  destroy(stack: string): Promise<void>;
   /** Resolves when nothing is queued, running or waiting for the platform batch. */
   idle(): Promise<void>;
 }
@@ -219,6 +221,9 @@ export function createEngine(deps: EngineDeps): Engine {
       for (const s of store.listStacks()) if (s.name !== PLATFORM_STACK && !index.get(s.name) && s.hasResources) names.add(s.name);
       const queued = enqueueChanged(names, "resync");
       return { queued, read: r.read };
+    },
+    async destroy(stack) {
+      await reconciler.destroy(stack);
     },
     enqueue(stack, priority = "portal") {
       store.markPending(stack);

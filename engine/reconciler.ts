@@ -45,6 +45,8 @@ export interface ReconcilerDeps {
 export interface Reconciler {
   /** One pass over one stack (the queue's worker). */
   reconcile(stack: string): Promise<WorkResult>;
+  /** Destroys a stack's resources now, whatever its file says (`proxstack destroy`); protected instances refuse. */
+  destroy(stack: string): Promise<WorkResult>;
 }
 
 type Step = WorkResult;
@@ -200,6 +202,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   return {
+    destroy: (stack) => destroyUser(stack),
     async reconcile(stack) {
       if (stack !== PLATFORM_STACK && index.get(stack)?.valid) {
         try {

@@ -1,0 +1,134 @@
+// Wires the real parts into one engine for serve, reconcile, plan, up and destroy: config → stacks repo, runner (Pulumi or simulation), status store.
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createCloudflareClient } from "../clients/cloudflare/client.js";
+import { createProxmoxClient } from "../clients/proxmox/client.js";
+import { ensureProvisioningKey } from "../hooks/provisioning-key.js";
+import { systemClock, type Clock } from "../lib/clock.js";
+import type { Logger } from "../lib/logger.js";
+import { ProxstackError } from "../lib/errors.js";
+import { replacementRisks } from "../programs/replacement.js";
+import type { Config } from "../schemas/config.js";
+import { startCloudflareSimulator } from "../sim/cloudflare/server.js";
+import { startProxmoxSimulator } from "../sim/proxmox/server.js";
+import { simulatorSeedFromPlatform } from "../sim/seed.js";
+import { createEngine, type Engine, type EngineOptions } from "./engine.js";
+import type { PostApplyHooks } from "./reconciler.js";
+import { createAutomationPulumiRunner } from "./pulumi-runner.js";
+import type { StackRunner } from "./runner.js";
+import { simCloudflareFromClient, simProxmoxFromClient } from "./simulation-clients.js";
+import { createSimulationRunner } from "./simulation-runner.js";
+import { createStackIndex } from "./stack-index.js";
+import { openStatusStore } from "./status-store.js";
+import { systemTimers } from "./timers.js";
+
+const run = promisify(execFile);
+
+export interface ComposeDeps {
+  log: Logger;
+  /** The checkout: its stacks/ seeds the stacks repository on first start. */
+  repoRoot: string;
+  clock?: Clock;
+  hooks?: PostApplyHooks;
+  options?: Partial<EngineOptions>;
+}
+
+export interface ComposedEngine {
+  engine: Engine;
+  mode: "pulumi" | "simulation";
+  /** Where the in-process simulators listen, in simulation mode. */
+  simulators?: { proxmox: string; cloudflare: string };
+  /** Stops the engine, the simulators and closes the databases. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates `<data dir>/stacks` as a git repository from the checkout's stacks/ when it does not exist
+ * yet, with one commit; an existing directory is left as it is. Returns whether it was created.
+ */
+export async function ensureStacksRepo(stacksDir: string, seedDir: string): Promise<boolean> {
+  if (existsSync(stacksDir)) return false;
+  mkdirSync(stacksDir, { recursive: true });
+  cpSync(seedDir, stacksDir, { recursive: true });
+  const git = (...args: string[]) => run("git", ["-C", stacksDir, "-c", "user.name=proxstack engine", "-c", "user.email=engine@proxstack.invalid", ...args]);
+  await git("init", "-q", "-b", "main");
+  await git("add", "-A");
+  await git("commit", "-q", "-m", "proxstack: initial stack files from the checkout");
+  return true;
+}
+
+/** Builds the engine from parsed configuration: real Proxmox through Pulumi when configured, else in-process simulators. */
+export async function composeEngine(config: Config, deps: ComposeDeps): Promise<ComposedEngine> {
+  const clock = deps.clock ?? systemClock;
+  mkdirSync(config.dataDir, { recursive: true });
+  await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"));
+  const { publicKey } = await ensureProvisioningKey(config.dataDir);
+  const closers: (() => Promise<void> | void)[] = [];
+  let runner: StackRunner;
+  let simulators: ComposedEngine["simulators"];
+
+  if (config.proxmox) {
+    runner = createAutomationPulumiRunner({
+      dataDir: config.dataDir,
+      repoRoot: deps.repoRoot,
+      pulumi: config.pulumi,
+      proxmox: config.proxmox,
+      cloudflare: config.cloudflare,
+      provisioningPublicKey: publicKey,
+      logger: deps.log,
+    });
+  } else {
+    const probe = createStackIndex(config.stacksDir);
+    await probe.resync();
+    const platform = probe.platform();
+    if (!platform.spec) {
+      throw new ProxstackError("platform-invalid", `cannot seed the simulators: ${(platform.errors ?? ["platform.yaml is invalid"]).join("; ")}`, { kind: "stall" });
+    }
+    const seed = simulatorSeedFromPlatform(platform.spec);
+    const simDir = join(config.dataDir, "simulation");
+    mkdirSync(simDir, { recursive: true });
+    const pveSim = await startProxmoxSimulator({ dbPath: join(simDir, "proxmox.db"), ...seed.proxmox });
+    const cfSim = await startCloudflareSimulator({ dbPath: join(simDir, "cloudflare.db"), ...seed.cloudflare });
+    closers.push(() => pveSim.close(), () => cfSim.close());
+    simulators = { proxmox: pveSim.url, cloudflare: cfSim.url };
+    const sim = createSimulationRunner({
+      dataDir: simDir,
+      proxmox: simProxmoxFromClient(createProxmoxClient({ endpoint: pveSim.url, token: pveSim.token, taskPollMs: 20 })),
+      cloudflare: simCloudflareFromClient(createCloudflareClient({ apiUrl: cfSim.url, token: cfSim.token })),
+      program: {
+        proxmox: { endpoint: pveSim.url, apiToken: pveSim.token, insecure: false },
+        cloudflare: { apiToken: cfSim.token, baseUrl: cfSim.url },
+        provisioningPublicKey: publicKey,
+      },
+      logger: deps.log.child({ mode: "simulation" }),
+      clock,
+    });
+    closers.unshift(() => sim.close());
+    runner = sim;
+  }
+
+  const store = openStatusStore(join(config.dataDir, "engine.db"), { clock, mode: runner.mode });
+  const engine = createEngine({
+    stacksDir: config.stacksDir,
+    store,
+    runner,
+    clock,
+    timers: systemTimers,
+    log: deps.log,
+    replacementRisks: (before, after, platform) => replacementRisks(before, after, platform),
+    ...(deps.hooks ? { hooks: deps.hooks } : {}),
+    ...(deps.options ? { options: deps.options } : {}),
+  });
+  return {
+    engine,
+    mode: runner.mode,
+    ...(simulators ? { simulators } : {}),
+    async close() {
+      await engine.stop();
+      for (const c of closers) await c();
+      store.close();
+    },
+  };
+}

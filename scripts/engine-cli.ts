@@ -1,0 +1,40 @@
+// What the engine's commands share: config from the environment, the composed engine, and printing status.
+import path from "node:path";
+import { composeEngine, type ComposedEngine } from "../engine/compose.js";
+import type { EngineOptions } from "../engine/engine.js";
+import type { InstanceStatus, StackStatus, StatusStore } from "../engine/status-store.js";
+import { createLogger } from "../lib/logger.js";
+import { loadConfig, type Config } from "../schemas/config.js";
+import type { CliIo } from "./cli.js";
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+
+export async function engineFromEnv(io: CliIo, options: Partial<EngineOptions> = {}): Promise<{ config: Config; composed: ComposedEngine }> {
+  const config = loadConfig(io.env, io.cwd);
+  const log = createLogger(config.logLevel, process.stderr as never);
+  const composed = await composeEngine(config, { log, repoRoot: REPO_ROOT, options });
+  return { config, composed };
+}
+
+/** The status as one JSON document: mode, stacks with conditions, instances. */
+export function statusJson(store: StatusStore): { mode: string; stacks: (StackStatus & { instances: InstanceStatus[] })[] } {
+  return {
+    mode: store.mode,
+    stacks: store.listStacks().map((s) => ({ ...s, appliedSpec: undefined, instances: store.listInstances(s.name) })),
+  };
+}
+
+/** The status as a table people read: a line per stack, an indented line per instance. */
+export function statusText(store: StatusStore): string {
+  const lines = [`mode: ${store.mode}${store.mode === "simulation" ? " (Proxmox and Cloudflare are simulated)" : ""}`, ""];
+  const stacks = store.listStacks();
+  if (stacks.length === 0) lines.push("no stacks applied yet");
+  for (const s of stacks) {
+    lines.push(`${s.name.padEnd(16)} ${s.condition.padEnd(12)} ${s.reason}${s.failures > 0 ? ` (failures: ${s.failures})` : ""}`);
+    if (s.message) for (const m of s.message.split("\n")) lines.push(`    ${m}`);
+    for (const i of store.listInstances(s.name)) {
+      lines.push(`    ${i.name.padEnd(12)} vmid ${String(i.vmid ?? "-").padEnd(6)} ip ${(i.ip ?? "-").padEnd(15)} ${i.power.padEnd(8)} ${i.state}${store.mode === "simulation" ? "  simulation" : ""}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,36 @@
+// `proxstack status [--json]`: stacks, conditions and instances from the engine's status database.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { openStatusStore } from "../engine/status-store.js";
+import { systemClock } from "../lib/clock.js";
+import { loadConfig } from "../schemas/config.js";
+import { EXIT, parseFlags, type Command } from "./cli.js";
+import { statusJson, statusText } from "./engine-cli.js";
+
+export const command: Command = {
+  summary: "stacks, conditions, instances (vmid, ip, power, state)",
+  help: `Usage: proxstack status [--json]
+
+Prints every stack with its condition (Ready, Reconciling, Stalled) and reason, and every instance
+with its VMID, IP address, power and state; "simulation" marks simulated instances.
+Reads <data dir>/engine.db (PROXSTACK_DATA_DIR); the engine need not be running.
+
+  --json   one JSON document instead of the table
+`,
+  run(args, io) {
+    const { values } = parseFlags(args, { json: { type: "boolean" } }, false);
+    const config = loadConfig(io.env, io.cwd);
+    const file = path.join(config.dataDir, "engine.db");
+    if (!existsSync(file)) {
+      io.stderr(`proxstack status: no engine database at ${file}; start the engine with 'npm start' or 'proxstack reconcile'\n`);
+      return Promise.resolve(EXIT.failed);
+    }
+    const store = openStatusStore(file, { clock: systemClock });
+    try {
+      io.stdout(values.json ? JSON.stringify(statusJson(store), null, 2) + "\n" : statusText(store));
+      return Promise.resolve(store.listStacks().some((s) => s.condition === "Stalled") ? EXIT.failed : EXIT.ok);
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -45,6 +45,10 @@ const toPeer = (r: PeerRecord): Peer => ({ ...r, address: `${r.address}/32` });
 
 export function createPeerService(d: PeerServiceDeps): PeerService {
   const keepalive = d.keepalive ?? 25;
+  // The store is the record; this copy spares re-reading and re-parsing every row on each change.
+  // Only this service writes the store, and only inside `serial`, so the copy cannot go stale.
+  let cached: PeerRecord[] | undefined;
+  const all = (): PeerRecord[] => (cached ??= d.store.list());
   // Mutations run one at a time: each applies the complete next state, so order must be total.
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -100,7 +104,7 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
   }
 
   function mustGet(owner: string): PeerRecord {
-    const r = d.store.get(owner);
+    const r = all().find((p) => p.owner === owner);
     if (!r) throw new ProxstackError("peer-not-found", `no VPN peer for ${owner}`, { kind: "stall", status: 404 });
     return r;
   }
@@ -114,6 +118,7 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
       await transition(`${what} (undo after a database error)`, next, prev).catch(() => undefined);
       throw err;
     }
+    cached = next.sort((a, b) => (a.owner < b.owner ? -1 : 1));
     d.log.info({ owner: record.owner, address: record.address, targets: record.targets.length }, what);
     return withConfig(record, privateKey);
   }
@@ -121,50 +126,52 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
   return {
     restore: () =>
       serial(async () => {
-        const all = d.store.list();
-        await applyAll(all);
-        d.log.info({ peers: all.length }, "vpn state restored");
-        return all.length;
+        cached = undefined;
+        const peers = all();
+        await applyAll(peers);
+        d.log.info({ peers: peers.length }, "vpn state restored");
+        return peers.length;
       }),
     put: (owner, body) =>
       serial(async () => {
         const targets = checkTargets(body.targets);
-        const all = d.store.list();
-        const existing = all.find((p) => p.owner === owner);
-        const address = existing?.address ?? allocateAddress(d.network, all.map((p) => p.address));
+        const prev = all();
+        const existing = prev.find((p) => p.owner === owner);
+        const address = existing?.address ?? allocateAddress(d.network, prev.map((p) => p.address));
         if (address === undefined) {
           throw new ProxstackError("subnet-full", `the VPN subnet ${d.network.subnet} has no free address left; remove unused peers or configure a larger subnet`, { kind: "stall", status: 409 });
         }
         let privateKey: string | undefined;
         let publicKey = body.publicKey ?? existing?.publicKey;
         if (publicKey === undefined) ({ privateKey, publicKey } = generateKeyPair());
-        checkKeyFree(all, owner, publicKey);
+        checkKeyFree(prev, owner, publicKey);
         const now = d.clock.now().toISOString();
         const record: PeerRecord = { owner, address, publicKey, targets, createdAt: existing?.createdAt ?? now, updatedAt: now };
-        return commit(existing ? "vpn peer updated" : "vpn peer created", all, record, privateKey);
+        return commit(existing ? "vpn peer updated" : "vpn peer created", prev, record, privateKey);
       }),
     rotateKey: (owner, body) =>
       serial(async () => {
-        const all = d.store.list();
+        const prev = all();
         const existing = mustGet(owner);
         let privateKey: string | undefined;
         let publicKey = body.publicKey;
         if (publicKey === undefined) ({ privateKey, publicKey } = generateKeyPair());
-        checkKeyFree(all, owner, publicKey);
+        checkKeyFree(prev, owner, publicKey);
         const record: PeerRecord = { ...existing, publicKey, updatedAt: d.clock.now().toISOString() };
-        return commit("vpn peer key rotated", all, record, privateKey);
+        return commit("vpn peer key rotated", prev, record, privateKey);
       }),
     get: (owner) => withConfig(mustGet(owner)),
-    list: () => d.store.list().map(toPeer),
+    list: () => all().map(toPeer),
     remove: (owner) =>
       serial(async () => {
-        const all = d.store.list();
+        const prev = all();
         mustGet(owner);
-        const next = all.filter((p) => p.owner !== owner);
-        await transition("remove vpn peer", all, next);
+        const next = prev.filter((p) => p.owner !== owner);
+        await transition("remove vpn peer", prev, next);
         d.store.remove(owner);
+        cached = next;
         d.log.info({ owner }, "vpn peer removed");
       }),
-    count: () => d.store.list().length,
+    count: () => all().length,
   };
 }

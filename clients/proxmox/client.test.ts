@@ -154,6 +154,17 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
       }
     });
 
+    it("accepts vzdump's notification-policy only where the schema has it (8.4)", async () => {
+      await client.cloneContainer(NODE, 9000, { newid: 2004 });
+      const backup = client.request<string>("POST", "/nodes/pve1/vzdump", { vmid: "2004", storage: "local", "notification-policy": "never" });
+      if (version === "8.4") {
+        expect((await client.waitForTask(NODE, await backup)).exitstatus).toBe("OK");
+      } else {
+        expect((await caught(backup)).fields?.["notification-policy"]).toBe("property is not defined in schema and the schema does not allow additional properties");
+        conformance = createPveConformance(version);
+      }
+    });
+
     describe("bad input: the caller gets a typed error with the API's message", () => {
       it("wrong token → pve.auth", async () => {
         const bad = createProxmoxClient({ endpoint: sim.url, token: "proxstack@pve!sim=00000000-0000-0000-0000-000000000000" });

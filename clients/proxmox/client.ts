@@ -167,6 +167,7 @@ interface PveBody {
 }
 
 const LOCK_TIMEOUT = /can't lock file .* got timeout/;
+const TLS_CODES = new Set(["DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID", "CERT_HAS_EXPIRED", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"]);
 
 /** Maps a non-2xx PVE answer to a ProxstackError with a code and a kind. */
 export function pveError(req: PveRequestRecord, res: PveRawResponse): ProxstackError {
@@ -223,9 +224,11 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
         err = pveError(req, res);
       } catch (e) {
         if (e instanceof ProxstackError) err = e;
-        else err = new ProxstackError("pve.network", `proxmox: ${method} ${path}: ${e instanceof Error ? e.message : String(e)}`, { kind: "retry", cause: e });
+        else if (TLS_CODES.has(String((e as { code?: unknown }).code))) {
+          err = new ProxstackError("pve.tls", `proxmox: ${method} ${path}: certificate not trusted (${e instanceof Error ? e.message : String(e)}); pin it with PROXMOX_VE_FINGERPRINT or set PROXMOX_VE_INSECURE=true`, { kind: "stall", cause: e });
+        } else err = new ProxstackError("pve.network", `proxmox: ${method} ${path}: ${e instanceof Error ? e.message : String(e)}`, { kind: "retry", cause: e });
       }
-      if (err.kind !== "retry" || attempt >= attempts || err.code === "pve.tls") throw err;
+      if (err.kind !== "retry" || attempt >= attempts) throw err;
       await sleep(Math.min(maxDelay, baseDelay * 2 ** (attempt - 1)));
     }
   }

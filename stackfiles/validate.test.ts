@@ -86,6 +86,21 @@ describe("validateStackSet", () => {
     expect(r.errors.map(formatPositionedError)).toContain("stacks/carol.yaml:1:1: cannot be checked: the platform file stacks/platform.yaml has errors");
   });
 
+  it("blames both files that carry the same stack name from different folders", () => {
+    const out = lines([PLATFORM, CAROL, { path: "other/carol.yaml", text: CAROL.text }]);
+    expect(out.filter((l) => l.includes("stack name carol is also claimed by"))).toHaveLength(2);
+    expect(out.some((l) => l.includes("vmid"))).toBe(false);
+  });
+
+  it("blames both instances when one file repeats an address", () => {
+    const f = user("dan", ["ip: 10.10.0.40"]);
+    const text = `${f.text}  - name: two\n    template: debian-12\n    plan: small\n    ip: 10.10.0.40\n`;
+    expect(lines([PLATFORM, { path: f.path, text }])).toEqual([
+      "stacks/dan.yaml:15:9: ip 10.10.0.40 is also claimed by stacks/dan.yaml:19:9 (dan/two); an address belongs to one instance across all stacks",
+      "stacks/dan.yaml:19:9: ip 10.10.0.40 is also claimed by stacks/dan.yaml:15:9 (dan/lab); an address belongs to one instance across all stacks",
+    ]);
+  });
+
   it("refuses a second platform file", () => {
     const second = { path: "stacks/z-platform.yaml", text: PLATFORM.text };
     expect(lines([PLATFORM, second, CAROL])).toEqual([

@@ -265,6 +265,20 @@ describe("simulation runner", () => {
     expect(pveApi.writes()).toEqual(["start"]);
   });
 
+  it("a plan upgrade and a new domain port update in place: changed config keys, disk resize, rule set replaced", async () => {
+    const runner = newRunner();
+    await runner.up(user(alice));
+    const upgraded = { ...alice, instances: alice.instances.map((i) => (i.name === "web" ? { ...i, plan: "large", domains: [...i.domains, { subdomain: "ws", port: 9000 }] } : i)) };
+    pveApi.reset();
+    const r = await runner.up(user(upgraded));
+    expect(r.changeSummary).toEqual({ update: 2, same: 4 });
+    expect(pveApi.writes().sort()).toEqual(["addFirewallRule", "addFirewallRule", "addFirewallRule", "addFirewallRule", "deleteFirewallRule", "deleteFirewallRule", "deleteFirewallRule", "resizeDisk", "updateConfig"]);
+    expect(await pve.getConfig(NODE, 2001)).toMatchObject({ cores: 4, memory: 8192, swap: 2048, protection: 1 });
+    expect(String((await pve.getConfig(NODE, 2001)).rootfs)).toMatch(/size=50G/);
+    expect((await pve.listFirewallRules(NODE, 2001)).map((x) => x.dport)).toEqual(["80", "8080", "9000", "22"]);
+    expect((await pve.containerStatus(NODE, 2001)).status).toBe("running");
+  });
+
   it("a template change replaces the container (delete first: the VMID is fixed) and its firewall with it", async () => {
     const runner = newRunner();
     await runner.up(user(alice));

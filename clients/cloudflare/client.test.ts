@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ProxstackError } from "../../lib/errors.js";
+import { rejection as caught } from "../../sim/rejection.js";
 import { createCfConformance, type CfConformance } from "../../sim/cloudflare/conformance.js";
 import { startCloudflareSimulator, type CloudflareSimulator, type CloudflareSimulatorOptions } from "../../sim/cloudflare/server.js";
 import { createCloudflareClient, type CloudflareClient } from "./client.js";
@@ -14,15 +14,6 @@ const OTHER_ZONE = "11111111111111111111111111111111";
 const TUNNEL = "7c1d2e3f-0a1b-4c2d-8e3f-405162738495";
 const CATCH_ALL = { service: "http_status:404" };
 
-async function caught(p: Promise<unknown>): Promise<ProxstackError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ProxstackError) return e;
-    throw e;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("Cloudflare client ↔ simulator", () => {
   let dir: string;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ProxstackError } from "../../lib/errors.js";
+import { rejection as caught } from "../../sim/rejection.js";
 import type { ContainerBacking } from "../../sim/backing.js";
 import { createPveConformance, type PveConformance } from "../../sim/proxmox/conformance.js";
 import type { PveVersion } from "../../sim/proxmox/schema.js";
@@ -13,15 +13,6 @@ import { createProxmoxClient, PveTaskError, type ProxmoxClient } from "./client.
 const NODE = "pve1";
 const OSTEMPLATE = "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst";
 
-async function caught(p: Promise<unknown>): Promise<ProxstackError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ProxstackError) return e;
-    throw e;
-  }
-  throw new Error("expected the call to fail");
-}
 
 async function until<T>(fn: () => Promise<T | undefined>, what: string, tries = 100): Promise<T> {
   for (let i = 0; i < tries; i++) {

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProxstackError } from "../../lib/errors.js";
+import { rejection as fail } from "../../sim/rejection.js";
 import { startProxmoxSimulator, type ProxmoxSimulator } from "../../sim/proxmox/server.js";
 import { skipUnless } from "../../test/loud-skip.js";
 import { createProxmoxClient } from "./client.js";
@@ -32,15 +32,6 @@ describe.skipIf(skip)("Proxmox client TLS", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const fail = async (p: Promise<unknown>) => {
-    try {
-      await p;
-    } catch (e) {
-      if (e instanceof ProxstackError) return e;
-      throw e;
-    }
-    throw new Error("expected failure");
-  };
 
   it("serves HTTPS", () => {
     expect(sim.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);

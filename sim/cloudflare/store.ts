@@ -1,6 +1,7 @@
 // Durable state of the Cloudflare simulator (SQLite): tunnels, their configurations and DNS records.
 import Database from "better-sqlite3";
 import { z } from "zod";
+import { parseRow as parse } from "../json-row.js";
 
 export const TunnelSchema = z.object({
   id: z.string(),
@@ -44,11 +45,6 @@ export interface CfStore {
   close(): void;
 }
 
-function parse<T>(schema: z.ZodType<T>, doc: string, what: string): T {
-  const r = schema.safeParse(JSON.parse(doc));
-  if (!r.success) throw new Error(`simulator state: corrupt ${what} row: ${r.error.message}`);
-  return r.data;
-}
 
 export function openCfStore(dbPath: string): CfStore {
   const db = new Database(dbPath);

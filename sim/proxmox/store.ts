@@ -1,6 +1,7 @@
 // Durable state of the Proxmox simulator (SQLite): containers, snapshots, firewall and tasks survive a restart.
 import Database from "better-sqlite3";
 import { z } from "zod";
+import { parseRow as parse } from "../json-row.js";
 
 export type ConfigValue = string | number;
 
@@ -85,11 +86,6 @@ export interface PveStore {
   close(): void;
 }
 
-function parse<T>(schema: z.ZodType<T>, json: string, what: string): T {
-  const r = schema.safeParse(JSON.parse(json));
-  if (!r.success) throw new Error(`simulator state: corrupt ${what} row: ${r.error.message}`);
-  return r.data;
-}
 
 /** Opens (or creates) the simulator database at `dbPath`, in WAL mode. */
 export function openPveStore(dbPath: string): PveStore {

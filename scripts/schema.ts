@@ -6,7 +6,7 @@ import { EXIT, parseFlags, UsageError, type CliIo, type Command } from "./cli.js
 
 const HELP = `Usage: proxstack schema [--kind platform|user] [--write | --check]
 
-Prints the JSON Schema (draft 2020-12) generated from the zod schemas: of the platform file,
+Prints the JSON Schema (draft-07) generated from the zod schemas: of the platform file,
 of a user stack file, or (without --kind) of either.
 
   --kind K   platform or user

@@ -12,14 +12,14 @@ export const SCHEMA_FILES: Record<SchemaKind, string> = {
 };
 
 /**
- * The JSON Schema (draft 2020-12) of one kind of stack file, or of either kind when `kind` is
+ * The JSON Schema (draft-07, which every YAML editor plugin reads) of one kind of stack file, or of either kind when `kind` is
  * omitted. Input view: keys with defaults are optional, as they are for a person writing the file.
  * Refinements (cross-field rules) cannot be expressed and are left to `proxstack validate`.
  */
 export function jsonSchemaOf(kind?: SchemaKind): Record<string, unknown> {
   const schema = kind === "platform" ? PlatformSpecSchema : kind === "user" ? UserStackSpecSchema : z.union([PlatformSpecSchema, UserStackSpecSchema]);
   const title = kind === "platform" ? "proxstack platform file" : kind === "user" ? "proxstack user stack file" : "proxstack stack file";
-  return { ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-2020-12" }), title };
+  return { ...z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-7" }), title };
 }
 
 /** The text of a committed schema file: pretty JSON ending in a newline. */

@@ -47,6 +47,17 @@ describe("Cloudflare simulator", () => {
     const unknownType = await call("POST", "/zones/fedcba9876543210fedcba9876543210/dns_records", { type: "BOGUS", name: "x", content: "y" });
     expect(unknownType.json.errors[0]?.message).toContain("must be one of the DNS record types, got 'BOGUS'");
   });
+  it("refuses DNS name conflicts and unknown records with Cloudflare's codes", async () => {
+    const zone = "/zones/fedcba9876543210fedcba9876543210/dns_records";
+    const first = await call("POST", zone, { type: "CNAME", name: "web", content: `${TUNNEL}.cfargotunnel.com`, proxied: true, ttl: 1 });
+    expect(first.json.success).toBe(true);
+    const again = await call("POST", zone, { type: "CNAME", name: "web.example.com", content: `${TUNNEL}.cfargotunnel.com`, proxied: true, ttl: 1 });
+    expect([again.status, again.json.errors[0]?.code]).toEqual([400, 81057]);
+    const a = await call("POST", zone, { type: "A", name: "web", content: "192.0.2.10", ttl: 1 });
+    expect([a.status, a.json.errors[0]]).toEqual([400, { code: 81054, message: "A CNAME record with that host already exists." }]);
+    const missing = await call("GET", `${zone}/${"0".repeat(32)}`);
+    expect([missing.status, missing.json.errors[0]?.code]).toEqual([404, 81044]);
+  });
   it("refuses a second tunnel with the same name (1013)", async () => {
     const r = await call("POST", `/accounts/${ACCOUNT}/cfd_tunnel`, { name: "proxstack", config_src: "cloudflare" });
     expect([r.status, r.json.errors[0]?.code]).toEqual([409, 1013]);

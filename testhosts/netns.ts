@@ -29,6 +29,12 @@ export interface NetnsOptions {
   prefix?: number;
   /** Extra routes inside the namespace, via the peer (e.g. a VPN server subnet). */
   routes?: string[];
+  /**
+   * Address the link point-to-point (`ip addr add A peer B`, /32 on both sides) instead of a shared
+   * subnet, so hosts with neighbouring addresses (10.10.0.21, 10.10.0.22) can share one peer
+   * address. `prefix` is ignored. @default false
+   */
+  pointToPoint?: boolean;
 }
 
 async function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}) {
@@ -68,7 +74,7 @@ export async function createNetnsHost(opts: NetnsOptions = {}): Promise<NetnsHos
   const picked = opts.address ? undefined : pickLink();
   const address = opts.address ?? picked!.address;
   const peerAddress = opts.peerAddress ?? picked?.peerAddress ?? address.replace(/\d+$/, (d) => String(Number(d) - 1));
-  const prefix = opts.prefix ?? 30;
+  const prefix = opts.pointToPoint ? 32 : (opts.prefix ?? 30);
   let destroyed = false;
   const destroy = async () => {
     if (destroyed) return;
@@ -85,9 +91,17 @@ export async function createNetnsHost(opts: NetnsOptions = {}): Promise<NetnsHos
   try {
     await run("ip", ["netns", "add", name]);
     await run("ip", ["link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", name]);
-    await run("ip", ["addr", "add", `${peerAddress}/${prefix}`, "dev", hostIf]);
+    if (opts.pointToPoint) {
+      await run("ip", ["addr", "add", peerAddress, "peer", address, "dev", hostIf]);
+    } else {
+      await run("ip", ["addr", "add", `${peerAddress}/${prefix}`, "dev", hostIf]);
+    }
     await run("ip", ["link", "set", hostIf, "up"]);
-    await run("ip", ["-n", name, "addr", "add", `${address}/${prefix}`, "dev", "eth0"]);
+    if (opts.pointToPoint) {
+      await run("ip", ["-n", name, "addr", "add", address, "peer", peerAddress, "dev", "eth0"]);
+    } else {
+      await run("ip", ["-n", name, "addr", "add", `${address}/${prefix}`, "dev", "eth0"]);
+    }
     await run("ip", ["-n", name, "link", "set", "eth0", "up"]);
     await run("ip", ["-n", name, "link", "set", "lo", "up"]);
     await run("ip", ["-n", name, "route", "add", "default", "via", peerAddress]);

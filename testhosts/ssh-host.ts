@@ -1,6 +1,6 @@
 // SSH test hosts: Debian's real sshd in a network namespace with a private overlay on /etc, /home, /root, /run and /var.
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,13 +11,14 @@ const OVERLAID = ["etc", "home", "root", "run", "var"] as const;
 
 /**
  * Runs inside the new mount namespace. Paths come in as arguments, never spliced into the script.
- * It mounts a private tmpfs for the overlay layers (so nothing is written to the host's disk),
+ * It mounts a private tmpfs for the overlay layers (so nothing is written to the host's disk) unless
+ * the layers persist in a directory,
  * says "ready", waits for one line on stdin (the caller prepares users and keys meanwhile),
  * then becomes sshd.
  */
 const SETUP_SCRIPT = `set -eu
-base="$1"; shift
-mount -t tmpfs -o mode=0700 pxs-sshhost "$base"
+layers="$1"; base="$2"; shift 2
+if [ "$layers" = tmpfs ]; then mount -t tmpfs -o mode=0700 pxs-sshhost "$base"; fi
 for d in ${OVERLAID.join(" ")}; do
   mkdir -p "$base/upper/$d" "$base/work/$d"
   mount -t overlay pxs-sshhost -o "lowerdir=/$d,upperdir=$base/upper/$d,workdir=$base/work/$d" "/$d"
@@ -41,6 +42,14 @@ export interface SshTestHostOptions extends NetnsOptions {
   /** Drop-ins written to /etc/ssh/sshd_config.d before sshd starts: file name → content.
    * @default { "50-legacy-insecure.conf": LEGACY_INSECURE_DROPIN } */
   sshdDropIns?: Record<string, string>;
+  /** Host name inside the host (its own UTS namespace). */
+  hostname?: string;
+  /**
+   * Keep the overlay layers in this directory on the host's disk, so a host destroyed and created
+   * again with the same directory keeps its users, keys and host key (a stopped and started
+   * container). The directory is not removed by destroy(). @default a private tmpfs, gone on destroy
+   */
+  persistDir?: string;
 }
 
 export interface SshTestHost {
@@ -73,7 +82,13 @@ export async function canRunSshTestHosts(): Promise<{ ok: true } | { ok: false; 
 }
 
 // The process-exit safety net must outlive any single test, so live hosts are tracked per process.
-const live = new Map<string, { pid: number | undefined; netns: string; base: string }>();
+interface LiveHost {
+  pid: number | undefined;
+  netns: string;
+  base: string;
+  removeBase: boolean;
+}
+const live = new Map<string, LiveHost>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -84,7 +99,7 @@ function installExitHook(): void {
   });
 }
 
-function cleanupSync(h: { pid: number | undefined; netns: string; base: string }): void {
+function cleanupSync(h: LiveHost): void {
   const quiet = { stdio: "ignore" as const, timeout: 5000 };
   if (h.pid !== undefined) {
     try {
@@ -110,7 +125,7 @@ function cleanupSync(h: { pid: number | undefined; netns: string; base: string }
   } catch {
     // already gone
   }
-  rmSync(h.base, { recursive: true, force: true });
+  if (h.removeBase) rmSync(h.base, { recursive: true, force: true });
 }
 
 function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
@@ -154,8 +169,10 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
   installExitHook();
   const port = opts.port ?? 22;
   const netns = await createNetnsHost(opts);
-  const base = mkdtempSync(join(tmpdir(), "pxs-sshhost-"));
-  const record: { pid: number | undefined; netns: string; base: string } = { pid: undefined, netns: netns.name, base };
+  const removeBase = opts.persistDir === undefined;
+  const base = opts.persistDir ?? mkdtempSync(join(tmpdir(), "pxs-sshhost-"));
+  if (opts.persistDir !== undefined) mkdirSync(opts.persistDir, { recursive: true, mode: 0o700 });
+  const record: LiveHost = { pid: undefined, netns: netns.name, base, removeBase };
   live.set(netns.name, record);
   let stderr = "";
   let exited: string | undefined;
@@ -172,15 +189,15 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
       await gone;
     }
     await netns.destroy();
-    rmSync(base, { recursive: true, force: true });
+    if (removeBase) rmSync(base, { recursive: true, force: true });
     live.delete(netns.name);
   };
 
   try {
     child = spawn(
       "ip",
-      ["netns", "exec", netns.name, "setpriv", "--pdeathsig", "KILL", "unshare", "--mount", "--propagation", "private",
-        "sh", "-c", SETUP_SCRIPT, "sh", base, "/usr/sbin/sshd", "-D", "-e", "-p", String(port)],
+      ["netns", "exec", netns.name, "setpriv", "--pdeathsig", "KILL", "unshare", "--mount", "--uts", "--propagation", "private",
+        "sh", "-c", SETUP_SCRIPT, "sh", removeBase ? "tmpfs" : "disk", base, "/usr/sbin/sshd", "-D", "-e", "-p", String(port)],
       { stdio: ["pipe", "pipe", "pipe"] },
     );
     const pid = child.pid;
@@ -201,25 +218,37 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
       child?.once("exit", () => reject(new Error(`test host setup failed: ${exited ?? ""}`)));
     });
 
-    const exec: SshTestHost["exec"] = (cmd, args, o) => run("nsenter", ["-t", String(pid), "-m", "-n", "--", cmd, ...args], o);
+    const exec: SshTestHost["exec"] = (cmd, args, o) => run("nsenter", ["-t", String(pid), "-m", "-n", "-u", "--", cmd, ...args], o);
     const writeFile: SshTestHost["writeFile"] = async (path, content, mode = "0644") => {
       // Node's stdin pipe is a socket, which `install /dev/stdin` cannot open; cat reads it fine.
       await exec("sh", ["-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "sh", path, mode], { input: content });
     };
 
     await exec("mkdir", ["-p", "-m", "0755", "/run/sshd"]);
-    await exec("sh", ["-c", "rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub /etc/ssh/sshd_config.d/*"]);
-    await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", "/etc/ssh/ssh_host_ed25519_key"]);
+    if (opts.hostname !== undefined) {
+      await run("nsenter", ["-t", String(pid), "-u", "--", "hostname", "--", opts.hostname]);
+      // As Proxmox does for a container: the name resolves locally, so sudo does not wait on DNS.
+      const hosts = (await exec("cat", ["/etc/hosts"])).stdout;
+      const line = `127.0.1.1 ${opts.hostname}`;
+      if (!hosts.split("\n").includes(line)) await writeFile("/etc/hosts", `${hosts.replace(/\n?$/, "\n")}${line}\n`);
+    }
     await exec("install", ["-d", "-m", "0700", "/root/.ssh"]);
     await writeFile("/root/.ssh/authorized_keys", opts.rootAuthorizedKeys.map((k) => k.trim() + "\n").join(""), "0600");
-    for (const [name, content] of Object.entries(opts.sshdDropIns ?? { "50-legacy-insecure.conf": LEGACY_INSECURE_DROPIN })) {
-      await writeFile(`/etc/ssh/sshd_config.d/${name}`, content);
+    // First start only: a persisted host keeps its host key, users and sshd configuration.
+    const fresh = (await exec("sh", ["-c", "test -e /etc/ssh/.pxs-testhost || echo fresh"])).stdout.trim() === "fresh";
+    if (fresh) {
+      await exec("sh", ["-c", "rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub /etc/ssh/sshd_config.d/*"]);
+      await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", "/etc/ssh/ssh_host_ed25519_key"]);
+      for (const [name, content] of Object.entries(opts.sshdDropIns ?? { "50-legacy-insecure.conf": LEGACY_INSECURE_DROPIN })) {
+        await writeFile(`/etc/ssh/sshd_config.d/${name}`, content);
+      }
+      for (const u of opts.users ?? []) {
+        await exec("useradd", ["--create-home", "--shell", "/bin/sh", "--", u.name]);
+      }
+      const passwords = [...(opts.users ?? []), ...(opts.rootPassword ? [{ name: "root", password: opts.rootPassword }] : [])];
+      if (passwords.length > 0) await exec("chpasswd", [], { input: passwords.map((u) => `${u.name}:${u.password}\n`).join("") });
+      await exec("touch", ["/etc/ssh/.pxs-testhost"]);
     }
-    for (const u of opts.users ?? []) {
-      await exec("useradd", ["--create-home", "--shell", "/bin/sh", "--", u.name]);
-    }
-    const passwords = [...(opts.users ?? []), ...(opts.rootPassword ? [{ name: "root", password: opts.rootPassword }] : [])];
-    if (passwords.length > 0) await exec("chpasswd", [], { input: passwords.map((u) => `${u.name}:${u.password}\n`).join("") });
 
     child.stdin?.write("go\n");
     await waitForPort(netns.address, port, 15_000, () => exited);

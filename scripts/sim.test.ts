@@ -102,3 +102,24 @@ describe.skipIf(skip)("proxstack sim + curl", () => {
     expect(r.result.config.ingress).toHaveLength(2);
   });
 });
+
+describe("proxstack sim refusals", () => {
+  const io = (env: Record<string, string | undefined>) => {
+    const out = { stdout: "", stderr: "" };
+    return { out, io: { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), env, cwd: root } };
+  };
+  it("refuses to stand in for a configured real Proxmox endpoint, printing nothing on stdout", async () => {
+    const { command } = await import("./sim.js");
+    const { out, io: cli } = io({ PROXMOX_VE_ENDPOINT: "https://pve.example.com:8006", PROXMOX_VE_API_TOKEN: "root@pam!ci=secret" });
+    expect(await command.run(["--pve-port", "0"], cli)).toBe(1);
+    expect(out.stdout).toBe("");
+    expect(out.stderr).toContain("PROXMOX_VE_ENDPOINT is set");
+  });
+  it("treats a bad port flag as a usage error", async () => {
+    const { main } = await import("./proxstack.js");
+    const { out, io: cli } = io({});
+    expect(await main(["sim", "--pve-port", "http"], cli)).toBe(2);
+    expect(out.stderr).toContain("--pve-port must be a whole number");
+    expect(out.stdout).toBe("");
+  });
+});

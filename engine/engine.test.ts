@@ -233,4 +233,38 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     expect(ups(runner, "platform") - before).toBeLessThanOrEqual(3);
     expect(ups(runner, "platform") - before).toBeGreaterThanOrEqual(1);
   });
+
+  it("20% faults across many stacks: Retrying and Stalled appear, and every stack converges", async () => {
+    const dir = tempStacks();
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn x@y";
+    for (let i = 0; i < 12; i++) {
+      dir.write(`f${i}`, `apiVersion: proxstack.dev/v1\nkind: UserStack\nname: f${i}\nowner:\n  email: f${i}@example.com\nlinuxUser: f${i}\nsshKeys:\n  - ${key}\ninstances:\n  - name: a\n    template: debian-12\n    plan: small\n`);
+    }
+    const { createFakeRunner } = await import("./fake-runner.js");
+    const runner = createFakeRunner();
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    runner.setFaultRate(0.2, () => new ProxstackError("pve-5xx", "proxmox: 500 simulated fault", { kind: "retry" }), random);
+    // A stack that fails 3 times in a row shows Stalled, then clears.
+    runner.failNext("up", 3, () => new ProxstackError("pve-timeout", "proxmox: timeout", { kind: "retry" }), "f0");
+    const { engine } = engineOnFake(dir.stacks, join(dir.root, "status.db"), { runner, options: { backoff: { baseMs: 10, capMs: 40, stallAfter: 3 }, concurrency: 4 } });
+    cleanups.push(() => dir.cleanup(), async () => {
+      await engine.stop();
+      engine.store.close();
+    });
+    const seen = new Set<string>();
+    engine.store.subscribe((e) => {
+      if (e.type === "stack") seen.add(e.stack.reason);
+    });
+    await engine.start();
+    const names = [...Array.from({ length: 12 }, (_, i) => `f${i}`), "alice", "bob", "carol", "platform"];
+    await waitFor(() => names.every((n) => reason(engine, n) === "Applied"), "all stacks converged", 60_000);
+    expect(seen).toContain("Retrying");
+    expect(seen).toContain("RepeatedFailures");
+    expect(engine.store.listStacks().every((s) => s.failures === 0)).toBe(true);
+    expect(engine.store.listRuns(undefined, 500).some((r) => r.state === "failed" && r.errorCode === "pve-5xx")).toBe(true);
+    const vmids = names.filter((n) => n !== "platform").flatMap((n) => engine.store.listInstances(n).map((i) => i.vmid));
+    expect(new Set(vmids).size).toBe(vmids.length);
+    expect(runner.overlaps).toBe(0);
+  });
 });

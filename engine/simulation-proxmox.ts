@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { ProxstackError } from "../lib/errors.js";
 import { parseInputs as parse } from "./simulation-plan.js";
-import type { PveParams, SimProxmox } from "./simulation-apis.js";
+import type { PveContainer, PveParams, SimProxmox } from "./simulation-apis.js";
 
 /** The ContainerLegacy inputs the simulation applies (programs/container.ts ContainerArgs). */
 const ContainerInputsSchema = z.object({
@@ -126,7 +126,7 @@ function ours(config: PveParams): boolean {
  * run), then converges it. Never clones twice: the VMID is looked up first.
  */
 export async function createContainer(pve: SimProxmox, c: ContainerInputs, opts: { recorded: boolean }): Promise<void> {
-  const existing = await pve.getContainer(c.nodeName, c.vmId);
+  const existing = await waitUnlocked(pve, c.nodeName, c.vmId);
   // A container our state records (or adopted after a crash) is ours even before its tags are written.
   if (existing && !opts.recorded && !ours(existing.config)) {
     throw new ProxstackError("simulation.vmid-taken", `VMID ${c.vmId} on ${c.nodeName} holds a container proxstack did not create; allocate another VMID`, { kind: "stall" });
@@ -159,6 +159,24 @@ export async function createContainer(pve: SimProxmox, c: ContainerInputs, opts:
     }
   }
   await convergeContainer(pve, c);
+}
+
+const LOCK_WAIT_MS = 60_000;
+const LOCK_POLL_MS = 100;
+
+/**
+ * The container once Proxmox holds no lock on it (a clone or create still running, for example
+ * after the engine restarted mid-clone); a lock that outlives the wait is a retryable error.
+ */
+async function waitUnlocked(pve: SimProxmox, node: string, vmid: number): Promise<PveContainer | undefined> {
+  for (let waited = 0; ; waited += LOCK_POLL_MS) {
+    const ct = await pve.getContainer(node, vmid);
+    if (ct?.config.lock === undefined) return ct;
+    if (waited >= LOCK_WAIT_MS) {
+      throw new ProxstackError("simulation.container-locked", `container ${vmid} on ${node} is still locked (${String(ct.config.lock)}) after ${LOCK_WAIT_MS / 1000} s; retrying later`, { kind: "retry" });
+    }
+    await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+  }
 }
 
 /** Updates a container in place: config keys that differ, disk growth, then power. */

@@ -233,6 +233,24 @@ describe("simulation runner", () => {
     expect((await runner.up(user(alice))).changeSummary).toEqual({ same: 6 });
   });
 
+  it("waits while Proxmox still holds a lock on an adopted container (a clone finishing after a restart)", async () => {
+    const runner = newRunner();
+    pveApi.failOn("cloneContainer", 1, "after");
+    await expect(runner.up(user(alice))).rejects.toBeInstanceOf(ProxstackError);
+    pveApi.clearFault();
+    // The next three reads of 2001 see the clone's lock, as PVE shows it while the task runs.
+    let locked = 3;
+    const real = pveApi.api.getContainer.bind(pveApi.api);
+    pveApi.api.getContainer = async (node, vmid) => {
+      const ct = await real(node, vmid);
+      return ct && vmid === 2001 && locked-- > 0 ? { ...ct, config: { ...ct.config, lock: "create" } } : ct;
+    };
+    await runner.up(user(alice));
+    expect(locked).toBeLessThan(0);
+    expect(pveApi.calls.filter((c) => c === "cloneContainer")).toHaveLength(1);
+    expect(await pve.getConfig(NODE, 2001)).toMatchObject({ hostname: "alice-web", cores: 2 });
+  });
+
   it("recover() after a crash mid-apply adopts what exists, and the next run completes it without a second clone", async () => {
     const crashed = newRunner();
     pveApi.failOn("cloneContainer", 1, "after");

@@ -151,6 +151,15 @@ describe("VPN service API (in-process, real SQLite and HTTP, in-memory device an
     expect((await authed("/nothing")).status).toBe(404);
   });
 
+  it("refuses targets inside the VPN subnet even without a configured pool", async () => {
+    await server!.close();
+    await start({ pool: undefined });
+    expect((await vpn.putPeer("alice", { targets: ["192.168.1.5"] })).targets).toEqual(["192.168.1.5"]);
+    await expect(vpn.putPeer("bob", { targets: ["10.99.0.2"] })).rejects.toMatchObject({
+      code: "target-outside-pool", fields: { "targets.0": expect.stringMatching(/inside the VPN subnet/) as unknown },
+    });
+  });
+
   it("answers 409 when the subnet is full, without a partial peer", async () => {
     await server!.close();
     fs.rmSync(dir, { recursive: true, force: true });

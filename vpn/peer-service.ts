@@ -89,8 +89,11 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
 
   function checkTargets(targets: readonly string[]): string[] {
     const fields: Record<string, string> = {};
+    const vpnSpan = { first: d.network.clients.first - 2, last: d.network.clients.last + 1 };
     targets.forEach((t, i) => {
       if (d.pool && !ipInSpan(t, d.pool)) fields[`targets.${i}`] = `${t} is outside the container pool ${d.poolCidr ?? ""}`.trim();
+      // Even without a configured pool, a target inside the VPN subnet would open a path between peers.
+      else if (ipInSpan(t, vpnSpan)) fields[`targets.${i}`] = `${t} is inside the VPN subnet ${d.network.subnet}; targets are containers`;
     });
     if (Object.keys(fields).length > 0) {
       throw new ProxstackError("target-outside-pool", `targets must be container addresses in ${d.poolCidr ?? "the pool"}`, { kind: "stall", status: 422, fields });

@@ -264,7 +264,7 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
       expect((await client.containerStatus(NODE, 2030)).status).toBe("running");
     });
 
-    it("calls the container backing on start, stop and delete", async () => {
+    it("calls the container backing on start, stop and delete, and around a simulator restart", async () => {
       await sim.close();
       const calls: string[] = [];
       const backing: ContainerBacking = {
@@ -278,9 +278,12 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
       await client.updateConfig(NODE, 2040, { net0: "name=eth0,bridge=vmbr0,ip=10.10.0.40/24" });
       const started = await client.startContainer(NODE, 2040);
       expect(started.log.join("\n")).toContain("backed by a test host at 10.10.0.40");
+      await sim.close();
+      sim = await startProxmoxSimulator(options({ backing, token: sim.token }));
+      client = connect(sim);
       await client.stopContainer(NODE, 2040);
       await client.deleteContainer(NODE, 2040);
-      expect(calls).toEqual(["start 2040 10.10.0.40 backed", "stop 2040", "destroy 2040"]);
+      expect(calls).toEqual(["start 2040 10.10.0.40 backed", "stop 2040", "start 2040 10.10.0.40 backed", "stop 2040", "destroy 2040"]);
     });
   });
 }

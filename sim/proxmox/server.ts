@@ -107,6 +107,14 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
   const api = createPveApi({ schema, store, tasks, nodes: opts.nodes, storages, osTemplates: opts.osTemplates ?? [], now, backing: opts.backing, logger });
   work = api.work;
   tasks.resume();
+  // Running containers come back with their test hosts after a restart; close() takes the hosts down again.
+  const running = () => store.listContainers().filter((c) => c.status === "running");
+  if (opts.backing) {
+    for (const c of running()) {
+      const ip = /(?:^|,)ip=([\d.]+)\//.exec(String(c.config.net0 ?? ""))?.[1];
+      if (ip) await opts.backing.start({ vmid: c.vmid, ip, hostname: String(c.config.hostname ?? `CT${c.vmid}`) });
+    }
+  }
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const method = (req.method ?? "GET").toUpperCase();
@@ -231,6 +239,7 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
     close: async () => {
       tasks.close();
       await closeServer(server);
+      if (opts.backing) for (const c of running()) await opts.backing.stop(c.vmid).catch((err: unknown) => logger.error({ err, vmid: c.vmid }, "simulation: backing stop failed"));
       store.close();
     },
   };

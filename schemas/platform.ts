@@ -110,7 +110,7 @@ export const TemplateSourceSchema = z.union([
       description: z.string().max(200).optional().describe("What users see in the portal's template list."),
     })
     .strict(),
-]);
+]).describe("Where a template comes from: {clone: {vmid}} of a Proxmox template container, or {osTemplate, osType} of an OS template volume.");
 
 export const PlanSchema = z
   .object({
@@ -121,7 +121,8 @@ export const PlanSchema = z
     pointsPerDay: z.number().min(0).describe("Points charged per day while the instance exists. @example 24"),
     description: z.string().max(200).optional().describe("What users see in the portal's plan list."),
   })
-  .strict();
+  .strict()
+  .describe("Resources of an instance and its price in points per day.");
 
 export const QuotaSchema = z
   .object({

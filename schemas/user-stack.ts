@@ -36,7 +36,8 @@ export const DomainSchema = z
     subdomain: DnsLabelSchema.describe("First part of the hostname <user>-<instance>-<subdomain>.<baseDomain>. @example www"),
     port: PortSchema.describe("Port inside the container the tunnel forwards HTTP to. @example 80"),
   })
-  .strict();
+  .strict()
+  .describe("A public HTTPS hostname <user>-<instance>-<subdomain>.<baseDomain> routed to a port of the instance. @example { subdomain: www, port: 80 }");
 
 export const SnapshotPolicySchema = z
   .object({
@@ -46,7 +47,8 @@ export const SnapshotPolicySchema = z
       .describe("When to take a snapshot, as a five-field cron expression (UTC). @example 0 3 * * *"),
     keep: z.number().int().min(1).max(30).default(7).describe("How many scheduled snapshots to keep; older ones are deleted. @default 7"),
   })
-  .strict();
+  .strict()
+  .describe("Scheduled snapshots of an instance. @example { schedule: \"0 3 * * *\", keep: 7 }");
 
 export const InstanceSchema = z
   .object({
@@ -61,7 +63,8 @@ export const InstanceSchema = z
     protect: z.boolean().default(false).describe("Protect against deletion: Proxmox protection and Pulumi protect; the engine never destroys it. @default false"),
     rateLimitMBps: z.number().positive().max(10_000).optional().describe("Network rate limit of net0 in MB/s (Proxmox 'rate'); unlimited when absent. @example 12.5"),
   })
-  .strict();
+  .strict()
+  .describe("One LXC container: its template, plan, power, allocations, domains, snapshots and protection.");
 
 export const SuspensionSchema = z
   .object({

@@ -1,0 +1,45 @@
+// The platform's post-deploy hooks wired together: provisioning key, host-key pins, registry, runner and the hook list.
+import { join } from "node:path";
+import { systemClock, type Clock } from "../lib/clock.js";
+import type { Logger } from "../lib/logger.js";
+import type { HookContext, HookData, HookHandler, HookRunRecord } from "./hook.js";
+import { createHostKeyStore, type HostKeyStore } from "./host-keys.js";
+import { loadProvisioningIdentity, type SshIdentity } from "./provisioning-key.js";
+import { createHookRegistry } from "./registry.js";
+import { createHookRunner } from "./runner.js";
+import { createSshHardenHandler, SSH_HARDEN } from "./ssh-harden.js";
+
+export interface PostApplyHooksDeps {
+  /** The data dir: `keys/provisioning_ed25519` and `host-keys.db` live there. */
+  dataDir: string;
+  log: Logger;
+  clock?: Clock;
+  /** More handlers (e.g. the VPN peer hook); their hook data is appended after ssh-harden. */
+  extra?: { handler: HookHandler<any>; data: HookData }[];
+  /** Parameters of the ssh-harden hook. @default {} */
+  sshHarden?: { port?: number; onlyChanged?: boolean; readyTimeoutMs?: number };
+}
+
+export interface PostApplyHooksHandle {
+  /** What the engine calls after a successful apply (engine/reconciler.ts `PostApplyHooks`). */
+  run(ctx: HookContext): Promise<HookRunRecord[]>;
+  identity: SshIdentity;
+  hostKeys: HostKeyStore;
+  close(): void;
+}
+
+export async function createPostApplyHooks(deps: PostApplyHooksDeps): Promise<PostApplyHooksHandle> {
+  const clock = deps.clock ?? systemClock;
+  const identity = await loadProvisioningIdentity(deps.dataDir);
+  const hostKeys = createHostKeyStore(join(deps.dataDir, "host-keys.db"), clock);
+  const { readyTimeoutMs, ...params } = deps.sshHarden ?? {};
+  const handlers = [createSshHardenHandler({ identity, hostKeys, ...(readyTimeoutMs ? { readyTimeoutMs } : {}) }), ...(deps.extra ?? []).map((e) => e.handler)];
+  const runner = createHookRunner({ handlers: createHookRegistry(handlers), log: deps.log, clock });
+  const list: HookData[] = [{ type: SSH_HARDEN, params }, ...(deps.extra ?? []).map((e) => e.data)];
+  return {
+    run: (ctx) => runner.run(ctx, list),
+    identity,
+    hostKeys,
+    close: () => hostKeys.close(),
+  };
+}

@@ -264,6 +264,24 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
       expect((await client.containerStatus(NODE, 2030)).status).toBe("running");
     });
 
+    it("fails the start task and keeps the container stopped when its backing cannot start", async () => {
+      await sim.close();
+      const backing: ContainerBacking = {
+        start: async () => {
+          throw new Error("netns: no free veth pair");
+        },
+        stop: async () => undefined,
+        destroy: async () => undefined,
+      };
+      sim = await startProxmoxSimulator(options({ backing }));
+      client = connect(sim);
+      await client.cloneContainer(NODE, 9000, { newid: 2041 });
+      await client.updateConfig(NODE, 2041, { net0: "name=eth0,bridge=vmbr0,ip=10.10.0.41/24" });
+      const err = await caught(client.startContainer(NODE, 2041));
+      expect((err as PveTaskError).log.at(-1)).toBe("TASK ERROR: netns: no free veth pair");
+      expect((await client.containerStatus(NODE, 2041)).status).toBe("stopped");
+    });
+
     it("calls the container backing on start, stop and delete, and around a simulator restart", async () => {
       await sim.close();
       const calls: string[] = [];

@@ -140,13 +140,15 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
   const startCt = async (vmid: number, log: (l: string) => void) => {
     const ct = store.getContainer(vmid);
     if (!ct) throw new Error(`Configuration file 'nodes/unknown/lxc/${vmid}.conf' does not exist`);
-    setPower(ct, true);
     const ip = ipOf(ct);
     const hostname = String(ct.config.hostname ?? `CT${vmid}`);
     if (deps.backing && ip) {
+      // The host comes up first: when it cannot, the task fails and the container stays stopped.
       await deps.backing.start({ vmid, ip, hostname });
+      setPower(store.getContainer(vmid) ?? ct, true);
       log(`simulation: container ${vmid} is backed by a test host at ${ip}`);
     } else {
+      setPower(ct, true);
       const line = `simulation: container ${vmid} has address ${ip ?? "(none: no static ip in net0)"} but no services (no SSH, no web terminal): no container backing configured`;
       log(line);
       logger.info({ vmid, ip }, line);

@@ -112,7 +112,10 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
   if (opts.backing) {
     for (const c of running()) {
       const ip = /(?:^|,)ip=([\d.]+)\//.exec(String(c.config.net0 ?? ""))?.[1];
-      if (ip) await opts.backing.start({ vmid: c.vmid, ip, hostname: String(c.config.hostname ?? `CT${c.vmid}`) });
+      if (ip) {
+        await opts.backing.start({ vmid: c.vmid, ip, hostname: String(c.config.hostname ?? `CT${c.vmid}`) })
+          .catch((err: unknown) => logger.error({ err, vmid: c.vmid }, "simulation: backing start after restart failed"));
+      }
     }
   }
 

@@ -285,7 +285,9 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
 interface Claim {
   what: "vmid" | "ip" | "hostname" | "stack name";
   value: string;
-  at: PositionedError;
+  source: YamlSource;
+  /** Where the claim is written; located only when it conflicts (most claims never do). */
+  dataPath: DataPath;
   /** `alice/web`, for messages. */
   owner: string;
 }
@@ -320,10 +322,7 @@ function rawUserShape(data: unknown): Partial<UserStackSpec> {
 
 function claimsOf(source: YamlSource, spec: Partial<UserStackSpec>): Claim[] {
   const out: Claim[] = [];
-  const claim = (what: Claim["what"], value: string, p: DataPath, owner: string) => {
-    const l = source.locate(p);
-    out.push({ what, value, owner, at: { path: source.path, line: l.line, col: l.col, code: "", message: "" } });
-  };
+  const claim = (what: Claim["what"], value: string, dataPath: DataPath, owner: string) => out.push({ what, value, owner, source, dataPath });
   if (spec.name !== undefined) claim("stack name", spec.name, ["name"], spec.name);
   (spec.instances ?? []).forEach((inst, i) => {
     const owner = `${spec.name ?? "?"}/${inst.name}`;
@@ -354,15 +353,13 @@ function reportConflicts(claims: readonly Claim[], baseDomain: string | undefine
   }
   for (const group of groups.values()) {
     if (group.length < 2) continue;
-    for (const c of group) {
-      const others = group.filter((o) => o !== c);
-      const where = others.slice(0, 3).map((o) => `${formatWhere(o.at)} (${o.owner})`).join(", ") + (others.length > 3 ? ` and ${others.length - 3} more` : "");
+    const at = group.map((c) => c.source.locate(c.dataPath));
+    const where = (i: number) => `${group[i]?.source.path}:${at[i]?.line}:${at[i]?.col} (${group[i]?.owner})`;
+    group.forEach((c, i) => {
+      const others = group.map((_, j) => j).filter((j) => j !== i);
+      const list = others.slice(0, 3).map(where).join(", ") + (others.length > 3 ? ` and ${others.length - 3} more` : "");
       const shown = c.what === "hostname" && baseDomain ? `${c.value}.${baseDomain}` : c.value;
-      add({ ...c.at, code: `set.${c.what.replace(" ", "-")}-conflict`, message: `${c.what} ${shown} is also claimed by ${where}; ${CONFLICT_RULE[c.what]}` });
-    }
+      add({ path: c.source.path, line: at[i]?.line ?? 1, col: at[i]?.col ?? 1, code: `set.${c.what.replace(" ", "-")}-conflict`, message: `${c.what} ${shown} is also claimed by ${list}; ${CONFLICT_RULE[c.what]}` });
+    });
   }
-}
-
-function formatWhere(e: PositionedError): string {
-  return `${e.path}:${e.line}:${e.col}`;
 }

@@ -2,6 +2,8 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { ProxstackError } from "../lib/errors.js";
 
+const KEY_LIKE = /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/g;
+
 export interface RunOptions {
   /** Written to the command's stdin (keys travel this way, never on the command line). */
   input?: string;
@@ -34,7 +36,8 @@ export function createCommandRunner(opts: CommandRunnerOptions = {}): CommandRun
           if (err) {
             const e = err as NodeJS.ErrnoException & { code?: string | number };
             const why = e.code === "ENOENT" ? `${file} is not installed` : stderr.trim() || e.message;
-            reject(new ProxstackError("host-command-failed", `${cmd} ${args[0] ?? ""}: ${why}`, { kind: "retry", cause: err }));
+            // wg quotes a config line it cannot parse; a key in it must not reach a log or an HTTP answer.
+            reject(new ProxstackError("host-command-failed", `${[cmd, args[0]].filter(Boolean).join(" ")}: ${why.replace(KEY_LIKE, "[key]")}`, { kind: "retry" }));
           } else resolve({ stdout, stderr });
         });
         child.stdin?.on("error", () => undefined);

@@ -338,6 +338,29 @@ describe("simulation runner", () => {
     expect((await runner.up(user(alice))).changeSummary).toEqual({ same: 1, create: 5 });
   });
 
+  it("refresh finds a DNS record changed out of band and a deleted one; the next run updates and recreates them", async () => {
+    const runner = newRunner();
+    await runner.up(platformTarget(alice));
+    const records = await cf.listDnsRecords(platform.cloudflare.zoneId);
+    const api = records.find((r) => r.name === "alice-web-api.example.com");
+    const www = records.find((r) => r.name === "alice-web-www.example.com");
+    if (!api || !www) throw new Error("records missing after apply");
+    await cf.updateDnsRecord(platform.cloudflare.zoneId, api.id, { type: "CNAME", name: api.name, content: "elsewhere.example.net", proxied: true, ttl: 1 });
+    await cf.deleteDnsRecord(platform.cloudflare.zoneId, www.id);
+    const drift = await runner.refresh(platformTarget(alice));
+    expect(drift.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]).sort()).toEqual([
+      ["dns/alice-web-api.example.com", "update"], ["dns/alice-web-www.example.com", "create"],
+    ]);
+    cfApi.reset();
+    await runner.up(platformTarget(alice));
+    expect(cfApi.writes().sort()).toEqual(["createDnsRecord", "updateDnsRecord"]);
+    const after = await cf.listDnsRecords(platform.cloudflare.zoneId);
+    expect(after.map((r) => [r.name, r.content]).sort()).toEqual([
+      ["alice-web-api.example.com", `${platform.cloudflare.tunnelId}.cfargotunnel.com`],
+      ["alice-web-www.example.com", `${platform.cloudflare.tunnelId}.cfargotunnel.com`],
+    ]);
+  });
+
   it("destroy removes an unprotected stack's containers", async () => {
     const runner = newRunner();
     await runner.up(user(bob));

@@ -20,6 +20,7 @@ describe("Cloudflare client ↔ simulator", () => {
   let sim: CloudflareSimulator;
   let client: CloudflareClient;
   let conformance: CfConformance;
+  let allowed: RegExp[];
   const sleeps: number[] = [];
   const options = (extra: Partial<CloudflareSimulatorOptions> = {}): CloudflareSimulatorOptions => ({
     dbPath: path.join(dir, "cf.db"), accounts: [ACCOUNT],
@@ -32,6 +33,7 @@ describe("Cloudflare client ↔ simulator", () => {
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "cf-client-"));
     conformance = createCfConformance();
+    allowed = [];
     sleeps.length = 0;
     sim = await startCloudflareSimulator(options());
     client = connect(sim);
@@ -40,7 +42,7 @@ describe("Cloudflare client ↔ simulator", () => {
     expect(sim.responseViolations()).toEqual([]);
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
-    expect(conformance.problems()).toEqual([]);
+    expect(conformance.problems().filter((p) => !allowed.some((a) => a.test(p)))).toEqual([]);
   });
 
   it("reads the tunnel and puts an ingress configuration ending in the catch-all", async () => {
@@ -105,7 +107,7 @@ describe("Cloudflare client ↔ simulator", () => {
       const err = await caught(client.createDnsRecord(ZONE, { type: "A", name: "bad", content: "192.0.2" }));
       expect(err.code).toBe("cf.invalid");
       expect(err.message).toContain('/content must match format "ipv4"');
-      conformance = createCfConformance(); // the rejected body was sent on purpose
+      allowed.push(/content must match format "ipv4"/); // the rejected body was sent on purpose
     });
   });
 

@@ -29,6 +29,7 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
     let sim: ProxmoxSimulator;
     let client: ProxmoxClient;
     let conformance: PveConformance;
+    let allowed: RegExp[];
     const options = (extra: Partial<ProxmoxSimulatorOptions> = {}): ProxmoxSimulatorOptions => ({
       dbPath: path.join(dir, "pve.db"), nodes: [NODE], schemaVersion: version, templates: [{ vmid: 9000 }],
       osTemplates: [OSTEMPLATE], taskDelayMs: 20, authFailureDelayMs: 0, ...extra,
@@ -39,13 +40,15 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
     beforeEach(async () => {
       dir = mkdtempSync(path.join(tmpdir(), "pve-client-"));
       conformance = createPveConformance(version);
+      allowed = [];
       sim = await startProxmoxSimulator(options());
       client = connect(sim);
     });
     afterEach(async () => {
       await sim.close();
       rmSync(dir, { recursive: true, force: true });
-      expect(conformance.problems()).toEqual([]);
+      // Only the requests a test sent wrong on purpose may fail the schema check.
+      expect(conformance.problems().filter((p) => !allowed.some((a) => a.test(p)))).toEqual([]);
     });
     const noViolations = () => expect(sim.responseViolations()).toEqual([]);
 
@@ -141,7 +144,7 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
         const err = await caught(create);
         expect(err.code).toBe("pve.param");
         expect(err.fields?.entrypoint).toBe("property is not defined in schema and the schema does not allow additional properties");
-        conformance = createPveConformance(version); // the rejected request was sent on purpose
+        allowed.push(/entrypoint: property is not defined/); // the rejected request was sent on purpose
       }
     });
 
@@ -152,7 +155,7 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
         expect((await client.waitForTask(NODE, await backup)).exitstatus).toBe("OK");
       } else {
         expect((await caught(backup)).fields?.["notification-policy"]).toBe("property is not defined in schema and the schema does not allow additional properties");
-        conformance = createPveConformance(version);
+        allowed.push(/notification-policy: property is not defined/);
       }
     });
 
@@ -176,7 +179,7 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
         const err = await caught(client.updateConfig(NODE, 2010, { net0: "name=eth0,bridge=vmbr0,ip=10.10.0.300/24" }));
         expect(err).toMatchObject({ code: "pve.param", status: 400 });
         expect(err.fields?.net0).toMatch(/net0\.ip: invalid format - value does not look like a valid IPv4 network configuration/);
-        conformance = createPveConformance(version);
+        allowed.push(/net0: invalid format/);
       });
       it("duplicate vmid on clone and create → pve.conflict", async () => {
         await client.cloneContainer(NODE, 9000, { newid: 2011 });
@@ -190,7 +193,7 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
         await client.cloneContainer(NODE, 9000, { newid: 2012 });
         const e1 = await caught(client.createSnapshot(NODE, 2012, "1-bad name"));
         expect(e1.fields?.snapname).toBe("invalid format - invalid configuration ID '1-bad name'");
-        conformance = createPveConformance(version);
+        allowed.push(/snapname: invalid format/);
         const e2 = await caught(client.createSnapshot(NODE, 2012, "current"));
         expect(e2).toMatchObject({ code: "pve.refused" });
         expect(e2.message).toContain("unable to use snapshot name 'current' (reserved name)");

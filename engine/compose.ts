@@ -39,7 +39,7 @@ export interface ComposedEngine {
   engine: Engine;
   mode: "pulumi" | "simulation";
   /** Where the in-process simulators listen, in simulation mode. */
-  simulators?: { proxmox: string; cloudflare: string };
+  simulators?: { proxmox: string; cloudflare: string; proxmoxToken: string };
   /** Stops the engine, the simulators and closes the databases. */
   close(): Promise<void>;
 }
@@ -92,7 +92,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
     const pveSim = await startProxmoxSimulator({ dbPath: join(simDir, "proxmox.db"), ...seed.proxmox });
     const cfSim = await startCloudflareSimulator({ dbPath: join(simDir, "cloudflare.db"), ...seed.cloudflare });
     closers.push(() => pveSim.close(), () => cfSim.close());
-    simulators = { proxmox: pveSim.url, cloudflare: cfSim.url };
+    simulators = { proxmox: pveSim.url, cloudflare: cfSim.url, proxmoxToken: pveSim.token };
     const sim = createSimulationRunner({
       dataDir: simDir,
       proxmox: simProxmoxFromClient(createProxmoxClient({ endpoint: pveSim.url, token: pveSim.token, taskPollMs: 20 })),

@@ -142,61 +142,61 @@ export function createStackIndex(dir: string): StackIndex {
   };
 
   async function resyncNow(): Promise<{ changed: string[]; removed: string[]; read: number }> {
-      const files = (await readdir(dir)).filter((f) => isStackFileName(f));
-      const platformNow = files.includes(PLATFORM_FILE) ? await readText(join(dir, PLATFORM_FILE)) : undefined;
-      const platformTouched = loadPlatform(platformNow);
-      const seen = new Set<string>();
-      const toValidate: { name: string; path: string; text: string }[] = [];
-      const before = new Map<string, string>();
-      let read = 1;
-      // Reads run in parallel chunks: thousands of files take one pass of the event loop each.
-      const names = files.filter((f) => f !== PLATFORM_FILE).map((f) => stackNameOfFile(f)).filter((n): n is string => n !== undefined);
-      const CHUNK = 256;
-      for (let i = 0; i < names.length; i += CHUNK) {
-        const chunk = names.slice(i, i + CHUNK);
-        const texts = await Promise.all(chunk.map((n) => readText(join(dir, `${n}.yaml`))));
-        chunk.forEach((name, k) => {
-          const text = texts[k];
-          if (text === undefined) return;
-          read++;
-          seen.add(name);
-          const prev = users.get(name);
-          if (!platformTouched && prev && prev.text === text) return;
-          before.set(name, desiredKey(prev));
-          toValidate.push({ name, path: join(dir, `${name}.yaml`), text });
-        });
-      }
-      if (toValidate.length > 0) validate(toValidate);
-      const removed = [...users.keys()].filter((n) => !seen.has(n));
-      for (const n of removed) users.delete(n);
-      const changed = toValidate.filter((t) => before.get(t.name) !== desiredKey(users.get(t.name))).map((t) => t.name);
-      if (platformChanged()) changed.push(PLATFORM_STACK);
-      return { changed, removed, read };
+    const files = (await readdir(dir)).filter((f) => isStackFileName(f));
+    const platformNow = files.includes(PLATFORM_FILE) ? await readText(join(dir, PLATFORM_FILE)) : undefined;
+    const platformTouched = loadPlatform(platformNow);
+    const seen = new Set<string>();
+    const toValidate: { name: string; path: string; text: string }[] = [];
+    const before = new Map<string, string>();
+    let read = 1;
+    // Reads run in parallel chunks: thousands of files take one pass of the event loop each.
+    const names = files.filter((f) => f !== PLATFORM_FILE).map((f) => stackNameOfFile(f)).filter((n): n is string => n !== undefined);
+    const CHUNK = 256;
+    for (let i = 0; i < names.length; i += CHUNK) {
+      const chunk = names.slice(i, i + CHUNK);
+      const texts = await Promise.all(chunk.map((n) => readText(join(dir, `${n}.yaml`))));
+      chunk.forEach((name, k) => {
+        const text = texts[k];
+        if (text === undefined) return;
+        read++;
+        seen.add(name);
+        const prev = users.get(name);
+        if (!platformTouched && prev && prev.text === text) return;
+        before.set(name, desiredKey(prev));
+        toValidate.push({ name, path: join(dir, `${name}.yaml`), text });
+      });
+    }
+    if (toValidate.length > 0) validate(toValidate);
+    const removed = [...users.keys()].filter((n) => !seen.has(n));
+    for (const n of removed) users.delete(n);
+    const changed = toValidate.filter((t) => before.get(t.name) !== desiredKey(users.get(t.name))).map((t) => t.name);
+    if (platformChanged()) changed.push(PLATFORM_STACK);
+    return { changed, removed, read };
   }
 
   async function reloadNow(name: string): Promise<{ changed: string[]; removed: string[] }> {
-      if (name === PLATFORM_STACK) {
-        const text = await readText(join(dir, PLATFORM_FILE));
-        if (text === platformText) return { changed: [], removed: [] };
-        // The platform feeds every user's hash: a full pass re-validates them.
-        loadPlatform(text);
-        platformText = undefined;
-        return resyncNow();
-      }
-      const path = join(dir, `${name}.yaml`);
-      const text = await readText(path);
-      const prev = users.get(name);
-      if (text === undefined) {
-        if (!prev) return { changed: [], removed: [] };
-        users.delete(name);
-        return { changed: platformChanged() ? [PLATFORM_STACK] : [], removed: [name] };
-      }
-      if (prev && prev.text === text) return { changed: [], removed: [] };
-      const key = desiredKey(prev);
-      validate([{ name, path, text }]);
-      const changed = key !== desiredKey(users.get(name)) ? [name] : [];
-      if (platformChanged()) changed.push(PLATFORM_STACK);
-      return { changed, removed: [] };
+    if (name === PLATFORM_STACK) {
+      const text = await readText(join(dir, PLATFORM_FILE));
+      if (text === platformText) return { changed: [], removed: [] };
+      // The platform feeds every user's hash: a full pass re-validates them.
+      loadPlatform(text);
+      platformText = undefined;
+      return resyncNow();
+    }
+    const path = join(dir, `${name}.yaml`);
+    const text = await readText(path);
+    const prev = users.get(name);
+    if (text === undefined) {
+      if (!prev) return { changed: [], removed: [] };
+      users.delete(name);
+      return { changed: platformChanged() ? [PLATFORM_STACK] : [], removed: [name] };
+    }
+    if (prev && prev.text === text) return { changed: [], removed: [] };
+    const key = desiredKey(prev);
+    validate([{ name, path, text }]);
+    const changed = key !== desiredKey(users.get(name)) ? [name] : [];
+    if (platformChanged()) changed.push(PLATFORM_STACK);
+    return { changed, removed: [] };
   }
   return index;
 }

@@ -18,7 +18,7 @@ describe.skipIf(skip)("VPN service over real tunnels (wireguard-go and nftables 
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setup() {
+  async function setup(extra: Partial<VpnServiceOptions> = {}) {
     const lab = await createVpnLab({ clients: 2, containerIps: ["10.10.0.21", "10.10.0.22"] });
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "pxs-vpn-netns-"));
     cleanups.push(async () => {
@@ -31,7 +31,7 @@ describe.skipIf(skip)("VPN service over real tunnels (wireguard-go and nftables 
     const wgPort = 40000 + Math.floor(Math.random() * 20000);
     const opts: VpnServiceOptions = {
       dataDir, token: TOKEN, netns: lab.server.name, iface: `pxv${lab.id}s`, subnet: "10.99.0.0/24",
-      endpoint: `${lab.server.address}:${wgPort}`, pool: "10.10.0.0/24", log: silentLogger(),
+      endpoint: `${lab.server.address}:${wgPort}`, pool: "10.10.0.0/24", log: silentLogger(), ...extra,
     };
     const servers: VpnServer[] = [];
     const start = async () => {
@@ -161,5 +161,21 @@ describe.skipIf(skip)("VPN service over real tunnels (wireguard-go and nftables 
     expect((await lab.exec(lab.server.name, "wg", ["show", iface, "peers"])).stdout.trim().split("\n")).toHaveLength(2);
     expect(await lab.waitReach(c1!.name, ka!.address, PORT)).toBe("container-a");
     await third.close({ teardown: true });
+  });
+
+  it("limits peers to the platform's ports when --ports is set", async () => {
+    const { lab, start } = await setup({ allowedPorts: [PORT] });
+    const server = await start();
+    const vpn = createVpnClient({ url: server.url, token: TOKEN });
+    const [c1] = lab.clients;
+    const [ka] = lab.containers;
+    await lab.listen(ka!.name, PORT + 1, "container-a-other-port");
+    const alice = await vpn.putPeer("alice", { targets: [ka!.address] });
+    await lab.upClient(c1!.name, `pxv${lab.id}a`, alice.config);
+    expect(await lab.waitReach(c1!.name, ka!.address, PORT)).toBe("container-a");
+    expect(await lab.probe(c1!.name, ka!.address, PORT + 1)).toBeUndefined();
+    // Control: the same port is open to the server itself, so the rule is what closes it to the peer.
+    expect(await lab.probe(lab.server.name, ka!.address, PORT + 1)).toBe("container-a-other-port");
+    await server.close({ teardown: true });
   });
 });

@@ -74,7 +74,9 @@ export function openSshSession(t: SshTarget): Promise<SshSession> {
       const session = makeSession(client, where, methodsOffered);
       // After the handshake an abort still has to end a running command.
       t.signal?.removeEventListener("abort", onAbort);
-      t.signal?.addEventListener("abort", () => client.destroy(), { once: true });
+      const endOnAbort = () => client.destroy();
+      t.signal?.addEventListener("abort", endOnAbort, { once: true });
+      void session.closed.then(() => t.signal?.removeEventListener("abort", endOnAbort));
       resolve(session);
     });
     client.on("error", (err: Error & { level?: string; code?: string }) => fail(refused ?? translate(err, where, t.username, readyTimeoutMs)));

@@ -75,6 +75,16 @@ describe("validateStackSet", () => {
     expect(r.errors.map((e) => e.code)).toContain("set.vmid-conflict");
   });
 
+  it("lets a file that is not even YAML keep its VMID and address, found by scanning its text", () => {
+    const broken = { path: "stacks/alice.yaml", text: ALICE.text.replace("    template: debian-12\n    plan: medium", "    template: [debian-12\n    plan: medium") };
+    const aaron = user("aaron", ["vmid: 2001", "ip: 10.10.0.22"]);
+    const out = lines([PLATFORM, broken, aaron]).filter((l) => l.startsWith("stacks/aaron.yaml"));
+    expect(out).toEqual([
+      "stacks/aaron.yaml:15:11: vmid 2001 is also claimed by stacks/alice.yaml:17:11 (alice/?); a VMID belongs to one instance across all stacks",
+      "stacks/aaron.yaml:16:9: ip 10.10.0.22 is also claimed by stacks/alice.yaml:32:9 (alice/?); an address belongs to one instance across all stacks",
+    ]);
+  });
+
   it("marks user files unchecked when there is no platform, or it is invalid", () => {
     expect(lines([CAROL])).toEqual([
       "stacks/carol.yaml:1:1: cannot be checked: no platform file (kind: Platform) was given; validate user files together with stacks/platform.yaml",

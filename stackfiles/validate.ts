@@ -14,9 +14,9 @@ import {
   type PlatformSpec,
   type UserStackSpec,
 } from "../schemas/index.js";
-import { parseStackFile, type ParsedStackFile, type ParseOptions, type StackKind } from "./parse.js";
+import { parseStackFile, stackNameOfPath, type ParsedStackFile, type ParseOptions, type StackKind } from "./parse.js";
 import { compareErrors, formatPositionedError, type PositionedError } from "./positioned-error.js";
-import type { DataPath, YamlSource } from "./yaml-source.js";
+import { lineCol, type DataPath, type YamlSource } from "./yaml-source.js";
 
 /** One file to validate; bytes are checked for UTF-8, strings are taken as decoded text. */
 export interface StackFileInput {
@@ -61,7 +61,8 @@ export interface StackSetReport {
  * with containers that already exist. Blaming all sides means no apply ever runs on a disputed
  * resource; the files involved keep their last good state until the conflict is resolved, and
  * each author's error names the other file. Files that are readable YAML but fail their schema
- * still claim the VMIDs, addresses and hostnames they spell out, for the same reason.
+ * still claim the VMIDs, addresses and hostnames they spell out, for the same reason; files that
+ * are not even readable YAML claim the `vmid:` and `ip:` values found by scanning their text.
  *
  * User files are checked against the platform only when exactly one platform file is given and it
  * is valid; otherwise they are invalid ("cannot be checked").
@@ -104,22 +105,22 @@ function sameContent(a: string | Uint8Array, b: string | Uint8Array): boolean {
 
 function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput) => ParsedStackFile): StackSetReport {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const parsed = sorted.map((f) => ({ path: f.path, result: parseOne(f) }));
+  const parsed = sorted.map((f) => ({ path: f.path, input: f, result: parseOne(f) }));
   const errors = new Map<string, PositionedError[]>(sorted.map((f) => [f.path, []]));
   const add = (e: PositionedError) => errors.get(e.path)?.push(e);
   for (const p of parsed) if (!p.result.ok) p.result.errors.forEach(add);
 
   const platform = choosePlatform(parsed, add);
   const claims: Claim[] = [];
-  for (const { path, result } of parsed) {
-    const kind = result.ok ? result.kind : result.kind;
-    if (kind !== "UserStack") continue;
+  for (const { path, input, result } of parsed) {
     if (result.ok && result.kind === "UserStack") {
       if (platform.spec) checkAgainstPlatform(result.source, result.spec, platform.spec, add);
       else add({ path, line: 1, col: 1, code: "set.platform-unavailable", message: `cannot be checked: ${platform.why}` });
       claims.push(...claimsOf(result.source, result.spec));
-    } else if (!result.ok && result.source) {
+    } else if (!result.ok && result.source && result.kind === "UserStack") {
       claims.push(...claimsOf(result.source, rawUserShape(result.source.data)));
+    } else if (!result.ok && !result.source) {
+      claims.push(...scannedClaims(input));
     }
   }
   reportConflicts(claims, platform.spec?.baseDomain, add);
@@ -285,9 +286,9 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
 interface Claim {
   what: "vmid" | "ip" | "hostname" | "stack name";
   value: string;
-  source: YamlSource;
-  /** Where the claim is written; located only when it conflicts (most claims never do). */
-  dataPath: DataPath;
+  path: string;
+  /** Where the claim is written; called only when it conflicts (most claims never do). */
+  locate: () => { line: number; col: number };
   /** `alice/web`, for messages. */
   owner: string;
 }
@@ -322,7 +323,8 @@ function rawUserShape(data: unknown): Partial<UserStackSpec> {
 
 function claimsOf(source: YamlSource, spec: Partial<UserStackSpec>): Claim[] {
   const out: Claim[] = [];
-  const claim = (what: Claim["what"], value: string, dataPath: DataPath, owner: string) => out.push({ what, value, owner, source, dataPath });
+  const claim = (what: Claim["what"], value: string, dataPath: DataPath, owner: string) =>
+    out.push({ what, value, owner, path: source.path, locate: () => source.locate(dataPath) });
   if (spec.name !== undefined) claim("stack name", spec.name, ["name"], spec.name);
   (spec.instances ?? []).forEach((inst, i) => {
     const owner = `${spec.name ?? "?"}/${inst.name}`;
@@ -333,6 +335,32 @@ function claimsOf(source: YamlSource, spec: Partial<UserStackSpec>): Claim[] {
       if (DNS_LABEL.test(d.subdomain)) claim("hostname", `${spec.name}-${inst.name}-${d.subdomain}`, ["instances", i, "domains", j, "subdomain"], owner);
     });
   });
+  return out;
+}
+
+/** How much of an unreadable file is scanned for claims. */
+const SCAN_LIMIT = 1024 * 1024;
+
+/**
+ * Claims of a file that is not readable YAML, found by scanning its text for `vmid: N` and
+ * `ip: A.B.C.D` (best effort, comments included): a user who breaks the syntax of their file must
+ * not free the VMIDs and addresses their running containers hold. Platform files are not scanned.
+ */
+function scannedClaims(input: StackFileInput): Claim[] {
+  const text = typeof input.text === "string" ? input.text.slice(0, SCAN_LIMIT) : new TextDecoder().decode(input.text.subarray(0, SCAN_LIMIT));
+  if (/^kind:\s*Platform\b/m.test(text)) return [];
+  const owner = `${stackNameOfPath(input.path) ?? input.path}/?`;
+  const out: Claim[] = [];
+  const scan = (what: Claim["what"], re: RegExp, ok: (v: string) => string | undefined) => {
+    for (const m of text.matchAll(re)) {
+      const raw = m[1] ?? "";
+      const value = ok(raw);
+      const offset = (m.index ?? 0) + m[0].length - raw.length;
+      if (value !== undefined) out.push({ what, value, owner, path: input.path, locate: () => lineCol(text, offset) });
+    }
+  };
+  scan("vmid", /\bvmid:[ \t]*(\d{3,9})\b/g, (v) => String(Number(v)));
+  scan("ip", /\bip:[ \t]*["']?(\d{1,3}(?:\.\d{1,3}){3})\b/g, (v) => (IPV4.test(v) ? v : undefined));
   return out;
 }
 
@@ -353,13 +381,13 @@ function reportConflicts(claims: readonly Claim[], baseDomain: string | undefine
   }
   for (const group of groups.values()) {
     if (group.length < 2) continue;
-    const at = group.map((c) => c.source.locate(c.dataPath));
-    const where = (i: number) => `${group[i]?.source.path}:${at[i]?.line}:${at[i]?.col} (${group[i]?.owner})`;
+    const at = group.map((c) => c.locate());
+    const where = (i: number) => `${group[i]?.path}:${at[i]?.line}:${at[i]?.col} (${group[i]?.owner})`;
     group.forEach((c, i) => {
       const others = group.map((_, j) => j).filter((j) => j !== i);
       const list = others.slice(0, 3).map(where).join(", ") + (others.length > 3 ? ` and ${others.length - 3} more` : "");
       const shown = c.what === "hostname" && baseDomain ? `${c.value}.${baseDomain}` : c.value;
-      add({ path: c.source.path, line: at[i]?.line ?? 1, col: at[i]?.col ?? 1, code: `set.${c.what.replace(" ", "-")}-conflict`, message: `${c.what} ${shown} is also claimed by ${list}; ${CONFLICT_RULE[c.what]}` });
+      add({ path: c.path, line: at[i]?.line ?? 1, col: at[i]?.col ?? 1, code: `set.${c.what.replace(" ", "-")}-conflict`, message: `${c.what} ${shown} is also claimed by ${list}; ${CONFLICT_RULE[c.what]}` });
     });
   }
 }

@@ -8,7 +8,7 @@ export interface HookRegistry {
 }
 
 /** Builds a registry from handlers; two handlers for one type is a bug caught at start-up. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers of different parameter types share one table
+// `any`: handlers of different parameter types share one table; each checks its own params at run time.
 export function createHookRegistry(handlers: readonly HookHandler<any>[]): HookRegistry {
   const byType = new Map<string, HookHandler<unknown>>();
   for (const h of handlers) {

@@ -236,7 +236,7 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
         const err = await caught(client.nodes());
         expect(err).toMatchObject({ code: "pve.server", kind: "retry", status: 500 });
       });
-      it("a stuck task times out; a failing task carries its log", async () => {
+      it("a stuck task times out; a failing task carries its log and leaves no half-made container or lock", async () => {
         await client.cloneContainer(NODE, 9000, { newid: 2022 });
         sim.setFaults({ stuckTasks: true });
         const quick = connect(sim, { taskTimeoutMs: 100 });
@@ -246,6 +246,11 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
         const clone = await caught(client.cloneContainer(NODE, 9000, { newid: 2023 }));
         expect(clone).toBeInstanceOf(PveTaskError);
         expect((clone as PveTaskError).log).toContain("TASK ERROR: storage 'local-lvm' is full");
+        expect(await client.isVmidFree(2023)).toBe(true);
+        expect((await caught(client.createSnapshot(NODE, 2022, "nightly"))).code).toBe("pve.task-failed");
+        sim.setFaults({});
+        expect((await client.getConfig(NODE, 2022)).lock).toBeUndefined();
+        await client.cloneContainer(NODE, 9000, { newid: 2023 });
       });
       it("added latency still answers", async () => {
         sim.setFaults({ latencyMs: 30 });

@@ -41,7 +41,7 @@ export type PveHandler = (p: PveParams, user: string) => PveResult | Promise<Pve
 const NOT_CONFIG = new Set(["node", "vmid", "ostemplate", "password", "ssh-public-keys", "start", "storage", "restore", "force", "unique", "ignore-unpack-errors", "bwlimit", "pool", "ha-managed", "digest", "delete", "revert"]);
 
 /** The handlers, keyed `METHOD /schema/template`. */
-export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHandler>; work: (task: Task, log: (l: string) => void) => Promise<void> } {
+export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHandler>; work: (task: Task, log: (l: string) => void) => Promise<void>; undo: (task: Task) => void } {
   const { store, tasks, now, logger } = deps;
   const createInfo = deps.schema.route("POST", "/nodes/x/lxc");
   const configProps: Record<string, PveSchema> = createInfo.ok ? (createInfo.route.info.parameters.properties ?? {}) : {};
@@ -274,6 +274,15 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       default:
         throw new Error(`simulation: unknown task action ${String(a.kind)}`);
     }
+  };
+
+  /** After a failed or stopped task: PVE removes a half-made container; other locks are released. */
+  const undo = (t: Task): void => {
+    const vmid = Number(t.action.vmid);
+    const ct = store.getContainer(vmid);
+    if (!ct) return;
+    if ((t.action.kind === "create" || t.action.kind === "clone") && ct.config.lock === "create") store.deleteContainer(vmid);
+    else unlock(vmid);
   };
 
   const firewallDigest = (ct: Container) => digestOf(ct.firewallRules);
@@ -624,7 +633,7 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
     return t;
   }
 
-  return { handlers, work };
+  return { handlers, work, undo };
 }
 
 /** Seeds template containers once (kept across restarts). */

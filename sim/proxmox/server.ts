@@ -95,6 +95,7 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
   seedTemplates(store, (opts.templates ?? []).map((t) => ({ vmid: t.vmid, node: t.node ?? opts.nodes[0] ?? "pve", storage: datastore, bridge: opts.bridge ?? "vmbr0" })), now());
 
   let work: Parameters<typeof createTaskRunner>[0]["work"] = () => undefined;
+  let undo: Parameters<typeof createTaskRunner>[0]["undo"] = () => undefined;
   const tasks = createTaskRunner({
     store,
     now,
@@ -102,10 +103,12 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
     stuck: () => faults.stuckTasks === true,
     failWith: () => faults.failTasks,
     work: (t, log) => work(t, log),
+    undo: (t) => undo(t),
     onError: (err, t) => logger.info({ upid: t.upid, err: err instanceof Error ? err.message : String(err) }, "simulation: task failed"),
   });
   const api = createPveApi({ schema, store, tasks, nodes: opts.nodes, storages, osTemplates: opts.osTemplates ?? [], now, backing: opts.backing, logger });
   work = api.work;
+  undo = api.undo;
   tasks.resume();
   // Running containers come back with their test hosts after a restart; close() takes the hosts down again.
   const running = () => store.listContainers().filter((c) => c.status === "running");

@@ -49,6 +49,8 @@ export interface TaskRunnerDeps {
   failWith: () => string | undefined;
   /** Interprets a task's action when it finishes. */
   work: TaskWork;
+  /** Cleans up after a failed or stopped task (drops a half-made container, releases locks). */
+  undo: (task: Task) => void;
   onError: (err: unknown, task: Task) => void;
 }
 
@@ -77,6 +79,7 @@ export function createTaskRunner(deps: TaskRunnerDeps): TaskRunner {
     } catch (err) {
       error = (err instanceof Error ? err.message : String(err)).replace(/\n+$/, "");
       deps.onError(err, task);
+      deps.undo(task);
     }
     if (closed) return;
     const now = deps.now();
@@ -117,6 +120,7 @@ export function createTaskRunner(deps: TaskRunnerDeps): TaskRunner {
       if (!task || task.status !== "running") return;
       clearTimeout(timers.get(upid));
       timers.delete(upid);
+      deps.undo(task);
       deps.store.putTask({ ...task, status: "stopped", endtime: Math.floor(deps.now() / 1000), exitstatus: "received interrupt", log: [...task.log, "TASK ERROR: received interrupt"], dueAt: undefined });
     },
     resume() {

@@ -12,7 +12,7 @@ import { ProxstackError } from "../lib/errors.js";
 import { replacementRisks } from "../programs/replacement.js";
 import type { Config } from "../schemas/config.js";
 import { startCloudflareSimulator } from "../sim/cloudflare/server.js";
-import { startProxmoxSimulator } from "../sim/proxmox/server.js";
+import { startProxmoxSimulator, type PveFaults } from "../sim/proxmox/server.js";
 import { simulatorSeedFromPlatform } from "../sim/seed.js";
 import { createEngine, type Engine, type EngineOptions } from "./engine.js";
 import type { PostApplyHooks } from "./reconciler.js";
@@ -39,7 +39,7 @@ export interface ComposedEngine {
   engine: Engine;
   mode: "pulumi" | "simulation";
   /** Where the in-process simulators listen, in simulation mode. */
-  simulators?: { proxmox: string; cloudflare: string; proxmoxToken: string };
+  simulators?: { proxmox: string; cloudflare: string; proxmoxToken: string; setProxmoxFaults(f: PveFaults): void };
   /** Stops the engine, the simulators and closes the databases. */
   close(): Promise<void>;
 }
@@ -92,7 +92,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
     const pveSim = await startProxmoxSimulator({ dbPath: join(simDir, "proxmox.db"), ...seed.proxmox });
     const cfSim = await startCloudflareSimulator({ dbPath: join(simDir, "cloudflare.db"), ...seed.cloudflare });
     closers.push(() => pveSim.close(), () => cfSim.close());
-    simulators = { proxmox: pveSim.url, cloudflare: cfSim.url, proxmoxToken: pveSim.token };
+    simulators = { proxmox: pveSim.url, cloudflare: cfSim.url, proxmoxToken: pveSim.token, setProxmoxFaults: (f) => pveSim.setFaults(f) };
     const sim = createSimulationRunner({
       dataDir: simDir,
       proxmox: simProxmoxFromClient(createProxmoxClient({ endpoint: pveSim.url, token: pveSim.token, taskPollMs: 20 })),

@@ -57,4 +57,33 @@ describe("engine + simulation runner + simulators", () => {
     await waitFor(() => engine.store.getStack("carol")?.reason === "Applied", "carol applied", 60_000);
     expect(engine.store.listInstances("carol").map((i) => i.name)).toEqual(["lab"]);
   });
+
+  it("Proxmox faults at 20% (5xx and lock timeouts): every stack converges; a total outage shows Stalled, which clears", async () => {
+    root = mkdtempSync(join(tmpdir(), "engine-sim-faults-"));
+    const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);
+    composed = await composeEngine(config, { log: silentLogger(), repoRoot: REPO, options: { debounceMs: 30, platformQuietMs: 100, backoff: { baseMs: 50, capMs: 300, stallAfter: 2 } } });
+    const { engine } = composed;
+    const sims = composed.simulators!;
+    const seen = new Set<string>();
+    engine.store.subscribe((e) => {
+      if (e.type === "stack") seen.add(e.stack.reason);
+    });
+    // Every request fails until the fault is cleared: runs fail, retry, and the stacks show Stalled.
+    sims.setProxmoxFaults({ errorRate: 1 });
+    await engine.start();
+    await waitFor(() => engine.store.getStack("alice")?.reason === "RepeatedFailures", "alice stalled on repeated failures", 60_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: ${JSON.stringify(engine.store.listStacks().map((s) => [s.name, s.reason, s.failures, s.message]))}`);
+    });
+    expect(engine.store.getStack("alice")?.condition).toBe("Stalled");
+    expect(engine.store.getStack("alice")?.message).toMatch(/simulated fault|500/);
+    sims.setProxmoxFaults({ errorRate: 0.1, lockTimeoutRate: 0.1 });
+    await waitFor(() => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"), "convergence under faults", 120_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: ${JSON.stringify(engine.store.listStacks().map((s) => [s.name, s.reason, s.failures, s.message]))}`);
+    });
+    sims.setProxmoxFaults({});
+    const pve = createProxmoxClient({ endpoint: sims.proxmox, token: sims.proxmoxToken, taskPollMs: 10 });
+    expect((await containers(pve)).map((c) => c.vmid)).toEqual([2000, 2001, 2002, 2003]);
+    expect(seen).toContain("Retrying");
+    expect(engine.store.listStacks().every((s) => s.condition === "Ready" && s.failures === 0)).toBe(true);
+  }, 300_000);
 });

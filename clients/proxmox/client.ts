@@ -167,6 +167,8 @@ interface PveBody {
 }
 
 const LOCK_TIMEOUT = /can't lock file .* got timeout/;
+/** Handler refusals of the current state: retrying the same call cannot help. */
+const REFUSAL = /already running|not running|reserved name|already used|protection mode|template|unable to|can't |cannot |not possible|detected modified configuration|no rule at|is running - destroy failed|not supported/;
 const TLS_CODES = new Set(["DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID", "CERT_HAS_EXPIRED", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"]);
 
 /** Maps a non-2xx PVE answer to a ProxstackError with a code and a kind. */
@@ -191,9 +193,8 @@ export function pveError(req: PveRequestRecord, res: PveRawResponse): ProxstackE
   if (LOCK_TIMEOUT.test(message)) return new ProxstackError("pve.lock-timeout", `${what}: ${message}`, { kind: "retry", status });
   if (/does not exist|no such cluster node/.test(message)) return new ProxstackError("pve.not-found", `${what}: ${message}`, { kind: "stall", status });
   if (/already exists/.test(message)) return new ProxstackError("pve.conflict", `${what}: ${message}`, { kind: "stall", status });
-  if (status === 500 && body.message !== undefined && !/simulated fault|internal error/i.test(message)) {
-    return new ProxstackError("pve.refused", `${what}: ${message}`, { kind: "stall", status });
-  }
+  if (/^CT is locked/.test(message)) return new ProxstackError("pve.locked", `${what}: ${message}`, { kind: "retry", status });
+  if (status === 500 && REFUSAL.test(message)) return new ProxstackError("pve.refused", `${what}: ${message}`, { kind: "stall", status });
   return new ProxstackError("pve.server", `${what}: ${message} (HTTP ${status})`, { kind: "retry", status });
 }
 

@@ -128,15 +128,24 @@ export async function createVpnLab(o: { clients: number; containerIps: string[] 
       containers,
       exec,
       async listen(ns, port, reply) {
-        const code = `require("net").createServer((s) => s.end(${JSON.stringify(reply + "\n")})).listen(${port}, "0.0.0.0")`;
-        const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", code], { stdio: "ignore", detached: true });
+        // A probe killed by `timeout` resets its connection: the listener must survive that.
+        const code = `require("net").createServer((s) => { s.on("error", () => {}); s.end(${JSON.stringify(reply + "\n")}); }).listen(${port}, "0.0.0.0")`;
+        const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", code], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+        let stderr = "";
+        let exited: string | undefined;
+        child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+        child.on("exit", (c, sig) => (exited = `exited (${sig ?? c})`));
         child.unref();
-        // Wait until the port answers from inside the namespace (loopback of that namespace).
-        for (let i = 0; i < 100; i++) {
-          if ((await probe(ns, "127.0.0.1", port, 1)) === reply) return;
+        // Wait until the port answers from inside the namespace; a loaded machine may take seconds to start node.
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && exited === undefined) {
+          if ((await probe(ns, "127.0.0.1", port, 1)) === reply) {
+            child.stderr.destroy();
+            return;
+          }
           await new Promise((r) => setTimeout(r, 50));
         }
-        throw new Error(`listener in ${ns}:${port} did not come up`);
+        throw new Error(`listener in ${ns}:${port} did not come up: ${exited ?? "timed out"} ${stderr.trim()}`);
       },
       probe,
       async waitReach(ns, ip, port, attempts = 15) {
@@ -154,6 +163,13 @@ export async function createVpnLab(o: { clients: number; containerIps: string[] 
         const strippedFile = path.join(tmp, `${iface}.stripped`);
         fs.writeFileSync(strippedFile, stripped, { mode: 0o600 });
         await exec(ns, "env", ["WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "wireguard-go", iface]);
+        // The daemonised wireguard-go may return before its link and control socket exist.
+        for (let i = 0; ; i++) {
+          const ready = await exec(ns, "ip", ["link", "show", "dev", iface]).then(() => exec(ns, "wg", ["show", iface]), () => undefined).then(Boolean, () => false);
+          if (ready) break;
+          if (i >= 100) throw new Error(`wireguard-go ${iface} in ${ns} did not come up`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
         await exec(ns, "wg", ["setconf", iface, strippedFile]);
         const address = /^Address\s*=\s*(\S+)$/m.exec(config)?.[1];
         const allowed = /^AllowedIPs\s*=\s*(.+)$/m.exec(config)?.[1]?.split(/\s*,\s*/) ?? [];

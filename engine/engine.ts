@@ -18,7 +18,7 @@ export interface EngineOptions {
   concurrency: number;
   /** Stacks applied at once on one Proxmox node (parallel clones hit Proxmox lock timeouts). @default 2 */
   perNodeLimit: number;
-  /** Quiet time after a file event before the stack is looked at. @default 100 */
+  /** Quiet time after a file event before the stack is looked at. @default 50 */
   debounceMs: number;
   /** Full resync period, the safety net behind the watcher. @default 300000 (5 minutes) */
   resyncIntervalMs: number;
@@ -34,7 +34,7 @@ export interface EngineOptions {
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   concurrency: 4,
   perNodeLimit: 2,
-  debounceMs: 100,
+  debounceMs: 50,
   resyncIntervalMs: 5 * 60_000,
   platformQuietMs: 2000,
   platformMaxWaitMs: 30_000,

@@ -1,17 +1,19 @@
 // The desired state in memory: every stack file's text, verdict, spec and hash, refreshed per file or by a full resync.
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import { formatPositionedError } from "../stackfiles/positioned-error.js";
 import { isStackFileName, validateStackSet, type StackFileInput } from "../stackfiles/validate.js";
 import { PLATFORM_FILE, PLATFORM_STACK } from "../programs/naming.js";
-import { platformStackHash, userStackHash } from "./spec-hash.js";
+import { platformStackHash, routesOf, userStackHash } from "./spec-hash.js";
 
 /** One user stack file as last read. */
 export interface StackEntry {
   name: string;
   path: string;
   text: string;
+  /** Size and modification time when the text was read: an unchanged pair skips the read on resync. */
+  stamp?: string;
   /** Valid now: the spec and its desired-state hash. */
   valid?: { spec: UserStackSpec; hash: string };
   /** Invalid now: the validator's `path:line:col: message` lines. */
@@ -57,7 +59,7 @@ export function createStackIndex(dir: string): StackIndex {
   let lastPlatformHash: string | undefined;
 
   /** Validates changed user files against the platform and against the others already known. */
-  const validate = (inputs: { name: string; path: string; text: string }[]): void => {
+  const validate = (inputs: { name: string; path: string; text: string; stamp?: string }[]): void => {
     const files: StackFileInput[] = inputs.map((i) => ({ path: i.path, text: i.text }));
     if (platformText !== undefined) files.push({ path: join(dir, PLATFORM_FILE), text: platformText });
     const report = validateStackSet(files);
@@ -76,7 +78,7 @@ export function createStackIndex(dir: string): StackIndex {
     }
     for (const i of inputs) {
       const prev = users.get(i.name);
-      const entry: StackEntry = { name: i.name, path: i.path, text: i.text, ...(prev?.lastGood ? { lastGood: prev.lastGood } : {}) };
+      const entry: StackEntry = { name: i.name, path: i.path, text: i.text, ...(i.stamp ? { stamp: i.stamp } : {}), ...(prev?.lastGood ? { lastGood: prev.lastGood } : {}) };
       const spec = validByPath.get(i.path);
       const errors = (byPath.get(i.path)?.errors ?? []).map(formatPositionedError);
       if (spec && platformSpec) {
@@ -95,6 +97,11 @@ export function createStackIndex(dir: string): StackIndex {
       }
       users.set(i.name, entry);
     }
+  };
+
+  const routesKey = (e: StackEntry | undefined): string => {
+    const spec = e?.valid?.spec ?? e?.lastGood;
+    return spec ? JSON.stringify(routesOf(spec)) : "";
   };
 
   const desiredKey = (e: StackEntry | undefined): string => (e?.valid ? `ok:${e.valid.hash}` : e ? `err:${(e.errors ?? []).join("\n")}` : "absent");
@@ -146,7 +153,7 @@ export function createStackIndex(dir: string): StackIndex {
     const platformNow = files.includes(PLATFORM_FILE) ? await readText(join(dir, PLATFORM_FILE)) : undefined;
     const platformTouched = loadPlatform(platformNow);
     const seen = new Set<string>();
-    const toValidate: { name: string; path: string; text: string }[] = [];
+    const toValidate: { name: string; path: string; text: string; stamp: string }[] = [];
     const before = new Map<string, string>();
     let read = 1;
     // Reads run in parallel chunks: thousands of files take one pass of the event loop each.
@@ -154,16 +161,29 @@ export function createStackIndex(dir: string): StackIndex {
     const CHUNK = 256;
     for (let i = 0; i < names.length; i += CHUNK) {
       const chunk = names.slice(i, i + CHUNK);
-      const texts = await Promise.all(chunk.map((n) => readText(join(dir, `${n}.yaml`))));
+      const texts = await Promise.all(
+        chunk.map(async (n) => {
+          const path = join(dir, `${n}.yaml`);
+          const st = await stat(path).catch(() => undefined);
+          if (!st?.isFile()) return undefined;
+          const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+          const prev = users.get(n);
+          // Same size, mtime (ns resolution) and inode: the text is the one already parsed.
+          if (!platformTouched && prev?.stamp === stamp) return { text: prev.text, stamp, cached: true };
+          const text = await readText(path);
+          return text === undefined ? undefined : { text, stamp, cached: false };
+        }),
+      );
       chunk.forEach((name, k) => {
-        const text = texts[k];
-        if (text === undefined) return;
-        read++;
+        const got = texts[k];
+        if (got === undefined) return;
+        if (!got.cached) read++;
         seen.add(name);
         const prev = users.get(name);
-        if (!platformTouched && prev && prev.text === text) return;
+        if (prev) prev.stamp = got.stamp;
+        if (!platformTouched && prev && prev.text === got.text) return;
         before.set(name, desiredKey(prev));
-        toValidate.push({ name, path: join(dir, `${name}.yaml`), text });
+        toValidate.push({ name, path: join(dir, `${name}.yaml`), text: got.text, stamp: got.stamp });
       });
     }
     if (toValidate.length > 0) validate(toValidate);
@@ -193,9 +213,11 @@ export function createStackIndex(dir: string): StackIndex {
     }
     if (prev && prev.text === text) return { changed: [], removed: [] };
     const key = desiredKey(prev);
+    const routesBefore = routesKey(prev);
     validate([{ name, path, text }]);
     const changed = key !== desiredKey(users.get(name)) ? [name] : [];
-    if (platformChanged()) changed.push(PLATFORM_STACK);
+    // The platform hash spans every user: recompute it only when this user's routes moved.
+    if (routesKey(users.get(name)) !== routesBefore && platformChanged()) changed.push(PLATFORM_STACK);
     return { changed, removed: [] };
   }
   return index;

@@ -138,6 +138,11 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     await waitFor(() => reason(engine, "carol") === "UnsafePlan", "carol refused");
     expect(engine.store.getStack("carol")?.message).toMatch(/replaces container carol\/lab\/container/);
     expect(containers(runner, "carol")[0]?.plan).toBe("small");
+    // A resync does not try the refused spec again; only a change of the file does.
+    const previews = runner.calls.filter((c) => c.method === "preview" && c.stack === "carol").length;
+    expect((await engine.resync()).queued).toEqual([]);
+    await engine.idle();
+    expect(runner.calls.filter((c) => c.method === "preview" && c.stack === "carol").length).toBe(previews);
   });
 
   it("file removal: protected instances are never destroyed; unprotected stacks are", async () => {

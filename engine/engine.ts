@@ -9,9 +9,12 @@ import { createReconciler, type PostApplyHooks, type ReplacementCheck } from "./
 import type { StackRunner } from "./runner.js";
 import { createStackIndex, type StackIndex } from "./stack-index.js";
 import type { StatusStore } from "./status-store.js";
+import type { Reason } from "./status-vocabulary.js";
 import type { Timers } from "./timers.js";
 import { watchStacks, type StackWatcher } from "./watcher.js";
 import { createWorkQueue, type Priority, type WorkQueue } from "./work-queue.js";
+
+const STOPPED_AS_WRITTEN: ReadonlySet<Reason> = new Set(["UnsafePlan", "Protected", "ApplyRejected"]);
 
 export interface EngineOptions {
   /** Stacks applied at once. @default 4 */
@@ -139,7 +142,11 @@ export function createEngine(deps: EngineDeps): Engine {
     if (name === PLATFORM_STACK) return s?.reason === "Applied" && s.appliedHash === index.platformHash();
     const e = index.get(name);
     if (!e) return !s || s.reason === "Destroyed" || s.reason === "Retained" || !s.hasResources;
-    if (e.valid) return s?.reason === "Applied" && s.appliedHash === e.valid.hash;
+    if (e.valid) {
+      if (s?.reason === "Applied" && s.appliedHash === e.valid.hash) return true;
+      // Refused as written (unsafe plan, protected, rejected): the same spec is not tried again until the file changes.
+      return s !== undefined && STOPPED_AS_WRITTEN.has(s.reason) && s.lastRunId !== undefined && store.getRun(s.lastRunId)?.specHash === e.valid.hash;
+    }
     return s?.reason === "InvalidSpec" && s.message === (e.errors ?? []).join("\n");
   };
 

@@ -52,11 +52,25 @@ function engine(args: string[]): ChildProcess {
   });
 }
 
-const runningRuns = (): number => {
+/** Runs in state running with an id above `after`: started by the current child, not left by a killed one. */
+const runningRuns = (after: number): number => {
   try {
     const db = new Database(join(data, "engine.db"), { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare("SELECT count(*) AS n FROM runs WHERE state = 'running'").get() as { n: number }).n;
+      return (db.prepare("SELECT count(*) AS n FROM runs WHERE state = 'running' AND id > ?").get(after) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+};
+
+const lastRunId = (): number => {
+  try {
+    const db = new Database(join(data, "engine.db"), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare("SELECT COALESCE(MAX(id), 0) AS n FROM runs").get() as { n: number }).n;
     } finally {
       db.close();
     }
@@ -80,13 +94,14 @@ describe("crash recovery (kill -9 mid-apply)", () => {
       if (round > 0) {
         for (const u of users) writeFileSync(join(stacks, `${u}.yaml`), mutate(readFileSync(join(stacks, `${u}.yaml`), "utf8"), round));
       }
+      const before = lastRunId();
       const child = engine(["reconcile"]);
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       // Wait until a run is in flight (or the child gave up), then kill at a random point of it.
       const deadline = Date.now() + 90_000;
-      while (runningRuns() === 0 && child.exitCode === null && Date.now() < deadline) await sleep(20);
-      await sleep(Math.floor(Math.random() * 400));
-      if (runningRuns() > 0) killedMidRun++;
+      while (runningRuns(before) === 0 && child.exitCode === null && Date.now() < deadline) await sleep(10);
+      await sleep(Math.floor(Math.random() * 300));
+      if (runningRuns(before) > 0) killedMidRun++;
       child.kill("SIGKILL");
       await exited;
     }

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemClock } from "../lib/clock.js";
-import { createLogger, silentLogger } from "../lib/logger.js";
+import { silentLogger } from "../lib/logger.js";
 import { createEngine, type Engine, type EngineOptions } from "./engine.js";
 import { createFakeRunner, type FakeRunner } from "./fake-runner.js";
 import type { PostApplyHooks } from "./reconciler.js";
@@ -45,7 +45,7 @@ export function engineOnFake(stacksDir: string, dbFile: string, opts: { runner?:
     runner,
     clock: systemClock,
     timers: systemTimers,
-    log: process.env.ENGINE_TEST_LOG ? createLogger("debug") : silentLogger(),
+    log: silentLogger(),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     options: { debounceMs: 20, platformQuietMs: 50, resyncIntervalMs: 0, ...opts.options },
   });

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { createCloudflareClient } from "../clients/cloudflare/client.js";
 import { createProxmoxClient } from "../clients/proxmox/client.js";
+import { createPostApplyHooks } from "../hooks/post-apply.js";
 import { ensureProvisioningKey } from "../hooks/provisioning-key.js";
+import { createVpnPeerHook } from "../hooks/vpn-peer.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import { ProxstackError } from "../lib/errors.js";
@@ -13,7 +15,9 @@ import { replacementRisks } from "../programs/replacement.js";
 import type { Config } from "../schemas/config.js";
 import { startCloudflareSimulator } from "../sim/cloudflare/server.js";
 import { startProxmoxSimulator, type PveFaults } from "../sim/proxmox/server.js";
+import type { ContainerBacking } from "../sim/backing.js";
 import { simulatorSeedFromPlatform } from "../sim/seed.js";
+import type { VpnClient } from "../vpn/client.js";
 import { createEngine, type Engine, type EngineOptions } from "./engine.js";
 import type { PostApplyHooks } from "./reconciler.js";
 import { createAutomationPulumiRunner } from "./pulumi-runner.js";
@@ -23,6 +27,7 @@ import { createSimulationRunner } from "./simulation-runner.js";
 import { createStackIndex } from "./stack-index.js";
 import { openStatusStore } from "./status-store.js";
 import { systemTimers } from "./timers.js";
+import { createVpnPeerAddresses } from "./vpn-peers.js";
 
 const run = promisify(execFile);
 
@@ -31,7 +36,15 @@ export interface ComposeDeps {
   /** The checkout: its stacks/ seeds the stacks repository on first start. */
   repoRoot: string;
   clock?: Clock;
+  /**
+   * Post-deploy hooks. Default: ssh-harden where containers answer SSH (real Proxmox, or a
+   * simulator `backing`), plus vpn-peer when a `vpn` client is given; none when neither applies.
+   */
   hooks?: PostApplyHooks;
+  /** The simulator's "real containers" mode: each running simulated container is a real host. */
+  backing?: ContainerBacking;
+  /** The VPN service: peer addresses feed the firewall, and the vpn-peer hook keeps targets exact. */
+  vpn?: VpnClient;
   options?: Partial<EngineOptions>;
 }
 
@@ -66,6 +79,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
   await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"));
   const { publicKey } = await ensureProvisioningKey(config.dataDir);
   const closers: (() => Promise<void> | void)[] = [];
+  const vpnPeerAddresses = deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
   let runner: StackRunner;
   let simulators: ComposedEngine["simulators"];
 
@@ -77,6 +91,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
       proxmox: config.proxmox,
       cloudflare: config.cloudflare,
       provisioningPublicKey: publicKey,
+      ...vpnPeerAddresses,
       logger: deps.log,
     });
   } else {
@@ -89,7 +104,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
     const seed = simulatorSeedFromPlatform(platform.spec);
     const simDir = join(config.dataDir, "simulation");
     mkdirSync(simDir, { recursive: true });
-    const pveSim = await startProxmoxSimulator({ dbPath: join(simDir, "proxmox.db"), ...seed.proxmox });
+    const pveSim = await startProxmoxSimulator({ dbPath: join(simDir, "proxmox.db"), ...seed.proxmox, ...(deps.backing ? { backing: deps.backing } : {}) });
     const cfSim = await startCloudflareSimulator({ dbPath: join(simDir, "cloudflare.db"), ...seed.cloudflare });
     closers.push(() => pveSim.close(), () => cfSim.close());
     simulators = { proxmox: pveSim.url, cloudflare: cfSim.url, proxmoxToken: pveSim.token, setProxmoxFaults: (f) => pveSim.setFaults(f) };
@@ -101,6 +116,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
         proxmox: { endpoint: pveSim.url, apiToken: pveSim.token, insecure: false },
         cloudflare: { apiToken: cfSim.token, baseUrl: cfSim.url },
         provisioningPublicKey: publicKey,
+        ...vpnPeerAddresses,
       },
       logger: deps.log.child({ mode: "simulation" }),
       clock,
@@ -109,6 +125,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
     runner = sim;
   }
 
+  const hooks = deps.hooks ?? (await defaultHooks(config, deps, clock, closers));
   const store = openStatusStore(join(config.dataDir, "engine.db"), { clock, mode: runner.mode });
   const engine = createEngine({
     stacksDir: config.stacksDir,
@@ -118,7 +135,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
     timers: systemTimers,
     log: deps.log,
     replacementRisks: (before, after, platform) => replacementRisks(before, after, platform),
-    ...(deps.hooks ? { hooks: deps.hooks } : {}),
+    ...(hooks ? { hooks } : {}),
     ...(deps.options ? { options: deps.options } : {}),
   });
   return {
@@ -131,4 +148,20 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
       store.close();
     },
   };
+}
+
+/** The platform's hooks for this configuration; undefined when no hook can do anything here. */
+async function defaultHooks(config: Config, deps: ComposeDeps, clock: Clock, closers: (() => Promise<void> | void)[]): Promise<PostApplyHooks | undefined> {
+  // In simulation without real containers nothing answers SSH, so hardening could only fail.
+  const sshReachable = Boolean(config.proxmox) || Boolean(deps.backing);
+  if (!sshReachable && !deps.vpn) return undefined;
+  const handle = await createPostApplyHooks({
+    dataDir: config.dataDir,
+    log: deps.log.child({ component: "hooks" }),
+    clock,
+    ...(sshReachable ? {} : { sshHarden: false as const }),
+    extra: deps.vpn ? [{ handler: createVpnPeerHook({ vpn: deps.vpn }), data: { type: "vpn-peer" } }] : [],
+  });
+  closers.push(() => handle.close());
+  return handle;
 }

@@ -2,6 +2,7 @@
 import type { CloudflareProviderSettings, ProxmoxProviderSettings } from "../programs/providers.js";
 import { platformStackProgram } from "../programs/platform-stack.js";
 import { userStackProgram } from "../programs/user-stack.js";
+import type { UserStackSpec } from "../schemas/index.js";
 import type { StackTarget } from "./runner.js";
 
 /** Everything a program needs beyond the target itself; provider tokens stay in memory (secret in state). */
@@ -10,8 +11,8 @@ export interface ProgramSettings {
   cloudflare: CloudflareProviderSettings;
   /** OpenSSH public key of the platform's provisioning key. */
   provisioningPublicKey: string;
-  /** The user's WireGuard peer addresses (from the VPN hook); none when absent. */
-  vpnPeerAddresses?: (user: string) => Promise<string[]>;
+  /** The user's WireGuard peer addresses (engine/vpn-peers.ts); none when absent. */
+  vpnPeerAddresses?: (spec: UserStackSpec) => Promise<string[]>;
 }
 
 /** The program of one target; it returns the stack outputs (UserStackOutputs or PlatformStackOutputs). */
@@ -20,7 +21,7 @@ export function programFor(target: StackTarget, s: ProgramSettings): () => Promi
     return async () => ({ ...(await platformStackProgram({ platform: target.platform, users: target.users, cloudflare: s.cloudflare })) });
   }
   return async () => {
-    const vpnPeerAddresses = s.vpnPeerAddresses ? await s.vpnPeerAddresses(target.spec.name) : [];
+    const vpnPeerAddresses = s.vpnPeerAddresses ? await s.vpnPeerAddresses(target.spec) : [];
     return { ...(await userStackProgram({ spec: target.spec, platform: target.platform, proxmox: s.proxmox, provisioningPublicKey: s.provisioningPublicKey, vpnPeerAddresses })) };
   };
 }

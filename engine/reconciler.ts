@@ -146,15 +146,20 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       store.removeInstances(stack, instances.map((i) => i.name));
       store.markApplied(stack, hash, spec);
       if (JSON.stringify(routesOf(spec)) !== JSON.stringify(before ? routesOf(before) : [])) deps.onRoutesChanged();
-      return await runHooks(stack, spec, platform, instances);
+      return await runHooks(stack, spec, platform, instances, run.onEvent);
     } catch (err) {
       return fail(stack, store.getRun(run.id)?.state === "running" ? run.id : undefined, err);
     }
   };
 
-  const runHooks = async (stack: string, spec: UserStackSpec, platform: PlatformSpec, instances: HookContext["instances"]): Promise<Step> => {
+  const runHooks = async (stack: string, spec: UserStackSpec, platform: PlatformSpec, instances: HookContext["instances"], onEvent: (e: RunEvent) => void): Promise<Step> => {
     if (!deps.hooks) return undefined;
     const records = await deps.hooks.run({ stack, spec, platform, instances, signal: new AbortController().signal, log: deps.log.child({ stack }) });
+    // Each hook's outcome is recorded on the run it followed, so status and the portal show it.
+    for (const r of records) {
+      const detail = r.error ? `${r.error.code}: ${r.error.reason}` : `${r.changed ? "changed" : "no change"}${r.output ? ` — ${r.output}` : ""}`;
+      onEvent({ at: r.finishedAt, type: "diagnostic", severity: r.status === "succeeded" ? "info" : "error", message: `hook ${r.type} ${r.status}: ${detail}` });
+    }
     const outcome = hookOutcome(records);
     const state = outcome.status === "ok" ? "ready" : "hook-failed";
     for (const i of instances) if (i.changed || state === "ready") store.upsertInstance({ stack, name: i.name, vmid: i.vmid, ip: i.ip, power: i.power, state });

@@ -16,8 +16,11 @@ export interface PostApplyHooksDeps {
   clock?: Clock;
   /** More handlers (e.g. the VPN peer hook); their hook data is appended after ssh-harden. */
   extra?: { handler: HookHandler<any>; data: HookData }[];
-  /** Parameters of the ssh-harden hook. @default {} */
-  sshHarden?: { port?: number; onlyChanged?: boolean; readyTimeoutMs?: number };
+  /**
+   * Parameters of the ssh-harden hook, or false to leave it out (simulation without real
+   * containers: nothing answers SSH there). @default {}
+   */
+  sshHarden?: { port?: number; onlyChanged?: boolean; readyTimeoutMs?: number } | false;
 }
 
 export interface PostApplyHooksHandle {
@@ -32,10 +35,14 @@ export async function createPostApplyHooks(deps: PostApplyHooksDeps): Promise<Po
   const clock = deps.clock ?? systemClock;
   const identity = await loadProvisioningIdentity(deps.dataDir);
   const hostKeys = createHostKeyStore(join(deps.dataDir, "host-keys.db"), clock);
-  const { readyTimeoutMs, ...params } = deps.sshHarden ?? {};
-  const handlers = [createSshHardenHandler({ identity, hostKeys, ...(readyTimeoutMs ? { readyTimeoutMs } : {}) }), ...(deps.extra ?? []).map((e) => e.handler)];
+  const ssh = deps.sshHarden === false ? undefined : (deps.sshHarden ?? {});
+  const { readyTimeoutMs, ...params } = ssh ?? {};
+  const handlers = [
+    ...(ssh ? [createSshHardenHandler({ identity, hostKeys, ...(readyTimeoutMs ? { readyTimeoutMs } : {}) })] : []),
+    ...(deps.extra ?? []).map((e) => e.handler),
+  ];
   const runner = createHookRunner({ handlers: createHookRegistry(handlers), log: deps.log, clock });
-  const list: HookData[] = [{ type: SSH_HARDEN, params }, ...(deps.extra ?? []).map((e) => e.data)];
+  const list: HookData[] = [...(ssh ? [{ type: SSH_HARDEN, params }] : []), ...(deps.extra ?? []).map((e) => e.data)];
   return {
     run: (ctx) => runner.run(ctx, list),
     identity,

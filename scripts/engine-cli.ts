@@ -1,18 +1,22 @@
 // What the engine's commands share: config from the environment, the composed engine, and printing status.
 import path from "node:path";
-import { composeEngine, type ComposedEngine } from "../engine/compose.js";
+import { composeEngine, type ComposeDeps, type ComposedEngine } from "../engine/compose.js";
 import type { EngineOptions } from "../engine/engine.js";
 import type { InstanceStatus, StackStatus, StatusStore } from "../engine/status-store.js";
-import { createLogger } from "../lib/logger.js";
+import { createLogger, type Logger } from "../lib/logger.js";
 import { loadConfig, type Config } from "../schemas/config.js";
 import type { CliIo } from "./cli.js";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 
-export async function engineFromEnv(io: CliIo, options: Partial<EngineOptions> = {}): Promise<{ config: Config; composed: ComposedEngine }> {
+export async function engineFromEnv(
+  io: CliIo,
+  options: Partial<EngineOptions> = {},
+  extras: (config: Config, log: Logger) => Promise<Pick<ComposeDeps, "backing" | "vpn">> = async () => ({}),
+): Promise<{ config: Config; composed: ComposedEngine }> {
   const config = loadConfig(io.env, io.cwd);
   const log = createLogger(config.logLevel, process.stderr as never);
-  const composed = await composeEngine(config, { log, repoRoot: REPO_ROOT, options });
+  const composed = await composeEngine(config, { log, repoRoot: REPO_ROOT, options, ...(await extras(config, log)) });
   return { config, composed };
 }
 

@@ -27,7 +27,7 @@ import { createSimulationRunner } from "./simulation-runner.js";
 import { createStackIndex } from "./stack-index.js";
 import { openStatusStore } from "./status-store.js";
 import { systemTimers } from "./timers.js";
-import { createVpnPeerAddresses } from "./vpn-peers.js";
+import { createVpnPeerAddresses } from "../vpn/peer-addresses.js";
 
 const run = promisify(execFile);
 

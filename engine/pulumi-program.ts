@@ -11,7 +11,7 @@ export interface ProgramSettings {
   cloudflare: CloudflareProviderSettings;
   /** OpenSSH public key of the platform's provisioning key. */
   provisioningPublicKey: string;
-  /** The user's WireGuard peer addresses (engine/vpn-peers.ts); none when absent. */
+  /** The user's WireGuard peer addresses (vpn/peer-addresses.ts); none when absent. */
   vpnPeerAddresses?: (spec: UserStackSpec) => Promise<string[]>;
 }
 

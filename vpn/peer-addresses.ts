@@ -1,6 +1,6 @@
-// The user's WireGuard peer address for the firewall: read from the VPN service, created there on first need.
+// The user's WireGuard peer address for the container firewall: read from the VPN service, created there on first need.
 import type { UserStackSpec } from "../schemas/index.js";
-import type { VpnClient } from "../vpn/client.js";
+import type { VpnClient } from "./client.js";
 
 /**
  * Returns the addresses the user's containers accept VPN traffic from. The peer is created before

@@ -22,6 +22,7 @@ describe("decide", () => {
     ["retry due", present("h2"), obs({ reason: "Retrying", nextAttemptAt: earlier }), "up", "spec-changed"],
     ["stalled at the cap waits too", present("h2"), obs({ reason: "RepeatedFailures", nextAttemptAt: later }), "wait", "backing-off"],
     ["a fixed unsafe plan runs at once", present("h3"), obs({ reason: "UnsafePlan", nextAttemptAt: later }), "up", "spec-changed"],
+    ["drift found by a refresh re-applies the same spec", present("h1"), obs({ reason: "DriftDetected" }), "up", "drift-detected"],
     ["hooks failed, due", present("h1"), obs({ reason: "HookFailed", nextAttemptAt: earlier }), "up", "hooks-pending"],
     ["hooks failed, not due", present("h1"), obs({ reason: "HookFailed", nextAttemptAt: later }), "wait", "backing-off"],
     ["first apply failed, not due", present("h1"), obs({ appliedHash: undefined, hasResources: false, reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],

@@ -22,7 +22,7 @@ export type Action = "up" | "destroy" | "wait" | "noop";
 
 export type DecisionReason =
   | "never-applied" | "spec-changed" | "hooks-pending" | "up-to-date"
-  | "invalid-spec" | "file-removed" | "retained" | "already-removed" | "backing-off";
+  | "invalid-spec" | "file-removed" | "retained" | "already-removed" | "backing-off" | "drift-detected";
 
 export interface Decision {
   action: Action;
@@ -49,6 +49,7 @@ export function decide(desired: Desired, observed: Observed | undefined, now: Da
     return { action: "up", reason: "never-applied" };
   }
   if (observed.appliedHash === desired.hash) {
+    if (observed.reason === "DriftDetected") return { action: "up", reason: "drift-detected" };
     if (observed.reason === "HookFailed") {
       if (due && due > now) return { action: "wait", reason: "backing-off", until: due };
       return { action: "up", reason: "hooks-pending" };

@@ -58,6 +58,29 @@ describe("engine + simulation runner + simulators", () => {
     expect(engine.store.listInstances("carol").map((i) => i.name)).toEqual(["lab"]);
   });
 
+  it("drift: a container stopped behind the engine's back is found by the scheduled refresh and started again", async () => {
+    root = mkdtempSync(join(tmpdir(), "engine-drift-"));
+    const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);
+    composed = await composeEngine(config, { log: silentLogger(), repoRoot: REPO, options: { debounceMs: 30, platformQuietMs: 100, refreshIntervalMs: 0 } });
+    const { engine } = composed;
+    await engine.start();
+    const pve = createProxmoxClient({ endpoint: composed.simulators!.proxmox, token: composed.simulators!.proxmoxToken, taskPollMs: 10 });
+    await waitFor(() => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"), "first convergence", 60_000);
+    const runsBefore = engine.store.listRuns("alice").length;
+
+    // Nothing drifted: a refresh pass applies nothing.
+    expect(engine.refresh()).toEqual(expect.arrayContaining(["alice", "bob", "carol", "platform"]));
+    await engine.idle();
+    expect(engine.store.listRuns("alice")).toHaveLength(runsBefore);
+
+    await pve.stopContainer("pve1", 2001);
+    expect((await containers(pve)).find((c) => c.vmid === 2001)?.status).toBe("stopped");
+    engine.refresh();
+    await waitFor(async () => (await containers(pve)).find((c) => c.vmid === 2001)?.status === "running", "alice/web started again", 30_000);
+    await waitFor(() => engine.store.getStack("alice")?.reason === "Applied", "alice Applied again", 30_000);
+    expect(engine.store.listRuns("alice").length).toBe(runsBefore + 1);
+  });
+
   it("Proxmox faults at 20% (5xx and lock timeouts): every stack converges; a total outage shows Stalled, which clears", async () => {
     root = mkdtempSync(join(tmpdir(), "engine-sim-faults-"));
     const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);

@@ -25,6 +25,8 @@ export interface EngineOptions {
   debounceMs: number;
   /** Full resync period, the safety net behind the watcher. @default 300000 (5 minutes) */
   resyncIntervalMs: number;
+  /** Drift detection period: every applied stack is refreshed and re-applied when reality differs; 0 turns it off. @default 1800000 (30 minutes) */
+  refreshIntervalMs: number;
   /** Quiet time after a route change before the one platform run. @default 2000 */
   platformQuietMs: number;
   /** Longest a stream of route changes may delay the platform run. @default 30000 */
@@ -39,6 +41,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   perNodeLimit: 2,
   debounceMs: 50,
   resyncIntervalMs: 5 * 60_000,
+  refreshIntervalMs: 30 * 60_000,
   platformQuietMs: 2000,
   platformMaxWaitMs: 30_000,
   backoff: DEFAULT_BACKOFF,
@@ -73,6 +76,8 @@ export interface Engine {
   enqueue(stack: string, priority?: Priority): void;
   /** Destroys one user stack now (outside the queue's retries); protected instances refuse. */
   destroy(stack: string): Promise<void>;
+  /** Drift detection now: queues a refresh of every applied stack (each runs in its turn, never beside a run of the same stack). */
+  refresh(): string[];
   /** Resolves when nothing is queued, running or waiting for the platform batch. */
   idle(): Promise<void>;
 }
@@ -83,6 +88,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const index = createStackIndex(deps.stacksDir);
   let watcher: StackWatcher | undefined;
   let resyncTimer: unknown;
+  let refreshTimer: unknown;
   let stopped = false;
 
   // Platform batching: one platform run after route changes go quiet (or after the longest wait).
@@ -182,6 +188,14 @@ export function createEngine(deps: EngineDeps): Engine {
     }, o.resyncIntervalMs);
   };
 
+  const scheduleRefresh = (): void => {
+    if (stopped || o.refreshIntervalMs <= 0) return;
+    refreshTimer = timers.setTimeout(() => {
+      engine.refresh();
+      scheduleRefresh();
+    }, o.refreshIntervalMs);
+  };
+
   const engine: Engine = {
     index,
     store,
@@ -212,10 +226,12 @@ export function createEngine(deps: EngineDeps): Engine {
         if (!queued.includes(s.name) && s.condition !== "Ready" && s.name !== PLATFORM_STACK && s.reason !== "InvalidSpec") queue.add(s.name, "resync");
       }
       scheduleResync();
+      scheduleRefresh();
     },
     async stop() {
       stopped = true;
       if (resyncTimer !== undefined) timers.clearTimeout(resyncTimer);
+      if (refreshTimer !== undefined) timers.clearTimeout(refreshTimer);
       if (batchTimer !== undefined) timers.clearTimeout(batchTimer);
       batchTimer = undefined;
       await watcher?.close();
@@ -231,6 +247,14 @@ export function createEngine(deps: EngineDeps): Engine {
     },
     async destroy(stack) {
       await reconciler.destroy(stack);
+    },
+    refresh() {
+      const applied = store.listStacks().filter((s) => s.reason === "Applied").map((s) => s.name);
+      for (const name of applied) {
+        reconciler.requestRefresh(name);
+        queue.add(name, "resync");
+      }
+      return applied;
     },
     enqueue(stack, priority = "portal") {
       store.markPending(stack);

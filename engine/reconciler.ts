@@ -47,6 +47,8 @@ export interface Reconciler {
   reconcile(stack: string): Promise<WorkResult>;
   /** Destroys a stack's resources now, whatever its file says (`proxstack destroy`); protected instances refuse. */
   destroy(stack: string): Promise<WorkResult>;
+  /** Asks for a drift check (refresh) at the stack's next pass through the queue, so it never overlaps a run. */
+  requestRefresh(stack: string): void;
 }
 
 type Step = WorkResult;
@@ -206,9 +208,35 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
   };
 
+  const refreshRequested = new Set<string>();
+
+  /** Refreshes an applied stack; on drift marks it so decide() applies the same spec again. */
+  const refresh = async (stack: string): Promise<void> => {
+    const platform = index.platform().spec;
+    if (!platform || store.getStack(stack)?.reason !== "Applied") return;
+    const spec = stack === PLATFORM_STACK ? undefined : index.get(stack)?.valid?.spec;
+    if (stack !== PLATFORM_STACK && !spec) return;
+    const target: StackTarget = spec
+      ? { kind: "user", name: stack, spec, platform }
+      : { kind: "platform", name: PLATFORM_STACK, platform, users: index.routedUsers() };
+    try {
+      const { steps } = await runner.refresh(target);
+      const drifted = steps.filter((s) => s.op !== "same");
+      if (drifted.length === 0) return;
+      const what = drifted.map((s) => `${s.name} (${s.op}${s.diffs?.length ? `: ${s.diffs.join(", ")}` : ""})`).join("; ");
+      deps.log.warn({ stack, drifted: what }, "drift detected; applying the stack file again");
+      store.markDrifted(stack, `refresh found ${drifted.length} resource(s) differing from the last apply: ${what}`);
+    } catch (err) {
+      // A failed refresh changes nothing; the next scheduled one tries again.
+      deps.log.warn({ stack, err: chainMessage(err) }, "refresh failed");
+    }
+  };
+
   return {
     destroy: (stack) => destroyUser(stack),
+    requestRefresh: (stack) => void refreshRequested.add(stack),
     async reconcile(stack) {
+      if (refreshRequested.delete(stack)) await refresh(stack);
       if (stack !== PLATFORM_STACK && index.get(stack)?.valid) {
         try {
           if ((await ensureAllocated(stack)) === "rewritten") return { requeueAfterMs: 0 };

@@ -136,6 +136,8 @@ export interface StatusStore {
   markApplying(stack: string, runId: number): void;
   /** An up succeeded with this hash and spec; failures reset. */
   markApplied(stack: string, hash: string, spec: unknown): void;
+  /** A refresh found the real resources differ from the last apply: the same spec is applied again. */
+  markDrifted(stack: string, message: string): void;
   /** Resources are up but a hook failed: degraded, retried. */
   markHookFailed(stack: string, message: string, nextAttemptAt: Date): void;
   /** The file is gone and its resources were destroyed or retained. */
@@ -265,6 +267,9 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       // A stalled or retrying stack keeps its reason visible until a run actually starts.
       if (s && (s.reason === "Applying" || s.condition === "Stalled" || s.reason === "Retrying" || s.reason === "HookFailed")) return;
       setCondition(stack, "Pending", "");
+    },
+    markDrifted(stack, message) {
+      setCondition(stack, "DriftDetected", message);
     },
     markApplying(stack, runId) {
       setCondition(stack, "Applying", "");

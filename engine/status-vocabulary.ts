@@ -10,6 +10,7 @@ export const REASONS = {
   Destroyed: { condition: "Ready", doc: "The stack file was removed and every resource of the stack was destroyed." },
   Pending: { condition: "Reconciling", doc: "A change was seen; the stack waits in the queue for a worker." },
   Applying: { condition: "Reconciling", doc: "A run (preview, then up or destroy) is in progress." },
+  DriftDetected: { condition: "Reconciling", doc: "A scheduled refresh found the real resources differ from the last apply; the engine applies the stack file again." },
   Retrying: { condition: "Reconciling", doc: "The last run failed for a transient reason; the engine retries after a growing pause." },
   HookFailed: { condition: "Reconciling", doc: "Resources are applied but a post-deploy hook failed (degraded); the engine retries the hooks, never rolling back." },
   InvalidSpec: { condition: "Stalled", doc: "The stack file fails validation; nothing is applied until it is fixed, the last good state stays." },

@@ -34,7 +34,7 @@ describe.skipIf(skip)("engine: post-deploy hooks after a simulated apply", () =>
     rmSync(root, { recursive: true, force: true });
   });
 
-  it("hardens the new container, records the hooks on the run, and allows the owner's VPN peer in the firewall", async () => {
+  it("hardens the new container, records the hooks on the run, allows the owner's VPN peer in the firewall, and re-hardens a replaced container", async () => {
     const data = join(root, "data");
     const stacks = join(root, "stacks");
     mkdirSync(stacks, { recursive: true });
@@ -101,5 +101,19 @@ describe.skipIf(skip)("engine: post-deploy hooks after a simulated apply", () =>
     const rules = await pve.listFirewallRules("pve1", 2000);
     const peerAddress = peer!.address.replace(/\/32$/, "");
     expect(rules.map((r) => r.source)).toContain(peerAddress);
-  });
+
+    // Another template replaces the container: a new sshd with a new host key at the same address.
+    // The engine drops the old pin, so hardening succeeds again instead of refusing a changed key.
+    const succeededUps = () => engine.store.listRuns("dana").filter((r) => r.action === "up" && r.state === "succeeded");
+    const before = succeededUps().length;
+    const file = join(stacks, "dana.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace("template: debian-12", "template: ubuntu-24"));
+    await waitFor(
+      () => succeededUps().length > before && engine.store.getStack("dana")?.reason === "Applied" && engine.store.listInstances("dana")[0]?.state === "ready",
+      "dana re-applied with the replaced container hardened",
+      90_000,
+    );
+    const latest = succeededUps().sort((x, y) => y.id - x.id)[0]!;
+    expect(engine.store.runEvents(latest.id).map((e) => e.message ?? "")).toContainEqual(expect.stringMatching(/^hook ssh-harden succeeded: changed/));
+  }, 240_000);
 });

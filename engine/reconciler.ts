@@ -19,6 +19,8 @@ import type { WorkResult } from "./work-queue.js";
 /** Post-deploy hooks as the engine calls them (hooks/runner.ts `createHookRunner` with the hook list bound). */
 export interface PostApplyHooks {
   run(ctx: HookContext): Promise<HookRunRecord[]>;
+  /** Forgets what hooks pinned for these addresses (host keys): their containers were replaced or destroyed. */
+  forgetHosts?(ips: string[]): void;
 }
 
 /** Which instances a spec change would destroy (programs/replacement.ts `replacementRisks`), by instance name. */
@@ -130,6 +132,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         return undefined;
       }
       const result = await runner.up(target, { onEvent: run.onEvent });
+      // A replaced or deleted container's address may come back with a new host key: drop the old pin.
+      const gone = new Set(preview.steps.filter((s) => s.op === "replace" || s.op === "delete" || s.op === "delete-replaced").map(instanceOfStep));
+      deps.hooks?.forgetHosts?.((before?.instances ?? []).filter((i) => gone.has(i.name) && i.ip).map((i) => i.ip!));
       const parsed = UserStackOutputsSchema.safeParse(result.outputs);
       store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
       const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urn.split("::").at(-1) ?? "", op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
@@ -185,6 +190,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const result = await runner.destroy(stack, { onEvent: run.onEvent });
       store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
       for (const i of store.listInstances(stack)) store.upsertInstance({ ...i, state: "destroyed", power: "stopped" });
+      deps.hooks?.forgetHosts?.(store.listInstances(stack).flatMap((i) => (i.ip ? [i.ip] : [])));
       store.markRemoved(stack, "Destroyed");
       if (applied && routesOf(applied).length > 0) deps.onRoutesChanged();
       return undefined;

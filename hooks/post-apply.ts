@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import type { HookContext, HookData, HookHandler, HookRunRecord } from "./hook.js";
-import { createHostKeyStore, type HostKeyStore } from "./host-keys.js";
+import { createHostKeyStore, hostId, type HostKeyStore } from "./host-keys.js";
 import { loadProvisioningIdentity, type SshIdentity } from "./provisioning-key.js";
 import { createHookRegistry } from "./registry.js";
 import { createHookRunner } from "./runner.js";
@@ -26,6 +26,8 @@ export interface PostApplyHooksDeps {
 export interface PostApplyHooksHandle {
   /** What the engine calls after a successful apply (engine/reconciler.ts `PostApplyHooks`). */
   run(ctx: HookContext): Promise<HookRunRecord[]>;
+  /** Drops the host-key pins of these container addresses (replaced or destroyed containers). */
+  forgetHosts(ips: string[]): void;
   identity: SshIdentity;
   hostKeys: HostKeyStore;
   close(): void;
@@ -45,6 +47,9 @@ export async function createPostApplyHooks(deps: PostApplyHooksDeps): Promise<Po
   const list: HookData[] = [...(ssh ? [{ type: SSH_HARDEN, params }] : []), ...(deps.extra ?? []).map((e) => e.data)];
   return {
     run: (ctx) => runner.run(ctx, list),
+    forgetHosts: (ips) => {
+      for (const ip of ips) hostKeys.forget(hostId(ip, ssh?.port ?? 22));
+    },
     identity,
     hostKeys,
     close: () => hostKeys.close(),

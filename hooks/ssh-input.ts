@@ -3,7 +3,7 @@ import { createPublicKey } from "node:crypto";
 // ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
 import ssh2 from "ssh2";
 import { ProxstackError } from "../lib/errors.js";
-import { LINUX_USERNAME, RESERVED_USERNAMES, SSH_KEY_TYPES } from "../schemas/index.js";
+import { LINUX_USERNAME, RESERVED_USERNAMES, SSH_KEY_COMMENT_CHARS, SSH_KEY_TYPES } from "../schemas/index.js";
 
 const { utils } = ssh2;
 
@@ -11,7 +11,7 @@ const { utils } = ssh2;
 export const MIN_RSA_BITS = 2048;
 
 /** Characters allowed in a key's comment: enough for `alice@laptop (work)`, nothing a shell or sshd treats specially. */
-const SAFE_COMMENT = /^[A-Za-z0-9@._+=:,/() -]*$/;
+const SAFE_COMMENT = new RegExp(`^[${SSH_KEY_COMMENT_CHARS}]*$`);
 
 function bad(message: string): ProxstackError {
   return new ProxstackError("hook-bad-input", message, { kind: "stall" });

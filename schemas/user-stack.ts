@@ -16,7 +16,13 @@ export const RESERVED_USERNAMES: ReadonlySet<string> = new Set([
 export const SSH_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"] as const;
 
 /** The shape of an authorized_keys line without options; stackfiles/ also decodes the key itself. */
-export const SSH_PUBLIC_KEY_LINE = new RegExp(`^(${SSH_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,3}( [^\\r\\n]*)?$`);
+/**
+ * Characters a key comment may hold: enough for `alice@laptop (work)`, nothing a shell or sshd treats
+ * specially. The SSH hardening hook refuses the same set, so a file that validates also hardens.
+ */
+export const SSH_KEY_COMMENT_CHARS = "A-Za-z0-9@._+=:,/() -";
+
+export const SSH_PUBLIC_KEY_LINE = new RegExp(`^(${SSH_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,3}( [${SSH_KEY_COMMENT_CHARS}]*)?$`);
 
 // A negative lookahead rather than a refine, so the JSON Schema for editors refuses these too
 // (names hold only a-z, 0-9, '_' and '-', none special outside a character class).
@@ -27,7 +33,7 @@ export const SshPublicKeySchema = z
   .max(16_384, "is too long for an SSH public key")
   .regex(
     SSH_PUBLIC_KEY_LINE,
-    `must be one OpenSSH public key line: the type (${SSH_KEY_TYPES.join(", ")}), a space, the base64 key and an optional comment, as in a .pub file`,
+    `must be one OpenSSH public key line: the type (${SSH_KEY_TYPES.join(", ")}), a space, the base64 key and an optional comment (letters, digits, spaces and @ . _ + = : , / ( ) - only), as in a .pub file`,
   )
   .describe("An OpenSSH public key line: type, base64 body, optional comment. @example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA… alice@laptop");
 

@@ -1,11 +1,13 @@
 // Parsing one stack file: safe YAML, then its schema by `kind`, then the checks one file allows alone.
 import { basename } from "node:path";
+import { ProxstackError } from "../lib/errors.js";
 import type { Document } from "yaml";
 import { PlatformSpecSchema, UserStackSpecSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import { compareErrors, type PositionedError } from "./positioned-error.js";
 import { deferMessages, issuesToErrors } from "./schema-issues.js";
 import { sshKeyProblem } from "./ssh-keys.js";
-import { readYaml, type ReadOptions, type YamlSource } from "./yaml-source.js";
+import { fastYamlData } from "./fast-yaml.js";
+import { decodeStackText, readYaml, type DataPath, type Located, type ReadOptions, type YamlSource } from "./yaml-source.js";
 
 export const STACK_KINDS = ["Platform", "UserStack"] as const;
 export type StackKind = (typeof STACK_KINDS)[number];
@@ -35,6 +37,60 @@ export function stackNameOfPath(path: string): string | undefined {
  * @example parseStackFile("stacks/alice.yaml", text) // → { ok: true, kind: "UserStack", spec, doc, source }
  */
 export function parseStackFile(path: string, content: string | Uint8Array, opts: ParseOptions = {}): ParsedStackFile {
+  return fastParse(path, content, opts) ?? parseWithPositions(path, content, opts);
+}
+
+/**
+ * The fast path: a plain user file (see fast-yaml.ts) that passes its schema and every check of
+ * one file is returned without the `yaml` library's Document, which is built only when someone
+ * asks for `doc` or a position (a cross-file check blaming this file). Any problem, or any file
+ * that is not a plain user file, returns undefined so the slow path reports it with positions.
+ */
+function fastParse(path: string, content: string | Uint8Array, opts: ParseOptions): ParsedStackFile | undefined {
+  const decoded = decodeStackText(path, content, opts);
+  if (!decoded.ok) return undefined;
+  const data = fastYamlData(decoded.text);
+  if (data === null || typeof data !== "object" || Array.isArray(data) || (data as Record<string, unknown>).kind !== "UserStack") return undefined;
+  const r = UserStackSpecSchema.safeParse(data, { error: deferMessages });
+  if (!r.success) return undefined;
+  const source = lazySource(path, decoded.text, data, () => readYaml(path, content, opts));
+  if (userFileChecks(source, r.data).length > 0) return undefined;
+  return {
+    ok: true,
+    kind: "UserStack",
+    spec: r.data,
+    get doc() {
+      return source.doc;
+    },
+    source,
+  };
+}
+
+/** A YamlSource whose Document (and so every position) is read by the slow path on first use. */
+function lazySource(path: string, text: string, data: unknown, read: () => ReturnType<typeof readYaml>): YamlSource {
+  let slow: YamlSource | undefined;
+  const load = (): YamlSource => {
+    if (slow) return slow;
+    const r = read();
+    if (!r.ok) {
+      throw new ProxstackError("stackfiles.fast-path-disagrees", `${path}: the fast YAML reader accepted the file but the positioned reader refused it (${r.errors[0]?.message ?? "?"}); this is a bug in stackfiles/fast-yaml.ts`, { kind: "bug" });
+    }
+    slow = r.source;
+    return slow;
+  };
+  return {
+    path,
+    text,
+    data,
+    get doc() {
+      return load().doc;
+    },
+    locate: (p: DataPath, o?: { key?: boolean }): Located => load().locate(p, o),
+  };
+}
+
+/** The slow path: the `yaml` library's Document, so every error carries its line and column. */
+function parseWithPositions(path: string, content: string | Uint8Array, opts: ParseOptions): ParsedStackFile {
   const read = readYaml(path, content, opts);
   if (!read.ok) return { ok: false, errors: read.errors };
   const source = read.source;

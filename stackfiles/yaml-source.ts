@@ -40,12 +40,12 @@ export interface YamlSource {
 export type ReadResult = { ok: true; source: YamlSource } | { ok: false; errors: PositionedError[] };
 
 /**
- * Reads a file's content as one YAML document. Bytes are checked for UTF-8 (strings are taken as
- * already decoded). Never throws: every refusal is a positioned error.
+ * The checks before any YAML parsing: size, UTF-8 (bytes only; strings are taken as decoded), a
+ * leading BOM dropped, bracket nesting bounded. Never throws.
  */
-export function readYaml(path: string, content: string | Uint8Array, opts: ReadOptions = {}): ReadResult {
+export function decodeStackText(path: string, content: string | Uint8Array, opts: ReadOptions = {}): { ok: true; text: string } | { ok: false; errors: PositionedError[] } {
   const maxBytes = opts.maxBytes ?? MAX_STACK_FILE_BYTES;
-  const fail = (line: number, col: number, code: string, message: string): ReadResult => ({
+  const fail = (line: number, col: number, code: string, message: string): { ok: false; errors: PositionedError[] } => ({
     ok: false,
     errors: [{ path, line, col, code, message }],
   });
@@ -72,6 +72,22 @@ export function readYaml(path: string, content: string | Uint8Array, opts: ReadO
     const { line, col } = lineCol(text, deep);
     return fail(line, col, "yaml.too-deep", `brackets nest more than ${MAX_FLOW_DEPTH} levels deep here; a stack file needs only a few`);
   }
+
+  return { ok: true, text };
+}
+
+/**
+ * Reads a file's content as one YAML document. Bytes are checked for UTF-8 (strings are taken as
+ * already decoded). Never throws: every refusal is a positioned error.
+ */
+export function readYaml(path: string, content: string | Uint8Array, opts: ReadOptions = {}): ReadResult {
+  const decoded = decodeStackText(path, content, opts);
+  if (!decoded.ok) return decoded;
+  const text = decoded.text;
+  const fail = (line: number, col: number, code: string, message: string): ReadResult => ({
+    ok: false,
+    errors: [{ path, line, col, code, message }],
+  });
 
   const lineCounter = new LineCounter();
   let doc: Document;

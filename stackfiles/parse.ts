@@ -24,7 +24,10 @@ export type ParsedStackFile =
       source?: YamlSource;
     };
 
-export type ParseOptions = ReadOptions;
+export interface ParseOptions extends ReadOptions {
+  /** Read plain valid user files without the `yaml` Document (built on demand). Off only to compare both paths in tests. @default true */
+  fastPath?: boolean;
+}
 
 /** The stack name a file must carry: its base name without .yaml/.yml, or undefined for other paths. */
 export function stackNameOfPath(path: string): string | undefined {
@@ -37,7 +40,7 @@ export function stackNameOfPath(path: string): string | undefined {
  * @example parseStackFile("stacks/alice.yaml", text) // → { ok: true, kind: "UserStack", spec, doc, source }
  */
 export function parseStackFile(path: string, content: string | Uint8Array, opts: ParseOptions = {}): ParsedStackFile {
-  return fastParse(path, content, opts) ?? parseWithPositions(path, content, opts);
+  return (opts.fastPath === false ? undefined : parseStackFileFast(path, content, opts)) ?? parseWithPositions(path, content, opts);
 }
 
 /**
@@ -45,8 +48,9 @@ export function parseStackFile(path: string, content: string | Uint8Array, opts:
  * one file is returned without the `yaml` library's Document, which is built only when someone
  * asks for `doc` or a position (a cross-file check blaming this file). Any problem, or any file
  * that is not a plain user file, returns undefined so the slow path reports it with positions.
+ * Exported for the parity tests; callers use {@link parseStackFile}.
  */
-function fastParse(path: string, content: string | Uint8Array, opts: ParseOptions): ParsedStackFile | undefined {
+export function parseStackFileFast(path: string, content: string | Uint8Array, opts: ParseOptions = {}): ParsedStackFile | undefined {
   const decoded = decodeStackText(path, content, opts);
   if (!decoded.ok) return undefined;
   const data = fastYamlData(decoded.text);

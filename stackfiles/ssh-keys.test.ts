@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { skipUnless } from "../test/loud-skip.js";
 import { SSH_PUBLIC_KEY_LINE } from "../schemas/index.js";
-import { sshKeyProblem } from "./ssh-keys.js";
+import fc from "fast-check";
+import { isPlainEd25519, sshKeyProblem, sshKeyProblemDecoded } from "./ssh-keys.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sshkeys-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,4 +73,29 @@ describe("schema pattern for key lines", () => {
     ["-----BEGIN OPENSSH PRIVATE KEY-----", false],
     ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 a comment with spaces", true],
   ])("%j matches: %s", (line, ok) => expect(SSH_PUBLIC_KEY_LINE.test(line)).toBe(ok));
+});
+
+describe("the ssh-ed25519 shortcut", () => {
+  const blob = (key: Buffer, prefix = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32])])) => Buffer.concat([prefix, key]).toString("base64");
+
+  it("accepts exactly what ssh2 accepts: random keys, wrong lengths, wrong prefixes, trailing bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 30, maxLength: 34 }), fc.nat({ max: 18 }), fc.boolean(), (key, flip, corrupt) => {
+        const prefix = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32])]);
+        if (corrupt) prefix[flip] = (prefix[flip] ?? 0) ^ 1;
+        const line = `ssh-ed25519 ${blob(Buffer.from(key), prefix)} c@h`;
+        const [type, body] = line.split(" ");
+        if (isPlainEd25519(type, body)) expect(sshKeyProblemDecoded(line)).toBeUndefined();
+        expect(sshKeyProblem(line)).toBe(sshKeyProblemDecoded(line));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("takes the shortcut for a well-formed key (so the parity above is not vacuous)", () => {
+    const [type, body] = `ssh-ed25519 ${blob(Buffer.alloc(32, 7))}`.split(" ");
+    expect(isPlainEd25519(type, body)).toBe(true);
+    expect(isPlainEd25519("ssh-rsa", body)).toBe(false);
+    expect(isPlainEd25519(type, `${body?.slice(0, -2)}A=`)).toBe(false);
+  });
 });

@@ -3,8 +3,6 @@ import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createCloudflareClient } from "../clients/cloudflare/client.js";
-import { createProxmoxClient } from "../clients/proxmox/client.js";
 import { createPostApplyHooks } from "../hooks/post-apply.js";
 import { ensureProvisioningKey } from "../hooks/provisioning-key.js";
 import { createVpnPeerHook } from "../hooks/vpn-peer.js";
@@ -22,8 +20,7 @@ import { createEngine, type Engine, type EngineOptions } from "./engine.js";
 import type { PostApplyHooks } from "./reconciler.js";
 import { createAutomationPulumiRunner } from "./pulumi-runner.js";
 import type { StackRunner } from "./runner.js";
-import { simCloudflareFromClient, simProxmoxFromClient } from "./simulation-clients.js";
-import { createSimulationRunner } from "./simulation-runner.js";
+import { createSimulationRunnerForSimulators } from "./simulation-runner.js";
 import { createStackIndex } from "./stack-index.js";
 import { openStatusStore } from "./status-store.js";
 import { systemTimers } from "./timers.js";
@@ -108,16 +105,12 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
     const cfSim = await startCloudflareSimulator({ dbPath: join(simDir, "cloudflare.db"), ...seed.cloudflare });
     closers.push(() => pveSim.close(), () => cfSim.close());
     simulators = { proxmox: pveSim.url, cloudflare: cfSim.url, proxmoxToken: pveSim.token, setProxmoxFaults: (f) => pveSim.setFaults(f) };
-    const sim = createSimulationRunner({
+    const sim = createSimulationRunnerForSimulators({
       dataDir: simDir,
-      proxmox: simProxmoxFromClient(createProxmoxClient({ endpoint: pveSim.url, token: pveSim.token, taskPollMs: 20 })),
-      cloudflare: simCloudflareFromClient(createCloudflareClient({ apiUrl: cfSim.url, token: cfSim.token })),
-      program: {
-        proxmox: { endpoint: pveSim.url, apiToken: pveSim.token, insecure: false },
-        cloudflare: { apiToken: cfSim.token, baseUrl: cfSim.url },
-        provisioningPublicKey: publicKey,
-        ...vpnPeerAddresses,
-      },
+      simulators: { pve: { url: pveSim.url, token: pveSim.token }, cloudflare: { url: cfSim.url, token: cfSim.token } },
+      taskPollMs: 20,
+      provisioningPublicKey: publicKey,
+      ...vpnPeerAddresses,
       logger: deps.log.child({ mode: "simulation" }),
       clock,
     });

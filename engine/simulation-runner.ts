@@ -291,10 +291,12 @@ export function createSimulationRunnerForSimulators(s: {
   simulators: SimulatorEndpoints;
   provisioningPublicKey: string;
   vpnPeerAddresses?: ProgramSettings["vpnPeerAddresses"];
+  /** How often Proxmox tasks are polled; the simulators finish them fast. @default the client's */
+  taskPollMs?: number;
   logger: Logger;
   clock: Clock;
 }): SimulationRunner {
-  const pve = createProxmoxClient({ endpoint: s.simulators.pve.url, token: s.simulators.pve.token });
+  const pve = createProxmoxClient({ endpoint: s.simulators.pve.url, token: s.simulators.pve.token, ...(s.taskPollMs ? { taskPollMs: s.taskPollMs } : {}) });
   const cf = createCloudflareClient({ apiUrl: s.simulators.cloudflare.url, token: s.simulators.cloudflare.token });
   return createSimulationRunner({
     dataDir: s.dataDir,

@@ -73,7 +73,7 @@ export const bench: Bench = {
   title: "Validating stack files",
   description:
     `validateStackSet over ${USERS.toLocaleString("en-US")} generated user files (two instances each, one real ed25519 key each) plus the platform file: ` +
-    "safe YAML parsing with source positions, the zod schema, SSH key decoding, name = file name, and every cross-file invariant " +
+    "safe YAML parsing (plain valid files through the js-yaml fast path, source positions built only for files with errors), the zod schema, SSH key decoding, name = file name, and every cross-file invariant " +
     "(templates, plans, quotas, ranges, DNS lengths, unique VMIDs, IPs and hostnames). Baseline, same files in the same run: " +
     "plain `yaml.parse` + `UserStackSpecSchema.safeParse`, without positions, key decoding or cross-file checks. Also: revalidating the set after one file changed " +
     "with `createStackSetValidator` (unchanged files' parse results reused, cross-file checks in full), the engine watcher's case. Best of 3 runs each, after a warm-up.",

@@ -6,7 +6,7 @@ import { intToIpv4 } from "../schemas/common.js";
 import { silentLogger } from "../lib/logger.js";
 import { createVpnClient } from "../vpn/client.js";
 import { generateKeyPair } from "../vpn/keys.js";
-import { canRunVpnLab, createVpnLab } from "../vpn/netns-lab.js";
+import { canRunVpnLab, createVpnLab } from "../vpn/testing/netns-lab.js";
 import { openPeerStore, type PeerRecord } from "../vpn/peer-store.js";
 import { startVpnService } from "../vpn/server.js";
 import type { Bench, BenchFigure } from "./bench.js";

@@ -1,5 +1,5 @@
 // The pure decision of what to do with one stack, given its desired spec, its recorded status and the time.
-import type { Reason } from "./status-vocabulary.js";
+import type { Reason } from "./status/vocabulary.js";
 
 /** The desired side, as read from the stacks directory. */
 export type Desired =

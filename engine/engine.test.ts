@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProxstackError } from "../lib/errors.js";
 import type { Engine } from "./engine.js";
-import { engineOnFake, tempStacks, waitFor } from "./engine-test-support.js";
-import type { FakeRunner } from "./fake-runner.js";
-import type { Reason } from "./status-vocabulary.js";
+import { engineOnFake, tempStacks, waitFor } from "./testing/engine-test-support.js";
+import type { FakeRunner } from "./testing/fake-runner.js";
+import type { Reason } from "./status/vocabulary.js";
 
 let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -245,7 +245,7 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     for (let i = 0; i < 12; i++) {
       dir.write(`f${i}`, `apiVersion: proxstack.dev/v1\nkind: UserStack\nname: f${i}\nowner:\n  email: f${i}@example.com\nlinuxUser: f${i}\nsshKeys:\n  - ${key}\ninstances:\n  - name: a\n    template: debian-12\n    plan: small\n`);
     }
-    const { createFakeRunner } = await import("./fake-runner.js");
+    const { createFakeRunner } = await import("./testing/fake-runner.js");
     const runner = createFakeRunner();
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

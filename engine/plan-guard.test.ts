@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { UserStackSpec } from "../schemas/index.js";
 import { askedReplacements, guardPlan } from "./plan-guard.js";
-import type { PlanStep, StepOp } from "./runner.js";
+import type { PlanStep, StepOp } from "../runners/runner.js";
 
 const CT = "proxmoxve:index/containerLegacy:ContainerLegacy";
 const FW = "proxmoxve:firewall/rulesLegacy:RulesLegacy";

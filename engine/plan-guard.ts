@@ -1,6 +1,6 @@
 // The guard between preview and up: refuses plans that replace or delete containers the spec change did not ask for.
 import type { UserStackSpec } from "../schemas/index.js";
-import type { PlanStep } from "./runner.js";
+import type { PlanStep } from "../runners/runner.js";
 
 const DESTRUCTIVE = new Set(["delete", "replace", "create-replacement", "delete-replaced"]);
 

@@ -1,19 +1,19 @@
 // Carries out decide() for one stack through the StackRunner: allocation, preview, guard, up or destroy, run record, hooks.
 import type { Clock } from "../lib/clock.js";
+import { createSerialGate } from "../lib/serial-gate.js";
 import { chainMessage, kindOf, ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
-import type { HookContext, HookRunRecord } from "../hooks/hook.js";
-import { hookOutcome } from "../hooks/runner.js";
+import { hookOutcome, type HookContext, type HookRunRecord } from "../hooks/hook.js";
 import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
 import { PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import { allocate, takenBy } from "./allocation.js";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import { decide, type Desired } from "./decide.js";
 import { askedReplacements, guardPlan, instanceOfStep } from "./plan-guard.js";
-import type { RunEvent, StackRunner, StackTarget } from "./runner.js";
+import type { RunEvent, StackRunner, StackTarget } from "../runners/runner.js";
 import { routesOf } from "./spec-hash.js";
 import type { StackIndex } from "./stack-index.js";
-import type { StatusStore } from "./status-store.js";
+import type { StatusStore } from "./status/store.js";
 import type { WorkResult } from "./work-queue.js";
 
 /** Post-deploy hooks as the engine calls them (hooks/runner.ts `createHookRunner` with the hook list bound). */
@@ -58,7 +58,7 @@ type Step = WorkResult;
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const { index, store, runner, clock } = deps;
   const random = deps.random ?? Math.random;
-  let allocationLock: Promise<unknown> = Promise.resolve();
+  const allocationGate = createSerialGate();
 
   const desiredOf = (stack: string): Desired => {
     const platform = index.platform();
@@ -74,7 +74,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   /** Fills missing VMIDs and IPs, serialised across stacks so two never take the same value. */
   const ensureAllocated = (stack: string): Promise<"ok" | "rewritten"> => {
-    const task = allocationLock.then(async (): Promise<"ok" | "rewritten"> => {
+    return allocationGate(async (): Promise<"ok" | "rewritten"> => {
       const e = index.get(stack);
       const platform = index.platform().spec;
       if (!e?.valid || !platform) return "ok";
@@ -90,8 +90,6 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       deps.log.info({ stack, assignments, written }, "allocated VMIDs and IPs");
       return "rewritten";
     });
-    allocationLock = task.catch(() => undefined);
-    return task;
   };
 
   const fail = (stack: string, runId: number | undefined, err: unknown): Step => {

@@ -1,4 +1,5 @@
 // The desired state in memory: every stack file's text, verdict, spec and hash, refreshed per file or by a full resync.
+import { createSerialGate } from "../lib/serial-gate.js";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
@@ -129,12 +130,7 @@ export function createStackIndex(dir: string): StackIndex {
   };
 
   // resync and reload both rewrite the maps: one at a time.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const p = chain.then(fn);
-    chain = p.catch(() => undefined);
-    return p;
-  };
+  const serial = createSerialGate();
 
   const index: StackIndex = {
     dir,

@@ -60,3 +60,17 @@ export interface HookRunRecord {
   finishedAt: string;
   durationMs: number;
 }
+
+/** What the engine concludes from a run's records: ready, or degraded with the reasons to show and retry on. */
+export type HookOutcome = { status: "ok" } | { status: "degraded"; reason: string; retry: boolean };
+
+export function hookOutcome(records: readonly HookRunRecord[]): HookOutcome {
+  const failed = records.filter((r) => r.status === "failed");
+  if (failed.length === 0) return { status: "ok" };
+  return {
+    status: "degraded",
+    reason: failed.map((r) => `${r.type}: ${r.error?.reason ?? "failed"}`).join("; "),
+    // A stall means the spec must change first; retrying it unchanged would fail the same way.
+    retry: failed.some((r) => r.error?.kind !== "stall"),
+  };
+}

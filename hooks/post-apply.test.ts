@@ -10,7 +10,7 @@ import { canRunSshTestHosts, createSshTestHost, type SshTestHost } from "../test
 import { tryLogin } from "../testhosts/ssh-login.js";
 import type { HookContext } from "./hook.js";
 import { createPostApplyHooks, type PostApplyHooksHandle } from "./post-apply.js";
-import { ensureProvisioningKey } from "./provisioning-key.js";
+import { ensureProvisioningKey } from "../ssh/provisioning-key.js";
 
 const skip = skipUnless(await canRunSshTestHosts(), "post-apply hooks against real sshd");
 

@@ -6,7 +6,8 @@ import { silentLogger } from "../lib/logger.js";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import type { HookContext, HookHandler } from "./hook.js";
 import { createHookRegistry } from "./registry.js";
-import { createHookRunner, hookOutcome } from "./runner.js";
+import { hookOutcome } from "./hook.js";
+import { createHookRunner } from "./runner.js";
 
 function ctx(signal = new AbortController().signal): HookContext {
   return {

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createCloudflareClient } from "../clients/cloudflare/client.js";
 import { createProxmoxClient } from "../clients/proxmox/client.js";
-import { simCloudflareFromClient, simProxmoxFromClient } from "../engine/simulation-clients.js";
-import { createSimulationRunner, type SimulationRunner } from "../engine/simulation-runner.js";
+import { simCloudflareFromClient, simProxmoxFromClient } from "../runners/simulation/clients.js";
+import { createSimulationRunner, type SimulationRunner } from "../runners/simulation/runner.js";
 import { manualClock } from "../lib/clock.js";
 import { silentLogger } from "../lib/logger.js";
 import { PlatformSpecSchema, UserStackOutputsSchema, UserStackSpecSchema } from "../schemas/index.js";
@@ -19,7 +19,7 @@ import { createSshHostBacking, type SshHostBacking } from "../testhosts/backing.
 import { canRunSshTestHosts } from "../testhosts/ssh-host.js";
 import { tryLogin } from "../testhosts/ssh-login.js";
 import { createPostApplyHooks, type PostApplyHooksHandle } from "./post-apply.js";
-import { ensureProvisioningKey } from "./provisioning-key.js";
+import { ensureProvisioningKey } from "../ssh/provisioning-key.js";
 
 const repo = resolve(import.meta.dirname, "..");
 const skip = skipUnless(await canRunSshTestHosts(), "post-deploy hooks after a simulated apply");

@@ -5,10 +5,10 @@ import { ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import { PortSchema } from "../schemas/index.js";
 import type { HookHandler } from "./hook.js";
-import type { HostKeyStore } from "./host-keys.js";
-import type { SshIdentity } from "./provisioning-key.js";
-import { checkLinuxUser, checkPublicKeys, type CheckedKey } from "./ssh-input.js";
-import { openSshSession, sftpOps, type SftpOps, type SshSession } from "./ssh-session.js";
+import type { HostKeyStore } from "../ssh/host-keys.js";
+import type { SshIdentity } from "../ssh/provisioning-key.js";
+import { checkLinuxUser, checkPublicKeys, type CheckedKey } from "../ssh/input.js";
+import { openSshSession, sftpOps, type SftpOps, type SshSession } from "../ssh/session.js";
 
 export const SSH_HARDEN = "ssh-harden";
 

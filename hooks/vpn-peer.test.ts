@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../lib/logger.js";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import { createVpnClient } from "../vpn/client.js";
-import { createMemoryDevice, createMemoryFirewall, type MemoryDevice, type MemoryFirewall } from "../vpn/memory-device.js";
+import { createMemoryDevice, createMemoryFirewall, type MemoryDevice, type MemoryFirewall } from "../vpn/testing/memory-device.js";
 import { startVpnService, type VpnServer } from "../vpn/server.js";
 import type { AppliedInstance, HookContext } from "./hook.js";
 import { createVpnPeerHook } from "./vpn-peer.js";

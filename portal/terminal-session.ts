@@ -2,10 +2,10 @@
 import type { ClientChannel } from "ssh2";
 import { ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
-import type { HostKeyStore } from "../hooks/host-keys.js";
-import type { SshIdentity } from "../hooks/provisioning-key.js";
-import { checkLinuxUser } from "../hooks/ssh-input.js";
-import { openSshSession } from "../hooks/ssh-session.js";
+import type { HostKeyStore } from "../ssh/host-keys.js";
+import type { SshIdentity } from "../ssh/provisioning-key.js";
+import { checkLinuxUser } from "../ssh/input.js";
+import { openSshSession } from "../ssh/session.js";
 
 /** Where an instance lives, as the engine recorded it. */
 export interface TerminalTarget {

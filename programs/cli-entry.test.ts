@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { runCliStack } from "./cli-entry.js";
 import { PROJECT_NAME } from "./naming.js";
-import { mockRun } from "./mock-run.js";
+import { mockRun } from "../runners/simulation/mock-run.js";
 import { platformStackProgram } from "./platform-stack.js";
-import { CF_TOKEN, EXAMPLE_STACKS_DIR, PROVISIONING_KEY, PVE_TOKEN, byName, examplePlatform, exampleUser, inputDiff, resourceSet, userInput } from "./test-support.js";
+import { CF_TOKEN, EXAMPLE_STACKS_DIR, PROVISIONING_KEY, PVE_TOKEN, byName, examplePlatform, exampleUser, inputDiff, resourceSet, userInput } from "./testing/test-support.js";
 import { userStackProgram } from "./user-stack.js";
 
 let root: string;

@@ -1,10 +1,10 @@
 // The platform-stack program under Pulumi's mock runtime: ingress order and catch-all, CNAMEs, collisions, secrets.
 import { describe, expect, it } from "vitest";
 import { PlatformStackOutputsSchema, type UserStackSpec } from "../schemas/index.js";
-import { mockRun } from "./mock-run.js";
+import { mockRun } from "../runners/simulation/mock-run.js";
 import { platformStackProgram, tunnelRoutes } from "./platform-stack.js";
 import { userStackProgram } from "./user-stack.js";
-import { CF_TOKEN, DNS_RECORD, TUNNEL_CONFIG, byName, examplePlatform, exampleUser, inputDiff, resourceSet, userInput } from "./test-support.js";
+import { CF_TOKEN, DNS_RECORD, TUNNEL_CONFIG, byName, examplePlatform, exampleUser, inputDiff, resourceSet, userInput } from "./testing/test-support.js";
 
 const platform = examplePlatform();
 const TUNNEL_TARGET = "7c1d2e3f-0a1b-4c2d-8e3f-405162738495.cfargotunnel.com";

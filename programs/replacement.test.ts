@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { Instance, PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import { replacementRisks } from "./replacement.js";
-import { examplePlatform, exampleUser } from "./test-support.js";
+import { examplePlatform, exampleUser } from "./testing/test-support.js";
 
 const platform = examplePlatform();
 const alice = exampleUser("alice");

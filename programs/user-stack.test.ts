@@ -2,11 +2,11 @@
 import { describe, expect, it } from "vitest";
 import { ProxstackError } from "../lib/errors.js";
 import { UserStackOutputsSchema, type UserStackSpec } from "../schemas/index.js";
-import { mockRun, type Registration } from "./mock-run.js";
+import { mockRun, type Registration } from "../runners/simulation/mock-run.js";
 import {
   CONTAINER, FW_OPTIONS, FW_RULES, PROVISIONING_KEY, PVE_TOKEN,
   byName, examplePlatform, exampleUser, inputDiff, resourceSet, userInput,
-} from "./test-support.js";
+} from "./testing/test-support.js";
 import { userStackProgram } from "./user-stack.js";
 
 const platform = examplePlatform();

@@ -1,8 +1,8 @@
 // What the engine's commands share: config from the environment, the composed engine, and printing status.
 import path from "node:path";
-import { composeEngine, type ComposeDeps, type ComposedEngine } from "../engine/compose.js";
+import { composeEngine, type ComposeDeps, type ComposedEngine } from "../app/compose.js";
 import type { EngineOptions } from "../engine/engine.js";
-import type { InstanceStatus, StackStatus, StatusStore } from "../engine/status-store.js";
+import type { InstanceStatus, StackStatus, StatusStore } from "../engine/status/store.js";
 import { createLogger, type Logger } from "../lib/logger.js";
 import { loadConfig, type Config } from "../schemas/config.js";
 import type { CliIo } from "./cli.js";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadProvisioningIdentity } from "../hooks/provisioning-key.js";
+import { loadProvisioningIdentity } from "../ssh/provisioning-key.js";
 import { skipUnless } from "../test/loud-skip.js";
 import { canRunSshTestHosts, createSshTestHost, type SshTestHost } from "../testhosts/ssh-host.js";
 import { tryLogin } from "../testhosts/ssh-login.js";

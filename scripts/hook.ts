@@ -3,10 +3,10 @@ import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { chainMessage, ProxstackError } from "../lib/errors.js";
 import { systemClock } from "../lib/clock.js";
-import { createHostKeyStore } from "../hooks/host-keys.js";
-import { loadProvisioningIdentity, readIdentity } from "../hooks/provisioning-key.js";
+import { createHostKeyStore } from "../ssh/host-keys.js";
+import { loadProvisioningIdentity, readIdentity } from "../ssh/provisioning-key.js";
 import { hardenHost } from "../hooks/ssh-harden.js";
-import { checkPublicKeys } from "../hooks/ssh-input.js";
+import { checkPublicKeys } from "../ssh/input.js";
 import { loadConfig } from "../schemas/index.js";
 import { EXIT, intFlag, parseFlags, UsageError, type CliIo, type Command } from "./cli.js";
 

@@ -1,5 +1,5 @@
 // `proxstack plan <stack> [--json]`: what an apply would do, resource by resource, with replacement warnings.
-import type { StackTarget } from "../engine/runner.js";
+import type { StackTarget } from "../runners/runner.js";
 import { guardPlan, askedReplacements } from "../engine/plan-guard.js";
 import { replacementRisks } from "../programs/replacement.js";
 import type { UserStackSpec } from "../schemas/index.js";

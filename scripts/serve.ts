@@ -2,7 +2,7 @@
 import path from "node:path";
 import { EXIT, parseFlags, type Command } from "./cli.js";
 import { engineFromEnv, REPO_ROOT } from "./engine-cli.js";
-import { serveExtras, type ServeExtras } from "./serve-extras.js";
+import { serveExtras, type ServeExtras } from "../app/serve-extras.js";
 
 export const command: Command = {
   summary: "portal + engine (+ simulators when unconfigured); what npm start runs",

@@ -1,7 +1,7 @@
 // `proxstack status [--json]`: stacks, conditions and instances from the engine's status database.
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { openStatusStore } from "../engine/status-store.js";
+import { openStatusStore } from "../engine/status/store.js";
 import { systemClock } from "../lib/clock.js";
 import { loadConfig } from "../schemas/config.js";
 import { EXIT, parseFlags, type Command } from "./cli.js";

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { skipUnless } from "../test/loud-skip.js";
 import { createVpnClient } from "../vpn/client.js";
-import { canRunVpnLab, createVpnLab, type VpnLab } from "../vpn/netns-lab.js";
+import { canRunVpnLab, createVpnLab, type VpnLab } from "../vpn/testing/netns-lab.js";
 import type { CliIo } from "./cli.js";
 import { main } from "./proxstack.js";
 

@@ -2,6 +2,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../lib/logger.js";
+import { createKeyedGate } from "../lib/serial-gate.js";
 import type { ContainerBacking } from "../sim/backing.js";
 import { createSshTestHost, type SshTestHost } from "./ssh-host.js";
 
@@ -29,12 +30,8 @@ export interface SshHostBacking extends ContainerBacking {
 export function createSshHostBacking(opts: SshHostBackingOptions): SshHostBacking {
   const hosts = new Map<number, SshTestHost>();
   // Operations on one container run one after another; different containers proceed in parallel.
-  const chains = new Map<number, Promise<unknown>>();
-  const serial = <T>(vmid: number, fn: () => Promise<T>): Promise<T> => {
-    const next = (chains.get(vmid) ?? Promise.resolve()).then(fn, fn);
-    chains.set(vmid, next.catch(() => undefined));
-    return next;
-  };
+  const gate = createKeyedGate();
+  const serial = <T>(vmid: number, fn: () => Promise<T>): Promise<T> => gate(String(vmid), fn);
   const stopHost = async (vmid: number) => {
     const h = hosts.get(vmid);
     hosts.delete(vmid);

@@ -7,7 +7,7 @@ import { silentLogger } from "../lib/logger.js";
 import { manualClock } from "../lib/clock.js";
 import { createVpnClient, type VpnClient } from "./client.js";
 import { generateKeyPair, publicKeyOf } from "./keys.js";
-import { createMemoryDevice, createMemoryFirewall, type MemoryDevice, type MemoryFirewall } from "./memory-device.js";
+import { createMemoryDevice, createMemoryFirewall, type MemoryDevice, type MemoryFirewall } from "./testing/memory-device.js";
 import { startVpnService, type VpnServer, type VpnServiceOptions } from "./server.js";
 
 const TOKEN = "test-token-0123456789abcdef";

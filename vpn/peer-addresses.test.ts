@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../lib/logger.js";
 import { UserStackSpecSchema, type UserStackSpec } from "../schemas/index.js";
 import { createVpnClient, type VpnClient } from "./client.js";
-import { createMemoryDevice, createMemoryFirewall } from "./memory-device.js";
+import { createMemoryDevice, createMemoryFirewall } from "./testing/memory-device.js";
 import { createVpnPeerAddresses } from "./peer-addresses.js";
 import { startVpnService, type VpnServer } from "./server.js";
 

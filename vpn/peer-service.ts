@@ -2,6 +2,7 @@
 import type { Ipv4Span } from "../schemas/common.js";
 import type { Clock } from "../lib/clock.js";
 import { chainMessage, ProxstackError } from "../lib/errors.js";
+import { createSerialGate } from "../lib/serial-gate.js";
 import type { Logger } from "../lib/logger.js";
 import { allocateAddress, ipInSpan, type VpnNetwork } from "./addressing.js";
 import type { Peer, PeerWithConfig, PutPeerBody, RotateKeyBody } from "./api-schemas.js";
@@ -50,12 +51,7 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
   let cached: PeerRecord[] | undefined;
   const all = (): PeerRecord[] => (cached ??= d.store.list());
   // Mutations run one at a time: each applies the complete next state, so order must be total.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = chain.then(fn, fn);
-    chain = next.catch(() => undefined);
-    return next;
-  };
+  const serial = createSerialGate();
 
   async function applyAll(peers: readonly PeerRecord[]): Promise<void> {
     await d.device.sync(peers);

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../lib/logger.js";
 import { skipUnless } from "../test/loud-skip.js";
 import { createVpnClient } from "./client.js";
-import { canRunVpnLab, createVpnLab, type VpnLab } from "./netns-lab.js";
+import { canRunVpnLab, createVpnLab, type VpnLab } from "./testing/netns-lab.js";
 import { startVpnService, type VpnServer, type VpnServiceOptions } from "./server.js";
 
 const skip = skipUnless(await canRunVpnLab(), "VPN over real WireGuard and nftables");

@@ -1,0 +1,292 @@
+// Contract test of the Pulumi runner against a fake Automation API workspace (the CLI cannot run here), plus the real adapter's missing-CLI error.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { automation } from "@pulumi/pulumi";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ProxstackError } from "../../lib/errors.js";
+import { createLogger } from "../../lib/logger.js";
+import { PlatformSpecSchema, UserStackSpecSchema } from "../../schemas/index.js";
+import { ensurePassphrase } from "./passphrase.js";
+import { preparePulumiProject } from "./project.js";
+import { createAutomationPulumiRunner, createPulumiRunner } from "./runner.js";
+import { createAutomationWorkspace, type Deployment, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
+import type { RunEvent, StackTarget } from "../runner.js";
+
+const TOKEN = "root@pam!proxstack=3f0c9a0e-5b7e-4d7a-9a51-c0ffee000001";
+const PASSPHRASE = "correct-horse-battery-staple-passphrase";
+
+const repo = path.resolve(import.meta.dirname, "../..");
+const platform = PlatformSpecSchema.parse(parse(readFileSync(path.join(repo, "stacks/platform.yaml"), "utf8")));
+const alice = UserStackSpecSchema.parse(parse(readFileSync(path.join(repo, "stacks/alice.yaml"), "utf8")));
+const target = (name: string): StackTarget => ({ kind: "user", name, spec: { ...alice, name }, platform });
+
+/** Builds the SDK's own error classes the way its CLI wrapper does (their constructors are internal). */
+function sdkError(cls: "CommandError" | "ConcurrentUpdateError" | "StackNotFoundError", stderr: string): Error {
+  const Ctor = automation[cls] as unknown as new (r: { stderr: string; stdout: string; code: number; toString(): string }) => Error;
+  return new Ctor({ stderr, stdout: "", code: 255, toString: () => `code: 255\n stdout: \n stderr: ${stderr}\n` });
+}
+
+const urn = (name: string, type = "proxmoxve:index/containerLegacy:ContainerLegacy") => `urn:pulumi:alice::proxstack::${type}::${name}`;
+
+/** A fake workspace that behaves like the CLI as seen through the SDK: events, results, errors. */
+function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
+  const calls: string[] = [];
+  let selecting = 0;
+  let maxSelecting = 0;
+  const runningOps = new Map<string, number>();
+  let maxOpsPerStack = 0;
+  const imported: { stack: string; state: Deployment }[] = [];
+  const failNext = new Map<string, Error>();
+  const known = new Set<string>(["alice"]);
+  const tick = () => new Promise((r) => setImmediate(r));
+  const ev = (seq: number, e: Partial<EngineEvent>): EngineEvent => ({ sequence: seq, timestamp: 1_764_000_000 + seq, ...e });
+  const events = (o: PulumiOpOptions, op: "create" | "update" | "same") => {
+    o.onEvent(ev(0, { preludeEvent: { config: { "proxmoxve:apiToken": TOKEN } } }));
+    const meta = { op, urn: urn("alice/web/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", provider: "",
+      new: { type: "proxmoxve:index/containerLegacy:ContainerLegacy", urn: urn("alice/web/container"), id: "", parent: "", provider: "",
+        inputs: { vmId: 2001, cpu: { cores: 2 }, apiToken: TOKEN, note: `token is ${TOKEN}` }, outputs: {} },
+      diffs: op === "update" ? ["cpu"] : [] };
+    o.onEvent(ev(1, { resourcePreEvent: { metadata: meta as never } }));
+    o.onEvent(ev(2, { diagnosticEvent: { message: `provider said: auth with ${TOKEN} ok\n`, color: "never", severity: "info" } }));
+    o.onEvent(ev(3, { resOutputsEvent: { metadata: meta as never } }));
+    o.onEvent(ev(4, { stdoutEvent: { message: "raw", color: "never" } }));
+    o.onEvent(ev(5, { summaryEvent: { maybeCorrupt: false, durationSeconds: 1, resourceChanges: { [op]: 1, same: 2 }, policyPacks: {} } }));
+  };
+  const stackApi = (name: string): PulumiStackApi => {
+    const op = async <T>(kind: string, fn: () => T): Promise<T> => {
+      calls.push(`${kind} ${name}`);
+      runningOps.set(name, (runningOps.get(name) ?? 0) + 1);
+      maxOpsPerStack = Math.max(maxOpsPerStack, runningOps.get(name) ?? 0);
+      await tick();
+      await tick();
+      runningOps.set(name, (runningOps.get(name) ?? 1) - 1);
+      const err = failNext.get(name);
+      if (err) {
+        failNext.delete(name);
+        throw err;
+      }
+      return fn();
+    };
+    return {
+      name,
+      preview: (o) => op("preview", () => (events(o, "update"), { changeSummary: { update: 1, same: 2 } })),
+      up: (o) => op("up", () => (events(o, "create"), { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } })),
+      refresh: (o) => op("refresh", () => (events(o, "same"), { resourceChanges: { same: 3 } })),
+      destroy: (o) => op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } })),
+      cancel: () => op("cancel", () => undefined),
+      exportStack: () => op("export", () => ({ version: 3, deployment: {} })),
+      importStack: (state) => op("import", () => {
+        imported.push({ stack: name, state });
+        onImport?.(name, state);
+      }),
+    };
+  };
+  const select = async (name: string) => {
+    selecting++;
+    maxSelecting = Math.max(maxSelecting, selecting);
+    await tick();
+    selecting--;
+    calls.push(`select ${name}`);
+  };
+  const ws: PulumiWorkspaceApi = {
+    async createOrSelectStack(name) {
+      await select(name);
+      known.add(name);
+      return stackApi(name);
+    },
+    async selectStack(name) {
+      await select(name);
+      return known.has(name) ? stackApi(name) : undefined;
+    },
+    listStacks: () => Promise.resolve([...known]),
+  };
+  return { ws, calls, imported, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
+}
+
+function memoryLog() {
+  const lines: string[] = [];
+  const stream = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb(); } });
+  return { logger: createLogger("debug", stream), text: () => lines.join("") };
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "pulumi-runner-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function makeRunner(extra: Partial<Parameters<typeof createPulumiRunner>[0]> = {}, onImport?: (stack: string, state: Deployment) => void) {
+  const fake = fakeWorkspace(onImport);
+  const log = memoryLog();
+  const runner = createPulumiRunner({
+    workspace: fake.ws,
+    programFor: () => () => Promise.resolve({}),
+    backendUrl: `file://${dir}`,
+    secrets: [TOKEN, PASSPHRASE],
+    logger: log.logger,
+    ...extra,
+  });
+  return { runner, fake, log };
+}
+
+describe("pulumi runner (fake workspace)", () => {
+  it("serialises stack create/select across stacks and runs one operation per stack at a time", async () => {
+    const { runner, fake } = makeRunner();
+    await Promise.all([
+      ...["alice", "bob", "carol", "dave", "erin"].map((n) => runner.preview(target(n))),
+      runner.up(target("alice")),
+      runner.up(target("alice")),
+    ]);
+    expect(fake.stats().maxSelecting).toBe(1);
+    expect(fake.stats().maxOpsPerStack).toBe(1);
+    expect(fake.calls.filter((c) => c.startsWith("select"))).toHaveLength(7);
+  });
+
+  it("translates engine events and plan steps, and keeps every secret out of what it records", async () => {
+    const { runner, log } = makeRunner();
+    const events: RunEvent[] = [];
+    const preview = await runner.preview(target("alice"), { onEvent: (e) => events.push(e) });
+    expect(preview.changeSummary).toEqual({ update: 1, same: 2 });
+    expect(preview.steps).toEqual([
+      expect.objectContaining({ urn: urn("alice/web/container"), name: "alice/web/container", op: "update", diffs: ["cpu"], inputs: expect.objectContaining({ vmId: 2001, cpu: { cores: 2 } }) }),
+    ]);
+    expect(preview.steps[0]?.inputs).not.toHaveProperty("apiToken");
+    expect(events.map((e) => e.type)).toEqual(["prelude", "resource-pre", "diagnostic", "resource-outputs", "summary"]);
+    expect(events[1]).toMatchObject({ op: "update", resourceType: "proxmoxve:index/containerLegacy:ContainerLegacy", at: new Date(1_764_000_001_000).toISOString() });
+    expect(events[4]?.message).toBe("same 2, update 1");
+    expect(events[2]?.message).toContain("[secret]");
+
+    const applied = await runner.up(target("alice"), { onEvent: (e) => events.push(e) });
+    expect(applied.changeSummary).toEqual({ create: 1, same: 2 });
+    expect(applied.changed).toEqual([urn("alice/web/container")]);
+    expect(applied.outputs).toEqual({ stack: "alice", token: "[secret]" });
+
+    const recorded = JSON.stringify({ events, preview, applied }) + log.text();
+    expect(recorded).not.toContain(TOKEN);
+    expect(recorded).not.toContain(PASSPHRASE);
+  });
+
+  it.each([
+    ["ConcurrentUpdateError", sdkError("ConcurrentUpdateError", "error: the stack is currently locked by 1 lock(s)."), "pulumi.stack-locked", "retry"],
+    ["locked text in a CommandError", sdkError("CommandError", "error: the stack is currently locked by 1 lock(s). Either wait"), "pulumi.stack-locked", "retry"],
+    ["protected resource", sdkError("CommandError", "error: resource urn:x cannot be deleted because it is protected"), "pulumi.protected", "stall"],
+    ["wrong passphrase", sdkError("CommandError", "error: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE"), "pulumi.passphrase", "stall"],
+    ["missing plugin", sdkError("CommandError", "error: no resource plugin 'proxmoxve' found in the workspace"), "pulumi.plugin-missing", "stall"],
+    ["unreachable API", sdkError("CommandError", `error: Post "https://pve:8006": dial tcp: connect: ECONNREFUSED (token ${TOKEN})`), "pulumi.network", "retry"],
+    ["anything else", sdkError("CommandError", "error: something odd"), "pulumi.command-failed", "retry"],
+  ])("maps %s to a ProxstackError through the table", async (_what, err, code, kind) => {
+    const { runner, fake, log } = makeRunner();
+    fake.failNext.set("alice", err);
+    const got = await runner.up(target("alice")).catch((e: unknown) => e);
+    expect(got).toBeInstanceOf(ProxstackError);
+    expect(got).toMatchObject({ code, kind });
+    expect((got as Error).message).toMatch(/^up alice: pulumi: error:/);
+    expect(JSON.stringify(got) + String(got) + log.text()).not.toContain(TOKEN);
+  });
+
+  it("destroys an existing stack and treats an absent one as already destroyed", async () => {
+    const { runner, fake } = makeRunner();
+    expect((await runner.destroy("alice")).changeSummary).toEqual({ delete: 3 });
+    expect(await runner.destroy("nobody")).toEqual({ outputs: {}, changeSummary: {}, changed: [] });
+    expect(fake.calls).toContain("destroy alice");
+    expect(fake.calls).not.toContain("destroy nobody");
+  });
+
+  it("refreshes, then previews what would restore the desired state", async () => {
+    const { runner, fake } = makeRunner();
+    const r = await runner.refresh(target("alice"));
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["refresh alice", "preview alice"]);
+    expect(r.changeSummary).toEqual({ update: 1, same: 2 });
+  });
+
+  it("recover() removes a dead process's lock, leaves a live one, and imports state without pending operations", async () => {
+    const dead = spawnSync(process.execPath, ["-e", "process.pid"]).pid;
+    expect(dead).toBeGreaterThan(0);
+    const lockDir = (stack: string) => path.join(dir, ".pulumi", "locks", "organization", "proxstack", stack);
+    mkdirSync(lockDir("alice"), { recursive: true });
+    mkdirSync(lockDir("bob"), { recursive: true });
+    const lock = (pid: number) => JSON.stringify({ pid, username: "root", hostname: os.hostname(), timestamp: "2026-11-25T22:00:00Z" });
+    writeFileSync(path.join(lockDir("alice"), "0b6c.json"), lock(dead));
+    writeFileSync(path.join(lockDir("bob"), "9f1e.json"), lock(process.pid));
+    const ciphertext = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:AAAAencrypted" };
+    const latest = {
+      manifest: { time: "2026-11-25T22:00:00Z" },
+      secrets_providers: { type: "passphrase", state: { salt: "v1:salt" } },
+      resources: [{ urn: urn("alice/web/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", inputs: { apiToken: ciphertext } }],
+      pending_operations: [{ type: "creating", resource: { urn: urn("alice/dev/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", inputs: { apiToken: ciphertext } } }],
+    };
+    const stacksDir = path.join(dir, ".pulumi", "stacks", "proxstack");
+    mkdirSync(stacksDir, { recursive: true });
+    writeFileSync(path.join(stacksDir, "alice.json"), JSON.stringify({ version: 3, checkpoint: { stack: "organization/proxstack/alice", latest } }));
+    writeFileSync(path.join(stacksDir, "bob.json"), JSON.stringify({ version: 3, checkpoint: { stack: "organization/proxstack/bob", latest: { ...latest, pending_operations: [] } } }));
+
+    // Like `pulumi stack import` on a DIY backend: the checkpoint is rewritten with the imported deployment.
+    const { runner, fake, log } = makeRunner({}, (stack, state) =>
+      writeFileSync(path.join(stacksDir, `${stack}.json`), JSON.stringify({ version: 3, checkpoint: { stack, latest: state.deployment } })));
+    const cleared = await runner.recover();
+
+    expect(existsSync(path.join(lockDir("alice"), "0b6c.json"))).toBe(false);
+    expect(existsSync(path.join(lockDir("bob"), "9f1e.json"))).toBe(true);
+    expect(cleared.map((c) => c.stack)).toEqual(["alice", "alice"]);
+    expect(cleared[0]?.cleared).toContain(`dead process ${dead}`);
+    expect(cleared[1]?.cleared).toContain(`creating ${urn("alice/dev/container")}`);
+    expect(fake.imported).toHaveLength(1);
+    const state = fake.imported[0]?.state.deployment as typeof latest;
+    expect(fake.imported[0]?.stack).toBe("alice");
+    expect(state.pending_operations).toEqual([]);
+    expect(state.resources).toEqual(latest.resources);
+    // Secrets stay ciphertext; nothing exported them in plaintext.
+    expect(fake.calls).not.toContain("export alice");
+    expect(log.text()).not.toContain("v1:AAAAencrypted");
+    expect(await runner.recover()).toEqual([]);
+  });
+});
+
+describe("pulumi runner set-up", () => {
+  it("uses the repository's Pulumi.yaml (project proxstack) and refuses a project of another name", () => {
+    expect(preparePulumiProject({ repoRoot: repo, dataDir: dir, backendUrl: "file:///x" })).toBe(repo);
+    writeFileSync(path.join(dir, "Pulumi.yaml"), "name: other\nruntime: nodejs\n");
+    expect(() => preparePulumiProject({ repoRoot: dir, dataDir: dir, backendUrl: "file:///x" })).toThrow(/names project "other".*"proxstack"/);
+  });
+
+  it("generates the passphrase file once with mode 0600, and prefers a configured passphrase", () => {
+    const file = path.join(dir, "data", "pulumi-passphrase");
+    const first = ensurePassphrase({ passphraseFile: file });
+    expect(first.envVars).toEqual({ PULUMI_CONFIG_PASSPHRASE_FILE: file });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(first.passphrase.length).toBeGreaterThanOrEqual(40);
+    expect(ensurePassphrase({ passphraseFile: file }).passphrase).toBe(first.passphrase);
+    expect(ensurePassphrase({ passphrase: "x".repeat(12), passphraseFile: file }).envVars).toEqual({ PULUMI_CONFIG_PASSPHRASE: "x".repeat(12) });
+  });
+
+  it("the real Automation API adapter fails with pulumi.cli-missing when no pulumi binary exists", async () => {
+    const ws = createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: path.join(dir, "no-cli") });
+    const err = await ws.createOrSelectStack("alice", () => Promise.resolve({})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProxstackError);
+    expect(err).toMatchObject({ code: "pulumi.cli-missing", kind: "stall" });
+    expect((err as Error).message).toMatch(/install/i);
+    expect((err as Error).message).toContain("PROXMOX_VE_ENDPOINT");
+  });
+
+  it("the wired runner writes a data-dir project with the backend and reports the missing CLI on preview", async () => {
+    const { logger, text } = memoryLog();
+    const runner = createAutomationPulumiRunner({
+      dataDir: path.join(dir, "data"),
+      pulumi: { backendUrl: `file://${path.join(dir, "data", "pulumi")}`, passphraseFile: path.join(dir, "data", "pulumi-passphrase") },
+      proxmox: { endpoint: "https://pve.invalid:8006/", token: TOKEN, insecure: false },
+      cloudflare: undefined,
+      provisioningPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn proxstack",
+      pulumiRoot: path.join(dir, "no-cli"),
+      logger,
+    });
+    expect(runner.mode).toBe("pulumi");
+    const project = parse(readFileSync(path.join(dir, "data", "pulumi-project", "Pulumi.yaml"), "utf8")) as { name: string; backend: { url: string } };
+    expect(project).toMatchObject({ name: "proxstack", backend: { url: `file://${path.join(dir, "data", "pulumi")}` } });
+    await expect(runner.preview(target("alice"))).rejects.toMatchObject({ code: "pulumi.cli-missing" });
+    expect(text()).not.toContain(TOKEN);
+  });
+});

@@ -1,0 +1,136 @@
+// The narrow slice of the Pulumi Automation API the runner calls, and its real adapter over LocalWorkspace (which needs the CLI).
+import { automation } from "@pulumi/pulumi";
+import { ProxstackError } from "../../lib/errors.js";
+
+export type EngineEvent = automation.EngineEvent;
+export type OpMap = automation.OpMap;
+export type OutputMap = automation.OutputMap;
+
+/** An inline program: what the CLI calls back into, in this process. */
+export type PulumiProgram = () => Promise<Record<string, unknown> | undefined>;
+
+/** A stack export/import document (`pulumi stack export` format). */
+export interface Deployment {
+  version: number;
+  deployment: unknown;
+}
+
+export interface PulumiOpOptions {
+  onEvent: (e: EngineEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** The operations the runner performs on one selected stack. */
+export interface PulumiStackApi {
+  readonly name: string;
+  preview(opts: PulumiOpOptions): Promise<{ changeSummary: OpMap }>;
+  up(opts: PulumiOpOptions): Promise<{ outputs: OutputMap; resourceChanges: OpMap }>;
+  refresh(opts: PulumiOpOptions): Promise<{ resourceChanges: OpMap }>;
+  destroy(opts: PulumiOpOptions): Promise<{ resourceChanges: OpMap }>;
+  /** Deletes the stack's lock (`pulumi cancel`); only after the owner is proven dead. */
+  cancel(): Promise<void>;
+  /** `pulumi stack export --show-secrets`: the result holds PLAINTEXT secrets; never log or persist it. */
+  exportStack(): Promise<Deployment>;
+  importStack(state: Deployment): Promise<void>;
+}
+
+/** What the runner calls on the workspace. Every call runs the `pulumi` CLI in the real adapter. */
+export interface PulumiWorkspaceApi {
+  /** `stack select`, or `stack init` when absent. Rewrites shared workspace state: callers serialise it. */
+  createOrSelectStack(stackName: string, program: PulumiProgram): Promise<PulumiStackApi>;
+  /** `stack select`; undefined when the stack does not exist. */
+  selectStack(stackName: string, program: PulumiProgram): Promise<PulumiStackApi | undefined>;
+  listStacks(): Promise<string[]>;
+}
+
+export interface AutomationWorkspaceOptions {
+  /** Folder holding Pulumi.yaml (project `proxstack`). */
+  workDir: string;
+  projectName: string;
+  /** Environment for every CLI run: backend URL, passphrase (file), provider credentials. Never argv. */
+  envVars: Record<string, string>;
+  /** Folder whose `bin/pulumi` is the CLI; `pulumi` from PATH when absent. */
+  pulumiRoot?: string;
+  /** PULUMI_HOME (plugins, workspace files); the user's ~/.pulumi when absent. */
+  pulumiHome?: string;
+}
+
+/** The error every CLI-dependent call raises when no `pulumi` binary can be run. */
+export function cliMissingError(cause: unknown): ProxstackError {
+  return new ProxstackError(
+    "pulumi.cli-missing",
+    "the Pulumi CLI is not installed (no runnable `pulumi` binary): install it from https://www.pulumi.com/docs/install/ " +
+      "(or set the runner's pulumiRoot to a folder holding bin/pulumi), or unset PROXMOX_VE_ENDPOINT to run in simulation mode",
+    { kind: "stall", cause },
+  );
+}
+
+/** The real adapter: LocalWorkspace with an inline program, the CLI located once and reused. */
+export function createAutomationWorkspace(opts: AutomationWorkspaceOptions): PulumiWorkspaceApi {
+  let command: Promise<automation.PulumiCommand> | undefined;
+  const getCommand = (): Promise<automation.PulumiCommand> => {
+    command ??= automation.PulumiCommand.get(opts.pulumiRoot !== undefined ? { root: opts.pulumiRoot } : {}).catch((err: unknown) => {
+      command = undefined;
+      throw isMissingBinary(err) ? cliMissingError(err) : err;
+    });
+    return command;
+  };
+  const localOpts = async (program: PulumiProgram): Promise<automation.LocalWorkspaceOptions> => ({
+    workDir: opts.workDir,
+    envVars: opts.envVars,
+    pulumiCommand: await getCommand(),
+    secretsProvider: "passphrase",
+    program,
+    ...(opts.pulumiHome !== undefined ? { pulumiHome: opts.pulumiHome } : {}),
+  });
+  return {
+    async createOrSelectStack(stackName, program) {
+      const stack = await automation.LocalWorkspace.createOrSelectStack({ stackName, projectName: opts.projectName, program }, await localOpts(program));
+      return wrapStack(stack);
+    },
+    async selectStack(stackName, program) {
+      try {
+        return wrapStack(await automation.LocalWorkspace.selectStack({ stackName, projectName: opts.projectName, program }, await localOpts(program)));
+      } catch (err) {
+        if (err instanceof automation.StackNotFoundError) return undefined;
+        throw err;
+      }
+    },
+    async listStacks() {
+      const ws = await automation.LocalWorkspace.create(await localOpts(() => Promise.resolve(undefined)));
+      return (await ws.listStacks()).map((s) => s.name);
+    },
+  };
+}
+
+function isMissingBinary(err: unknown): boolean {
+  const text = err instanceof Error ? `${err.message} ${String((err as { code?: unknown }).code ?? "")}` : String(err);
+  return /ENOENT|not found|no such file/i.test(text);
+}
+
+function wrapStack(stack: automation.Stack): PulumiStackApi {
+  const common = (o: PulumiOpOptions) => ({ onEvent: o.onEvent, color: "never" as const, ...(o.signal ? { signal: o.signal } : {}) });
+  return {
+    name: stack.name,
+    async preview(o) {
+      const r = await stack.preview({ ...common(o), diff: true });
+      return { changeSummary: r.changeSummary };
+    },
+    async up(o) {
+      // showSecrets=false keeps decrypted config out of the summary; outputs still come back marked secret.
+      const r = await stack.up({ ...common(o), showSecrets: false });
+      return { outputs: r.outputs, resourceChanges: r.summary.resourceChanges ?? {} };
+    },
+    async refresh(o) {
+      const r = await stack.refresh({ ...common(o), showSecrets: false });
+      return { resourceChanges: r.summary.resourceChanges ?? {} };
+    },
+    async destroy(o) {
+      const r = await stack.destroy({ ...common(o), showSecrets: false });
+      return { resourceChanges: r.summary.resourceChanges ?? {} };
+    },
+    cancel: () => stack.cancel(),
+    exportStack: () => stack.exportStack(),
+    importStack: (state) => stack.importStack(state),
+  };
+}

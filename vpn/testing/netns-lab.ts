@@ -40,7 +40,6 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
   });
 }
 
-const ok = (cmd: string, args: string[]) => run(cmd, args).then(() => true, () => false);
 
 /** The lab needs what the VPN service needs. */
 export const canRunVpnLab = canRunVpnService;

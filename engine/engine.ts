@@ -85,7 +85,8 @@ export interface Engine {
 export function createEngine(deps: EngineDeps): Engine {
   const o: EngineOptions = { ...DEFAULT_ENGINE_OPTIONS, ...deps.options, backoff: { ...DEFAULT_BACKOFF, ...deps.options?.backoff } };
   const { store, runner, clock, timers, log } = deps;
-  const index = createStackIndex(deps.stacksDir);
+  // Values live resources hold stay theirs: a file cannot take the address of a retained or still-running container.
+  const index = createStackIndex(deps.stacksDir, { liveHolders: () => store.allocationHolders() });
   let watcher: StackWatcher | undefined;
   let resyncTimer: unknown;
   let refreshTimer: unknown;

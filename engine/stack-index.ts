@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import { formatPositionedError } from "../stackfiles/positioned-error.js";
-import { isStackFileName, validateStackSet, type StackFileInput } from "../stackfiles/validate.js";
+import { createStackSetValidator, isStackFileName, validateStackSet, type StackFileInput } from "../stackfiles/validate.js";
 import { PLATFORM_FILE, PLATFORM_STACK } from "../programs/naming.js";
 import { platformStackHash, routesOf, userStackHash } from "./spec-hash.js";
 
@@ -52,52 +52,89 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-export function createStackIndex(dir: string): StackIndex {
+/** Values that live resources hold (`vmid 2001`, `ip 10.0.0.5` → stack), whether or not a file still claims them. */
+export type LiveHolders = () => ReadonlyMap<string, string>;
+
+export interface StackIndexOptions {
+  /** Held by running or retained resources (the status store): no other file may take them. */
+  liveHolders?: LiveHolders;
+}
+
+type Claimed = "vmid" | "ip" | "hostname";
+const claimKey = (what: Claimed, value: string): string => `${what} ${value}`;
+
+/** The VMIDs, addresses and hostnames a spec claims, keyed as the validator names them. */
+function claimsOfSpec(spec: UserStackSpec): string[] {
+  return spec.instances.flatMap((i) => [
+    ...(i.vmid !== undefined ? [claimKey("vmid", String(i.vmid))] : []),
+    ...(i.ip !== undefined ? [claimKey("ip", i.ip)] : []),
+    ...i.domains.map((d) => claimKey("hostname", `${spec.name}-${i.name}-${d.subdomain}`)),
+  ]);
+}
+
+export function createStackIndex(dir: string, opts: StackIndexOptions = {}): StackIndex {
   const users = new Map<string, StackEntry>();
   let platformText: string | undefined;
   let platformSpec: PlatformSpec | undefined;
   let platformErrors: string[] | undefined;
   let lastPlatformHash: string | undefined;
+  // The same validator as `proxstack validate`, keeping parses of unchanged files between calls.
+  const validator = createStackSetValidator();
+  const platformPath = join(dir, PLATFORM_FILE);
 
-  /** Validates changed user files against the platform and against the others already known. */
-  const validate = (inputs: { name: string; path: string; text: string; stamp?: string }[]): void => {
-    const files: StackFileInput[] = inputs.map((i) => ({ path: i.path, text: i.text }));
-    if (platformText !== undefined) files.push({ path: join(dir, PLATFORM_FILE), text: platformText });
-    const report = validateStackSet(files);
-    const byPath = new Map(report.files.map((f) => [f.path, f]));
-    const validByPath = new Map(report.users.map((u) => [u.path, u.spec]));
-    const changedNames = new Set(inputs.map((i) => i.name));
-    // Claims of stacks not in this batch: a changed file may not take what another already holds.
+  /** Who holds each value now: live resources first, then the last good spec of each file. */
+  const holders = (): Map<string, string> => {
     const held = new Map<string, string>();
-    for (const e of users.values()) {
-      if (changedNames.has(e.name)) continue;
-      const s = e.valid?.spec ?? e.lastGood;
-      for (const i of s?.instances ?? []) {
-        if (i.vmid !== undefined) held.set(`vmid ${i.vmid}`, e.name);
-        if (i.ip !== undefined) held.set(`ip ${i.ip}`, e.name);
-      }
-    }
+    for (const e of users.values()) if (e.lastGood) for (const k of claimsOfSpec(e.lastGood)) if (!held.has(k)) held.set(k, e.name);
+    for (const [k, stack] of opts.liveHolders?.() ?? []) held.set(k, stack);
+    return held;
+  };
+  const sameHolders = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean =>
+    a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+
+  /**
+   * Validates the whole set (files in memory plus `inputs`) exactly as `proxstack validate` does, with
+   * one addition: a value some stack already holds stays with it, and the file that introduced the
+   * conflict is the one refused. A second pass runs when the first released or took values.
+   */
+  const validate = (inputs: { name: string; path: string; text: string; stamp?: string }[]): void => {
     for (const i of inputs) {
       const prev = users.get(i.name);
-      const entry: StackEntry = { name: i.name, path: i.path, text: i.text, ...(i.stamp ? { stamp: i.stamp } : {}), ...(prev?.lastGood ? { lastGood: prev.lastGood } : {}) };
-      const spec = validByPath.get(i.path);
-      const errors = (byPath.get(i.path)?.errors ?? []).map(formatPositionedError);
-      if (spec && platformSpec) {
-        for (const inst of spec.instances) {
-          for (const claim of [inst.vmid !== undefined ? `vmid ${inst.vmid}` : "", inst.ip !== undefined ? `ip ${inst.ip}` : ""]) {
-            const other = claim && held.get(claim);
-            if (other) errors.push(`${i.path}:1:1: instance ${inst.name}: ${claim} is already used by ${other}.yaml; remove it and the engine allocates a free one`);
-          }
+      users.set(i.name, { name: i.name, path: i.path, text: i.text, ...(i.stamp ? { stamp: i.stamp } : prev?.stamp ? { stamp: prev.stamp } : {}), ...(prev?.lastGood ? { lastGood: prev.lastGood } : {}) });
+    }
+    let held = holders();
+    for (let pass = 0; pass < 2; pass++) {
+      const files: StackFileInput[] = [...users.values()].map((e) => ({ path: e.path, text: e.text }));
+      if (platformText !== undefined) files.push({ path: platformPath, text: platformText });
+      const holder = (what: Claimed, value: string) => held.get(claimKey(what, value));
+      const report = validator.validate(files, { holder });
+      const byPath = new Map(report.files.map((f) => [f.path, f]));
+      const validByPath = new Map(report.users.map((u) => [u.path, u.spec]));
+      for (const e of users.values()) {
+        const spec = validByPath.get(e.path);
+        delete e.valid;
+        delete e.errors;
+        if (spec && platformSpec) {
+          e.valid = { spec, hash: userStackHash(spec, platformSpec) };
+          e.lastGood = spec;
+        } else {
+          const errors = (byPath.get(e.path)?.errors ?? []).map(formatPositionedError);
+          e.errors = errors.length > 0 ? errors : [`${e.path}:1:1: cannot be checked: the platform file has errors`];
         }
       }
-      if (spec && platformSpec && errors.length === 0) {
-        entry.valid = { spec, hash: userStackHash(spec, platformSpec) };
-        entry.lastGood = spec;
-      } else {
-        entry.errors = errors.length > 0 ? errors : [`${i.path}:1:1: cannot be checked: the platform file has errors`];
-      }
-      users.set(i.name, entry);
+      const next = holders();
+      if (sameHolders(held, next)) break;
+      held = next;
     }
+  };
+
+  let lastHolders = new Map<string, string>();
+  /** Validates and returns every stack whose verdict or desired hash moved (not only the inputs: a conflict resolved elsewhere frees a file). */
+  const validateAndDiff = (inputs: { name: string; path: string; text: string; stamp?: string }[]): string[] => {
+    const before = new Map([...users.values()].map((e) => [e.name, desiredKey(e)]));
+    validate(inputs);
+    lastHolders = holders();
+    return [...users.values()].filter((e) => before.get(e.name) !== desiredKey(e)).map((e) => e.name);
   };
 
   const routesKey = (e: StackEntry | undefined): string => {
@@ -150,7 +187,6 @@ export function createStackIndex(dir: string): StackIndex {
     const platformTouched = loadPlatform(platformNow);
     const seen = new Set<string>();
     const toValidate: { name: string; path: string; text: string; stamp: string }[] = [];
-    const before = new Map<string, string>();
     let read = 1;
     // Reads run in parallel chunks: thousands of files take one pass of the event loop each.
     const names = files.filter((f) => f !== PLATFORM_FILE).map((f) => stackNameOfFile(f)).filter((n): n is string => n !== undefined);
@@ -178,14 +214,13 @@ export function createStackIndex(dir: string): StackIndex {
         const prev = users.get(name);
         if (prev) prev.stamp = got.stamp;
         if (!platformTouched && prev && prev.text === got.text) return;
-        before.set(name, desiredKey(prev));
         toValidate.push({ name, path: join(dir, `${name}.yaml`), text: got.text, stamp: got.stamp });
       });
     }
-    if (toValidate.length > 0) validate(toValidate);
     const removed = [...users.keys()].filter((n) => !seen.has(n));
     for (const n of removed) users.delete(n);
-    const changed = toValidate.filter((t) => before.get(t.name) !== desiredKey(users.get(t.name))).map((t) => t.name);
+    // Unchanged files, nothing removed and the same holders: the verdicts stand, nothing to validate.
+    const changed = toValidate.length > 0 || removed.length > 0 || !sameHolders(lastHolders, holders()) ? validateAndDiff(toValidate) : [];
     if (platformChanged()) changed.push(PLATFORM_STACK);
     return { changed, removed, read };
   }
@@ -205,15 +240,16 @@ export function createStackIndex(dir: string): StackIndex {
     if (text === undefined) {
       if (!prev) return { changed: [], removed: [] };
       users.delete(name);
-      return { changed: platformChanged() ? [PLATFORM_STACK] : [], removed: [name] };
+      // Values it held are free now: a file refused for them may be valid.
+      const changed = validateAndDiff([]);
+      if (platformChanged()) changed.push(PLATFORM_STACK);
+      return { changed, removed: [name] };
     }
     if (prev && prev.text === text) return { changed: [], removed: [] };
-    const key = desiredKey(prev);
     const routesBefore = routesKey(prev);
-    validate([{ name, path, text }]);
-    const changed = key !== desiredKey(users.get(name)) ? [name] : [];
-    // The platform hash spans every user: recompute it only when this user's routes moved.
-    if (routesKey(users.get(name)) !== routesBefore && platformChanged()) changed.push(PLATFORM_STACK);
+    const changed = validateAndDiff([{ name, path, text }]);
+    // The platform hash spans every user: recompute it only when routes moved (this user's, or another's freed by it).
+    if ((changed.length > 1 || routesKey(users.get(name)) !== routesBefore) && platformChanged()) changed.push(PLATFORM_STACK);
     return { changed, removed: [] };
   }
   return index;

@@ -227,3 +227,48 @@ describe("loadStackDir", () => {
     ["alice.yml", false],
   ])("isStackFileName(%s) = %s", (name, ok) => expect(isStackFileName(name)).toBe(ok));
 });
+
+describe("createStackSetValidator with a claim holder (the engine's view)", () => {
+  const validator = () => createStackSetValidator();
+  const holding = (map: Record<string, string>) => (what: string, value: string) => map[`${what} ${value}`];
+
+  it("refuses only the file that claims a value another stack holds, at the claim's position", () => {
+    const aaron = user("aaron", ["vmid: 2001"]);
+    const r = validator().validate([PLATFORM, ALICE, aaron], { holder: holding({ "vmid 2001": "alice" }) });
+    expect(r.users.map((u) => u.spec.name)).toEqual(["alice"]);
+    expect(r.errors.map(formatPositionedError)).toEqual([
+      "stacks/aaron.yaml:15:11: vmid 2001 is already held by stack alice; a VMID belongs to one instance across all stacks",
+    ]);
+  });
+
+  it("keeps the hostname with the stack that routed it first; the newcomer alone is refused", () => {
+    const first = user("ann", ["domains: [{ subdomain: lab-y, port: 80 }]"], "x");
+    const second = user("ann-x", ["domains: [{ subdomain: y, port: 80 }]"], "lab");
+    const r = validator().validate([PLATFORM, first, second], { holder: holding({ "hostname ann-x-lab-y": "ann" }) });
+    expect(r.users.map((u) => u.spec.name)).toEqual(["ann"]);
+    expect(r.errors.map(formatPositionedError)).toEqual([
+      expect.stringMatching(/^stacks\/ann-x\.yaml:\d+:\d+: hostname ann-x-lab-y\.example\.com is already held by stack ann; a hostname routes to one instance/),
+    ]);
+  });
+
+  it("refuses a value held by a stack that has no file any more (a retained container)", () => {
+    const aaron = user("aaron", ["ip: 10.10.0.99"]);
+    const r = validator().validate([PLATFORM, aaron], { holder: holding({ "ip 10.10.0.99": "gone" }) });
+    expect(r.errors.map(formatPositionedError)).toEqual([
+      expect.stringMatching(/^stacks\/aaron\.yaml:\d+:\d+: ip 10\.10\.0\.99 is already held by stack gone; an address belongs to one instance/),
+    ]);
+  });
+
+  it("still refuses a value claimed twice inside the holder's own file", () => {
+    const dan = user("dan", ["ip: 10.10.0.40"]);
+    dan.text += "  - name: two\n    template: debian-12\n    plan: small\n    power: running\n    ip: 10.10.0.40\n";
+    const r = validator().validate([PLATFORM, dan], { holder: holding({ "ip 10.10.0.40": "dan" }) });
+    expect(r.errors.map((e) => e.code)).toEqual(["set.ip-conflict", "set.ip-conflict"]);
+  });
+
+  it("without a holder, blames every side exactly as validateStackSet", () => {
+    const aaron = user("aaron", ["vmid: 2001"]);
+    expect(validator().validate([PLATFORM, ALICE, aaron], { holder: () => undefined })).toEqual(validateStackSet([PLATFORM, ALICE, aaron]));
+  });
+});
+

@@ -71,10 +71,23 @@ export function validateStackSet(files: readonly StackFileInput[], opts: ParseOp
   return checkSet(files, (f) => parseStackFile(f.path, f.text, opts));
 }
 
+/** Which stack holds a claim already (the engine knows from running resources and the last good files); undefined when none does. */
+export type ClaimHolder = (what: "vmid" | "ip" | "hostname", value: string) => string | undefined;
+
+/**
+ * What the engine knows beyond the files. With `holder`, a conflict is blamed only on the claims of
+ * stacks other than the holder, so the file that held a value first keeps running and the file that
+ * introduced the conflict is the one refused; a value held by a stack without a file (a retained or
+ * still-live container) is refused even when no other file claims it.
+ */
+export interface SetContext {
+  holder?: ClaimHolder;
+}
+
 /** Validates sets again and again (the engine's watcher), re-parsing only files whose content changed. */
 export interface StackSetValidator {
   /** Same result as {@link validateStackSet}; parse results of unchanged files are reused (treat them as read-only). */
-  validate(files: readonly StackFileInput[]): StackSetReport;
+  validate(files: readonly StackFileInput[], ctx?: SetContext): StackSetReport;
 }
 
 /**
@@ -84,14 +97,14 @@ export interface StackSetValidator {
 export function createStackSetValidator(opts: ParseOptions = {}): StackSetValidator {
   let cache = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
   return {
-    validate(files) {
+    validate(files, ctx = {}) {
       const next = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
       const report = checkSet(files, (f) => {
         const hit = cache.get(f.path);
         const result = hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
         next.set(f.path, { text: f.text, result });
         return result;
-      });
+      }, ctx);
       cache = next;
       return report;
     },
@@ -103,7 +116,7 @@ function sameContent(a: string | Uint8Array, b: string | Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
-function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput) => ParsedStackFile): StackSetReport {
+function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput) => ParsedStackFile, ctx: SetContext = {}): StackSetReport {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parsed = sorted.map((f) => ({ path: f.path, input: f, result: parseOne(f) }));
   const errors = new Map<string, PositionedError[]>(sorted.map((f) => [f.path, []]));
@@ -123,7 +136,7 @@ function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput
       claims.push(...scannedClaims(input));
     }
   }
-  reportConflicts(claims, platform.spec?.baseDomain, add);
+  reportConflicts(claims, platform.spec?.baseDomain, add, ctx.holder);
 
   const report: FileReport[] = parsed.map(({ path, result }) => {
     const errs = (errors.get(path) ?? []).sort(compareErrors);
@@ -293,6 +306,9 @@ interface Claim {
   owner: string;
 }
 
+/** The stack a claim's file stands for (its file name), as the engine names stacks. */
+const stackOfClaim = (c: Claim): string => stackNameOfPath(c.path) ?? c.path;
+
 /** The loosely typed view of a user file that failed its schema, for its claims only. */
 interface RawUser {
   name?: unknown;
@@ -371,7 +387,7 @@ const CONFLICT_RULE: Record<Claim["what"], string> = {
   "stack name": "stack names are unique",
 };
 
-function reportConflicts(claims: readonly Claim[], baseDomain: string | undefined, add: (e: PositionedError) => void): void {
+function reportConflicts(claims: readonly Claim[], baseDomain: string | undefined, add: (e: PositionedError) => void, holder?: ClaimHolder): void {
   const groups = new Map<string, Claim[]>();
   for (const c of claims) {
     const key = `${c.what}\u0000${c.value}`;
@@ -380,14 +396,32 @@ function reportConflicts(claims: readonly Claim[], baseDomain: string | undefine
     else groups.set(key, [c]);
   }
   for (const group of groups.values()) {
-    if (group.length < 2) continue;
-    const at = group.map((c) => c.locate());
-    const where = (i: number) => `${group[i]?.path}:${at[i]?.line}:${at[i]?.col} (${group[i]?.owner})`;
-    group.forEach((c, i) => {
-      const others = group.map((_, j) => j).filter((j) => j !== i);
-      const list = others.slice(0, 3).map(where).join(", ") + (others.length > 3 ? ` and ${others.length - 3} more` : "");
-      const shown = c.what === "hostname" && baseDomain ? `${c.value}.${baseDomain}` : c.value;
-      add({ path: c.path, line: at[i]?.line ?? 1, col: at[i]?.col ?? 1, code: `set.${c.what.replace(" ", "-")}-conflict`, message: `${c.what} ${shown} is also claimed by ${list}; ${CONFLICT_RULE[c.what]}` });
-    });
+    const first = group[0]!;
+    const shown = first.what === "hostname" && baseDomain ? `${first.value}.${baseDomain}` : first.value;
+    const held = first.what === "stack name" ? undefined : holder?.(first.what, first.value);
+    let disputed = group;
+    if (held !== undefined) {
+      // The holder keeps its value; every other claim is the one refused, with the holder named.
+      for (const c of group) {
+        if (stackOfClaim(c) === held) continue;
+        const at = c.locate();
+        add({ path: c.path, line: at.line, col: at.col, code: `set.${c.what}-conflict`, message: `${c.what} ${shown} is already held by stack ${held}; ${CONFLICT_RULE[c.what]}` });
+      }
+      // Within the holder's own file the value is still claimed once at most.
+      disputed = group.filter((c) => stackOfClaim(c) === held);
+    }
+    if (disputed.length < 2) continue;
+    mutualBlame(disputed, shown, add);
   }
+}
+
+/** Every claim of a disputed value is an error in its own file, naming the others. */
+function mutualBlame(group: readonly Claim[], shown: string, add: (e: PositionedError) => void): void {
+  const at = group.map((c) => c.locate());
+  const where = (i: number) => `${group[i]?.path}:${at[i]?.line}:${at[i]?.col} (${group[i]?.owner})`;
+  group.forEach((c, i) => {
+    const others = group.map((_, j) => j).filter((j) => j !== i);
+    const list = others.slice(0, 3).map(where).join(", ") + (others.length > 3 ? ` and ${others.length - 3} more` : "");
+    add({ path: c.path, line: at[i]?.line ?? 1, col: at[i]?.col ?? 1, code: `set.${c.what.replace(" ", "-")}-conflict`, message: `${c.what} ${shown} is also claimed by ${list}; ${CONFLICT_RULE[c.what]}` });
+  });
 }

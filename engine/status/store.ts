@@ -129,6 +129,8 @@ export interface StatusStore {
   listInstances(stack?: string): InstanceStatus[];
   /** Every VMID and IP held by an instance that is not destroyed: allocation must avoid them. */
   heldAllocations(): { vmids: Set<number>; ips: Set<string> };
+  /** The same values with the stack that holds each: `vmid 2001` / `ip 10.0.0.5` → stack. */
+  allocationHolders(): Map<string, string>;
 
   /** A change was seen and the stack is queued. */
   markPending(stack: string): void;
@@ -204,7 +206,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
        ON CONFLICT (stack, name) DO UPDATE SET vmid = excluded.vmid, ip = excluded.ip, power = excluded.power, state = excluded.state, updated_at = excluded.updated_at`,
     ),
     deleteInstance: db.prepare("DELETE FROM instances WHERE stack = ? AND name = ?"),
-    held: db.prepare<[], { vmid: number | null; ip: string | null }>("SELECT vmid, ip FROM instances WHERE state != 'destroyed'"),
+    held: db.prepare<[], { stack: string; vmid: number | null; ip: string | null }>("SELECT stack, vmid, ip FROM instances WHERE state != 'destroyed'"),
     createRun: db.prepare("INSERT INTO runs (stack, action, state, spec_hash, mode, queued_at) VALUES (?, ?, 'queued', ?, ?, ?)"),
     getRun: db.prepare<[number], RunRow>("SELECT * FROM runs WHERE id = ?"),
     startRun: db.prepare("UPDATE runs SET state = 'running', started_at = ? WHERE id = ?"),
@@ -261,6 +263,14 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
         if (r.ip !== null) ips.add(r.ip);
       }
       return { vmids, ips };
+    },
+    allocationHolders() {
+      const held = new Map<string, string>();
+      for (const r of q.held.all()) {
+        if (r.vmid !== null) held.set(`vmid ${r.vmid}`, r.stack);
+        if (r.ip !== null) held.set(`ip ${r.ip}`, r.stack);
+      }
+      return held;
     },
     markPending(stack) {
       const s = getStack(stack);

@@ -146,9 +146,12 @@ export async function hardenHost(t: HardenTarget): Promise<HardenReport> {
   }
 }
 
-// The commands a template must provide; checked first so a bad template fails with one clear reason.
+/** The commands a template must provide (testhosts/ssh-host.ts `TEST_HOST_TOOLS` names their Debian packages). */
+export const TEMPLATE_TOOLS = ["useradd", "usermod", "getent", "id", "sudo", "visudo"] as const;
+
+// Checked first so a bad template fails with one clear reason.
 const PREFLIGHT = `missing=""
-for c in useradd usermod getent id visudo; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in ${TEMPLATE_TOOLS.join(" ")}; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 [ -x /usr/sbin/sshd ] || missing="$missing /usr/sbin/sshd"
 [ -d /etc/sudoers.d ] || missing="$missing /etc/sudoers.d"
 if [ -n "$missing" ]; then echo "the template lacks:$missing (install openssh-server, sudo and passwd)" >&2; exit 1; fi`;

@@ -32,7 +32,10 @@ export interface PeerServiceDeps {
 }
 
 export interface PeerService {
-  /** Re-applies the full stored state to the device and the firewall (on start). */
+  /**
+   * Brings the firewall, then the device (up), then its peers to the stored state (on start). Fails closed:
+   * on any failure the device is left with no peers and `vpn-restore-failed` is thrown.
+   */
   restore(): Promise<number>;
   put(owner: string, body: PutPeerBody): Promise<PeerWithConfig>;
   rotateKey(owner: string, body: RotateKeyBody): Promise<PeerWithConfig>;
@@ -53,17 +56,30 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
   // Mutations run one at a time: each applies the complete next state, so order must be total.
   const serial = createSerialGate();
 
+  // Rules first, peers second: the table rejects whatever arrives on the device and is not in its set, so a
+  // peer the device knows is never without rules, whether it is being added, moved or removed.
   async function applyAll(peers: readonly PeerRecord[]): Promise<void> {
-    await d.device.sync(peers);
     await d.firewall.apply(peers);
+    await d.device.sync(peers);
   }
 
-  /** Applies `next`; on failure puts `prev` back (best effort) and throws a retryable error. */
+  /** Fails closed: the device keeps no peer when its rules may be missing (best effort; logged when even that fails). */
+  async function dropAllPeers(why: string): Promise<void> {
+    await d.device.sync([]).then(
+      () => d.log.error({ why }, "vpn device left with no peers"),
+      (err: unknown) => d.log.error({ why, err: chainMessage(err) }, "could not clear the vpn device's peers"),
+    );
+  }
+
+  /** Applies `next`; on failure puts `prev` back (or, when that fails too, clears the device) and throws a retryable error. */
   async function transition(what: string, prev: readonly PeerRecord[], next: readonly PeerRecord[]): Promise<void> {
     try {
       await applyAll(next);
     } catch (err) {
-      await applyAll(prev).catch((undo: unknown) => d.log.error({ err: chainMessage(undo) }, "could not restore the previous VPN state"));
+      await applyAll(prev).catch(async (undo: unknown) => {
+        d.log.error({ err: chainMessage(undo) }, "could not restore the previous VPN state");
+        await dropAllPeers(`${what} failed and so did its undo`);
+      });
       throw new ProxstackError("apply-failed", `${what}: ${chainMessage(err)}`, { kind: "retry", status: 503, cause: err });
     }
   }
@@ -127,7 +143,18 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
       serial(async () => {
         cached = undefined;
         const peers = all();
-        await applyAll(peers);
+        try {
+          // The rules go in before the device comes up: an adopted device may still hold peers from before.
+          await d.firewall.apply(peers);
+          await d.device.up();
+          await d.device.sync(peers);
+        } catch (err) {
+          await dropAllPeers("restore failed");
+          throw new ProxstackError("vpn-restore-failed", `restore the VPN (nftables rules, then ${peers.length} peers): ${chainMessage(err)}; the device was left with no peers`, {
+            kind: "retry",
+            cause: err,
+          });
+        }
         d.log.info({ peers: peers.length }, "vpn state restored");
         return peers.length;
       }),

@@ -87,7 +87,7 @@ export async function startVpnService(o: VpnServiceOptions): Promise<VpnServer> 
       ...(o.pool !== undefined ? { pool: poolSpan(o.pool), poolCidr: o.pool } : {}),
       ...(o.dns !== undefined ? { dns: o.dns } : {}),
     });
-    await device.up();
+    // restore() loads the nftables table before it brings the device up and gives it peers.
     await service.restore();
     const app = createVpnApp({ service, token: o.token, iface, serverPublicKey: key.publicKey, log });
     const server = app.listen(o.port ?? 0, o.host ?? "127.0.0.1");

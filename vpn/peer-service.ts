@@ -113,6 +113,20 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
     return [...new Set(targets)].sort();
   }
 
+  /** A container address belongs to one owner: a peer still holding it (a stack not yet cleaned up) blocks it. */
+  function checkTargetsFree(all: readonly PeerRecord[], owner: string, targets: readonly string[]): void {
+    const fields: Record<string, string> = {};
+    targets.forEach((t, i) => {
+      const holder = all.find((p) => p.owner !== owner && p.targets.includes(t));
+      if (holder) fields[`targets.${i}`] = `${t} is a target of ${holder.owner}'s peer`;
+    });
+    if (Object.keys(fields).length > 0) {
+      throw new ProxstackError("target-in-use", `${Object.values(fields).join("; ")}; an address reaches one owner only (remove that peer first if its stack is gone)`, {
+        kind: "stall", status: 409, fields,
+      });
+    }
+  }
+
   function checkKeyFree(all: readonly PeerRecord[], owner: string, publicKey: string): void {
     const other = all.find((p) => p.publicKey === publicKey && p.owner !== owner);
     if (other) throw new ProxstackError("public-key-in-use", "this public key already belongs to another peer; generate a new key pair", { kind: "stall", status: 409, fields: { publicKey: "already in use" } });
@@ -162,6 +176,7 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
       serial(async () => {
         const targets = checkTargets(body.targets);
         const prev = all();
+        checkTargetsFree(prev, owner, body.targets);
         const existing = prev.find((p) => p.owner === owner);
         const address = existing?.address ?? allocateAddress(d.network, prev.map((p) => p.address));
         if (address === undefined) {

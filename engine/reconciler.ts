@@ -21,6 +21,8 @@ export interface PostApplyHooks {
   run(ctx: HookContext): Promise<HookRunRecord[]>;
   /** Forgets what hooks pinned for these addresses (host keys): their containers were replaced or destroyed. */
   forgetHosts?(ips: string[]): void;
+  /** After a successful destroy: hooks drop what they keep for the stack (its VPN peer); never rejects. */
+  destroyed?(stack: string): Promise<unknown>;
 }
 
 /** Which instances a spec change would destroy (programs/replacement.ts `replacementRisks`), by instance name. */
@@ -189,6 +191,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
       for (const i of store.listInstances(stack)) store.upsertInstance({ ...i, state: "destroyed", power: "stopped" });
       deps.hooks?.forgetHosts?.(store.listInstances(stack).flatMap((i) => (i.ip ? [i.ip] : [])));
+      await deps.hooks?.destroyed?.(stack);
       store.markRemoved(stack, "Destroyed");
       if (applied && routesOf(applied).length > 0) deps.onRoutesChanged();
       return undefined;

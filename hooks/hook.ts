@@ -39,6 +39,18 @@ export interface HookHandler<P = unknown> {
   /** Timeout of one run. */
   timeoutMs: number;
   run(ctx: HookContext, params: P): Promise<HookResult>;
+  /**
+   * Drops what the hook keeps on behalf of a stack whose resources were destroyed (the VPN peer, …),
+   * so nothing of it lingers to be handed to the next tenant. Called once after a successful destroy.
+   */
+  destroyed?(ctx: DestroyedContext): Promise<HookResult>;
+}
+
+/** What a hook learns about a destroyed stack. */
+export interface DestroyedContext {
+  stack: string;
+  signal: AbortSignal;
+  log: Logger;
 }
 
 /** A hook as data: its type and its parameters (checked by the handler's `params` schema). */

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { ProxstackError } from "../lib/errors.js";
 import { silentLogger } from "../lib/logger.js";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import { skipUnless } from "../test/loud-skip.js";
@@ -54,5 +55,35 @@ describe.skipIf(skip)("post-apply hooks as the engine calls them", () => {
     expect(await tryLogin({ host: host.address, port: host.port, username: "alice", privateKey: hooks.identity.privateKey, command: "id -un" })).toMatchObject({ ok: true, stdout: "alice\n" });
     const retry = await hooks.run(ctx);
     expect(retry[0]).toMatchObject({ type: "ssh-harden", status: "succeeded", changed: false });
+  });
+});
+
+describe("post-apply hooks after a destroy", () => {
+  it("asks every hook that keeps something for the stack to drop it, and records a failure without rejecting", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pxs-postapply-destroyed-"));
+    const seen: string[] = [];
+    const handler = (type: string, fail: boolean) => ({
+      type, params: z.object({}).strict(), timeoutMs: 1000,
+      run: () => Promise.resolve({ changed: false, output: "" }),
+      destroyed: (ctx: { stack: string }) => {
+        seen.push(`${type}:${ctx.stack}`);
+        return fail ? Promise.reject(new ProxstackError("vpn-unreachable", "vpn service down", { kind: "retry" })) : Promise.resolve({ changed: true, output: "peer removed" });
+      },
+    });
+    const hooks = await createPostApplyHooks({
+      dataDir: dir, log: silentLogger(), sshHarden: false,
+      extra: [{ handler: handler("vpn-peer", false), data: { type: "vpn-peer" } }, { handler: handler("other", true), data: { type: "other" } }],
+    });
+    try {
+      const records = await hooks.destroyed("carol");
+      expect(seen).toEqual(["vpn-peer:carol", "other:carol"]);
+      expect(records.map((r) => [r.type, r.status, r.changed, r.output, r.error])).toEqual([
+        ["vpn-peer", "succeeded", true, "peer removed", undefined],
+        ["other", "failed", false, "", { code: "vpn-unreachable", kind: "retry", reason: "vpn service down" }],
+      ]);
+    } finally {
+      hooks.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

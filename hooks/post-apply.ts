@@ -1,6 +1,7 @@
 // The platform's post-deploy hooks wired together: provisioning key, host-key pins, registry, runner and the hook list.
 import { join } from "node:path";
 import { systemClock, type Clock } from "../lib/clock.js";
+import { chainMessage, kindOf, ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { HookContext, HookData, HookHandler, HookRunRecord } from "./hook.js";
 import { createHostKeyStore, hostId, type HostKeyStore } from "../ssh/host-keys.js";
@@ -28,6 +29,11 @@ export interface PostApplyHooksHandle {
   run(ctx: HookContext): Promise<HookRunRecord[]>;
   /** Drops the host-key pins of these container addresses (replaced or destroyed containers). */
   forgetHosts(ips: string[]): void;
+  /**
+   * After a successful destroy: each hook drops what it keeps for the stack (the VPN peer). Never
+   * rejects; a failure is logged with what to do, and the records say how each hook ended.
+   */
+  destroyed(stack: string): Promise<HookRunRecord[]>;
   identity: SshIdentity;
   hostKeys: HostKeyStore;
   close(): void;
@@ -47,6 +53,27 @@ export async function createPostApplyHooks(deps: PostApplyHooksDeps): Promise<Po
   const list: HookData[] = [...(ssh ? [{ type: SSH_HARDEN, params }] : []), ...(deps.extra ?? []).map((e) => e.data)];
   return {
     run: (ctx) => runner.run(ctx, list),
+    destroyed: async (stack) => {
+      const records: HookRunRecord[] = [];
+      for (const h of handlers) {
+        if (!h.destroyed) continue;
+        const started = clock.now();
+        const log = deps.log.child({ stack, hook: h.type });
+        let r: Pick<HookRunRecord, "status" | "changed" | "output" | "error">;
+        try {
+          const out = await h.destroyed({ stack, signal: AbortSignal.timeout(h.timeoutMs), log });
+          r = { status: "succeeded", changed: out.changed, output: out.output };
+          log.info({ changed: out.changed }, "hook cleaned up after a destroy");
+        } catch (err) {
+          const reason = chainMessage(err);
+          r = { status: "failed", changed: false, output: "", error: { code: err instanceof ProxstackError ? err.code : "hook-failed", kind: kindOf(err), reason } };
+          log.error({ reason }, `hook could not clean up after destroying ${stack}; remove what it left by hand (for the VPN: DELETE /peers/${stack} on the VPN service)`);
+        }
+        const ended = clock.now();
+        records.push({ type: h.type, ...r, startedAt: started.toISOString(), finishedAt: ended.toISOString(), durationMs: ended.getTime() - started.getTime() });
+      }
+      return records;
+    },
     forgetHosts: (ips) => {
       for (const ip of ips) hostKeys.forget(hostId(ip, ssh?.port ?? 22));
     },

@@ -217,6 +217,26 @@ describe.skipIf(skip)("ssh-harden against real OpenSSH in test hosts", () => {
     expect((await harden(h, [desktop.public])).changed).toBe(true);
   });
 
+  it("pins host keys per container: another VMID at a hardened address is a first contact, the same VMID with a new key is refused", async () => {
+    const h = await start();
+    const handler = createSshHardenHandler({ identity, hostKeys, readyTimeoutMs: 5000 });
+    const ctx = (vmid: number): HookContext => ({
+      stack: "alice",
+      spec: { linuxUser: "alice", sshKeys: [laptop.public] } as unknown as UserStackSpec,
+      platform: {} as PlatformSpec,
+      instances: [{ name: "web", vmid, ip: h.address, power: "running", changed: true }],
+      signal: new AbortController().signal,
+      log: silentLogger(),
+    });
+    expect((await handler.run(ctx(3001), { port: h.port, onlyChanged: false })).changed).toBe(true);
+    // The container is re-created at the same address (a new host key) as another VMID.
+    await h.regenerateHostKey();
+    await expect(handler.run(ctx(3001), { port: h.port, onlyChanged: false })).rejects.toMatchObject({ code: "ssh-host-key-changed", kind: "stall" });
+    const again = await handler.run(ctx(3002), { port: h.port, onlyChanged: false });
+    expect(again).toMatchObject({ changed: false });
+    expect(again.output).toMatch(/no changes; verified key login as alice/);
+  });
+
   it("keeps the previous working sshd config when sshd -t fails", async () => {
     const h = await start();
     const at = { host: h.address, port: h.port };

@@ -59,6 +59,8 @@ export interface HardenTarget {
   keys: readonly string[];
   identity: SshIdentity;
   hostKeys: HostKeyStore;
+  /** The container's VMID: its host-key pin belongs to (vmid, address), so a new container at the address is a first contact. */
+  vmid?: number;
   signal?: AbortSignal;
   readyTimeoutMs?: number;
   log?: Logger;
@@ -90,6 +92,7 @@ export function createSshHardenHandler(deps: SshHardenDeps): HookHandler<SshHard
         try {
           const r = await hardenHost({
             host: inst.ip, port: params.port, user, keys: ctx.spec.sshKeys, identity: deps.identity, hostKeys: deps.hostKeys,
+            ...(inst.vmid > 0 ? { vmid: inst.vmid } : {}),
             signal: ctx.signal, readyTimeoutMs: deps.readyTimeoutMs, log: ctx.log.child({ instance: inst.name }),
           });
           changed ||= r.changed;
@@ -121,7 +124,7 @@ export async function hardenHost(t: HardenTarget): Promise<HardenReport> {
   const keys = checkPublicKeys(t.keys);
   const [platformKey] = checkPublicKeys([t.identity.publicKey], () => "the provisioning key");
   const actions: string[] = [];
-  const root = await openSshSession({ host: t.host, port: t.port, username: "root", privateKey: t.identity.privateKey, hostKeys: t.hostKeys, signal: t.signal, readyTimeoutMs: t.readyTimeoutMs });
+  const root = await openSshSession({ host: t.host, port: t.port, username: "root", privateKey: t.identity.privateKey, hostKeys: t.hostKeys, vmid: t.vmid, signal: t.signal, readyTimeoutMs: t.readyTimeoutMs });
   try {
     const fs = sftpOps(await root.sftp());
     await preflight(root);
@@ -146,9 +149,12 @@ export async function hardenHost(t: HardenTarget): Promise<HardenReport> {
   }
 }
 
-// The commands a template must provide; checked first so a bad template fails with one clear reason.
+/** The commands a template must provide (testhosts/ssh-host.ts `TEST_HOST_TOOLS` names their Debian packages). */
+export const TEMPLATE_TOOLS = ["useradd", "usermod", "getent", "id", "sudo", "visudo"] as const;
+
+// Checked first so a bad template fails with one clear reason.
 const PREFLIGHT = `missing=""
-for c in useradd usermod getent id visudo; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in ${TEMPLATE_TOOLS.join(" ")}; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 [ -x /usr/sbin/sshd ] || missing="$missing /usr/sbin/sshd"
 [ -d /etc/sudoers.d ] || missing="$missing /etc/sudoers.d"
 if [ -n "$missing" ]; then echo "the template lacks:$missing (install openssh-server, sudo and passwd)" >&2; exit 1; fi`;
@@ -328,7 +334,7 @@ async function verifyLogin(t: HardenTarget, user: string, opts: { untilKeyOnly?:
   for (let attempt = 0; attempt < 40; attempt++) {
     if (t.signal?.aborted) break;
     try {
-      const s = await openSshSession({ host: t.host, port: t.port, username: user, privateKey: t.identity.privateKey, hostKeys: t.hostKeys, signal: t.signal, readyTimeoutMs: t.readyTimeoutMs });
+      const s = await openSshSession({ host: t.host, port: t.port, username: user, privateKey: t.identity.privateKey, hostKeys: t.hostKeys, vmid: t.vmid, signal: t.signal, readyTimeoutMs: t.readyTimeoutMs });
       try {
         const who = await s.run(`verify login as ${user}`, ["id", "-un"]);
         if (who.stdout.trim() !== user) throw new ProxstackError("ssh-verify-failed", `logged in as ${who.stdout.trim()} instead of ${user}`, { kind: "retry" });

@@ -80,6 +80,20 @@ describe("vpn-peer hook (against the real service in-process, in-memory device a
     expect((await vpn.getPeer("bob"))?.targets).toEqual(["10.10.0.30"]);
   });
 
+  it("removes the owner's peer once its stack is destroyed, freeing its addresses for the next tenant", async () => {
+    const vpn = createVpnClient({ url: server.url, token: TOKEN });
+    const hook = createVpnPeerHook({ vpn });
+    await hook.run(ctx("alice", [instance("web", "10.10.0.21")]), {});
+    // While alice's peer holds the address, another tenant's peer cannot reach it.
+    await expect(hook.run(ctx("bob", [instance("web", "10.10.0.21")]), {})).rejects.toMatchObject({ code: "target-in-use", kind: "stall" });
+    const done = { stack: "alice", signal: new AbortController().signal, log: silentLogger() };
+    expect(await hook.destroyed!(done)).toEqual({ changed: true, output: "removed the VPN peer of alice (stack destroyed)" });
+    expect(await vpn.getPeer("alice")).toBeUndefined();
+    expect([...firewall.pairs]).toEqual([]);
+    expect(await hook.destroyed!(done)).toEqual({ changed: false, output: "alice had no VPN peer" });
+    expect((await hook.run(ctx("bob", [instance("web", "10.10.0.21")]), {})).changed).toBe(true);
+  });
+
   it("reports an unreachable service as retryable", async () => {
     const hook = createVpnPeerHook({ vpn: createVpnClient({ url: "http://127.0.0.1:1", token: TOKEN }) });
     await expect(hook.run(ctx("carol", [instance("web", "10.10.0.40")]), {})).rejects.toMatchObject({ code: "vpn-unreachable", kind: "retry" });

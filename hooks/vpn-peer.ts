@@ -37,6 +37,11 @@ export function createVpnPeerHook(deps: VpnPeerHookDeps): HookHandler<VpnPeerPar
       ctx.log.info({ owner, address: peer.address, targets }, current ? "vpn peer targets updated" : "vpn peer created");
       return { changed: true, output: `VPN peer ${peer.address} ${current ? "now reaches" : "created for"} ${targets.join(", ")}` };
     },
+    // The peer's nftables allowances name the stack's container addresses, which go to other tenants next.
+    async destroyed(ctx) {
+      const removed = await deps.vpn.deletePeer(ctx.stack, ctx.signal);
+      return { changed: removed, output: removed ? `removed the VPN peer of ${ctx.stack} (stack destroyed)` : `${ctx.stack} had no VPN peer` };
+    },
   };
 }
 

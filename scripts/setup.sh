@@ -13,8 +13,9 @@ esac
 
 # The product: git for the stacks repository; WireGuard, nftables and iproute2 for the in-process VPN.
 pkgs=(git ca-certificates openssh-client iproute2 nftables wireguard-tools wireguard-go)
-# The tests also run real OpenSSH servers in test hosts and drive the portal in headless Chromium.
-[ "$mode" = test ] && pkgs+=(openssh-server chromium procps curl)
+# The tests also run real OpenSSH servers in test hosts (what testhosts/ssh-host.ts TEST_HOST_TOOLS lists: sshd, and
+# sudo and passwd for the ssh-harden hook inside them) and drive the portal in headless Chromium.
+[ "$mode" = test ] && pkgs+=(openssh-server sudo passwd util-linux mount dash procps hostname coreutils libc-bin chromium curl)
 
 missing=()
 for p in "${pkgs[@]}"; do

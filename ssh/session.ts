@@ -9,6 +9,8 @@ export interface SshTarget {
   username: string;
   privateKey: Buffer;
   hostKeys: HostKeyStore;
+  /** The container's VMID when known: host-key pins then belong to (vmid, address) (ssh/host-keys.ts). */
+  vmid?: number;
   signal?: AbortSignal;
   /** How long to wait for the SSH handshake. @default 15000 */
   readyTimeoutMs?: number;
@@ -88,7 +90,7 @@ export function openSshSession(t: SshTarget): Promise<SshSession> {
       readyTimeout: readyTimeoutMs,
       keepaliveInterval: 0,
       hostVerifier: (key: Buffer) => {
-        const v = t.hostKeys.check(id, key);
+        const v = t.hostKeys.check(id, key, t.vmid);
         if (v.ok) return true;
         refused = new ProxstackError(
           "ssh-host-key-changed",

@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 // ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
 import ssh2 from "ssh2";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { skipUnless } from "../test/loud-skip.js";
 import { hashTree } from "./host-files.js";
-import { canRunSshTestHosts, createSshTestHost, type SshTestHost } from "./ssh-host.js";
+import { TEMPLATE_TOOLS } from "../hooks/ssh-harden.js";
+import { canRunSshTestHosts, createSshTestHost, TEST_HOST_TOOLS, type SshTestHost } from "./ssh-host.js";
 import { tryLogin } from "./ssh-login.js";
 
 const { utils } = ssh2;
@@ -50,5 +52,26 @@ describe.skipIf(skip)("ssh test hosts (real sshd in namespaces)", () => {
     const second = await h.readFile("/etc/ssh/ssh_host_ed25519_key.pub");
     expect(second).not.toBe(first);
     expect(await tryLogin({ host: h.address, port: h.port, username: "root", privateKey: key.private })).toMatchObject({ ok: true });
+  });
+});
+
+describe("test host preflight", () => {
+  it("names every tool the ssh-harden hook asks a template for", () => {
+    const listed = new Set(TEST_HOST_TOOLS.map(([bin]) => bin));
+    expect(TEMPLATE_TOOLS.filter((t) => !listed.has(t))).toEqual([]);
+  });
+
+  it("asks scripts/setup.sh --test for every package it names", () => {
+    const setup = readFileSync(new URL("../scripts/setup.sh", import.meta.url), "utf8");
+    const installed = new Set(setup.split("\n").flatMap((l) => /pkgs(\+)?=\((.*)\)/.exec(l)?.[2]?.split(/\s+/) ?? []));
+    expect([...new Set(TEST_HOST_TOOLS.map(([, pkg]) => pkg))].filter((p) => !installed.has(p))).toEqual([]);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("says which binaries are missing and which Debian packages bring them", async () => {
+    const absent = new Set(["sudo", "visudo", "/usr/sbin/sshd"]);
+    expect(await canRunSshTestHosts(async (bin) => !absent.has(bin))).toEqual({
+      ok: false,
+      why: "/usr/sbin/sshd, sudo, visudo missing: apt-get install openssh-server sudo (or bash scripts/setup.sh --test)",
+    });
   });
 });

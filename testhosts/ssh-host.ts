@@ -71,14 +71,31 @@ export interface SshTestHost {
   destroy(): Promise<void>;
 }
 
-/** True when test hosts can run here: root, iproute2, util-linux, and Debian's sshd. */
-export async function canRunSshTestHosts(): Promise<{ ok: true } | { ok: false; why: string }> {
+/**
+ * Every program the test hosts and the hooks run inside them, with the Debian package that ships it.
+ * The hooks' own template check (hooks/ssh-harden.ts) asks a container for the last group; test hosts
+ * borrow the machine's binaries, so this machine must have them all.
+ */
+export const TEST_HOST_TOOLS: readonly (readonly [bin: string, pkg: string])[] = [
+  // Building the host: namespaces, overlays, the process tree.
+  ["ip", "iproute2"], ["unshare", "util-linux"], ["nsenter", "util-linux"], ["setpriv", "util-linux"], ["mount", "mount"],
+  ["sh", "dash"], ["sysctl", "procps"], ["hostname", "hostname"], ["cat", "coreutils"], ["install", "coreutils"], ["mkdir", "coreutils"],
+  // Its sshd and the accounts the tests give it.
+  ["/usr/sbin/sshd", "openssh-server"], ["ssh-keygen", "openssh-client"], ["useradd", "passwd"], ["chpasswd", "passwd"],
+  // What the ssh-harden hook runs inside a container.
+  ["usermod", "passwd"], ["getent", "libc-bin"], ["id", "coreutils"], ["sudo", "sudo"], ["visudo", "sudo"],
+];
+
+/** True when test hosts can run here: root and every tool in TEST_HOST_TOOLS; `why` names the Debian package. */
+export async function canRunSshTestHosts(
+  has: (bin: string) => Promise<boolean> = (bin) => new Promise((res) => execFile("sh", ["-c", 'command -v "$1"', "sh", bin], (err) => res(!err))),
+): Promise<{ ok: true } | { ok: false; why: string }> {
   if (process.getuid?.() !== 0) return { ok: false, why: "not root: network and mount namespaces need root" };
-  for (const [bin, pkg] of [["ip", "iproute2"], ["unshare", "util-linux"], ["nsenter", "util-linux"], ["setpriv", "util-linux"], ["/usr/sbin/sshd", "openssh-server"], ["ssh-keygen", "openssh-client"], ["useradd", "passwd"]] as const) {
-    const found = await new Promise<boolean>((res) => execFile("sh", ["-c", 'command -v "$1"', "sh", bin], (err) => res(!err)));
-    if (!found) return { ok: false, why: `${bin} is missing (Debian package ${pkg})` };
-  }
-  return { ok: true };
+  const missing = [];
+  for (const [bin, pkg] of TEST_HOST_TOOLS) if (!(await has(bin))) missing.push([bin, pkg] as const);
+  if (missing.length === 0) return { ok: true };
+  const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
+  return { ok: false, why: `${missing.map(([bin]) => bin).join(", ")} missing: apt-get install ${pkgs.join(" ")} (or bash scripts/setup.sh --test)` };
 }
 
 // The process-exit safety net must outlive any single test, so live hosts are tracked per process.

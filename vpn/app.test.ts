@@ -193,6 +193,22 @@ describe("VPN service API (in-process, real SQLite and HTTP, in-memory device an
     expect((await vpn.listPeers()).length).toBe(1);
   });
 
+  it("answers 409 for a target another owner's peer holds, and accepts it once that peer is gone", async () => {
+    await vpn.putPeer("alice", { targets: ["10.10.0.21", "10.10.0.22"] });
+    const err = await vpn.putPeer("bob", { targets: ["10.10.0.30", "10.10.0.22"] }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ProxstackError);
+    expect(err).toMatchObject({
+      code: "target-in-use", kind: "stall", status: 409,
+      fields: { "targets.1": "10.10.0.22 is a target of alice's peer" },
+    });
+    expect(await vpn.getPeer("bob")).toBeUndefined();
+    expect([...firewall.pairs].sort()).toEqual(["10.99.0.2 . 10.10.0.21", "10.99.0.2 . 10.10.0.22"]);
+    // The owner itself may keep or move its own targets.
+    expect((await vpn.putPeer("alice", { targets: ["10.10.0.22"] })).targets).toEqual(["10.10.0.22"]);
+    await vpn.deletePeer("alice");
+    expect((await vpn.putPeer("bob", { targets: ["10.10.0.22"] })).targets).toEqual(["10.10.0.22"]);
+  });
+
   it("deletes peers, reports missing ones, and re-applies the full state on restart", async () => {
     const a = await vpn.putPeer("alice", { targets: ["10.10.0.21"] });
     const b = await vpn.putPeer("bob", { targets: ["10.10.0.30", "10.10.0.31"] });

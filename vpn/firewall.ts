@@ -1,6 +1,7 @@
 // Isolation on the server with nftables: each peer address may reach only its owner's containers; one atomic rewrite.
 import type { Logger } from "../lib/logger.js";
 import type { CommandRunner } from "./command-runner.js";
+import { ProxstackError } from "../lib/errors.js";
 
 export interface FirewallPeer {
   /** Client address without prefix. */
@@ -80,7 +81,7 @@ export interface NftFirewallOptions extends Omit<RulesetOptions, "table"> {
 
 export function createNftFirewall(o: NftFirewallOptions): Firewall {
   const table = o.table ?? "proxstack_vpn";
-  if (!TABLE_NAME.test(table)) throw new Error(`nftables table name '${table}' must be a letter then letters, digits or '_'`);
+  if (!TABLE_NAME.test(table)) throw new ProxstackError("nft-table-invalid", `nftables table name '${table}' must be a letter then letters, digits or '_'`, { kind: "stall" });
   const opts: RulesetOptions = { ...o, table };
   return {
     async apply(peers) {

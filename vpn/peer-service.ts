@@ -32,7 +32,10 @@ export interface PeerServiceDeps {
 }
 
 export interface PeerService {
-  /** Re-applies the full stored state to the device and the firewall (on start). */
+  /**
+   * Brings the firewall, then the device (up), then its peers to the stored state (on start). Fails closed:
+   * on any failure the device is left with no peers and `vpn-restore-failed` is thrown.
+   */
   restore(): Promise<number>;
   put(owner: string, body: PutPeerBody): Promise<PeerWithConfig>;
   rotateKey(owner: string, body: RotateKeyBody): Promise<PeerWithConfig>;
@@ -53,17 +56,30 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
   // Mutations run one at a time: each applies the complete next state, so order must be total.
   const serial = createSerialGate();
 
+  // Rules first, peers second: the table rejects whatever arrives on the device and is not in its set, so a
+  // peer the device knows is never without rules, whether it is being added, moved or removed.
   async function applyAll(peers: readonly PeerRecord[]): Promise<void> {
-    await d.device.sync(peers);
     await d.firewall.apply(peers);
+    await d.device.sync(peers);
   }
 
-  /** Applies `next`; on failure puts `prev` back (best effort) and throws a retryable error. */
+  /** Fails closed: the device keeps no peer when its rules may be missing (best effort; logged when even that fails). */
+  async function dropAllPeers(why: string): Promise<void> {
+    await d.device.sync([]).then(
+      () => d.log.error({ why }, "vpn device left with no peers"),
+      (err: unknown) => d.log.error({ why, err: chainMessage(err) }, "could not clear the vpn device's peers"),
+    );
+  }
+
+  /** Applies `next`; on failure puts `prev` back (or, when that fails too, clears the device) and throws a retryable error. */
   async function transition(what: string, prev: readonly PeerRecord[], next: readonly PeerRecord[]): Promise<void> {
     try {
       await applyAll(next);
     } catch (err) {
-      await applyAll(prev).catch((undo: unknown) => d.log.error({ err: chainMessage(undo) }, "could not restore the previous VPN state"));
+      await applyAll(prev).catch(async (undo: unknown) => {
+        d.log.error({ err: chainMessage(undo) }, "could not restore the previous VPN state");
+        await dropAllPeers(`${what} failed and so did its undo`);
+      });
       throw new ProxstackError("apply-failed", `${what}: ${chainMessage(err)}`, { kind: "retry", status: 503, cause: err });
     }
   }
@@ -97,6 +113,20 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
     return [...new Set(targets)].sort();
   }
 
+  /** A container address belongs to one owner: a peer still holding it (a stack not yet cleaned up) blocks it. */
+  function checkTargetsFree(all: readonly PeerRecord[], owner: string, targets: readonly string[]): void {
+    const fields: Record<string, string> = {};
+    targets.forEach((t, i) => {
+      const holder = all.find((p) => p.owner !== owner && p.targets.includes(t));
+      if (holder) fields[`targets.${i}`] = `${t} is a target of ${holder.owner}'s peer`;
+    });
+    if (Object.keys(fields).length > 0) {
+      throw new ProxstackError("target-in-use", `${Object.values(fields).join("; ")}; an address reaches one owner only (remove that peer first if its stack is gone)`, {
+        kind: "stall", status: 409, fields,
+      });
+    }
+  }
+
   function checkKeyFree(all: readonly PeerRecord[], owner: string, publicKey: string): void {
     const other = all.find((p) => p.publicKey === publicKey && p.owner !== owner);
     if (other) throw new ProxstackError("public-key-in-use", "this public key already belongs to another peer; generate a new key pair", { kind: "stall", status: 409, fields: { publicKey: "already in use" } });
@@ -127,7 +157,18 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
       serial(async () => {
         cached = undefined;
         const peers = all();
-        await applyAll(peers);
+        try {
+          // The rules go in before the device comes up: an adopted device may still hold peers from before.
+          await d.firewall.apply(peers);
+          await d.device.up();
+          await d.device.sync(peers);
+        } catch (err) {
+          await dropAllPeers("restore failed");
+          throw new ProxstackError("vpn-restore-failed", `restore the VPN (nftables rules, then ${peers.length} peers): ${chainMessage(err)}; the device was left with no peers`, {
+            kind: "retry",
+            cause: err,
+          });
+        }
         d.log.info({ peers: peers.length }, "vpn state restored");
         return peers.length;
       }),
@@ -135,6 +176,7 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
       serial(async () => {
         const targets = checkTargets(body.targets);
         const prev = all();
+        checkTargetsFree(prev, owner, body.targets);
         const existing = prev.find((p) => p.owner === owner);
         const address = existing?.address ?? allocateAddress(d.network, prev.map((p) => p.address));
         if (address === undefined) {

@@ -2,6 +2,7 @@
 import Database from "better-sqlite3";
 import { z } from "zod";
 import { Ipv4Schema } from "../schemas/common.js";
+import { ProxstackError } from "../lib/errors.js";
 
 export interface PeerRecord {
   owner: string;
@@ -37,7 +38,7 @@ interface Row {
 
 function fromRow(r: Row): PeerRecord {
   const targets = TargetsSchema.safeParse(JSON.parse(r.targets));
-  if (!targets.success) throw new Error(`peer ${r.owner}: stored targets are malformed: ${targets.error.message}`);
+  if (!targets.success) throw new ProxstackError("vpn-store-corrupt", `peer ${r.owner}: stored targets are malformed: ${targets.error.message}`, { kind: "bug" });
   return { owner: r.owner, address: r.address, publicKey: r.public_key, targets: targets.data, createdAt: r.created_at, updatedAt: r.updated_at };
 }
 

@@ -12,6 +12,7 @@ import { createPeerService, type PeerService } from "./peer-service.js";
 import { openPeerStore } from "./peer-store.js";
 import { loadOrCreateServerKey } from "./server-key.js";
 import { createWgDevice, type WgDevice } from "./wg-device.js";
+import { ProxstackError } from "../lib/errors.js";
 
 export interface VpnServiceOptions {
   /** Holds vpn.db (SQLite, WAL), server.key (0600) and wireguard-go's log. */
@@ -63,7 +64,7 @@ export async function startVpnService(o: VpnServiceOptions): Promise<VpnServer> 
   const network = vpnNetwork(o.subnet ?? "10.99.0.0/24");
   const endpointPort = Number(/:(\d{1,5})$/.exec(o.endpoint)?.[1]);
   const listenPort = o.listenPort ?? endpointPort;
-  if (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535) throw new Error(`endpoint '${o.endpoint}' must be HOST:PORT`);
+  if (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535) throw new ProxstackError("vpn-endpoint-invalid", `endpoint '${o.endpoint}' must be HOST:PORT`, { kind: "stall" });
   const iface = o.iface ?? "wg-proxstack";
   fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const key = loadOrCreateServerKey(o.dataDir);
@@ -86,7 +87,7 @@ export async function startVpnService(o: VpnServiceOptions): Promise<VpnServer> 
       ...(o.pool !== undefined ? { pool: poolSpan(o.pool), poolCidr: o.pool } : {}),
       ...(o.dns !== undefined ? { dns: o.dns } : {}),
     });
-    await device.up();
+    // restore() loads the nftables table before it brings the device up and gives it peers.
     await service.restore();
     const app = createVpnApp({ service, token: o.token, iface, serverPublicKey: key.publicKey, log });
     const server = app.listen(o.port ?? 0, o.host ?? "127.0.0.1");

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { ProxstackError } from "../lib/errors.js";
 import { silentLogger } from "../lib/logger.js";
 import { skipUnless } from "../test/loud-skip.js";
 import { createVpnClient } from "./client.js";
@@ -161,6 +162,41 @@ describe.skipIf(skip)("VPN service over real tunnels (wireguard-go and nftables 
     expect((await lab.exec(lab.server.name, "wg", ["show", iface, "peers"])).stdout.trim().split("\n")).toHaveLength(2);
     expect(await lab.waitReach(c1!.name, ka!.address, PORT)).toBe("container-a");
     await third.close({ teardown: true });
+  });
+
+  it("fails closed on start: when nft refuses the rules, the device is left with no peers and start rejects", async () => {
+    const { lab, start, opts } = await setup();
+    const first = await start();
+    const vpn = createVpnClient({ url: first.url, token: TOKEN });
+    const [ka, kb] = lab.containers;
+    await vpn.putPeer("alice", { targets: [ka!.address] });
+    await vpn.putPeer("bob", { targets: [kb!.address] });
+    const iface = first.device.iface;
+    const peersOnDevice = async () => (await lab.exec(lab.server.name, "wg", ["show", iface, "peers"])).stdout.trim().split("\n").filter(Boolean);
+    // "counter" passes the table-name check but is an nft keyword: the real nft refuses the whole ruleset.
+    const broken = { ...opts, table: "counter" };
+
+    // A crashed service left the device running with its peers; the restart cannot load its rules.
+    await first.close();
+    expect(await peersOnDevice()).toHaveLength(2);
+    const adopted = await startVpnService(broken).then(() => undefined, (e: unknown) => e);
+    expect(adopted).toBeInstanceOf(ProxstackError);
+    expect((adopted as ProxstackError).code).toBe("vpn-restore-failed");
+    expect((adopted as ProxstackError).message).toMatch(/^restore the VPN \(nftables rules, then 2 peers\): nft -f: .*; the device was left with no peers$/s);
+    expect(await peersOnDevice()).toEqual([]);
+
+    // A cold start (no device, no table) with the same failure does not even create the device.
+    await lab.exec(lab.server.name, "ip", ["link", "del", "dev", iface]);
+    await lab.exec(lab.server.name, "nft", ["delete", "table", "inet", "proxstack_vpn"]);
+    const cold = await startVpnService(broken).then(() => undefined, (e: unknown) => e);
+    expect((cold as ProxstackError).code).toBe("vpn-restore-failed");
+    await expect(lab.exec(lab.server.name, "ip", ["link", "show", "dev", iface])).rejects.toThrow(/does not exist/);
+    expect((await lab.exec(lab.server.name, "nft", ["list", "tables"])).stdout).toBe("");
+
+    // With rules that load, the same stored peers come back.
+    const fixed = await start();
+    expect(await peersOnDevice()).toHaveLength(2);
+    await fixed.close({ teardown: true });
   });
 
   it("limits peers to the platform's ports when --ports is set", async () => {

@@ -54,7 +54,7 @@ export function renderServerConf(privateKey: string, listenPort: number, peers: 
 
 export function createWgDevice(o: WgDeviceOptions): WgDevice {
   const { runner, iface, log } = o;
-  if (!IFACE_NAME.test(iface)) throw new Error(`interface name '${iface}' must be 1–15 letters, digits or _=+.-`);
+  if (!IFACE_NAME.test(iface)) throw new ProxstackError("wg-iface-invalid", `interface name '${iface}' must be 1–15 letters, digits or _=+.-`, { kind: "stall" });
   const exists = () => runner.run("ip", ["link", "show", "dev", iface]).then(() => true, () => false);
   const isWireGuard = () => runner.run("wg", ["show", iface, "public-key"]).then(() => true, () => false);
 

@@ -14,7 +14,7 @@ import { systemTimers } from "../timers.js";
 export function tempStacks(): { root: string; stacks: string; data: string; read(name: string): string; write(name: string, text: string): void; cleanup(): void } {
   const root = mkdtempSync(join(tmpdir(), "proxstack-engine-"));
   const stacks = join(root, "stacks");
-  cpSync(new URL("../stacks", import.meta.url), stacks, { recursive: true });
+  cpSync(new URL("../../stacks", import.meta.url), stacks, { recursive: true });
   const data = join(root, "data");
   return {
     root,

@@ -145,6 +145,24 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     expect(runner.calls.filter((c) => c.method === "preview" && c.stack === "carol").length).toBe(previews);
   });
 
+  it("a restart asks decide(): a refused spec is not previewed again", async () => {
+    const { dir, engine, runner } = await started();
+    runner.forceOp("carol", "carol/lab/container", "replace");
+    dir.write("carol", dir.read("carol").replace("plan: small", "plan: medium"));
+    await waitFor(() => reason(engine, "carol") === "UnsafePlan", "carol refused");
+    await engine.stop();
+    const again = engineOnFake(dir.stacks, join(dir.root, "status.db"), { runner });
+    cleanups.push(async () => {
+      await again.engine.stop();
+      again.engine.store.close();
+    });
+    const previews = runner.calls.filter((c) => c.method === "preview" && c.stack === "carol").length;
+    await again.engine.start();
+    await again.engine.idle();
+    expect(runner.calls.filter((c) => c.method === "preview" && c.stack === "carol").length).toBe(previews);
+    expect(reason(again.engine, "carol")).toBe("UnsafePlan");
+  });
+
   it("file removal: protected instances are never destroyed; unprotected stacks are", async () => {
     const { dir, engine, runner } = await started();
     rmSync(join(dir.stacks, "alice.yaml"));

@@ -28,12 +28,13 @@ describe("status store", () => {
       store.markApplied("alice", "h1", { name: "alice" });
       store.upsertInstance({ stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running", state: "ready" });
       expect(store.getStack("alice")).toMatchObject({ condition: "Ready", reason: "Applied", appliedHash: "h1", failures: 0, lastRunId: run.id, hasResources: true });
-      expect(store.markFailed("alice", "boom", new Date("2026-11-25T12:01:00Z"), 2)).toBe(1);
-      expect(store.getStack("alice")).toMatchObject({ condition: "Reconciling", reason: "Retrying", message: "boom" });
-      expect(store.markFailed("alice", "boom", new Date("2026-11-25T12:02:00Z"), 2)).toBe(2);
-      expect(store.getStack("alice")).toMatchObject({ condition: "Stalled", reason: "RepeatedFailures", nextAttemptAt: "2026-11-25T12:02:00.000Z" });
-      store.markStalled("bob", "InvalidSpec", "bob.yaml:3:1: bad");
-      expect(store.getStack("bob")).toMatchObject({ condition: "Stalled", reason: "InvalidSpec" });
+      // The work queue's retry book counts failures and picks the reason; the store records what it is told.
+      store.markFailed("alice", { reason: "Retrying", message: "boom", nextAttemptAt: new Date("2026-11-25T12:01:00Z"), failures: 1 });
+      expect(store.getStack("alice")).toMatchObject({ condition: "Reconciling", reason: "Retrying", message: "boom", failures: 1 });
+      store.markFailed("alice", { reason: "RepeatedFailures", message: "boom", nextAttemptAt: new Date("2026-11-25T12:02:00Z"), failures: 2 });
+      expect(store.getStack("alice")).toMatchObject({ condition: "Stalled", reason: "RepeatedFailures", nextAttemptAt: "2026-11-25T12:02:00.000Z", failures: 2 });
+      store.markStalled("bob", "InvalidSpec", "bob.yaml:3:1: bad", "invalid\nbob.yaml:3:1: bad");
+      expect(store.getStack("bob")).toMatchObject({ condition: "Stalled", reason: "InvalidSpec", stoppedFor: "invalid\nbob.yaml:3:1: bad" });
       // A stalled stack keeps its reason visible when a change is queued.
       store.markPending("bob");
       expect(store.getStack("bob")?.reason).toBe("InvalidSpec");

@@ -3,10 +3,7 @@ import { EventEmitter } from "node:events";
 import Database from "better-sqlite3";
 import type { Clock } from "../../lib/clock.js";
 import type { RunEvent } from "../../runners/runner.js";
-import { conditionOf, type Condition, type InstanceState, type Reason, type RunAction, type RunState } from "./vocabulary.js";
-
-/** Reasons a stack stops on until its file changes. */
-export type StallReason = "InvalidSpec" | "UnsafePlan" | "Protected" | "AllocationExhausted" | "ApplyRejected";
+import { conditionOf, REASONS, type Condition, type InstanceState, type Reason, type RetryReason, type RunAction, type RunState, type StopReason } from "./vocabulary.js";
 
 export type EngineMode = "pulumi" | "simulation";
 
@@ -28,6 +25,8 @@ export interface StackStatus {
   failures: number;
   /** When the next retry is due (ISO), while backing off. */
   nextAttemptAt: string | undefined;
+  /** For a reason that holds until the file changes: the desired state it holds for (decide.ts `desiredKey`). */
+  stoppedFor: string | undefined;
   updatedAt: string;
 }
 
@@ -68,7 +67,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stacks (
   name TEXT PRIMARY KEY, condition TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
   applied_hash TEXT, applied_spec TEXT, has_resources INTEGER NOT NULL DEFAULT 0, last_run_id INTEGER,
-  failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, updated_at TEXT NOT NULL);
+  failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, updated_at TEXT NOT NULL, stopped_for TEXT);
 CREATE TABLE IF NOT EXISTS instances (
   stack TEXT NOT NULL, name TEXT NOT NULL, vmid INTEGER, ip TEXT, power TEXT NOT NULL, state TEXT NOT NULL,
   updated_at TEXT NOT NULL, PRIMARY KEY (stack, name));
@@ -83,6 +82,7 @@ CREATE TABLE IF NOT EXISTS run_events (run_id INTEGER NOT NULL, seq INTEGER NOT 
 interface StackRow {
   name: string; condition: string; reason: string; message: string; applied_hash: string | null; applied_spec: string | null;
   has_resources: number; last_run_id: number | null; failures: number; next_attempt_at: string | null; updated_at: string;
+  stopped_for: string | null;
 }
 interface InstanceRow { stack: string; name: string; vmid: number | null; ip: string | null; power: string; state: string; updated_at: string }
 interface RunRow {
@@ -104,7 +104,7 @@ function toStack(r: StackRow): StackStatus {
   return {
     name: r.name, condition: r.condition as Condition, reason: r.reason as Reason, message: r.message,
     appliedHash: opt(r.applied_hash), appliedSpec: parseJson(r.applied_spec), hasResources: r.has_resources === 1,
-    lastRunId: opt(r.last_run_id), failures: r.failures, nextAttemptAt: opt(r.next_attempt_at), updatedAt: r.updated_at,
+    lastRunId: opt(r.last_run_id), failures: r.failures, nextAttemptAt: opt(r.next_attempt_at), stoppedFor: opt(r.stopped_for), updatedAt: r.updated_at,
   };
 }
 function toInstance(r: InstanceRow): InstanceStatus {
@@ -130,7 +130,7 @@ export interface StatusStore {
   /** Every VMID and IP held by an instance that is not destroyed: allocation must avoid them. */
   heldAllocations(): { vmids: Set<number>; ips: Set<string> };
 
-  /** A change was seen and the stack is queued. */
+  /** A change was seen and the stack is queued; a reason that `survivesPending` stays showing. */
   markPending(stack: string): void;
   /** A run started. */
   markApplying(stack: string, runId: number): void;
@@ -138,14 +138,12 @@ export interface StatusStore {
   markApplied(stack: string, hash: string, spec: unknown): void;
   /** A refresh found the real resources differ from the last apply: the same spec is applied again. */
   markDrifted(stack: string, message: string): void;
-  /** Resources are up but a hook failed: degraded, retried. */
-  markHookFailed(stack: string, message: string, nextAttemptAt: Date): void;
   /** The file is gone and its resources were destroyed or retained. */
   markRemoved(stack: string, how: "Destroyed" | "Retained"): void;
-  /** A transient failure: Retrying, or RepeatedFailures once failures reach `stallAfter`. */
-  markFailed(stack: string, message: string, nextAttemptAt: Date, stallAfter: number): number;
-  /** The spec cannot be applied as written: stop until it changes. */
-  markStalled(stack: string, reason: StallReason, message: string): void;
+  /** A failed attempt retried after a pause (Retrying, RepeatedFailures, HookFailed, AllocationExhausted), as the work queue's retry book counted it. */
+  markFailed(stack: string, failure: { reason: RetryReason; message: string; nextAttemptAt: Date; failures: number }): void;
+  /** The desired state `stoppedFor` cannot be applied as written: stop until the file changes. */
+  markStalled(stack: string, reason: StopReason, message: string, stoppedFor: string): void;
 
   upsertInstance(i: Omit<InstanceStatus, "updatedAt">): void;
   removeInstances(stack: string, keep: readonly string[]): void;
@@ -167,6 +165,14 @@ export interface StatusStore {
   close(): void;
 }
 
+/** Adds the columns later versions introduced to a database an earlier version created. */
+function migrate(db: Database.Database): void {
+  const have = new Set(db.prepare<[], { name: string }>("PRAGMA table_info(stacks)").all().map((c) => c.name));
+  for (const [column, type] of [["stopped_for", "TEXT"]] as const) {
+    if (!have.has(column)) db.exec(`ALTER TABLE stacks ADD COLUMN ${column} ${type}`);
+  }
+}
+
 /** Opens (creating) the status database at `file` (":memory:" for a throwaway one). */
 export function openStatusStore(file: string, deps: { clock: Clock; mode?: EngineMode }): StatusStore {
   const db = new Database(file);
@@ -174,6 +180,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   db.exec(SCHEMA);
+  migrate(db);
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const now = (): string => deps.clock.now().toISOString();
@@ -187,14 +194,14 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     getStack: db.prepare<[string], StackRow>("SELECT * FROM stacks WHERE name = ?"),
     listStacks: db.prepare<[], StackRow>("SELECT * FROM stacks ORDER BY name"),
     ensureStack: db.prepare("INSERT OR IGNORE INTO stacks (name, condition, reason, updated_at) VALUES (?, 'Reconciling', 'Pending', ?)"),
-    setCondition: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, updated_at = ? WHERE name = ?"),
+    setCondition: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, stopped_for = ?, updated_at = ? WHERE name = ?"),
     setApplied: db.prepare(
       "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', applied_hash = ?, applied_spec = ?, has_resources = 1, failures = 0, next_attempt_at = NULL, updated_at = ? WHERE name = ?",
     ),
     setRemoved: db.prepare(
       "UPDATE stacks SET condition = 'Ready', reason = ?, message = '', applied_hash = NULL, applied_spec = NULL, has_resources = ?, failures = 0, next_attempt_at = NULL, updated_at = ? WHERE name = ?",
     ),
-    setFailed: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, failures = failures + 1, next_attempt_at = ?, updated_at = ? WHERE name = ?"),
+    setFailed: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, failures = ?, next_attempt_at = ?, stopped_for = NULL, updated_at = ? WHERE name = ?"),
     setRun: db.prepare("UPDATE stacks SET last_run_id = ?, updated_at = ? WHERE name = ?"),
     listInstances: db.prepare<[], InstanceRow>("SELECT * FROM instances ORDER BY stack, name"),
     listInstancesOf: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE stack = ? ORDER BY name"),
@@ -225,9 +232,9 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     const s = getStack(name);
     if (s) emit({ type: "stack", stack: s });
   };
-  const setCondition = (stack: string, reason: Reason, message: string): void => {
+  const setCondition = (stack: string, reason: Reason, message: string, stoppedFor?: string): void => {
     q.ensureStack.run(stack, now());
-    q.setCondition.run(conditionOf(reason), reason, message, now(), stack);
+    q.setCondition.run(conditionOf(reason), reason, message, stoppedFor ?? null, now(), stack);
     emitStack(stack);
   };
   const getRun = (id: number): RunRecord | undefined => {
@@ -265,7 +272,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     markPending(stack) {
       const s = getStack(stack);
       // A stalled or retrying stack keeps its reason visible until a run actually starts.
-      if (s && (s.reason === "Applying" || s.condition === "Stalled" || s.reason === "Retrying" || s.reason === "HookFailed")) return;
+      if (s && REASONS[s.reason].survivesPending) return;
       setCondition(stack, "Pending", "");
     },
     markDrifted(stack, message) {
@@ -281,26 +288,18 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       q.setApplied.run(hash, JSON.stringify(spec), now(), stack);
       emitStack(stack);
     },
-    markHookFailed(stack, message, nextAttemptAt) {
-      q.ensureStack.run(stack, now());
-      q.setFailed.run("Reconciling", "HookFailed", message, nextAttemptAt.toISOString(), now(), stack);
-      emitStack(stack);
-    },
     markRemoved(stack, how) {
       q.ensureStack.run(stack, now());
       q.setRemoved.run(how, how === "Retained" ? 1 : 0, now(), stack);
       emitStack(stack);
     },
-    markFailed(stack, message, nextAttemptAt, stallAfter) {
+    markFailed(stack, f) {
       q.ensureStack.run(stack, now());
-      const failures = (getStack(stack)?.failures ?? 0) + 1;
-      const reason: Reason = failures >= stallAfter ? "RepeatedFailures" : "Retrying";
-      q.setFailed.run(conditionOf(reason), reason, message, nextAttemptAt.toISOString(), now(), stack);
+      q.setFailed.run(conditionOf(f.reason), f.reason, f.message, f.failures, f.nextAttemptAt.toISOString(), now(), stack);
       emitStack(stack);
-      return failures;
     },
-    markStalled(stack, reason, message) {
-      setCondition(stack, reason, message);
+    markStalled(stack, reason, message, stoppedFor) {
+      setCondition(stack, reason, message, stoppedFor);
     },
     upsertInstance(i) {
       q.upsertInstance.run({ ...i, vmid: i.vmid ?? null, ip: i.ip ?? null, updatedAt: now() });

@@ -5,7 +5,7 @@ import { chainMessage, ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import { hookOutcome, type HookContext, type HookRunRecord } from "../hooks/hook.js";
 import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
-import { PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
+import { parseRunOutputs, PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import { allocate, takenBy } from "./allocation.js";
 import { afterFailure, afterHooksFailed, decide, desiredKey, type Decision, type Desired, type Transition } from "./decide.js";
 import { askedReplacements, guardPlan, instanceOfStep } from "./plan-guard.js";
@@ -88,11 +88,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         return store.markFailed(stack, t);
       case "removed":
         return store.markRemoved(stack, t.how);
-      case "applied": {
-        const s = store.getStack(stack);
-        if (s?.appliedHash !== undefined) store.markApplied(stack, s.appliedHash, s.appliedSpec);
-        return;
-      }
+      case "applied":
+        return store.markUpToDate(stack);
     }
   };
 
@@ -151,7 +148,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   const applyUser = async (stack: string, spec: UserStackSpec, hash: string, platform: PlatformSpec): Promise<Step> => {
-    const before = store.getStack(stack)?.appliedSpec as UserStackSpec | undefined;
+    const before = store.getStack(stack)?.appliedSpec;
     const target: StackTarget = { kind: "user", name: stack, spec, platform };
     const run = startRun(stack, "up", hash);
     try {
@@ -169,19 +166,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       // A replaced or deleted container's address may come back with a new host key: drop the old pin.
       const gone = new Set(preview.steps.filter((s) => s.op === "replace" || s.op === "delete" || s.op === "delete-replaced").map(instanceOfStep));
       deps.hooks?.forgetHosts?.((before?.instances ?? []).filter((i) => gone.has(i.name) && i.ip).map((i) => i.ip!));
-      const parsed = UserStackOutputsSchema.safeParse(result.outputs);
-      store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
+      const outputs = parseRunOutputs(UserStackOutputsSchema, result.outputs, `${stack}: run ${run.id}`);
+      store.finishRun(run.id, { state: "succeeded", outputs });
       const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urn.split("::").at(-1) ?? "", op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
       const hookFailedBefore = new Set(store.listInstances(stack).filter((i) => i.state === "hook-failed").map((i) => i.name));
       const instances = spec.instances.map((i) => {
-        const out = parsed.success ? parsed.data.instances.find((o) => o.name === i.name) : undefined;
-        return {
-          name: i.name,
-          vmid: out?.vmid ?? i.vmid ?? 0,
-          ip: out?.ip ?? i.ip ?? "",
-          power: out?.power ?? (spec.suspension ? "stopped" : i.power),
-          changed: changed.has(i.name) || hookFailedBefore.has(i.name) || !before?.instances.some((b) => b.name === i.name),
-        };
+        const out = outputs.instances.find((o) => o.name === i.name);
+        if (!out) throw new ProxstackError("outputs-invalid", `${stack}: run ${run.id}: the outputs lack instance ${i.name} of the stack file`, { kind: "bug" });
+        const isNew = !before?.instances.some((b) => b.name === i.name);
+        return { name: i.name, vmid: out.vmid, ip: out.ip, power: out.power, changed: changed.has(i.name) || hookFailedBefore.has(i.name) || isNew };
       });
       for (const i of instances) store.upsertInstance({ stack, name: i.name, vmid: i.vmid, ip: i.ip, power: i.power, state: deps.hooks ? "provisioning" : "ready" });
       store.removeInstances(stack, instances.map((i) => i.name));
@@ -212,7 +205,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   const destroyUser = async (stack: string): Promise<Step> => {
-    const applied = store.getStack(stack)?.appliedSpec as UserStackSpec | undefined;
+    const applied = store.getStack(stack)?.appliedSpec;
     const prot = applied?.instances.filter((i) => i.protect).map((i) => i.name) ?? [];
     const removal = desiredKey({ kind: "absent", removalPolicy: "destroy" });
     if (prot.length > 0) {
@@ -222,8 +215,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
     const run = startRun(stack, "destroy", undefined);
     try {
-      const result = await runner.destroy(stack, { onEvent: run.onEvent });
-      store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
+      await runner.destroy(stack, { onEvent: run.onEvent });
+      // A destroyed stack has no outputs to keep.
+      store.finishRun(run.id, { state: "succeeded" });
       for (const i of store.listInstances(stack)) store.upsertInstance({ ...i, state: "destroyed", power: "stopped" });
       deps.hooks?.forgetHosts?.(store.listInstances(stack).flatMap((i) => (i.ip ? [i.ip] : [])));
       record(stack, { mark: "removed", how: "Destroyed" });
@@ -243,8 +237,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     try {
       await runner.preview(target, { onEvent: run.onEvent });
       const result = await runner.up(target, { onEvent: run.onEvent });
-      const parsed = PlatformStackOutputsSchema.safeParse(result.outputs);
-      store.finishRun(run.id, { state: "succeeded", outputs: parsed.success ? parsed.data : result.outputs });
+      const outputs = parseRunOutputs(PlatformStackOutputsSchema, result.outputs, `${PLATFORM_STACK}: run ${run.id}`);
+      store.finishRun(run.id, { state: "succeeded", outputs });
       store.markApplied(PLATFORM_STACK, hash, { platform, routes: target.users.map((u) => [u.name, routesOf(u)]) });
       return undefined;
     } catch (err) {

@@ -1,8 +1,15 @@
 // The engine's status store (SQLite, WAL): stacks and their conditions, instances, runs and run events, and a live event stream.
 import { EventEmitter } from "node:events";
 import Database from "better-sqlite3";
+import { z } from "zod";
 import type { Clock } from "../../lib/clock.js";
+import { ProxstackError } from "../../lib/errors.js";
+import { PLATFORM_STACK } from "../../programs/naming.js";
 import type { RunEvent } from "../../runners/runner.js";
+import {
+  AppliedPlatformSpecSchema, AppliedUserSpecSchema, PlatformStackOutputsSchema, RunEventSchema, UserStackOutputsSchema,
+  type AppliedPlatformSpec, type RunOutputs, type UserStackSpec,
+} from "../../schemas/index.js";
 import { conditionOf, REASONS, type Condition, type InstanceState, type Reason, type RetryReason, type RunAction, type RunState, type StopReason } from "./vocabulary.js";
 
 export type EngineMode = "pulumi" | "simulation";
@@ -16,8 +23,10 @@ export interface StackStatus {
   message: string;
   /** Desired-state hash last applied successfully (resources up to date with it). */
   appliedHash: string | undefined;
-  /** The spec (JSON) of the last successful apply: the "before" of the next plan. */
-  appliedSpec: unknown;
+  /** A user stack's spec at its last successful apply: the "before" of the next plan. */
+  appliedSpec: UserStackSpec | undefined;
+  /** The platform stack's platform file and routes at its last successful apply (the platform stack only). */
+  appliedPlatform: AppliedPlatformSpec | undefined;
   /** Whether resources of this stack may exist (an up succeeded and no destroy since). */
   hasResources: boolean;
   lastRunId: number | undefined;
@@ -50,10 +59,17 @@ export interface RunRecord {
   queuedAt: string;
   startedAt: string | undefined;
   finishedAt: string | undefined;
-  outputs: unknown;
+  /** Outputs of a successful up, parsed with the user or platform outputs schema; none for a destroy or a failure. */
+  outputs: RunOutputs | undefined;
   errorCode: string | undefined;
   errorMessage: string | undefined;
 }
+
+// Each row read back is parsed: the columns with the vocabulary, the JSON columns with their schemas in schemas/.
+const REASON_NAMES = Object.keys(REASONS) as [Reason, ...Reason[]];
+const ConditionSchema = z.enum(["Ready", "Reconciling", "Stalled"]);
+const ModeSchema = z.enum(["pulumi", "simulation"]);
+const nullable = <T extends z.ZodType>(t: T) => t.nullable().transform((v) => v ?? undefined);
 
 /** What the portal receives from the live stream. */
 export type StatusEvent =
@@ -79,46 +95,74 @@ CREATE INDEX IF NOT EXISTS runs_stack ON runs (stack, id);
 CREATE TABLE IF NOT EXISTS run_events (run_id INTEGER NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (run_id, seq));
 `;
 
-interface StackRow {
-  name: string; condition: string; reason: string; message: string; applied_hash: string | null; applied_spec: string | null;
-  has_resources: number; last_run_id: number | null; failures: number; next_attempt_at: string | null; updated_at: string;
-  stopped_for: string | null;
-}
-interface InstanceRow { stack: string; name: string; vmid: number | null; ip: string | null; power: string; state: string; updated_at: string }
-interface RunRow {
-  id: number; stack: string; action: string; state: string; spec_hash: string | null; mode: string; queued_at: string;
-  started_at: string | null; finished_at: string | null; outputs: string | null; error_code: string | null; error_message: string | null;
+const StackRowSchema = z.object({
+  name: z.string(), condition: ConditionSchema, reason: z.enum(REASON_NAMES), message: z.string(),
+  applied_hash: nullable(z.string()), applied_spec: z.string().nullable(), has_resources: z.number().int(), last_run_id: nullable(z.number().int()),
+  failures: z.number().int().min(0), next_attempt_at: nullable(z.string()), updated_at: z.string(), stopped_for: nullable(z.string()),
+});
+const InstanceRowSchema = z.object({
+  stack: z.string(), name: z.string(), vmid: nullable(z.number().int()), ip: nullable(z.string()), power: z.enum(["running", "stopped"]),
+  state: z.enum(["provisioning", "ready", "hook-failed", "destroyed"]), updated_at: z.string(),
+});
+const RunRowSchema = z.object({
+  id: z.number().int(), stack: z.string(), action: z.enum(["up", "destroy"]), state: z.enum(["queued", "running", "succeeded", "failed"]),
+  spec_hash: nullable(z.string()), mode: ModeSchema, queued_at: z.string(), started_at: nullable(z.string()), finished_at: nullable(z.string()),
+  outputs: z.string().nullable(), error_code: nullable(z.string()), error_message: nullable(z.string()),
+});
+type StackRow = z.input<typeof StackRowSchema>;
+type InstanceRow = z.input<typeof InstanceRowSchema>;
+type RunRow = z.input<typeof RunRowSchema>;
+
+/** Parses what SQLite returned; a mismatch is a bug (or a database from elsewhere), reported loudly, never guessed around. */
+function parseRow<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const fields = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+  throw new ProxstackError("status-row-invalid", `engine.db ${where} does not match its schema (${fields})`, { kind: "bug" });
 }
 
-const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
-const parseJson = (s: string | null): unknown => {
-  if (s === null) return undefined;
+/** Parses a JSON column with its schema; NULL is undefined. */
+function parseJsonColumn<T>(schema: z.ZodType<T>, text: string | null, where: string): T | undefined {
+  if (text === null) return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(s) as unknown;
-  } catch {
-    return undefined;
+    value = JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ProxstackError("status-row-invalid", `engine.db ${where} is not JSON`, { kind: "bug", cause: err });
   }
-};
+  return parseRow(schema, value, where);
+}
 
-function toStack(r: StackRow): StackStatus {
+function toStack(row: StackRow): StackStatus {
+  const r = parseRow(StackRowSchema, row, `stacks row ${row.name}`);
+  const where = `stacks.applied_spec of ${r.name}`;
+  const platform = r.name === PLATFORM_STACK;
   return {
-    name: r.name, condition: r.condition as Condition, reason: r.reason as Reason, message: r.message,
-    appliedHash: opt(r.applied_hash), appliedSpec: parseJson(r.applied_spec), hasResources: r.has_resources === 1,
-    lastRunId: opt(r.last_run_id), failures: r.failures, nextAttemptAt: opt(r.next_attempt_at), stoppedFor: opt(r.stopped_for), updatedAt: r.updated_at,
+    name: r.name, condition: r.condition, reason: r.reason, message: r.message,
+    appliedHash: r.applied_hash,
+    appliedSpec: platform ? undefined : parseJsonColumn(AppliedUserSpecSchema, r.applied_spec, where),
+    appliedPlatform: platform ? parseJsonColumn(AppliedPlatformSpecSchema, r.applied_spec, where) : undefined,
+    hasResources: r.has_resources === 1,
+    lastRunId: r.last_run_id, failures: r.failures, nextAttemptAt: r.next_attempt_at, stoppedFor: r.stopped_for, updatedAt: r.updated_at,
   };
 }
-function toInstance(r: InstanceRow): InstanceStatus {
+function toInstance(row: InstanceRow): InstanceStatus {
+  const r = parseRow(InstanceRowSchema, row, `instances row ${row.stack}/${row.name}`);
+  return { stack: r.stack, name: r.name, vmid: r.vmid, ip: r.ip, power: r.power, state: r.state, updatedAt: r.updated_at };
+}
+function toRun(row: RunRow): RunRecord {
+  const r = parseRow(RunRowSchema, row, `runs row ${row.id}`);
+  const outputsSchema: z.ZodType<RunOutputs> = r.stack === PLATFORM_STACK ? PlatformStackOutputsSchema : UserStackOutputsSchema;
   return {
-    stack: r.stack, name: r.name, vmid: opt(r.vmid), ip: opt(r.ip), power: r.power === "stopped" ? "stopped" : "running",
-    state: r.state as InstanceState, updatedAt: r.updated_at,
+    id: r.id, stack: r.stack, action: r.action, state: r.state, specHash: r.spec_hash,
+    mode: r.mode, queuedAt: r.queued_at, startedAt: r.started_at, finishedAt: r.finished_at,
+    outputs: parseJsonColumn(outputsSchema, r.outputs, `runs.outputs of run ${r.id}`), errorCode: r.error_code, errorMessage: r.error_message,
   };
 }
-function toRun(r: RunRow): RunRecord {
-  return {
-    id: r.id, stack: r.stack, action: r.action as RunAction, state: r.state as RunState, specHash: opt(r.spec_hash),
-    mode: r.mode as EngineMode, queuedAt: r.queued_at, startedAt: opt(r.started_at), finishedAt: opt(r.finished_at),
-    outputs: parseJson(r.outputs), errorCode: opt(r.error_code), errorMessage: opt(r.error_message),
-  };
+function toEvent(text: string, runId: number): RunEvent {
+  const e: RunEvent | undefined = parseJsonColumn(RunEventSchema, text, `run_events of run ${runId}`);
+  if (!e) throw new ProxstackError("status-row-invalid", `engine.db run_events of run ${runId} holds null`, { kind: "bug" });
+  return e;
 }
 
 export interface StatusStore {
@@ -135,7 +179,9 @@ export interface StatusStore {
   /** A run started. */
   markApplying(stack: string, runId: number): void;
   /** An up succeeded with this hash and spec; failures reset. */
-  markApplied(stack: string, hash: string, spec: unknown): void;
+  markApplied(stack: string, hash: string, spec: UserStackSpec | AppliedPlatformSpec): void;
+  /** Back to Applied at the recorded hash and spec: the status said otherwise, but nothing was left to run. */
+  markUpToDate(stack: string): void;
   /** A refresh found the real resources differ from the last apply: the same spec is applied again. */
   markDrifted(stack: string, message: string): void;
   /** The file is gone and its resources were destroyed or retained. */
@@ -150,7 +196,7 @@ export interface StatusStore {
 
   createRun(stack: string, action: RunAction, specHash: string | undefined): RunRecord;
   startRun(id: number): void;
-  finishRun(id: number, result: { state: "succeeded"; outputs: unknown } | { state: "failed"; errorCode: string; errorMessage: string }): void;
+  finishRun(id: number, result: { state: "succeeded"; outputs?: RunOutputs } | { state: "failed"; errorCode: string; errorMessage: string }): void;
   appendRunEvent(id: number, event: RunEvent): void;
   getRun(id: number): RunRecord | undefined;
   listRuns(stack?: string, limit?: number): RunRecord[];
@@ -197,6 +243,9 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     setCondition: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, stopped_for = ?, updated_at = ? WHERE name = ?"),
     setApplied: db.prepare(
       "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', applied_hash = ?, applied_spec = ?, has_resources = 1, failures = 0, next_attempt_at = NULL, updated_at = ? WHERE name = ?",
+    ),
+    setUpToDate: db.prepare(
+      "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', failures = 0, next_attempt_at = NULL, stopped_for = NULL, updated_at = ? WHERE name = ? AND applied_hash IS NOT NULL",
     ),
     setRemoved: db.prepare(
       "UPDATE stacks SET condition = 'Ready', reason = ?, message = '', applied_hash = NULL, applied_spec = NULL, has_resources = ?, failures = 0, next_attempt_at = NULL, updated_at = ? WHERE name = ?",
@@ -246,7 +295,8 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     if (r) emit({ type: "run", run: r });
   };
 
-  let mode: EngineMode = deps.mode ?? ((q.getMeta.get("mode")?.value as EngineMode | undefined) ?? "simulation");
+  const stored = q.getMeta.get("mode")?.value;
+  let mode: EngineMode = deps.mode ?? (stored === undefined ? "simulation" : parseRow(ModeSchema, stored, "meta mode"));
   if (deps.mode) q.setMeta.run("mode", deps.mode);
 
   const store: StatusStore = {
@@ -286,6 +336,10 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     markApplied(stack, hash, spec) {
       q.ensureStack.run(stack, now());
       q.setApplied.run(hash, JSON.stringify(spec), now(), stack);
+      emitStack(stack);
+    },
+    markUpToDate(stack) {
+      q.setUpToDate.run(now(), stack);
       emitStack(stack);
     },
     markRemoved(stack, how) {
@@ -338,7 +392,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     },
     getRun,
     listRuns: (stack, limit = 50) => (stack === undefined ? q.listRuns.all(limit) : q.listRunsOf.all(stack, limit)).map(toRun),
-    runEvents: (id) => q.events.all(id).map((r) => JSON.parse(r.event) as RunEvent),
+    runEvents: (id) => q.events.all(id).map((r) => toEvent(r.event, id)),
     failInterruptedRuns() {
       const ids = q.interrupted.all().map((r) => r.id);
       for (const id of ids) q.finishRun.run("failed", now(), null, "engine-restarted", "the engine stopped during this run; it is retried", id);

@@ -68,7 +68,7 @@ async function settledEngine(dir: string, watchFiles: boolean) {
     const e = engine.index.get(name);
     if (e?.valid) store.markApplied(name, e.valid.hash, e.valid.spec);
   }
-  store.markApplied("platform", engine.index.platformHash() ?? "", {});
+  store.markApplied("platform", engine.index.platformHash() ?? "", { platform: engine.index.platform().spec!, routes: [] });
   return { engine, runner, store };
 }
 
@@ -147,7 +147,7 @@ async function editLatencyFigures(dir: string): Promise<BenchFigure[]> {
 async function platformBatchFigures(): Promise<BenchFigure[]> {
   const dir = makeDir(50);
   const { engine, runner, store } = await settledEngine(dir, true);
-  engine.store.markApplied("platform", "stale", {});
+  engine.store.markApplied("platform", "stale", { platform: engine.index.platform().spec!, routes: [] });
   await engine.start();
   await engine.idle();
   const before = runner.calls.filter((c) => c.method === "up" && c.stack === "platform").length;

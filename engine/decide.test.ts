@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { decide, type Desired, type Observed } from "./decide.js";
+import { ProxstackError } from "../lib/errors.js";
+import { afterFailure, afterHooksFailed, decide, desiredKey, type Decision, type Desired, type Observed } from "./decide.js";
+import { REASONS, type Reason } from "./status/vocabulary.js";
 
 const now = new Date("2026-11-25T12:00:00Z");
 const later = "2026-11-25T12:05:00Z";
 const earlier = "2026-11-25T11:55:00Z";
-const obs = (o: Partial<Observed>): Observed => ({ appliedHash: "h1", hasResources: true, reason: "Applied", nextAttemptAt: undefined, ...o });
+const obs = (o: Partial<Observed>): Observed => ({ appliedHash: "h1", hasResources: true, reason: "Applied", nextAttemptAt: undefined, stoppedFor: undefined, ...o });
 const present = (hash: string): Desired => ({ kind: "present", hash });
+const removed: Desired = { kind: "absent", removalPolicy: "destroy" };
 
 describe("decide", () => {
   it.each<[string, Desired, Observed | undefined, string, string]>([
@@ -14,23 +17,131 @@ describe("decide", () => {
     ["changed", present("h2"), obs({}), "up", "spec-changed"],
     ["invalid file is never applied", { kind: "invalid", message: "x" }, obs({}), "noop", "invalid-spec"],
     ["invalid new file", { kind: "invalid", message: "x" }, undefined, "noop", "invalid-spec"],
-    ["removed, destroy policy", { kind: "absent", removalPolicy: "destroy" }, obs({}), "destroy", "file-removed"],
+    ["removed, destroy policy", removed, obs({}), "destroy", "file-removed"],
     ["removed, retain policy", { kind: "absent", removalPolicy: "retain" }, obs({}), "noop", "retained"],
-    ["removed, already destroyed", { kind: "absent", removalPolicy: "destroy" }, obs({ hasResources: false, reason: "Destroyed" }), "noop", "already-removed"],
-    ["removed, never applied", { kind: "absent", removalPolicy: "destroy" }, undefined, "noop", "already-removed"],
+    ["removed, already destroyed", removed, obs({ hasResources: false, reason: "Destroyed" }), "noop", "already-removed"],
+    ["removed, never applied", removed, undefined, "noop", "already-removed"],
     ["retry not yet due", present("h2"), obs({ reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
     ["retry due", present("h2"), obs({ reason: "Retrying", nextAttemptAt: earlier }), "up", "spec-changed"],
     ["stalled at the cap waits too", present("h2"), obs({ reason: "RepeatedFailures", nextAttemptAt: later }), "wait", "backing-off"],
-    ["a fixed unsafe plan runs at once", present("h3"), obs({ reason: "UnsafePlan", nextAttemptAt: later }), "up", "spec-changed"],
+    ["a fixed unsafe plan runs at once", present("h3"), obs({ reason: "UnsafePlan", nextAttemptAt: later, stoppedFor: "h2" }), "up", "spec-changed"],
+    ["the refused spec is not tried again", present("h2"), obs({ reason: "UnsafePlan", stoppedFor: "h2" }), "noop", "stopped-until-file-changes"],
     ["drift found by a refresh re-applies the same spec", present("h1"), obs({ reason: "DriftDetected" }), "up", "drift-detected"],
     ["hooks failed, due", present("h1"), obs({ reason: "HookFailed", nextAttemptAt: earlier }), "up", "hooks-pending"],
     ["hooks failed, not due", present("h1"), obs({ reason: "HookFailed", nextAttemptAt: later }), "wait", "backing-off"],
+    ["a failed re-apply of the applied spec is retried", present("h1"), obs({ reason: "Retrying", nextAttemptAt: earlier }), "up", "retry-due"],
     ["first apply failed, not due", present("h1"), obs({ appliedHash: undefined, hasResources: false, reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
-    ["destroy failing backs off", { kind: "absent", removalPolicy: "destroy" }, obs({ reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
+    ["destroy failing backs off", removed, obs({ reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
+    // Bug: a protected stack whose file is gone was "destroyed" again (and refused again) at every resync.
+    ["file removed + Protected + retry due", removed, obs({ reason: "Protected", nextAttemptAt: earlier, stoppedFor: "absent" }), "noop", "stopped-until-file-changes"],
+    ["file back after Protected: applied again", present("h1"), obs({ reason: "Protected", stoppedFor: "absent" }), "noop", "up-to-date"],
+    ["allocation exhausted, not due", present("h2"), obs({ reason: "AllocationExhausted", nextAttemptAt: later }), "wait", "backing-off"],
   ])("%s", (_name, desired, observed, action, reason) => {
     const d = decide(desired, observed, now);
     expect(d.action).toBe(action);
     expect(d.reason).toBe(reason);
     if (action === "wait") expect(d.until?.toISOString()).toBe(new Date(later).toISOString());
+  });
+
+  // Every (situation, reason) pair. A cell is the action, then `>` and the status recorded before it, if any.
+  const situations: Record<string, { desired: Desired; observed: Partial<Observed> }> = {
+    unchanged: { desired: present("h1"), observed: {} },
+    changed: { desired: present("h2"), observed: {} },
+    firstApply: { desired: present("h1"), observed: { appliedHash: undefined, hasResources: false } },
+    invalid: { desired: { kind: "invalid", message: "alice.yaml:3:1: bad" }, observed: {} },
+    removed: { desired: removed, observed: {} },
+    retained: { desired: { kind: "absent", removalPolicy: "retain" }, observed: {} },
+    removedNeverApplied: { desired: removed, observed: { appliedHash: undefined, hasResources: false } },
+  };
+  const cell = (d: Decision): string => {
+    const t = d.transition;
+    const to = !t ? "" : t.mark === "removed" ? `>${t.how}` : t.mark === "applied" ? ">Applied" : `>${t.reason}`;
+    return `${d.action}${to}`;
+  };
+  const matrix = (rows: Record<Reason, string[]>, nextAttemptAt: string, stoppedFor: (d: Desired) => string): void => {
+    expect(Object.keys(rows).sort()).toEqual(Object.keys(REASONS).sort());
+    for (const [reason, cells] of Object.entries(rows) as [Reason, string[]][]) {
+      const got = Object.values(situations).map((s) => cell(decide(s.desired, obs({ reason, nextAttemptAt, stoppedFor: stoppedFor(s.desired), ...s.observed }), now)));
+      expect([reason, ...got]).toEqual([reason, ...cells]);
+    }
+  };
+  const columns = "unchanged, changed, firstApply, invalid, removed, retained, removedNeverApplied";
+
+  it(`every reason × situation, retry not yet due, stop recorded for this very file (${columns})`, () => {
+    const heldStop = ["noop", "noop", "noop", "noop>InvalidSpec", "noop", "noop>Retained", "noop"];
+    const backingOff = ["wait", "wait", "wait", "noop>InvalidSpec", "wait", "noop>Retained", "noop"];
+    const idle = ["noop>Applied", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"];
+    matrix(
+      {
+        Applied: ["noop", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        Retained: ["noop>Applied", "up", "up", "noop>InvalidSpec", "noop", "noop", "noop"],
+        Destroyed: idle,
+        Pending: idle,
+        Applying: idle,
+        DriftDetected: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        Retrying: backingOff,
+        HookFailed: backingOff,
+        InvalidSpec: ["noop", "noop", "noop", "noop", "noop", "noop>Retained", "noop"],
+        UnsafePlan: heldStop,
+        Protected: heldStop,
+        AllocationExhausted: backingOff,
+        ApplyRejected: heldStop,
+        RepeatedFailures: backingOff,
+      },
+      later,
+      desiredKey,
+    );
+  });
+
+  it(`every reason × situation, retry due, stop recorded for an older file (${columns})`, () => {
+    const idle = ["noop>Applied", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"];
+    matrix(
+      {
+        Applied: ["noop", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        Retained: ["noop>Applied", "up", "up", "noop>InvalidSpec", "noop", "noop", "noop"],
+        Destroyed: idle,
+        Pending: idle,
+        Applying: idle,
+        DriftDetected: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        Retrying: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        HookFailed: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        InvalidSpec: idle,
+        UnsafePlan: idle,
+        Protected: idle,
+        AllocationExhausted: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        ApplyRejected: idle,
+        RepeatedFailures: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+      },
+      earlier,
+      () => "an older file",
+    );
+  });
+});
+
+describe("the status a failure leaves", () => {
+  const retry = (failures: number, repeated = false) => () => ({ failures, delayMs: 4000, repeated });
+  it.each<[string, unknown, boolean, string]>([
+    ["transient", new ProxstackError("pve-5xx", "boom", { kind: "retry" }), false, "Retrying"],
+    ["transient, the retry book says repeated", new ProxstackError("pve-5xx", "boom", { kind: "retry" }), true, "RepeatedFailures"],
+    ["a foreign error counts as transient", new Error("boom"), false, "Retrying"],
+    ["refused as written", new ProxstackError("name-too-long", "too long", { kind: "stall" }), false, "ApplyRejected"],
+    ["allocation exhausted is retried", new ProxstackError("allocation-exhausted", "no VMID", { kind: "stall" }), true, "AllocationExhausted"],
+  ])("%s", (_name, err, repeated, reason) => {
+    const t = afterFailure(err, "msg", retry(3, repeated), now, "h2");
+    expect(t.reason).toBe(reason);
+    if (t.mark === "failed") expect([t.failures, t.nextAttemptAt.toISOString()]).toEqual([3, "2026-11-25T12:00:04.000Z"]);
+    else expect(t).toEqual({ mark: "stalled", reason: "ApplyRejected", message: "msg", stoppedFor: "h2" });
+  });
+
+  it("a stop does not count as a failure in a row", () => {
+    let asked = 0;
+    afterFailure(new ProxstackError("name-too-long", "x", { kind: "stall" }), "x", () => ({ failures: ++asked, delayMs: 1, repeated: false }), now, "h");
+    expect(asked).toBe(0);
+  });
+
+  it("hooks failed: retried after the pause", () => {
+    expect(afterHooksFailed("ssh-unreachable", { failures: 2, delayMs: 2000, repeated: false }, now)).toEqual({
+      mark: "failed", reason: "HookFailed", message: "ssh-unreachable", nextAttemptAt: new Date("2026-11-25T12:00:02Z"), failures: 2,
+    });
   });
 });

@@ -1,5 +1,6 @@
-// The pure decision of what to do with one stack, given its desired spec, its recorded status and the time.
-import type { Reason } from "./status/vocabulary.js";
+// The pure decision of what to do with one stack and what its status becomes, given its desired spec, its recorded status and the time.
+import { kindOf, ProxstackError } from "../lib/errors.js";
+import { REASONS, type Reason, type RetryReason, type StopReason } from "./status/vocabulary.js";
 
 /** The desired side, as read from the stacks directory. */
 export type Desired =
@@ -13,52 +14,115 @@ export interface Observed {
   hasResources: boolean;
   reason: Reason | undefined;
   nextAttemptAt: string | undefined;
+  /** For a reason that holds until the file changes: the desired state (`desiredKey`) it was recorded for. */
+  stoppedFor: string | undefined;
 }
 
-/** Stops that only a change of the file can clear: a new spec runs at once, without waiting out a pause. */
-const STALLED_BY_SPEC: ReadonlySet<Reason> = new Set(["InvalidSpec", "UnsafePlan", "AllocationExhausted", "ApplyRejected", "Protected"]);
-
+/** What the run does next. */
 export type Action = "up" | "destroy" | "wait" | "noop";
 
 export type DecisionReason =
-  | "never-applied" | "spec-changed" | "hooks-pending" | "up-to-date"
+  | "never-applied" | "spec-changed" | "hooks-pending" | "retry-due" | "up-to-date" | "stopped-until-file-changes"
   | "invalid-spec" | "file-removed" | "retained" | "already-removed" | "backing-off" | "drift-detected";
+
+/**
+ * A status change, written before the action runs (the store's `mark…` functions carry it out). Runs
+ * write their own: Applying when they start, then Applied, or the transition `afterFailure` returns.
+ */
+export type Transition =
+  | { mark: "stalled"; reason: StopReason; message: string; stoppedFor: string }
+  | { mark: "failed"; reason: RetryReason; message: string; nextAttemptAt: Date; failures: number }
+  | { mark: "removed"; how: "Retained" | "Destroyed" }
+  /** Back to Applied at the recorded hash and spec: the status said otherwise, but nothing is left to run. */
+  | { mark: "applied" };
 
 export interface Decision {
   action: Action;
   reason: DecisionReason;
   /** For `wait`: when to look again. */
   until?: Date;
+  /** The status to record now; none when the status already says what `reason` says. */
+  transition?: Transition;
+}
+
+/** The desired state as one string, recorded with a stop so decide can tell whether the file changed since. */
+export function desiredKey(desired: Desired): string {
+  switch (desired.kind) {
+    case "present":
+      return desired.hash;
+    case "invalid":
+      return `invalid\n${desired.message}`;
+    case "absent":
+      return "absent";
+  }
 }
 
 /**
- * Decides the next step for one stack. Never applies an invalid file; waits while a retry is not
- * yet due (unless the spec changed since); destroys only where the removal policy allows.
+ * Decides the next step for one stack and the status it moves to. Never applies an invalid file; never
+ * tries again a desired state a stop was recorded for (a changed file runs at once); waits while a retry
+ * is not yet due; destroys only where the removal policy allows. Every rule reads the reason's row of
+ * the vocabulary table (`REASONS`), so the engine's resync and restart ask this function, nothing else.
  */
 export function decide(desired: Desired, observed: Observed | undefined, now: Date): Decision {
-  if (desired.kind === "invalid") return { action: "noop", reason: "invalid-spec" };
-  const due = observed?.nextAttemptAt ? new Date(observed.nextAttemptAt) : undefined;
+  const reason = observed?.reason;
+  const props = reason ? REASONS[reason] : undefined;
+  const key = desiredKey(desired);
+  const stopped = props?.untilFileChanges === true && observed?.stoppedFor === key;
+  const dueAt = props?.retryable && observed?.nextAttemptAt ? new Date(observed.nextAttemptAt) : undefined;
+  const due = dueAt && dueAt > now ? dueAt : undefined;
+  const wait = (until: Date): Decision => ({ action: "wait", reason: "backing-off", until });
+
+  if (desired.kind === "invalid") {
+    if (reason === "InvalidSpec" && stopped) return { action: "noop", reason: "invalid-spec" };
+    return { action: "noop", reason: "invalid-spec", transition: { mark: "stalled", reason: "InvalidSpec", message: desired.message, stoppedFor: key } };
+  }
+
   if (desired.kind === "absent") {
-    if (!observed?.hasResources || observed.reason === "Retained") return { action: "noop", reason: "already-removed" };
-    if (desired.removalPolicy === "retain") return { action: "noop", reason: "retained" };
-    if (due && due > now && observed.reason !== "Protected") return { action: "wait", reason: "backing-off", until: due };
+    if (!observed?.hasResources || reason === "Retained") return { action: "noop", reason: "already-removed" };
+    if (desired.removalPolicy === "retain") return { action: "noop", reason: "retained", transition: { mark: "removed", how: "Retained" } };
+    if (stopped) return { action: "noop", reason: "stopped-until-file-changes" };
+    if (due) return wait(due);
     return { action: "destroy", reason: "file-removed" };
   }
-  if (observed?.appliedHash === undefined || !observed.hasResources) {
-    if (due && due > now) return { action: "wait", reason: "backing-off", until: due };
-    return { action: "up", reason: "never-applied" };
-  }
+
+  if (stopped) return { action: "noop", reason: "stopped-until-file-changes" };
+  if (observed?.appliedHash === undefined || !observed.hasResources) return due ? wait(due) : { action: "up", reason: "never-applied" };
   if (observed.appliedHash === desired.hash) {
-    if (observed.reason === "DriftDetected") return { action: "up", reason: "drift-detected" };
-    if (observed.reason === "HookFailed") {
-      if (due && due > now) return { action: "wait", reason: "backing-off", until: due };
-      return { action: "up", reason: "hooks-pending" };
-    }
-    return { action: "noop", reason: "up-to-date" };
+    if (reason === "DriftDetected") return { action: "up", reason: "drift-detected" };
+    if (reason === "HookFailed") return due ? wait(due) : { action: "up", reason: "hooks-pending" };
+    // A failed re-apply of the applied spec (after drift, or a destroy that failed before the file came back).
+    if (props?.retryable) return due ? wait(due) : { action: "up", reason: "retry-due" };
+    if (reason === "Applied") return { action: "noop", reason: "up-to-date" };
+    return { action: "noop", reason: "up-to-date", transition: { mark: "applied" } };
   }
-  // A failed attempt at this same hash backs off; a different, newer spec... also backs off unless
-  // the previous failure was a stall (the author changed the file to fix it).
-  const stalledBySpec = observed.reason !== undefined && STALLED_BY_SPEC.has(observed.reason);
-  if (due && due > now && !stalledBySpec) return { action: "wait", reason: "backing-off", until: due };
-  return { action: "up", reason: "spec-changed" };
+  // A newer spec waits out a transient failure's pause; after a stop it runs at once (the author changed
+  // the file to fix it, and stops record no pause).
+  return due ? wait(due) : { action: "up", reason: "spec-changed" };
+}
+
+/** The retry bookkeeping of a failed attempt, as the work queue's retry book returns it. */
+export interface RetryStep {
+  failures: number;
+  delayMs: number;
+  /** The key failed `stallAfter` times in a row or more. */
+  repeated: boolean;
+}
+
+/**
+ * The status a failed attempt leaves: a `stall` error stops until the file changes (for `stoppedFor`),
+ * an exhausted allocation and anything transient are retried after the retry book's pause (`retry` is
+ * asked only then, so a stop does not count as a failure in a row).
+ */
+export function afterFailure(err: unknown, message: string, retry: () => RetryStep, now: Date, stoppedFor: string): Transition & { mark: "failed" | "stalled" } {
+  const exhausted = err instanceof ProxstackError && err.code === "allocation-exhausted";
+  if (kindOf(err) === "stall" && !exhausted) return { mark: "stalled", reason: "ApplyRejected", message, stoppedFor };
+  const r = retry();
+  const nextAttemptAt = new Date(now.getTime() + r.delayMs);
+  const reason = exhausted ? "AllocationExhausted" : r.repeated ? "RepeatedFailures" : "Retrying";
+  return { mark: "failed", reason, message, nextAttemptAt, failures: r.failures };
+}
+
+/** The status after post-deploy hooks failed: resources stay applied, the hooks are retried after the retry book's pause. */
+export function afterHooksFailed(message: string, retry: RetryStep, now: Date): Transition & { mark: "failed" } {
+  return { mark: "failed", reason: "HookFailed", message, nextAttemptAt: new Date(now.getTime() + retry.delayMs), failures: retry.failures };
 }

@@ -145,6 +145,48 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     expect(runner.calls.filter((c) => c.method === "preview" && c.stack === "carol").length).toBe(previews);
   });
 
+  it("outputs that fail their schema fail the run as a bug (outputs-invalid): no instance takes the spec's values", async () => {
+    const dir = tempStacks();
+    const { createFakeRunner } = await import("./testing/fake-runner.js");
+    const fake = createFakeRunner();
+    // Outputs of the shape the fake runner used to return: a map of instances, no stack, no hostnames.
+    const up: FakeRunner["up"] = async (t, o) => {
+      const r = await fake.up(t, o);
+      return t.name === "carol" ? { ...r, outputs: { instances: { lab: { vmid: 2000, ip: "10.10.0.20", power: "running" } } } } : r;
+    };
+    const runner: FakeRunner = { ...fake, up };
+    const { engine } = engineOnFake(dir.stacks, join(dir.root, "status.db"), { runner, options: { backoff: { baseMs: 60_000, capMs: 60_000, stallAfter: 5 } } });
+    cleanups.push(() => dir.cleanup(), async () => {
+      await engine.stop();
+      engine.store.close();
+    });
+    await engine.start();
+    await waitFor(() => reason(engine, "carol") === "Retrying", "carol's run failed");
+    const run = engine.store.listRuns("carol", 1)[0];
+    expect(run).toMatchObject({ state: "failed", errorCode: "outputs-invalid", outputs: undefined });
+    expect(run?.errorMessage).toMatch(/^carol: run \d+: the outputs do not match their schema \(stack: /);
+    expect(engine.store.listInstances("carol")).toEqual([]);
+    expect(engine.store.getStack("carol")?.appliedHash).toBeUndefined();
+  });
+
+  it("a restart asks decide(): a refused spec is not previewed again", async () => {
+    const { dir, engine, runner } = await started();
+    runner.forceOp("carol", "carol/lab/container", "replace");
+    dir.write("carol", dir.read("carol").replace("plan: small", "plan: medium"));
+    await waitFor(() => reason(engine, "carol") === "UnsafePlan", "carol refused");
+    await engine.stop();
+    const again = engineOnFake(dir.stacks, join(dir.root, "status.db"), { runner });
+    cleanups.push(async () => {
+      await again.engine.stop();
+      again.engine.store.close();
+    });
+    const previews = runner.calls.filter((c) => c.method === "preview" && c.stack === "carol").length;
+    await again.engine.start();
+    await again.engine.idle();
+    expect(runner.calls.filter((c) => c.method === "preview" && c.stack === "carol").length).toBe(previews);
+    expect(reason(again.engine, "carol")).toBe("UnsafePlan");
+  });
+
   it("file removal: protected instances are never destroyed; unprotected stacks are", async () => {
     const { dir, engine, runner } = await started();
     rmSync(join(dir.stacks, "alice.yaml"));

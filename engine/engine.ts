@@ -5,16 +5,13 @@ import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
 import { join } from "node:path";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { commitStackFile, setInstanceAllocations, writeIfUnchanged } from "./allocation-writer.js";
-import { createReconciler, type PostApplyHooks, type ReplacementCheck } from "./reconciler.js";
+import { createReconciler, needsPass, type PostApplyHooks, type ReplacementCheck } from "./reconciler.js";
 import type { StackRunner } from "../runners/runner.js";
 import { createStackIndex, type StackIndex } from "./stack-index.js";
 import type { StatusStore } from "./status/store.js";
-import type { Reason } from "./status/vocabulary.js";
 import type { Timers } from "./timers.js";
 import { watchStacks, type StackWatcher } from "./watcher.js";
-import { createWorkQueue, type Priority, type WorkQueue } from "./work-queue.js";
-
-const STOPPED_AS_WRITTEN: ReadonlySet<Reason> = new Set(["UnsafePlan", "Protected", "ApplyRejected"]);
+import { createRetryBook, createWorkQueue, type Priority, type WorkQueue } from "./work-queue.js";
 
 export interface EngineOptions {
   /** Stacks applied at once. @default 4 */
@@ -108,14 +105,14 @@ export function createEngine(deps: EngineDeps): Engine {
     }, wait);
   };
 
+  const retries = createRetryBook(o.backoff, deps.random);
   const reconciler = createReconciler({
     index,
     store,
     runner,
     clock,
     log,
-    backoff: o.backoff,
-    ...(deps.random ? { random: deps.random } : {}),
+    retries,
     ...(deps.hooks ? { hooks: deps.hooks } : {}),
     ...(deps.replacementRisks ? { replacementRisks: deps.replacementRisks } : {}),
     onRoutesChanged: touchPlatform,
@@ -138,33 +135,19 @@ export function createEngine(deps: EngineDeps): Engine {
     worker: (key) => reconciler.reconcile(key),
     timers,
     clock,
-    backoff: o.backoff,
-    ...(deps.random ? { random: deps.random } : {}),
+    retries,
     onError: (key, err) => log.error({ stack: key, err }, "reconcile threw; backing off"),
   });
 
-  /** Whether the recorded status already matches the desired state (then a resync queues nothing). */
-  const settled = (name: string): boolean => {
-    const s = store.getStack(name);
-    if (name === PLATFORM_STACK) return s?.reason === "Applied" && s.appliedHash === index.platformHash();
-    const e = index.get(name);
-    if (!e) return !s || s.reason === "Destroyed" || s.reason === "Retained" || !s.hasResources;
-    if (e.valid) {
-      if (s?.reason === "Applied" && s.appliedHash === e.valid.hash) return true;
-      // Refused as written (unsafe plan, protected, rejected): the same spec is not tried again until the file changes.
-      return s !== undefined && STOPPED_AS_WRITTEN.has(s.reason) && s.lastRunId !== undefined && store.getRun(s.lastRunId)?.specHash === e.valid.hash;
-    }
-    return s?.reason === "InvalidSpec" && s.message === (e.errors ?? []).join("\n");
-  };
-
+  /** Queues the stacks decide() has something for (a run, a pause to wait out, a status to record); the platform stack goes through its batch. */
   const enqueueChanged = (names: Iterable<string>, priority: Priority): string[] => {
     const queued: string[] = [];
     for (const n of names) {
+      if (!needsPass(reconciler.decision(n))) continue;
       if (n === PLATFORM_STACK) {
-        if (!settled(n)) touchPlatform();
+        touchPlatform();
         continue;
       }
-      if (settled(n)) continue;
       store.markPending(n);
       queue.add(n, priority);
       queued.push(n);
@@ -221,11 +204,11 @@ export function createEngine(deps: EngineDeps): Engine {
         });
         await watcher.ready;
       }
-      // Stacks a crash left mid-run, or whose retry was pending, are looked at again.
+      // Failures in a row outlive the process in the status store; the retry book carries on from there.
+      for (const s of store.listStacks()) retries.restore(s.name, s.failures);
       const { queued } = await engine.resync();
-      for (const s of store.listStacks()) {
-        if (!queued.includes(s.name) && s.condition !== "Ready" && s.name !== PLATFORM_STACK && s.reason !== "InvalidSpec") queue.add(s.name, "resync");
-      }
+      // Every stack the store knows is asked again: a crash can leave one mid-run or with a retry pending.
+      enqueueChanged(store.listStacks().map((s) => s.name).filter((n) => !queued.includes(n)), "resync");
       scheduleResync();
       scheduleRefresh();
     },

@@ -1,20 +1,19 @@
 // Carries out decide() for one stack through the StackRunner: allocation, preview, guard, up or destroy, run record, hooks.
 import type { Clock } from "../lib/clock.js";
 import { createSerialGate } from "../lib/serial-gate.js";
-import { chainMessage, kindOf, ProxstackError } from "../lib/errors.js";
+import { chainMessage, ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import { hookOutcome, type HookContext, type HookRunRecord } from "../hooks/hook.js";
 import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
-import { PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
+import { parseRunOutputs, PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import { allocate, takenBy } from "./allocation.js";
-import { backoffDelay, type BackoffOptions } from "./backoff.js";
-import { decide, type Desired } from "./decide.js";
+import { afterFailure, afterHooksFailed, decide, desiredKey, type Decision, type Desired, type Transition } from "./decide.js";
 import { askedReplacements, guardPlan, instanceOfStep } from "./plan-guard.js";
 import type { RunEvent, StackRunner, StackTarget } from "../runners/runner.js";
 import { routesOf } from "./spec-hash.js";
 import type { StackIndex } from "./stack-index.js";
 import type { StatusStore } from "./status/store.js";
-import type { WorkResult } from "./work-queue.js";
+import type { RetryBook, WorkResult } from "./work-queue.js";
 
 /** Post-deploy hooks as the engine calls them (hooks/runner.ts `createHookRunner` with the hook list bound). */
 export interface PostApplyHooks {
@@ -37,8 +36,8 @@ export interface ReconcilerDeps {
   runner: StackRunner;
   clock: Clock;
   log: Logger;
-  backoff: BackoffOptions;
-  random?: () => number;
+  /** The work queue's retry book: failed runs and hooks count there, and take their pause from it. */
+  retries: RetryBook;
   hooks?: PostApplyHooks;
   replacementRisks?: ReplacementCheck;
   writeAllocations: AllocationWriter;
@@ -49,6 +48,8 @@ export interface ReconcilerDeps {
 export interface Reconciler {
   /** One pass over one stack (the queue's worker). */
   reconcile(stack: string): Promise<WorkResult>;
+  /** What decide() says for the stack now, without acting: the engine asks it whether a resync or a restart queues the stack. */
+  decision(stack: string): Decision;
   /** Destroys a stack's resources now, whatever its file says (`proxstack destroy`); protected instances refuse. */
   destroy(stack: string): Promise<WorkResult>;
   /** Asks for a drift check (refresh) at the stack's next pass through the queue, so it never overlaps a run. */
@@ -57,9 +58,13 @@ export interface Reconciler {
 
 type Step = WorkResult;
 
+/** Whether a decision has anything to do: a run, a pause to wait out, or a status to record. */
+export function needsPass(d: Decision): boolean {
+  return d.action !== "noop" || d.transition !== undefined;
+}
+
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
-  const { index, store, runner, clock } = deps;
-  const random = deps.random ?? Math.random;
+  const { index, store, runner, clock, retries } = deps;
   const allocationGate = createSerialGate();
 
   const desiredOf = (stack: string): Desired => {
@@ -72,6 +77,22 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (!e) return { kind: "absent", removalPolicy: platform.spec?.removalPolicy ?? "retain" };
     if (e.valid) return { kind: "present", hash: e.valid.hash };
     return { kind: "invalid", message: (e.errors ?? []).join("\n") };
+  };
+
+  const decision = (stack: string): Decision => decide(desiredOf(stack), store.getStack(stack), clock.now());
+
+  /** Writes a transition through the store's mark functions, the only writers of a stack's condition. */
+  const record = (stack: string, t: Transition): void => {
+    switch (t.mark) {
+      case "stalled":
+        return store.markStalled(stack, t.reason, t.message, t.stoppedFor);
+      case "failed":
+        return store.markFailed(stack, t);
+      case "removed":
+        return store.markRemoved(stack, t.how);
+      case "applied":
+        return store.markUpToDate(stack);
+    }
   };
 
   /** Fills missing VMIDs and IPs, serialised across stacks so two never take the same value. */
@@ -94,18 +115,16 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     });
   };
 
-  const fail = (stack: string, runId: number | undefined, err: unknown): Step => {
+  /** Records a failed attempt (and its run) with the status afterFailure() chooses; asks for the retry book's pause. */
+  const fail = (stack: string, runId: number | undefined, err: unknown, stoppedFor: string): Step => {
     const message = chainMessage(err);
     const code = err instanceof ProxstackError ? err.code : "run-failed";
     if (runId !== undefined) store.finishRun(runId, { state: "failed", errorCode: code, errorMessage: message });
-    if (kindOf(err) === "stall") {
-      store.markStalled(stack, code === "allocation-exhausted" ? "AllocationExhausted" : "ApplyRejected", message);
-      return undefined;
-    }
-    const failures = (store.getStack(stack)?.failures ?? 0) + 1;
-    const delay = backoffDelay(failures, deps.backoff, random);
-    store.markFailed(stack, message, new Date(clock.now().getTime() + delay), deps.backoff.stallAfter);
-    deps.log.warn({ stack, failures, delay, err: message }, "run failed; retrying");
+    const t = afterFailure(err, message, () => retries.failed(stack), clock.now(), stoppedFor);
+    record(stack, t);
+    if (t.mark !== "failed") return undefined;
+    const delay = t.nextAttemptAt.getTime() - clock.now().getTime();
+    deps.log.warn({ stack, failures: t.failures, delay, err: message }, "run failed; retrying");
     return { requeueAfterMs: delay };
   };
 
@@ -116,8 +135,22 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return { id: run.id, onEvent: (e) => store.appendRunEvent(run.id, e) };
   };
 
+  /** `up` for a user stack: allocation first (a rewritten file comes back as a new pass), then the guarded apply. */
+  const upUser = async (stack: string): Promise<Step> => {
+    const platform = index.platform().spec;
+    const valid = index.get(stack)?.valid;
+    if (!platform || !valid) return undefined;
+    try {
+      if ((await ensureAllocated(stack)) === "rewritten") return { requeueAfterMs: 0 };
+    } catch (err) {
+      return fail(stack, undefined, err, valid.hash);
+    }
+    const current = index.get(stack)?.valid;
+    return current ? applyUser(stack, current.spec, current.hash, platform) : undefined;
+  };
+
   const applyUser = async (stack: string, spec: UserStackSpec, hash: string, platform: PlatformSpec): Promise<Step> => {
-    const before = store.getStack(stack)?.appliedSpec as UserStackSpec | undefined;
+    const before = store.getStack(stack)?.appliedSpec;
     const target: StackTarget = { kind: "user", name: stack, spec, platform };
     const run = startRun(stack, "up", hash);
     try {
@@ -128,26 +161,22 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const verdict = guardPlan(stack, preview.steps, before, spec, asked);
       if (!verdict.ok) {
         store.finishRun(run.id, { state: "failed", errorCode: verdict.reason === "Protected" ? "protected" : "unsafe-plan", errorMessage: verdict.message });
-        store.markStalled(stack, verdict.reason, verdict.message);
+        record(stack, { mark: "stalled", reason: verdict.reason, message: verdict.message, stoppedFor: hash });
         return undefined;
       }
       const result = await runner.up(target, { onEvent: run.onEvent });
       // A replaced or deleted container's address may come back with a new host key: drop the old pin.
       const gone = new Set(preview.steps.filter((s) => s.op === "replace" || s.op === "delete" || s.op === "delete-replaced").map(instanceOfStep));
       deps.hooks?.forgetHosts?.((before?.instances ?? []).filter((i) => gone.has(i.name) && i.ip).map((i) => i.ip!));
-      const parsed = UserStackOutputsSchema.safeParse(result.outputs);
-      store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
+      const outputs = parseRunOutputs(UserStackOutputsSchema, result.outputs, `${stack}: run ${run.id}`);
+      store.finishRun(run.id, { state: "succeeded", outputs });
       const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urn.split("::").at(-1) ?? "", op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
       const hookFailedBefore = new Set(store.listInstances(stack).filter((i) => i.state === "hook-failed").map((i) => i.name));
       const instances = spec.instances.map((i) => {
-        const out = parsed.success ? parsed.data.instances.find((o) => o.name === i.name) : undefined;
-        return {
-          name: i.name,
-          vmid: out?.vmid ?? i.vmid ?? 0,
-          ip: out?.ip ?? i.ip ?? "",
-          power: out?.power ?? (spec.suspension ? "stopped" : i.power),
-          changed: changed.has(i.name) || hookFailedBefore.has(i.name) || !before?.instances.some((b) => b.name === i.name),
-        };
+        const out = outputs.instances.find((o) => o.name === i.name);
+        if (!out) throw new ProxstackError("outputs-invalid", `${stack}: run ${run.id}: the outputs lack instance ${i.name} of the stack file`, { kind: "bug" });
+        const isNew = !before?.instances.some((b) => b.name === i.name);
+        return { name: i.name, vmid: out.vmid, ip: out.ip, power: out.power, changed: changed.has(i.name) || hookFailedBefore.has(i.name) || isNew };
       });
       for (const i of instances) store.upsertInstance({ stack, name: i.name, vmid: i.vmid, ip: i.ip, power: i.power, state: deps.hooks ? "provisioning" : "ready" });
       store.removeInstances(stack, instances.map((i) => i.name));
@@ -155,7 +184,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       if (JSON.stringify(routesOf(spec)) !== JSON.stringify(before ? routesOf(before) : [])) deps.onRoutesChanged();
       return await runHooks(stack, spec, platform, instances, run.onEvent);
     } catch (err) {
-      return fail(stack, store.getRun(run.id)?.state === "running" ? run.id : undefined, err);
+      return fail(stack, store.getRun(run.id)?.state === "running" ? run.id : undefined, err, hash);
     }
   };
 
@@ -171,47 +200,66 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const state = outcome.status === "ok" ? "ready" : "hook-failed";
     for (const i of instances) if (i.changed || state === "ready") store.upsertInstance({ stack, name: i.name, vmid: i.vmid, ip: i.ip, power: i.power, state });
     if (outcome.status === "ok") return undefined;
-    const failures = (store.getStack(stack)?.failures ?? 0) + 1;
-    const delay = backoffDelay(failures, deps.backoff, random);
-    store.markHookFailed(stack, outcome.reason, new Date(clock.now().getTime() + delay));
+    const t = afterHooksFailed(outcome.reason, retries.failed(stack), clock.now());
+    record(stack, t);
     // Resources stay as applied: hooks are retried, never rolled back.
-    return outcome.retry ? { requeueAfterMs: delay } : undefined;
+    return outcome.retry ? { requeueAfterMs: t.nextAttemptAt.getTime() - clock.now().getTime() } : undefined;
   };
 
   const destroyUser = async (stack: string): Promise<Step> => {
-    const applied = store.getStack(stack)?.appliedSpec as UserStackSpec | undefined;
+    const applied = store.getStack(stack)?.appliedSpec;
     const prot = applied?.instances.filter((i) => i.protect).map((i) => i.name) ?? [];
+    const removal = desiredKey({ kind: "absent", removalPolicy: "destroy" });
     if (prot.length > 0) {
-      store.markStalled(stack, "Protected", `${stackFileName(stack)} was removed, but instance(s) ${prot.join(", ")} are protected and are never destroyed; restore the file, or set protect: false and apply before removing it`);
+      const message = `${stackFileName(stack)} was removed, but instance(s) ${prot.join(", ")} are protected and are never destroyed; restore the file, or set protect: false and apply before removing it`;
+      record(stack, { mark: "stalled", reason: "Protected", message, stoppedFor: removal });
       return undefined;
     }
     const run = startRun(stack, "destroy", undefined);
     try {
-      const result = await runner.destroy(stack, { onEvent: run.onEvent });
-      store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
+      await runner.destroy(stack, { onEvent: run.onEvent });
+      // A destroyed stack has no outputs to keep.
+      store.finishRun(run.id, { state: "succeeded" });
       for (const i of store.listInstances(stack)) store.upsertInstance({ ...i, state: "destroyed", power: "stopped" });
       deps.hooks?.forgetHosts?.(store.listInstances(stack).flatMap((i) => (i.ip ? [i.ip] : [])));
       await deps.hooks?.destroyed?.(stack);
-      store.markRemoved(stack, "Destroyed");
+      record(stack, { mark: "removed", how: "Destroyed" });
       if (applied && routesOf(applied).length > 0) deps.onRoutesChanged();
       return undefined;
     } catch (err) {
-      return fail(stack, run.id, err);
+      return fail(stack, run.id, err, removal);
     }
   };
 
-  const applyPlatform = async (hash: string, platform: PlatformSpec): Promise<Step> => {
+  const upPlatform = async (): Promise<Step> => {
+    const platform = index.platform().spec;
+    const hash = index.platformHash();
+    if (!platform || hash === undefined) return undefined;
     const target: StackTarget = { kind: "platform", name: PLATFORM_STACK, platform, users: index.routedUsers() };
     const run = startRun(PLATFORM_STACK, "up", hash);
     try {
       await runner.preview(target, { onEvent: run.onEvent });
       const result = await runner.up(target, { onEvent: run.onEvent });
-      const parsed = PlatformStackOutputsSchema.safeParse(result.outputs);
-      store.finishRun(run.id, { state: "succeeded", outputs: parsed.success ? parsed.data : result.outputs });
+      const outputs = parseRunOutputs(PlatformStackOutputsSchema, result.outputs, `${PLATFORM_STACK}: run ${run.id}`);
+      store.finishRun(run.id, { state: "succeeded", outputs });
       store.markApplied(PLATFORM_STACK, hash, { platform, routes: target.users.map((u) => [u.name, routesOf(u)]) });
       return undefined;
     } catch (err) {
-      return fail(PLATFORM_STACK, run.id, err);
+      return fail(PLATFORM_STACK, run.id, err, hash);
+    }
+  };
+
+  /** Carries out a decision's action; its transition is already recorded. */
+  const act = (stack: string, d: Decision): Promise<Step> | Step => {
+    switch (d.action) {
+      case "wait":
+        return { requeueAfterMs: Math.max(1, (d.until?.getTime() ?? 0) - clock.now().getTime()) };
+      case "noop":
+        return undefined;
+      case "destroy":
+        return destroyUser(stack);
+      case "up":
+        return stack === PLATFORM_STACK ? upPlatform() : upUser(stack);
     }
   };
 
@@ -240,40 +288,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   return {
+    decision,
     destroy: (stack) => destroyUser(stack),
     requestRefresh: (stack) => void refreshRequested.add(stack),
     async reconcile(stack) {
       if (refreshRequested.delete(stack)) await refresh(stack);
-      if (stack !== PLATFORM_STACK && index.get(stack)?.valid) {
-        try {
-          if ((await ensureAllocated(stack)) === "rewritten") return { requeueAfterMs: 0 };
-        } catch (err) {
-          return fail(stack, undefined, err);
-        }
-      }
-      const desired = desiredOf(stack);
-      const observed = store.getStack(stack);
-      const d = decide(desired, observed, clock.now());
+      const d = decision(stack);
       deps.log.debug({ stack, decision: d }, "decided");
-      switch (d.action) {
-        case "wait":
-          return { requeueAfterMs: Math.max(1, (d.until?.getTime() ?? 0) - clock.now().getTime()) };
-        case "noop":
-          if (d.reason === "invalid-spec" && desired.kind === "invalid") store.markStalled(stack, "InvalidSpec", desired.message);
-          else if (d.reason === "retained" && observed?.reason !== "Retained") store.markRemoved(stack, "Retained");
-          else if (d.reason === "up-to-date" && observed && observed.reason !== "Applied") store.markApplied(stack, observed.appliedHash ?? "", observed.appliedSpec);
-          return undefined;
-        case "destroy":
-          return destroyUser(stack);
-        case "up": {
-          const platform = index.platform().spec;
-          if (!platform || desired.kind !== "present") return undefined;
-          if (stack === PLATFORM_STACK) return applyPlatform(desired.hash, platform);
-          const spec = index.get(stack)?.valid?.spec;
-          if (!spec) return undefined;
-          return applyUser(stack, spec, desired.hash, platform);
-        }
-      }
+      if (d.transition) record(stack, d.transition);
+      return act(stack, d);
     },
   };
 }

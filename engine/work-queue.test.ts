@@ -2,21 +2,21 @@ import { describe, expect, it } from "vitest";
 import { manualClock } from "../lib/clock.js";
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import { manualTimers } from "./timers.js";
-import { createWorkQueue, type WorkResult } from "./work-queue.js";
+import { createRetryBook, createWorkQueue, type WorkResult } from "./work-queue.js";
 
 function setup(opts: { concurrency?: number; groupLimit?: number; groups?: Record<string, string> } = {}) {
   const clock = manualClock(new Date("2026-01-01T00:00:00Z"));
   const timers = manualTimers(clock);
   const started: string[] = [];
   const pending = new Map<string, { resolve(r: WorkResult): void; reject(e: Error): void }[]>();
+  const retries = createRetryBook({ ...DEFAULT_BACKOFF, baseMs: 1000, capMs: 8000 }, () => 1);
   const q = createWorkQueue({
     concurrency: opts.concurrency ?? 2,
     groupLimit: opts.groupLimit ?? 10,
     groupOf: (k) => opts.groups?.[k],
     timers,
     clock,
-    backoff: { ...DEFAULT_BACKOFF, baseMs: 1000, capMs: 8000 },
-    random: () => 1,
+    retries,
     worker: (k) =>
       new Promise<WorkResult>((resolve, reject) => {
         started.push(k);
@@ -30,7 +30,7 @@ function setup(opts: { concurrency?: number; groupLimit?: number; groups?: Recor
     else p.resolve(r);
     await new Promise((res) => setImmediate(res));
   };
-  return { q, started, finish, timers };
+  return { q, started, finish, timers, retries };
 }
 
 describe("work queue", () => {
@@ -123,5 +123,33 @@ describe("work queue", () => {
     await finish("a");
     await done;
     expect(started).toEqual(["a"]);
+  });
+
+  it("a pause the worker asks for keeps the failures it counted in the retry book; finishing forgets them", async () => {
+    const { q, finish, retries } = setup({ concurrency: 1 });
+    q.add("a");
+    expect(retries.failed("a")).toEqual({ failures: 1, delayMs: 1000, repeated: false });
+    await finish("a", { requeueAfterMs: 1000 });
+    expect(retries.failures("a")).toBe(1);
+    q.add("a", "change");
+    await finish("a");
+    expect(retries.failures("a")).toBe(0);
+  });
+});
+
+describe("retry book", () => {
+  it("counts failures in a row, doubles the pause up to the cap, says when stallAfter is reached, and carries on from a restored count", () => {
+    const book = createRetryBook({ baseMs: 1000, capMs: 8000, stallAfter: 3 }, () => 1);
+    expect([1, 2, 3, 4, 5].map(() => book.failed("a"))).toEqual([
+      { failures: 1, delayMs: 1000, repeated: false },
+      { failures: 2, delayMs: 2000, repeated: false },
+      { failures: 3, delayMs: 4000, repeated: true },
+      { failures: 4, delayMs: 8000, repeated: true },
+      { failures: 5, delayMs: 8000, repeated: true },
+    ]);
+    book.succeeded("a");
+    expect(book.failures("a")).toBe(0);
+    book.restore("b", 2);
+    expect(book.failed("b")).toEqual({ failures: 3, delayMs: 4000, repeated: true });
   });
 });

@@ -3,6 +3,35 @@ import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import type { Clock } from "../lib/clock.js";
 import type { Timers } from "./timers.js";
 
+/** The one home of retry bookkeeping: failures in a row per key, and the pause before the next attempt. */
+export interface RetryBook {
+  /** Counts a failure of `key`: failures in a row, the pause before the next attempt, and whether that reached `stallAfter`. */
+  failed(key: string): { failures: number; delayMs: number; repeated: boolean };
+  /** Forgets the failures of `key` (it succeeded, or stopped for a reason no pause helps). */
+  succeeded(key: string): void;
+  /** Failures in a row of `key` so far. */
+  failures(key: string): number;
+  /** Seeds the count of `key` from a record that outlived the process (the status store after a restart). */
+  restore(key: string, failures: number): void;
+}
+
+export function createRetryBook(backoff: BackoffOptions, random: () => number = Math.random): RetryBook {
+  const counts = new Map<string, number>();
+  return {
+    failed(key) {
+      const failures = (counts.get(key) ?? 0) + 1;
+      counts.set(key, failures);
+      return { failures, delayMs: backoffDelay(failures, backoff, random), repeated: failures >= backoff.stallAfter };
+    },
+    succeeded: (key) => void counts.delete(key),
+    failures: (key) => counts.get(key) ?? 0,
+    restore(key, failures) {
+      if (failures > 0) counts.set(key, failures);
+      else counts.delete(key);
+    },
+  };
+}
+
 /** Where work comes from, highest priority first: a person in the portal, a file change, a retry, the periodic resync. */
 export type Priority = "portal" | "change" | "retry" | "resync";
 const PRIORITIES: readonly Priority[] = ["portal", "change", "retry", "resync"];
@@ -21,9 +50,12 @@ export interface WorkQueueOptions {
   worker(key: string): Promise<WorkResult>;
   timers: Timers;
   clock: Clock;
-  /** Pauses after a worker throws (a bug or an unexpected error): the queue backs off on its own. */
-  backoff: BackoffOptions;
-  random?: () => number;
+  /**
+   * Failures in a row and pauses. A worker that throws (a bug or an unexpected error) counts a failure and
+   * the key comes back after the pause; a worker that returns nothing is done and its failures are forgotten;
+   * one that asks for a pause keeps them (the worker counts its own failed runs in the same book).
+   */
+  retries: RetryBook;
   onError?(key: string, err: unknown): void;
 }
 
@@ -48,10 +80,8 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   const dirty = new Map<string, number>();
   const delayed = new Map<string, { at: number; handle: unknown }>();
   const groupRunning = new Map<string, number>();
-  const failures = new Map<string, number>();
   let idleWaiters: (() => void)[] = [];
   let stopped = false;
-  const random = opts.random ?? Math.random;
 
   const enqueue = (key: string, r: number): void => {
     const cur = queuedRank.get(key);
@@ -102,12 +132,12 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
       const again = dirty.get(key);
       dirty.delete(key);
       if (failed) {
-        const n = (failures.get(key) ?? 0) + 1;
-        failures.set(key, n);
-        if (again === undefined) queue.addAfter(key, backoffDelay(n, opts.backoff, random), "retry");
+        const { delayMs } = opts.retries.failed(key);
+        if (again === undefined) queue.addAfter(key, delayMs, "retry");
+      } else if (result?.requeueAfterMs !== undefined) {
+        if (again === undefined) queue.addAfter(key, result.requeueAfterMs, "retry");
       } else {
-        failures.delete(key);
-        if (result?.requeueAfterMs !== undefined && again === undefined) queue.addAfter(key, result.requeueAfterMs, "retry");
+        opts.retries.succeeded(key);
       }
       if (again !== undefined && !stopped) enqueue(key, again);
       pump();

@@ -4,3 +4,4 @@ export * from "./platform.js";
 export * from "./user-stack.js";
 export * from "./config.js";
 export * from "./outputs.js";
+export * from "./status.js";

@@ -1,5 +1,6 @@
 // Stack outputs of the Pulumi programs: what the engine parses after every run (user stacks and the platform stack).
 import { z } from "zod";
+import { ProxstackError } from "../lib/errors.js";
 import { DnsLabelSchema, Ipv4Schema, VmidSchema } from "./common.js";
 
 export const InstanceOutputSchema = z
@@ -43,3 +44,14 @@ export type InstanceOutput = z.infer<typeof InstanceOutputSchema>;
 export type UserStackOutputs = z.infer<typeof UserStackOutputsSchema>;
 export type PlatformRouteOutput = z.infer<typeof PlatformRouteOutputSchema>;
 export type PlatformStackOutputs = z.infer<typeof PlatformStackOutputsSchema>;
+
+/**
+ * Parses the outputs of a run with their schema. A mismatch means the program and the engine disagree:
+ * a bug-kind error naming the fields, never a fallback to the spec's values.
+ */
+export function parseRunOutputs<T>(schema: z.ZodType<T>, outputs: unknown, what: string): T {
+  const r = schema.safeParse(outputs);
+  if (r.success) return r.data;
+  const fields = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+  throw new ProxstackError("outputs-invalid", `${what}: the outputs do not match their schema (${fields})`, { kind: "bug" });
+}

@@ -2,9 +2,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
 import { manualClock } from "../../lib/clock.js";
+import { ProxstackError } from "../../lib/errors.js";
+import { UserStackSpecSchema, type UserStackOutputs } from "../../schemas/index.js";
 import { openStatusStore, type StatusEvent } from "./store.js";
 import { REASONS } from "./vocabulary.js";
+
+const spec = UserStackSpecSchema.parse({
+  apiVersion: "proxstack.dev/v1", kind: "UserStack", name: "alice", owner: { email: "alice@example.com" }, linuxUser: "alice",
+  sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn x@y"],
+  instances: [{ name: "web", template: "debian-12", plan: "small", vmid: 2001, ip: "10.10.0.21" }],
+});
+const outputs: UserStackOutputs = { stack: "alice", suspended: false, instances: [{ name: "web", vmid: 2001, ip: "10.10.0.21", hostname: "alice-web", power: "running" }] };
 
 describe("status store", () => {
   it("moves a stack through its conditions only via mark functions, persists, and streams every change", async () => {
@@ -24,16 +34,17 @@ describe("status store", () => {
       store.startRun(run.id);
       store.markApplying("alice", run.id);
       store.appendRunEvent(run.id, { at: clock.now().toISOString(), type: "summary", message: "create 2" });
-      store.finishRun(run.id, { state: "succeeded", outputs: { ok: 1 } });
-      store.markApplied("alice", "h1", { name: "alice" });
+      store.finishRun(run.id, { state: "succeeded", outputs });
+      store.markApplied("alice", "h1", spec);
       store.upsertInstance({ stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running", state: "ready" });
       expect(store.getStack("alice")).toMatchObject({ condition: "Ready", reason: "Applied", appliedHash: "h1", failures: 0, lastRunId: run.id, hasResources: true });
-      expect(store.markFailed("alice", "boom", new Date("2026-11-25T12:01:00Z"), 2)).toBe(1);
-      expect(store.getStack("alice")).toMatchObject({ condition: "Reconciling", reason: "Retrying", message: "boom" });
-      expect(store.markFailed("alice", "boom", new Date("2026-11-25T12:02:00Z"), 2)).toBe(2);
-      expect(store.getStack("alice")).toMatchObject({ condition: "Stalled", reason: "RepeatedFailures", nextAttemptAt: "2026-11-25T12:02:00.000Z" });
-      store.markStalled("bob", "InvalidSpec", "bob.yaml:3:1: bad");
-      expect(store.getStack("bob")).toMatchObject({ condition: "Stalled", reason: "InvalidSpec" });
+      // The work queue's retry book counts failures and picks the reason; the store records what it is told.
+      store.markFailed("alice", { reason: "Retrying", message: "boom", nextAttemptAt: new Date("2026-11-25T12:01:00Z"), failures: 1 });
+      expect(store.getStack("alice")).toMatchObject({ condition: "Reconciling", reason: "Retrying", message: "boom", failures: 1 });
+      store.markFailed("alice", { reason: "RepeatedFailures", message: "boom", nextAttemptAt: new Date("2026-11-25T12:02:00Z"), failures: 2 });
+      expect(store.getStack("alice")).toMatchObject({ condition: "Stalled", reason: "RepeatedFailures", nextAttemptAt: "2026-11-25T12:02:00.000Z", failures: 2 });
+      store.markStalled("bob", "InvalidSpec", "bob.yaml:3:1: bad", "invalid\nbob.yaml:3:1: bad");
+      expect(store.getStack("bob")).toMatchObject({ condition: "Stalled", reason: "InvalidSpec", stoppedFor: "invalid\nbob.yaml:3:1: bad" });
       // A stalled stack keeps its reason visible when a change is queued.
       store.markPending("bob");
       expect(store.getStack("bob")?.reason).toBe("InvalidSpec");
@@ -49,6 +60,8 @@ describe("status store", () => {
       expect(again.failInterruptedRuns()).toBe(1);
       expect(again.getRun(dangling.id)).toMatchObject({ state: "failed", errorCode: "engine-restarted" });
       expect(again.runEvents(run.id)).toEqual([expect.objectContaining({ type: "summary", message: "create 2" })]);
+      expect(again.getRun(run.id)?.outputs).toEqual(outputs);
+      expect(again.getStack("alice")?.appliedSpec).toEqual(spec);
       expect(again.heldAllocations()).toEqual({ vmids: new Set([2001]), ips: new Set(["10.10.0.21"]) });
       again.close();
     } finally {
@@ -61,6 +74,45 @@ describe("status store", () => {
       expect(["Ready", "Reconciling", "Stalled"]).toContain(r.condition);
       expect(r.doc, name).toMatch(/^[A-Z].*\.$/);
       expect(r.doc.includes("\n")).toBe(false);
+    }
+  });
+
+  it.each([
+    ["an applied spec that is not a stack spec", "UPDATE stacks SET applied_spec = '{\"name\":\"alice\"}'", (s: ReturnType<typeof openStatusStore>) => s.getStack("alice"), /stacks\.applied_spec of alice does not match its schema/],
+    ["an applied spec that is not JSON", "UPDATE stacks SET applied_spec = '{'", (s: ReturnType<typeof openStatusStore>) => s.listStacks(), /stacks\.applied_spec of alice is not JSON/],
+    ["run outputs that miss a field", "UPDATE runs SET outputs = '{\"stack\":\"alice\",\"instances\":[]}'", (s: ReturnType<typeof openStatusStore>) => s.listRuns("alice"), /runs\.outputs of run 1 does not match its schema \(suspended: /],
+    ["a reason outside the vocabulary", "UPDATE stacks SET reason = 'Sleeping'", (s: ReturnType<typeof openStatusStore>) => s.getStack("alice"), /stacks row alice does not match its schema \(reason: /],
+    ["a run event of another shape", "UPDATE run_events SET event = '{\"type\":\"summary\"}'", (s: ReturnType<typeof openStatusStore>) => s.runEvents(1), /run_events of run 1 does not match its schema \(at: /],
+  ])("a row read back is parsed with its schema: %s is a bug-kind error, never a silent undefined", (_name, sql, read, message) => {
+    const dir = mkdtempSync(join(tmpdir(), "status-"));
+    try {
+      const clock = manualClock(new Date("2026-11-25T12:00:00Z"));
+      const file = join(dir, "engine.db");
+      const store = openStatusStore(file, { clock, mode: "simulation" });
+      const run = store.createRun("alice", "up", "h1");
+      store.appendRunEvent(run.id, { at: clock.now().toISOString(), type: "summary", message: "create 1" });
+      store.finishRun(run.id, { state: "succeeded", outputs });
+      store.markApplied("alice", "h1", spec);
+      store.close();
+      const db = new Database(file);
+      db.exec(sql);
+      db.close();
+      const again = openStatusStore(file, { clock });
+      try {
+        let thrown: unknown;
+        try {
+          read(again);
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).toBeInstanceOf(ProxstackError);
+        expect(thrown).toMatchObject({ code: "status-row-invalid", kind: "bug" });
+        expect((thrown as Error).message).toMatch(message);
+      } finally {
+        again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,12 +1,16 @@
 // The engine's status store (SQLite, WAL): stacks and their conditions, instances, runs and run events, and a live event stream.
 import { EventEmitter } from "node:events";
 import Database from "better-sqlite3";
+import { z } from "zod";
 import type { Clock } from "../../lib/clock.js";
+import { ProxstackError } from "../../lib/errors.js";
+import { PLATFORM_STACK } from "../../programs/naming.js";
 import type { RunEvent } from "../../runners/runner.js";
-import { conditionOf, type Condition, type InstanceState, type Reason, type RunAction, type RunState } from "./vocabulary.js";
-
-/** Reasons a stack stops on until its file changes. */
-export type StallReason = "InvalidSpec" | "UnsafePlan" | "Protected" | "AllocationExhausted" | "ApplyRejected";
+import {
+  AppliedPlatformSpecSchema, AppliedUserSpecSchema, PlatformStackOutputsSchema, RunEventSchema, UserStackOutputsSchema,
+  type AppliedPlatformSpec, type RunOutputs, type UserStackSpec,
+} from "../../schemas/index.js";
+import { conditionOf, REASONS, type Condition, type InstanceState, type Reason, type RetryReason, type RunAction, type RunState, type StopReason } from "./vocabulary.js";
 
 export type EngineMode = "pulumi" | "simulation";
 
@@ -19,8 +23,10 @@ export interface StackStatus {
   message: string;
   /** Desired-state hash last applied successfully (resources up to date with it). */
   appliedHash: string | undefined;
-  /** The spec (JSON) of the last successful apply: the "before" of the next plan. */
-  appliedSpec: unknown;
+  /** A user stack's spec at its last successful apply: the "before" of the next plan. */
+  appliedSpec: UserStackSpec | undefined;
+  /** The platform stack's platform file and routes at its last successful apply (the platform stack only). */
+  appliedPlatform: AppliedPlatformSpec | undefined;
   /** Whether resources of this stack may exist (an up succeeded and no destroy since). */
   hasResources: boolean;
   lastRunId: number | undefined;
@@ -28,6 +34,8 @@ export interface StackStatus {
   failures: number;
   /** When the next retry is due (ISO), while backing off. */
   nextAttemptAt: string | undefined;
+  /** For a reason that holds until the file changes: the desired state it holds for (decide.ts `desiredKey`). */
+  stoppedFor: string | undefined;
   updatedAt: string;
 }
 
@@ -51,10 +59,17 @@ export interface RunRecord {
   queuedAt: string;
   startedAt: string | undefined;
   finishedAt: string | undefined;
-  outputs: unknown;
+  /** Outputs of a successful up, parsed with the user or platform outputs schema; none for a destroy or a failure. */
+  outputs: RunOutputs | undefined;
   errorCode: string | undefined;
   errorMessage: string | undefined;
 }
+
+// Each row read back is parsed: the columns with the vocabulary, the JSON columns with their schemas in schemas/.
+const REASON_NAMES = Object.keys(REASONS) as [Reason, ...Reason[]];
+const ConditionSchema = z.enum(["Ready", "Reconciling", "Stalled"]);
+const ModeSchema = z.enum(["pulumi", "simulation"]);
+const nullable = <T extends z.ZodType>(t: T) => t.nullable().transform((v) => v ?? undefined);
 
 /** What the portal receives from the live stream. */
 export type StatusEvent =
@@ -68,7 +83,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stacks (
   name TEXT PRIMARY KEY, condition TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
   applied_hash TEXT, applied_spec TEXT, has_resources INTEGER NOT NULL DEFAULT 0, last_run_id INTEGER,
-  failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, updated_at TEXT NOT NULL);
+  failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, updated_at TEXT NOT NULL, stopped_for TEXT);
 CREATE TABLE IF NOT EXISTS instances (
   stack TEXT NOT NULL, name TEXT NOT NULL, vmid INTEGER, ip TEXT, power TEXT NOT NULL, state TEXT NOT NULL,
   updated_at TEXT NOT NULL, PRIMARY KEY (stack, name));
@@ -80,45 +95,74 @@ CREATE INDEX IF NOT EXISTS runs_stack ON runs (stack, id);
 CREATE TABLE IF NOT EXISTS run_events (run_id INTEGER NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (run_id, seq));
 `;
 
-interface StackRow {
-  name: string; condition: string; reason: string; message: string; applied_hash: string | null; applied_spec: string | null;
-  has_resources: number; last_run_id: number | null; failures: number; next_attempt_at: string | null; updated_at: string;
-}
-interface InstanceRow { stack: string; name: string; vmid: number | null; ip: string | null; power: string; state: string; updated_at: string }
-interface RunRow {
-  id: number; stack: string; action: string; state: string; spec_hash: string | null; mode: string; queued_at: string;
-  started_at: string | null; finished_at: string | null; outputs: string | null; error_code: string | null; error_message: string | null;
+const StackRowSchema = z.object({
+  name: z.string(), condition: ConditionSchema, reason: z.enum(REASON_NAMES), message: z.string(),
+  applied_hash: nullable(z.string()), applied_spec: z.string().nullable(), has_resources: z.number().int(), last_run_id: nullable(z.number().int()),
+  failures: z.number().int().min(0), next_attempt_at: nullable(z.string()), updated_at: z.string(), stopped_for: nullable(z.string()),
+});
+const InstanceRowSchema = z.object({
+  stack: z.string(), name: z.string(), vmid: nullable(z.number().int()), ip: nullable(z.string()), power: z.enum(["running", "stopped"]),
+  state: z.enum(["provisioning", "ready", "hook-failed", "destroyed"]), updated_at: z.string(),
+});
+const RunRowSchema = z.object({
+  id: z.number().int(), stack: z.string(), action: z.enum(["up", "destroy"]), state: z.enum(["queued", "running", "succeeded", "failed"]),
+  spec_hash: nullable(z.string()), mode: ModeSchema, queued_at: z.string(), started_at: nullable(z.string()), finished_at: nullable(z.string()),
+  outputs: z.string().nullable(), error_code: nullable(z.string()), error_message: nullable(z.string()),
+});
+type StackRow = z.input<typeof StackRowSchema>;
+type InstanceRow = z.input<typeof InstanceRowSchema>;
+type RunRow = z.input<typeof RunRowSchema>;
+
+/** Parses what SQLite returned; a mismatch is a bug (or a database from elsewhere), reported loudly, never guessed around. */
+function parseRow<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const fields = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+  throw new ProxstackError("status-row-invalid", `engine.db ${where} does not match its schema (${fields})`, { kind: "bug" });
 }
 
-const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
-const parseJson = (s: string | null): unknown => {
-  if (s === null) return undefined;
+/** Parses a JSON column with its schema; NULL is undefined. */
+function parseJsonColumn<T>(schema: z.ZodType<T>, text: string | null, where: string): T | undefined {
+  if (text === null) return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(s) as unknown;
-  } catch {
-    return undefined;
+    value = JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ProxstackError("status-row-invalid", `engine.db ${where} is not JSON`, { kind: "bug", cause: err });
   }
-};
+  return parseRow(schema, value, where);
+}
 
-function toStack(r: StackRow): StackStatus {
+function toStack(row: StackRow): StackStatus {
+  const r = parseRow(StackRowSchema, row, `stacks row ${row.name}`);
+  const where = `stacks.applied_spec of ${r.name}`;
+  const platform = r.name === PLATFORM_STACK;
   return {
-    name: r.name, condition: r.condition as Condition, reason: r.reason as Reason, message: r.message,
-    appliedHash: opt(r.applied_hash), appliedSpec: parseJson(r.applied_spec), hasResources: r.has_resources === 1,
-    lastRunId: opt(r.last_run_id), failures: r.failures, nextAttemptAt: opt(r.next_attempt_at), updatedAt: r.updated_at,
+    name: r.name, condition: r.condition, reason: r.reason, message: r.message,
+    appliedHash: r.applied_hash,
+    appliedSpec: platform ? undefined : parseJsonColumn(AppliedUserSpecSchema, r.applied_spec, where),
+    appliedPlatform: platform ? parseJsonColumn(AppliedPlatformSpecSchema, r.applied_spec, where) : undefined,
+    hasResources: r.has_resources === 1,
+    lastRunId: r.last_run_id, failures: r.failures, nextAttemptAt: r.next_attempt_at, stoppedFor: r.stopped_for, updatedAt: r.updated_at,
   };
 }
-function toInstance(r: InstanceRow): InstanceStatus {
+function toInstance(row: InstanceRow): InstanceStatus {
+  const r = parseRow(InstanceRowSchema, row, `instances row ${row.stack}/${row.name}`);
+  return { stack: r.stack, name: r.name, vmid: r.vmid, ip: r.ip, power: r.power, state: r.state, updatedAt: r.updated_at };
+}
+function toRun(row: RunRow): RunRecord {
+  const r = parseRow(RunRowSchema, row, `runs row ${row.id}`);
+  const outputsSchema: z.ZodType<RunOutputs> = r.stack === PLATFORM_STACK ? PlatformStackOutputsSchema : UserStackOutputsSchema;
   return {
-    stack: r.stack, name: r.name, vmid: opt(r.vmid), ip: opt(r.ip), power: r.power === "stopped" ? "stopped" : "running",
-    state: r.state as InstanceState, updatedAt: r.updated_at,
+    id: r.id, stack: r.stack, action: r.action, state: r.state, specHash: r.spec_hash,
+    mode: r.mode, queuedAt: r.queued_at, startedAt: r.started_at, finishedAt: r.finished_at,
+    outputs: parseJsonColumn(outputsSchema, r.outputs, `runs.outputs of run ${r.id}`), errorCode: r.error_code, errorMessage: r.error_message,
   };
 }
-function toRun(r: RunRow): RunRecord {
-  return {
-    id: r.id, stack: r.stack, action: r.action as RunAction, state: r.state as RunState, specHash: opt(r.spec_hash),
-    mode: r.mode as EngineMode, queuedAt: r.queued_at, startedAt: opt(r.started_at), finishedAt: opt(r.finished_at),
-    outputs: parseJson(r.outputs), errorCode: opt(r.error_code), errorMessage: opt(r.error_message),
-  };
+function toEvent(text: string, runId: number): RunEvent {
+  const e: RunEvent | undefined = parseJsonColumn(RunEventSchema, text, `run_events of run ${runId}`);
+  if (!e) throw new ProxstackError("status-row-invalid", `engine.db run_events of run ${runId} holds null`, { kind: "bug" });
+  return e;
 }
 
 export interface StatusStore {
@@ -132,29 +176,29 @@ export interface StatusStore {
   /** The same values with the stack that holds each: `vmid 2001` / `ip 10.0.0.5` → stack. */
   allocationHolders(): Map<string, string>;
 
-  /** A change was seen and the stack is queued. */
+  /** A change was seen and the stack is queued; a reason that `survivesPending` stays showing. */
   markPending(stack: string): void;
   /** A run started. */
   markApplying(stack: string, runId: number): void;
   /** An up succeeded with this hash and spec; failures reset. */
-  markApplied(stack: string, hash: string, spec: unknown): void;
+  markApplied(stack: string, hash: string, spec: UserStackSpec | AppliedPlatformSpec): void;
+  /** Back to Applied at the recorded hash and spec: the status said otherwise, but nothing was left to run. */
+  markUpToDate(stack: string): void;
   /** A refresh found the real resources differ from the last apply: the same spec is applied again. */
   markDrifted(stack: string, message: string): void;
-  /** Resources are up but a hook failed: degraded, retried. */
-  markHookFailed(stack: string, message: string, nextAttemptAt: Date): void;
   /** The file is gone and its resources were destroyed or retained. */
   markRemoved(stack: string, how: "Destroyed" | "Retained"): void;
-  /** A transient failure: Retrying, or RepeatedFailures once failures reach `stallAfter`. */
-  markFailed(stack: string, message: string, nextAttemptAt: Date, stallAfter: number): number;
-  /** The spec cannot be applied as written: stop until it changes. */
-  markStalled(stack: string, reason: StallReason, message: string): void;
+  /** A failed attempt retried after a pause (Retrying, RepeatedFailures, HookFailed, AllocationExhausted), as the work queue's retry book counted it. */
+  markFailed(stack: string, failure: { reason: RetryReason; message: string; nextAttemptAt: Date; failures: number }): void;
+  /** The desired state `stoppedFor` cannot be applied as written: stop until the file changes. */
+  markStalled(stack: string, reason: StopReason, message: string, stoppedFor: string): void;
 
   upsertInstance(i: Omit<InstanceStatus, "updatedAt">): void;
   removeInstances(stack: string, keep: readonly string[]): void;
 
   createRun(stack: string, action: RunAction, specHash: string | undefined): RunRecord;
   startRun(id: number): void;
-  finishRun(id: number, result: { state: "succeeded"; outputs: unknown } | { state: "failed"; errorCode: string; errorMessage: string }): void;
+  finishRun(id: number, result: { state: "succeeded"; outputs?: RunOutputs } | { state: "failed"; errorCode: string; errorMessage: string }): void;
   appendRunEvent(id: number, event: RunEvent): void;
   getRun(id: number): RunRecord | undefined;
   listRuns(stack?: string, limit?: number): RunRecord[];
@@ -169,6 +213,14 @@ export interface StatusStore {
   close(): void;
 }
 
+/** Adds the columns later versions introduced to a database an earlier version created. */
+function migrate(db: Database.Database): void {
+  const have = new Set(db.prepare<[], { name: string }>("PRAGMA table_info(stacks)").all().map((c) => c.name));
+  for (const [column, type] of [["stopped_for", "TEXT"]] as const) {
+    if (!have.has(column)) db.exec(`ALTER TABLE stacks ADD COLUMN ${column} ${type}`);
+  }
+}
+
 /** Opens (creating) the status database at `file` (":memory:" for a throwaway one). */
 export function openStatusStore(file: string, deps: { clock: Clock; mode?: EngineMode }): StatusStore {
   const db = new Database(file);
@@ -176,6 +228,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   db.exec(SCHEMA);
+  migrate(db);
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const now = (): string => deps.clock.now().toISOString();
@@ -189,14 +242,17 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     getStack: db.prepare<[string], StackRow>("SELECT * FROM stacks WHERE name = ?"),
     listStacks: db.prepare<[], StackRow>("SELECT * FROM stacks ORDER BY name"),
     ensureStack: db.prepare("INSERT OR IGNORE INTO stacks (name, condition, reason, updated_at) VALUES (?, 'Reconciling', 'Pending', ?)"),
-    setCondition: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, updated_at = ? WHERE name = ?"),
+    setCondition: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, stopped_for = ?, updated_at = ? WHERE name = ?"),
     setApplied: db.prepare(
       "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', applied_hash = ?, applied_spec = ?, has_resources = 1, failures = 0, next_attempt_at = NULL, updated_at = ? WHERE name = ?",
+    ),
+    setUpToDate: db.prepare(
+      "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', failures = 0, next_attempt_at = NULL, stopped_for = NULL, updated_at = ? WHERE name = ? AND applied_hash IS NOT NULL",
     ),
     setRemoved: db.prepare(
       "UPDATE stacks SET condition = 'Ready', reason = ?, message = '', applied_hash = NULL, applied_spec = NULL, has_resources = ?, failures = 0, next_attempt_at = NULL, updated_at = ? WHERE name = ?",
     ),
-    setFailed: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, failures = failures + 1, next_attempt_at = ?, updated_at = ? WHERE name = ?"),
+    setFailed: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, failures = ?, next_attempt_at = ?, stopped_for = NULL, updated_at = ? WHERE name = ?"),
     setRun: db.prepare("UPDATE stacks SET last_run_id = ?, updated_at = ? WHERE name = ?"),
     listInstances: db.prepare<[], InstanceRow>("SELECT * FROM instances ORDER BY stack, name"),
     listInstancesOf: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE stack = ? ORDER BY name"),
@@ -227,9 +283,9 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     const s = getStack(name);
     if (s) emit({ type: "stack", stack: s });
   };
-  const setCondition = (stack: string, reason: Reason, message: string): void => {
+  const setCondition = (stack: string, reason: Reason, message: string, stoppedFor?: string): void => {
     q.ensureStack.run(stack, now());
-    q.setCondition.run(conditionOf(reason), reason, message, now(), stack);
+    q.setCondition.run(conditionOf(reason), reason, message, stoppedFor ?? null, now(), stack);
     emitStack(stack);
   };
   const getRun = (id: number): RunRecord | undefined => {
@@ -241,7 +297,8 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     if (r) emit({ type: "run", run: r });
   };
 
-  let mode: EngineMode = deps.mode ?? ((q.getMeta.get("mode")?.value as EngineMode | undefined) ?? "simulation");
+  const stored = q.getMeta.get("mode")?.value;
+  let mode: EngineMode = deps.mode ?? (stored === undefined ? "simulation" : parseRow(ModeSchema, stored, "meta mode"));
   if (deps.mode) q.setMeta.run("mode", deps.mode);
 
   const store: StatusStore = {
@@ -275,7 +332,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     markPending(stack) {
       const s = getStack(stack);
       // A stalled or retrying stack keeps its reason visible until a run actually starts.
-      if (s && (s.reason === "Applying" || s.condition === "Stalled" || s.reason === "Retrying" || s.reason === "HookFailed")) return;
+      if (s && REASONS[s.reason].survivesPending) return;
       setCondition(stack, "Pending", "");
     },
     markDrifted(stack, message) {
@@ -291,9 +348,8 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       q.setApplied.run(hash, JSON.stringify(spec), now(), stack);
       emitStack(stack);
     },
-    markHookFailed(stack, message, nextAttemptAt) {
-      q.ensureStack.run(stack, now());
-      q.setFailed.run("Reconciling", "HookFailed", message, nextAttemptAt.toISOString(), now(), stack);
+    markUpToDate(stack) {
+      q.setUpToDate.run(now(), stack);
       emitStack(stack);
     },
     markRemoved(stack, how) {
@@ -301,16 +357,13 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       q.setRemoved.run(how, how === "Retained" ? 1 : 0, now(), stack);
       emitStack(stack);
     },
-    markFailed(stack, message, nextAttemptAt, stallAfter) {
+    markFailed(stack, f) {
       q.ensureStack.run(stack, now());
-      const failures = (getStack(stack)?.failures ?? 0) + 1;
-      const reason: Reason = failures >= stallAfter ? "RepeatedFailures" : "Retrying";
-      q.setFailed.run(conditionOf(reason), reason, message, nextAttemptAt.toISOString(), now(), stack);
+      q.setFailed.run(conditionOf(f.reason), f.reason, f.message, f.failures, f.nextAttemptAt.toISOString(), now(), stack);
       emitStack(stack);
-      return failures;
     },
-    markStalled(stack, reason, message) {
-      setCondition(stack, reason, message);
+    markStalled(stack, reason, message, stoppedFor) {
+      setCondition(stack, reason, message, stoppedFor);
     },
     upsertInstance(i) {
       q.upsertInstance.run({ ...i, vmid: i.vmid ?? null, ip: i.ip ?? null, updatedAt: now() });
@@ -349,7 +402,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     },
     getRun,
     listRuns: (stack, limit = 50) => (stack === undefined ? q.listRuns.all(limit) : q.listRunsOf.all(stack, limit)).map(toRun),
-    runEvents: (id) => q.events.all(id).map((r) => JSON.parse(r.event) as RunEvent),
+    runEvents: (id) => q.events.all(id).map((r) => toEvent(r.event, id)),
     failInterruptedRuns() {
       const ids = q.interrupted.all().map((r) => r.id);
       for (const id of ids) q.finishRun.run("failed", now(), null, "engine-restarted", "the engine stopped during this run; it is retried", id);

@@ -1,5 +1,7 @@
 // A TEST DOUBLE of StackRunner: in-memory "resources", every call recorded, failures and pauses on demand.
+import { hostname, tunnelHostname } from "../../programs/naming.js";
 import type { ApplyResult, PlanStep, PreviewResult, RunEvent, RunOptions, StackRunner, StackTarget, StepOp } from "../../runners/runner.js";
+import type { PlatformStackOutputs, UserStackOutputs } from "../../schemas/index.js";
 
 /** A resource the fake holds for a stack, keyed by logical name. */
 interface FakeResource {
@@ -34,11 +36,36 @@ export interface FakeRunner extends StackRunner {
   readonly inFlight: number;
 }
 
+/** The tunnel routes of a platform target, sorted by hostname as the platform program sorts them. */
+function routesOf(target: StackTarget & { kind: "platform" }): PlatformStackOutputs["routes"] {
+  return target.users
+    .flatMap((u) => u.instances.flatMap((i) => i.domains.map((d) => ({
+      hostname: tunnelHostname(u.name, i.name, d.subdomain, target.platform.baseDomain), service: `http://${i.ip ?? "?"}:${d.port}`, user: u.name, instance: i.name,
+    }))))
+    .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+}
+
+/** Outputs as the programs return them, so the engine parses them with the same schemas as a real run's. */
+function outputsOf(target: StackTarget): UserStackOutputs | PlatformStackOutputs {
+  if (target.kind === "platform") {
+    const routes = routesOf(target);
+    return { hostnames: routes.map((r) => r.hostname), routes } satisfies PlatformStackOutputs;
+  }
+  const s = target.spec;
+  return {
+    stack: s.name,
+    suspended: s.suspension !== undefined,
+    instances: s.instances.map((i) => {
+      // The engine allocates before every run; a missing value here is a bug in the engine.
+      if (i.vmid === undefined || i.ip === undefined) throw new Error(`fake runner: ${s.name}/${i.name} reached up without vmid and ip`);
+      return { name: i.name, vmid: i.vmid, ip: i.ip, hostname: hostname(s.name, i.name), power: s.suspension ? "stopped" : i.power };
+    }),
+  } satisfies UserStackOutputs;
+}
+
 function desiredResources(target: StackTarget): FakeResource[] {
   if (target.kind === "platform") {
-    const ingress = target.users.flatMap((u) =>
-      u.instances.flatMap((i) => i.domains.map((d) => ({ hostname: `${u.name}-${i.name}-${d.subdomain}.${target.platform.baseDomain}`, service: `http://${i.ip ?? "?"}:${d.port}` }))),
-    );
+    const ingress = routesOf(target).map((r) => ({ hostname: r.hostname, service: r.service }));
     return [{ type: FAKE_TUNNEL_TYPE, name: "tunnel-config", inputs: { ingress } }];
   }
   const s = target.spec;
@@ -167,9 +194,7 @@ export function createFakeRunner(opts: { mode?: "pulumi" | "simulation"; delayMs
         state.set(target.name, next);
         for (const s of steps) if (s.op !== "same") emit(o, { type: "resource-outputs", urn: s.urn, resourceType: s.type, op: s.op });
         emit(o, { type: "summary", message: "update succeeded" });
-        const outputs = target.kind === "user"
-          ? { instances: Object.fromEntries(target.spec.instances.map((i) => [i.name, { vmid: i.vmid, ip: i.ip, power: i.power }])) }
-          : { routes: desiredResources(target)[0]?.inputs };
+        const outputs = outputsOf(target);
         return { outputs, changeSummary: summary(steps), changed: steps.filter((s) => s.op !== "same" && s.op !== "delete").map((s) => s.urn) } satisfies ApplyResult;
       });
     },

@@ -1,5 +1,6 @@
 // What every `proxstack` command shares: its I/O, flag parsing with usage errors, and exit codes.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { createLogger, type Logger } from "../lib/logger.js";
 
 /** Exit codes: 0 success, 1 a failed check, 2 a usage error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -9,6 +10,13 @@ export interface CliIo {
   stderr(text: string): void;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Whether stderr is a terminal: logs are then pretty, else JSON lines. @default false */
+  stderrIsTTY?: boolean;
+}
+
+/** The logger of a command: logs go to stderr only, so stdout stays what a script pipes. */
+export function cliLogger(io: CliIo, level: string): Logger {
+  return createLogger(level, { write: (s: string) => io.stderr(s) });
 }
 
 export interface Command {

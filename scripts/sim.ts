@@ -25,6 +25,7 @@ Options:
   --pve-port P      Proxmox simulator port; 0 picks a free one (default 0)
   --cf-port C       Cloudflare simulator port; 0 picks a free one (default 0)
   --data-dir D      state directory (default PROXSTACK_DATA_DIR or ./data); files in D/sim/
+                    (proxmox.db, cloudflare.db; serve keeps its own in D/simulation/)
   --platform FILE   platform file to seed from (default stacks/platform.yaml)
   --pve-version V   which PVE API schema to speak: 9.1 (default) or 8.4
   --task-delay MS   how long simulated tasks run (default 200)
@@ -71,7 +72,7 @@ export const command: Command = {
 
     const logger = createLogger(config.logLevel, { write: (s: string) => io.stderr(s) });
     const sims = await startSimulators({
-      dataDir, seed, which, pvePort, cfPort, schemaVersion: version, logger,
+      stateDir: path.join(dataDir, "sim"), seed, which, pvePort, cfPort, schemaVersion: version, logger,
       ...(taskDelayMs !== undefined ? { taskDelayMs } : {}),
     });
     const { pve, cloudflare } = sims;

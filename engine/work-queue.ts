@@ -2,6 +2,7 @@
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import type { Clock } from "../lib/clock.js";
 import type { Timers } from "./timers.js";
+import { ProxstackError } from "../lib/errors.js";
 
 /** Where work comes from, highest priority first: a person in the portal, a file change, a retry, the periodic resync. */
 export type Priority = "portal" | "change" | "retry" | "resync";
@@ -116,7 +117,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     try {
       p = opts.worker(key);
     } catch (err) {
-      p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      p = Promise.reject(err instanceof Error ? err : new ProxstackError("work-queue.worker-threw", String(err), { kind: "bug", cause: err }));
     }
     p.then(
       (res) => done(res, false),

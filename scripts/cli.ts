@@ -1,5 +1,6 @@
 // What every `proxstack` command shares: its I/O, flag parsing with usage errors, and exit codes.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ProxstackError } from "../lib/errors.js";
 import { createLogger, type Logger } from "../lib/logger.js";
 
 /** Exit codes: 0 success, 1 a failed check, 2 a usage error. */
@@ -27,8 +28,12 @@ export interface Command {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-export class UsageError extends Error {
+/** A bad command line: printed with a pointer to --help, exit 2. */
+export class UsageError extends ProxstackError {
   override name = "UsageError";
+  constructor(message: string) {
+    super("cli.usage", message, { kind: "stall" });
+  }
 }
 
 type Options = NonNullable<ParseArgsConfig["options"]>;

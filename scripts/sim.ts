@@ -9,6 +9,7 @@ import { simulatorSeedFromPlatform, type SimulatorSeed } from "../sim/seed.js";
 import { shouldSimulate } from "../sim/should-simulate.js";
 import { startSimulators } from "../sim/start.js";
 import { EXIT, intFlag, parseFlags, UsageError, type Command } from "./cli.js";
+import { ProxstackError } from "../lib/errors.js";
 
 const HELP = `Usage: proxstack sim [--pve-port P] [--cf-port C] [--data-dir D] [--platform FILE] [--pve-version 9.1|8.4] [--task-delay MS]
 
@@ -76,7 +77,7 @@ export const command: Command = {
       ...(taskDelayMs !== undefined ? { taskDelayMs } : {}),
     });
     const { pve, cloudflare } = sims;
-    if (!pve || !cloudflare) throw new Error("simulators did not start");
+    if (!pve || !cloudflare) throw new ProxstackError("sim.not-started", "simulators did not start", { kind: "bug" });
     io.stdout(JSON.stringify({ pve: { url: pve.url, token: pve.token }, cloudflare: { url: cloudflare.url, token: cloudflare.token } }) + "\n");
 
     await new Promise<void>((resolve) => {

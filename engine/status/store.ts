@@ -2,6 +2,7 @@
 import { EventEmitter } from "node:events";
 import Database from "better-sqlite3";
 import type { Clock } from "../../lib/clock.js";
+import { ProxstackError } from "../../lib/errors.js";
 import type { RunEvent } from "../../runners/runner.js";
 import { conditionOf, type Condition, type InstanceState, type Reason, type RunAction, type RunState } from "./vocabulary.js";
 
@@ -316,7 +317,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       const id = Number(q.createRun.run(stack, action, specHash ?? null, mode, now()).lastInsertRowid);
       emitRun(id);
       const r = getRun(id);
-      if (!r) throw new Error(`run ${id} vanished after insert`);
+      if (!r) throw new ProxstackError("status.run-vanished", `run ${id} vanished after insert`, { kind: "bug" });
       return r;
     },
     startRun(id) {

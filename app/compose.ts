@@ -1,4 +1,4 @@
-// Wires the real parts into one engine for serve, reconcile, plan, up and destroy: config → stacks repo, runner (Pulumi or simulation), status store.
+// The one composition root: config → stacks repo, simulators (only through sim/start.ts), runner per provider, hooks, status store, engine.
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -11,22 +11,37 @@ import type { Logger } from "../lib/logger.js";
 import { ProxstackError } from "../lib/errors.js";
 import { replacementRisks } from "../programs/replacement.js";
 import type { Config } from "../schemas/config.js";
-import { startCloudflareSimulator } from "../sim/cloudflare/server.js";
-import { startProxmoxSimulator, type PveFaults } from "../sim/proxmox/server.js";
 import type { ContainerBacking } from "../sim/backing.js";
+import type { CloudflareSimulator } from "../sim/cloudflare/server.js";
+import type { ProxmoxSimulator } from "../sim/proxmox/server.js";
 import { simulatorSeedFromPlatform } from "../sim/seed.js";
+import { providersOf, shouldSimulate, type Providers } from "../sim/should-simulate.js";
+import { startSimulators, type SimulatorFaults } from "../sim/start.js";
 import type { VpnClient } from "../vpn/client.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/engine.js";
 import type { PostApplyHooks } from "../engine/reconciler.js";
-import { createAutomationPulumiRunner } from "../runners/pulumi/runner.js";
+import { createAutomationPulumiRunner, type AutomationRunnerSettings } from "../runners/pulumi/runner.js";
 import type { StackRunner } from "../runners/runner.js";
-import { createSimulationRunnerForSimulators } from "../runners/simulation/runner.js";
+import { createSimulationRunnerForSimulators, type SimulationRunner } from "../runners/simulation/runner.js";
 import { createStackIndex } from "../engine/stack-index.js";
 import { openStatusStore } from "../engine/status/store.js";
 import { systemTimers } from "../engine/timers.js";
 import { createVpnPeerAddresses } from "../vpn/peer-addresses.js";
 
 const run = promisify(execFile);
+
+/** How the two runners are built; tests replace them to see which settings each provider gets. */
+export interface RunnerFactories {
+  /** Real Proxmox: the Pulumi Automation API runner. */
+  pulumi(s: AutomationRunnerSettings): StackRunner;
+  /** Simulated Proxmox: the mock-runtime runner applying to the Proxmox simulator and to Cloudflare (simulated or real). */
+  simulation(s: Parameters<typeof createSimulationRunnerForSimulators>[0]): SimulationRunner;
+}
+
+const defaultRunners: RunnerFactories = {
+  pulumi: createAutomationPulumiRunner,
+  simulation: createSimulationRunnerForSimulators,
+};
 
 export interface ComposeDeps {
   log: Logger;
@@ -42,14 +57,20 @@ export interface ComposeDeps {
   backing?: ContainerBacking;
   /** The VPN service: peer addresses feed the firewall, and the vpn-peer hook keeps targets exact. */
   vpn?: VpnClient;
+  /** Faults the simulators start with (`--faults`); ignored for a provider that is real. */
+  faults?: SimulatorFaults;
   options?: Partial<EngineOptions>;
+  runners?: Partial<RunnerFactories>;
 }
+
+export type { Providers };
 
 export interface ComposedEngine {
   engine: Engine;
   mode: "pulumi" | "simulation";
-  /** Where the in-process simulators listen, in simulation mode. */
-  simulators?: { proxmox: string; cloudflare: string; proxmoxToken: string; setProxmoxFaults(f: PveFaults): void };
+  providers: Providers;
+  /** The in-process simulators that run: one per simulated provider. */
+  simulators: { pve?: ProxmoxSimulator; cloudflare?: CloudflareSimulator };
   /** Stops the engine, the simulators and closes the databases. */
   close(): Promise<void>;
 }
@@ -69,45 +90,59 @@ export async function ensureStacksRepo(stacksDir: string, seedDir: string): Prom
   return true;
 }
 
-/** Builds the engine from parsed configuration: real Proxmox through Pulumi when configured, else in-process simulators. */
+/**
+ * Builds the engine from parsed configuration. Each provider is real exactly when configured
+ * (sim/should-simulate.ts) and simulated otherwise, independently:
+ * - real Proxmox → the Pulumi runner; its Cloudflare provider gets CLOUDFLARE_API_TOKEN, or the
+ *   Cloudflare simulator's URL and token when Cloudflare is simulated;
+ * - simulated Proxmox → the simulation runner on the Proxmox simulator; it applies Cloudflare
+ *   resources to the Cloudflare simulator, or to the real API when CLOUDFLARE_API_TOKEN is set.
+ */
 export async function composeEngine(config: Config, deps: ComposeDeps): Promise<ComposedEngine> {
   const clock = deps.clock ?? systemClock;
+  const runners = { ...defaultRunners, ...deps.runners };
   mkdirSync(config.dataDir, { recursive: true });
   await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"));
   const { publicKey } = await ensureProvisioningKey(config.dataDir);
   const closers: (() => Promise<void> | void)[] = [];
   const vpnPeerAddresses = deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
-  let runner: StackRunner;
-  let simulators: ComposedEngine["simulators"];
+  const which = shouldSimulate(config);
+  const providers = providersOf(config);
+  const simDir = join(config.dataDir, "simulation");
 
-  if (config.proxmox) {
-    runner = createAutomationPulumiRunner({
+  const sims = which.pve || which.cloudflare
+    ? await startSimulators({
+      stateDir: simDir,
+      seed: simulatorSeedFromPlatform(await platformForSeed(config.stacksDir)),
+      which,
+      logger: deps.log,
+      ...(deps.backing && which.pve ? { backing: deps.backing } : {}),
+      ...(deps.faults ? { faults: deps.faults } : {}),
+    })
+    : undefined;
+  if (sims) closers.push(() => sims.close());
+  const simulators = { ...(sims?.pve ? { pve: sims.pve } : {}), ...(sims?.cloudflare ? { cloudflare: sims.cloudflare } : {}) };
+  // A simulated provider talks to its simulator; a real one to the configured endpoint.
+  const cloudflare = sims?.cloudflare ? { token: sims.cloudflare.token, apiUrl: sims.cloudflare.url } : config.cloudflare;
+
+  let runner: StackRunner;
+  if (!sims?.pve) {
+    if (!config.proxmox) throw new ProxstackError("compose.proxmox-missing", "Proxmox is neither configured nor simulated", { kind: "bug" });
+    runner = runners.pulumi({
       dataDir: config.dataDir,
       repoRoot: deps.repoRoot,
       pulumi: config.pulumi,
       proxmox: config.proxmox,
-      cloudflare: config.cloudflare,
+      cloudflare,
       provisioningPublicKey: publicKey,
       ...vpnPeerAddresses,
       logger: deps.log,
     });
   } else {
-    const probe = createStackIndex(config.stacksDir);
-    await probe.resync();
-    const platform = probe.platform();
-    if (!platform.spec) {
-      throw new ProxstackError("platform-invalid", `cannot seed the simulators: ${(platform.errors ?? ["platform.yaml is invalid"]).join("; ")}`, { kind: "stall" });
-    }
-    const seed = simulatorSeedFromPlatform(platform.spec);
-    const simDir = join(config.dataDir, "simulation");
-    mkdirSync(simDir, { recursive: true });
-    const pveSim = await startProxmoxSimulator({ dbPath: join(simDir, "proxmox.db"), ...seed.proxmox, ...(deps.backing ? { backing: deps.backing } : {}) });
-    const cfSim = await startCloudflareSimulator({ dbPath: join(simDir, "cloudflare.db"), ...seed.cloudflare });
-    closers.push(() => pveSim.close(), () => cfSim.close());
-    simulators = { proxmox: pveSim.url, cloudflare: cfSim.url, proxmoxToken: pveSim.token, setProxmoxFaults: (f) => pveSim.setFaults(f) };
-    const sim = createSimulationRunnerForSimulators({
+    if (!cloudflare) throw new ProxstackError("compose.cloudflare-missing", "Cloudflare is neither configured nor simulated", { kind: "bug" });
+    const sim = runners.simulation({
       dataDir: simDir,
-      simulators: { pve: { url: pveSim.url, token: pveSim.token }, cloudflare: { url: cfSim.url, token: cfSim.token } },
+      simulators: { pve: { url: sims.pve.url, token: sims.pve.token }, cloudflare: { url: cloudflare.apiUrl, token: cloudflare.token } },
       taskPollMs: 20,
       provisioningPublicKey: publicKey,
       ...vpnPeerAddresses,
@@ -134,7 +169,8 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
   return {
     engine,
     mode: runner.mode,
-    ...(simulators ? { simulators } : {}),
+    providers,
+    simulators,
     async close() {
       await engine.stop();
       for (const c of closers) await c();
@@ -143,10 +179,21 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
   };
 }
 
+/** The platform file the simulators are seeded from (its nodes, templates, Cloudflare ids). */
+async function platformForSeed(stacksDir: string) {
+  const probe = createStackIndex(stacksDir);
+  await probe.resync();
+  const platform = probe.platform();
+  if (!platform.spec) {
+    throw new ProxstackError("platform-invalid", `cannot seed the simulators: ${(platform.errors ?? ["platform.yaml is invalid"]).join("; ")}`, { kind: "stall" });
+  }
+  return platform.spec;
+}
+
 /** The platform's hooks for this configuration; undefined when no hook can do anything here. */
 async function defaultHooks(config: Config, deps: ComposeDeps, clock: Clock, closers: (() => Promise<void> | void)[]): Promise<PostApplyHooks | undefined> {
   // In simulation without real containers nothing answers SSH, so hardening could only fail.
-  const sshReachable = Boolean(config.proxmox) || Boolean(deps.backing);
+  const sshReachable = !shouldSimulate(config).pve || Boolean(deps.backing);
   if (!sshReachable && !deps.vpn) return undefined;
   const handle = await createPostApplyHooks({
     dataDir: config.dataDir,

@@ -32,7 +32,7 @@ describe("engine + simulation runner + simulators", () => {
     expect(composed.mode).toBe("simulation");
     const { engine } = composed;
     await engine.start();
-    const pve = createProxmoxClient({ endpoint: composed.simulators!.proxmox, token: composed.simulators!.proxmoxToken, taskPollMs: 10 });
+    const pve = createProxmoxClient({ endpoint: composed.simulators.pve!.url, token: composed.simulators.pve!.token, taskPollMs: 10 });
     await waitFor(() => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"), "first convergence", 60_000);
     expect(await containers(pve)).toEqual([
       { vmid: 2000, status: "running" },
@@ -64,7 +64,7 @@ describe("engine + simulation runner + simulators", () => {
     composed = await composeEngine(config, { log: silentLogger(), repoRoot: REPO, options: { debounceMs: 30, platformQuietMs: 100, refreshIntervalMs: 0 } });
     const { engine } = composed;
     await engine.start();
-    const pve = createProxmoxClient({ endpoint: composed.simulators!.proxmox, token: composed.simulators!.proxmoxToken, taskPollMs: 10 });
+    const pve = createProxmoxClient({ endpoint: composed.simulators.pve!.url, token: composed.simulators.pve!.token, taskPollMs: 10 });
     await waitFor(() => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"), "first convergence", 60_000);
     const runsBefore = engine.store.listRuns("alice").length;
 
@@ -86,25 +86,25 @@ describe("engine + simulation runner + simulators", () => {
     const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);
     composed = await composeEngine(config, { log: silentLogger(), repoRoot: REPO, options: { debounceMs: 30, platformQuietMs: 100, backoff: { baseMs: 50, capMs: 300, stallAfter: 2 } } });
     const { engine } = composed;
-    const sims = composed.simulators!;
+    const sims = composed.simulators.pve!;
     const seen = new Set<string>();
     engine.store.subscribe((e) => {
       if (e.type === "stack") seen.add(e.stack.reason);
     });
     // Every request fails until the fault is cleared: runs fail, retry, and the stacks show Stalled.
-    sims.setProxmoxFaults({ errorRate: 1 });
+    sims.setFaults({ errorRate: 1 });
     await engine.start();
     await waitFor(() => engine.store.getStack("alice")?.reason === "RepeatedFailures", "alice stalled on repeated failures", 60_000).catch((e: unknown) => {
       throw new Error(`${String(e)}: ${JSON.stringify(engine.store.listStacks().map((s) => [s.name, s.reason, s.failures, s.message]))}`);
     });
     expect(engine.store.getStack("alice")?.condition).toBe("Stalled");
     expect(engine.store.getStack("alice")?.message).toMatch(/simulated fault|500/);
-    sims.setProxmoxFaults({ errorRate: 0.1, lockTimeoutRate: 0.1 });
+    sims.setFaults({ errorRate: 0.1, lockTimeoutRate: 0.1 });
     await waitFor(() => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"), "convergence under faults", 120_000).catch((e: unknown) => {
       throw new Error(`${String(e)}: ${JSON.stringify(engine.store.listStacks().map((s) => [s.name, s.reason, s.failures, s.message]))}`);
     });
-    sims.setProxmoxFaults({});
-    const pve = createProxmoxClient({ endpoint: sims.proxmox, token: sims.proxmoxToken, taskPollMs: 10 });
+    sims.setFaults({});
+    const pve = createProxmoxClient({ endpoint: sims.url, token: sims.token, taskPollMs: 10 });
     expect((await containers(pve)).map((c) => c.vmid)).toEqual([2000, 2001, 2002, 2003]);
     expect(seen).toContain("Retrying");
     expect(engine.store.listStacks().every((s) => s.condition === "Ready" && s.failures === 0)).toBe(true);

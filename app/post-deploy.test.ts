@@ -97,7 +97,7 @@ describe.skipIf(skip)("engine: post-deploy hooks after a simulated apply", () =>
     // The VPN peer lists exactly the container, and the container's firewall admits that peer only.
     const peer = await vpn.getPeer("dana");
     expect(peer?.targets).toEqual(["10.77.0.20"]);
-    const pve = createProxmoxClient({ endpoint: composed.simulators!.proxmox, token: composed.simulators!.proxmoxToken, taskPollMs: 10 });
+    const pve = createProxmoxClient({ endpoint: composed.simulators.pve!.url, token: composed.simulators.pve!.token, taskPollMs: 10 });
     const rules = await pve.listFirewallRules("pve1", 2000);
     const peerAddress = peer!.address.replace(/\/32$/, "");
     expect(rules.map((r) => r.source)).toContain(peerAddress);

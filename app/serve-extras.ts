@@ -6,6 +6,7 @@ import type { ComposeDeps } from "./compose.js";
 import { ensureProvisioningKey } from "../ssh/provisioning-key.js";
 import type { Logger } from "../lib/logger.js";
 import type { Config, PlatformSpec } from "../schemas/index.js";
+import { shouldSimulate } from "../sim/should-simulate.js";
 import { parseStackFile } from "../stackfiles/parse.js";
 import { createSshHostBacking } from "../testhosts/backing.js";
 import { canRunSshTestHosts } from "../testhosts/ssh-host.js";
@@ -51,7 +52,7 @@ export async function serveExtras(
   const closers: (() => Promise<void>)[] = [];
   const deps: ServeExtras["deps"] = {};
 
-  if (!config.proxmox && opts.realContainers) {
+  if (shouldSimulate(config).pve && opts.realContainers) {
     const can = await canRunSshTestHosts();
     if (can.ok) {
       const { publicKey } = await ensureProvisioningKey(config.dataDir);

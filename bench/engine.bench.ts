@@ -173,7 +173,7 @@ async function simulationFigures(): Promise<BenchFigure[]> {
   const { engine } = composed;
   await engine.start();
   await engine.idle();
-  const pve = createProxmoxClient({ endpoint: composed.simulators?.proxmox ?? "", token: composed.simulators?.proxmoxToken ?? "", taskPollMs: 20 });
+  const pve = createProxmoxClient({ endpoint: composed.simulators.pve?.url ?? "", token: composed.simulators.pve?.token ?? "", taskPollMs: 20 });
   const lat: number[] = [];
   const notice: number[] = [];
   for (let i = 0; i < 8; i++) {

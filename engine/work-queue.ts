@@ -2,6 +2,7 @@
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import type { Clock } from "../lib/clock.js";
 import type { Timers } from "./timers.js";
+import { ProxstackError } from "../lib/errors.js";
 
 /** The one home of retry bookkeeping: failures in a row per key, and the pause before the next attempt. */
 export interface RetryBook {
@@ -146,7 +147,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     try {
       p = opts.worker(key);
     } catch (err) {
-      p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      p = Promise.reject(err instanceof Error ? err : new ProxstackError("work-queue.worker-threw", String(err), { kind: "bug", cause: err }));
     }
     p.then(
       (res) => done(res, false),

@@ -16,7 +16,11 @@ export interface HookRunner {
   run(ctx: HookContext, hooks: readonly HookData[]): Promise<HookRunRecord[]>;
 }
 
-class HookTimeout extends Error {}
+class HookTimeout extends ProxstackError {
+  constructor() {
+    super("hook-timeout", "hook timed out", { kind: "retry" });
+  }
+}
 
 export function createHookRunner(deps: HookRunnerDeps): HookRunner {
   const clock = deps.clock ?? systemClock;

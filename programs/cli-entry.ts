@@ -4,7 +4,7 @@ import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ProxstackError } from "../lib/errors.js";
-import { loadConfig, type PlatformSpec, type PlatformStackOutputs, type UserStackOutputs } from "../schemas/index.js";
+import { loadConfig, type Config, type PlatformSpec, type PlatformStackOutputs, type UserStackOutputs } from "../schemas/index.js";
 import { formatPositionedError } from "../stackfiles/positioned-error.js";
 import { loadStackDir, type StackSetReport } from "../stackfiles/validate.js";
 import { CONFIG_NAMESPACE, PLATFORM_FILE, PLATFORM_STACK, stackFileName } from "./naming.js";
@@ -51,7 +51,7 @@ export async function runCliStack(deps: CliEntryDeps): Promise<UserStackOutputs 
     // The platform aggregates every user's routes: dropping an invalid user's file would delete their routes.
     refuseInvalid(report, report.files.map((f) => f.path), "the platform stack");
     const platform = requirePlatform(report, env.stacksDir);
-    return platformStackProgram({ platform, users: report.users.map((u) => u.spec), cloudflare: cloudflareSettings(config, deps.env, env.cloudflare) });
+    return platformStackProgram({ platform, users: report.users.map((u) => u.spec), cloudflare: cloudflareSettings(config, env) });
   }
   const userFile = path.join(env.stacksDir, stackFileName(deps.stack));
   const platformFile = path.join(env.stacksDir, PLATFORM_FILE);
@@ -98,8 +98,8 @@ function proxmoxSettings(config: pulumi.Config, fromEnv: { endpoint: string; tok
   return { endpoint, apiToken, insecure: config.getBoolean(CONFIG_KEYS.proxmoxInsecure) ?? fromEnv?.insecure ?? false };
 }
 
-function cloudflareSettings(config: pulumi.Config, rawEnv: Record<string, string | undefined>, fromEnv: { token: string } | undefined): CloudflareProviderSettings {
-  const apiToken = config.getSecret(CONFIG_KEYS.cloudflareApiToken) ?? fromEnv?.token;
+function cloudflareSettings(config: pulumi.Config, fromEnv: Pick<Config, "cloudflare" | "cloudflareApiUrl">): CloudflareProviderSettings {
+  const apiToken = config.getSecret(CONFIG_KEYS.cloudflareApiToken) ?? fromEnv.cloudflare?.token;
   if (apiToken === undefined) {
     throw new ProxstackError(
       "cloudflare-unconfigured",
@@ -108,7 +108,7 @@ function cloudflareSettings(config: pulumi.Config, rawEnv: Record<string, string
     );
   }
   // Only an explicit URL is passed, so a default run's provider inputs equal the engine's.
-  const baseUrl = config.get(CONFIG_KEYS.cloudflareApiUrl) ?? rawEnv.CLOUDFLARE_API_URL;
+  const baseUrl = config.get(CONFIG_KEYS.cloudflareApiUrl) ?? fromEnv.cloudflareApiUrl;
   return { apiToken, ...(baseUrl !== undefined ? { baseUrl } : {}) };
 }
 

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { ProxstackError } from "../lib/errors.js";
 import { ConfigError, loadConfig } from "./config.js";
 
 describe("loadConfig", () => {
@@ -11,6 +15,35 @@ describe("loadConfig", () => {
     expect(c.cloudflare).toBeUndefined();
     expect(c.pulumi.backendUrl).toBe("file:///srv/app/data/pulumi");
     expect(c.pulumi.passphraseFile).toBe("/srv/app/data/pulumi-passphrase");
+    expect(c.logLevel).toBe("info");
+    expect(c.vpnToken).toBeUndefined();
+    expect(c.cloudflareApiUrl).toBeUndefined();
+    expect(c.stacksDirSet).toBe(false);
+  });
+
+  it("reads LOG_LEVEL, CLOUDFLARE_API_URL and PROXSTACK_STACKS_DIR", () => {
+    const c = loadConfig({ LOG_LEVEL: "debug", CLOUDFLARE_API_URL: "http://127.0.0.1:9/client/v4", PROXSTACK_STACKS_DIR: "repo" }, "/x");
+    expect(c.logLevel).toBe("debug");
+    expect(c.cloudflareApiUrl).toBe("http://127.0.0.1:9/client/v4");
+    expect(c.cloudflare).toBeUndefined();
+    expect(c.stacksDir).toBe("/x/repo");
+    expect(c.stacksDirSet).toBe(true);
+  });
+
+  it("reads the VPN token from VPN_TOKEN_FILE, relative to the working directory", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "config-"));
+    try {
+      writeFileSync(path.join(dir, "vpn-token"), "file-token-0123456789\n");
+      writeFileSync(path.join(dir, "short"), "short\n");
+      const c = loadConfig({ VPN_TOKEN_FILE: "vpn-token", VPN_URL: "http://127.0.0.1:8091" }, dir);
+      expect(c.vpnToken).toBe("file-token-0123456789");
+      expect(c.vpn).toEqual({ url: "http://127.0.0.1:8091", token: "file-token-0123456789" });
+      expect(() => loadConfig({ VPN_TOKEN_FILE: "short" }, dir)).toThrow(/VPN_TOKEN_FILE: .*short must hold a token of at least 16 characters/);
+      expect(() => loadConfig({ VPN_TOKEN_FILE: "missing" }, dir)).toThrow(/VPN_TOKEN_FILE: cannot read .*missing: ENOENT/);
+      expect(() => loadConfig({ VPN_TOKEN_FILE: "vpn-token", VPN_TOKEN: "x".repeat(20) }, dir)).toThrow(/VPN_TOKEN or VPN_TOKEN_FILE, not both/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reads real endpoints when both are set", () => {
@@ -31,6 +64,7 @@ describe("loadConfig", () => {
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
   ])("refuses %j naming the variable", (env, re) => {
     expect(() => loadConfig(env, "/x")).toThrow(ConfigError);
+    expect(() => loadConfig(env, "/x")).toThrow(ProxstackError);
     expect(() => loadConfig(env, "/x")).toThrow(re);
   });
 });

@@ -1,6 +1,8 @@
 // Process configuration (environment), parsed once at start-up by entry points and passed down.
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { ProxstackError } from "../lib/errors.js";
 
 const UrlSchema = z.url("must be a URL such as https://pve.example.com:8006");
 
@@ -19,6 +21,7 @@ export const EnvSchema = z.object({
   PULUMI_CONFIG_PASSPHRASE_FILE: z.string().optional().describe("File holding the Pulumi secrets passphrase. @default <data dir>/pulumi-passphrase (generated)"),
   VPN_URL: UrlSchema.optional().describe("URL of the VPN service; started in-process where the host allows when unset."),
   VPN_TOKEN: z.string().min(16, "must be at least 16 characters").optional().describe("Bearer token of the VPN service."),
+  VPN_TOKEN_FILE: z.string().min(1).optional().describe("File holding the VPN service's bearer token (instead of VPN_TOKEN); read once at start-up."),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level. @default info"),
 });
 
@@ -32,12 +35,22 @@ export interface Config {
   proxmox: { endpoint: string; token: string; insecure: boolean; fingerprint?: string } | undefined;
   cloudflare: { token: string; apiUrl: string } | undefined;
   pulumi: { backendUrl: string; passphrase?: string; passphraseFile: string };
+  /** The VPN service to use (VPN_URL with its token). */
   vpn: { url: string; token: string } | undefined;
+  /** The VPN service's bearer token (VPN_TOKEN or the contents of VPN_TOKEN_FILE), also without VPN_URL: `proxstack vpn serve` checks it. */
+  vpnToken: string | undefined;
+  /** CLOUDFLARE_API_URL exactly as set (the Pulumi CLI path passes only an explicit URL to the provider). */
+  cloudflareApiUrl: string | undefined;
+  /** Whether PROXSTACK_STACKS_DIR is set (`proxstack validate` then defaults to it rather than ./stacks). */
+  stacksDirSet: boolean;
   logLevel: Env["LOG_LEVEL"];
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends ProxstackError {
   override name = "ConfigError";
+  constructor(message: string) {
+    super("config.invalid", message, { kind: "stall" });
+  }
 }
 
 /** Parses the environment once; throws ConfigError naming each bad variable. */
@@ -51,8 +64,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string)
   if (Boolean(e.PROXMOX_VE_ENDPOINT) !== Boolean(e.PROXMOX_VE_API_TOKEN)) {
     throw new ConfigError("bad configuration: set both PROXMOX_VE_ENDPOINT and PROXMOX_VE_API_TOKEN, or neither (simulation)");
   }
-  if (Boolean(e.VPN_URL) && !e.VPN_TOKEN) {
-    throw new ConfigError("bad configuration: VPN_URL is set but VPN_TOKEN is not");
+  const vpnToken = vpnTokenOf(e, cwd);
+  if (Boolean(e.VPN_URL) && !vpnToken) {
+    throw new ConfigError("bad configuration: VPN_URL is set but neither VPN_TOKEN nor VPN_TOKEN_FILE is");
   }
   const dataDir = path.resolve(cwd, e.PROXSTACK_DATA_DIR);
   return {
@@ -70,7 +84,29 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string)
       ...(e.PULUMI_CONFIG_PASSPHRASE !== undefined ? { passphrase: e.PULUMI_CONFIG_PASSPHRASE } : {}),
       passphraseFile: path.resolve(cwd, e.PULUMI_CONFIG_PASSPHRASE_FILE ?? path.join(dataDir, "pulumi-passphrase")),
     },
-    vpn: e.VPN_URL && e.VPN_TOKEN ? { url: e.VPN_URL, token: e.VPN_TOKEN } : undefined,
+    vpn: e.VPN_URL && vpnToken ? { url: e.VPN_URL, token: vpnToken } : undefined,
+    vpnToken,
+    cloudflareApiUrl: e.CLOUDFLARE_API_URL,
+    stacksDirSet: e.PROXSTACK_STACKS_DIR !== undefined,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** VPN_TOKEN, or the first line of VPN_TOKEN_FILE; a token must be at least 16 characters without spaces. */
+function vpnTokenOf(e: Env, cwd: string): string | undefined {
+  if (e.VPN_TOKEN !== undefined && e.VPN_TOKEN_FILE !== undefined) {
+    throw new ConfigError("bad configuration: set VPN_TOKEN or VPN_TOKEN_FILE, not both");
+  }
+  if (e.VPN_TOKEN_FILE === undefined) return e.VPN_TOKEN;
+  const file = path.resolve(cwd, e.VPN_TOKEN_FILE);
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`bad configuration:\n  VPN_TOKEN_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (token.length < 16 || /\s/.test(token)) {
+    throw new ConfigError(`bad configuration:\n  VPN_TOKEN_FILE: ${file} must hold a token of at least 16 characters without spaces`);
+  }
+  return token;
 }

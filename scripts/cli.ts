@@ -1,5 +1,7 @@
 // What every `proxstack` command shares: its I/O, flag parsing with usage errors, and exit codes.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ProxstackError } from "../lib/errors.js";
+import { createLogger, type Logger } from "../lib/logger.js";
 
 /** Exit codes: 0 success, 1 a failed check, 2 a usage error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -9,6 +11,13 @@ export interface CliIo {
   stderr(text: string): void;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Whether stderr is a terminal: logs are then pretty, else JSON lines. @default false */
+  stderrIsTTY?: boolean;
+}
+
+/** The logger of a command: logs go to stderr only, so stdout stays what a script pipes. */
+export function cliLogger(io: CliIo, level: string): Logger {
+  return createLogger(level, { write: (s: string) => io.stderr(s) });
 }
 
 export interface Command {
@@ -19,8 +28,12 @@ export interface Command {
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-export class UsageError extends Error {
+/** A bad command line: printed with a pointer to --help, exit 2. */
+export class UsageError extends ProxstackError {
   override name = "UsageError";
+  constructor(message: string) {
+    super("cli.usage", message, { kind: "stall" });
+  }
 }
 
 type Options = NonNullable<ParseArgsConfig["options"]>;

@@ -21,7 +21,7 @@ again, so remove the file (or the instances) for a lasting removal.
       await engine.runner.recover();
       await engine.index.resync();
       await engine.destroy(stack);
-      io.stdout(statusText(engine.store));
+      io.stdout(statusText(engine.store, composed.providers));
       return engine.store.getStack(stack)?.reason === "Destroyed" ? EXIT.ok : EXIT.failed;
     } finally {
       await composed.close();

@@ -1,11 +1,11 @@
 // What the engine's commands share: config from the environment, the composed engine, and printing status.
 import path from "node:path";
-import { composeEngine, type ComposeDeps, type ComposedEngine } from "../app/compose.js";
+import { composeEngine, type ComposeDeps, type ComposedEngine, type Providers } from "../app/compose.js";
 import type { EngineOptions } from "../engine/engine.js";
 import type { InstanceStatus, StackStatus, StatusStore } from "../engine/status/store.js";
-import { createLogger, type Logger } from "../lib/logger.js";
+import type { Logger } from "../lib/logger.js";
 import { loadConfig, type Config } from "../schemas/config.js";
-import type { CliIo } from "./cli.js";
+import { cliLogger, type CliIo } from "./cli.js";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -15,7 +15,7 @@ export async function engineFromEnv(
   extras: (config: Config, log: Logger) => Promise<Pick<ComposeDeps, "backing" | "vpn">> = async () => ({}),
 ): Promise<{ config: Config; composed: ComposedEngine }> {
   const config = loadConfig(io.env, io.cwd);
-  const log = createLogger(config.logLevel, process.stderr as never);
+  const log = cliLogger(io, config.logLevel);
   const composed = await composeEngine(config, { log, repoRoot: REPO_ROOT, options, ...(await extras(config, log)) });
   return { config, composed };
 }
@@ -28,9 +28,14 @@ export function statusJson(store: StatusStore): { mode: string; stacks: (StackSt
   };
 }
 
+/** Which providers are simulated, for people: `Proxmox simulated, Cloudflare real`. */
+export function providersText(p: Providers): string {
+  return `Proxmox ${p.proxmox}, Cloudflare ${p.cloudflare}`;
+}
+
 /** The status as a table people read: a line per stack, an indented line per instance. */
-export function statusText(store: StatusStore): string {
-  const lines = [`mode: ${store.mode}${store.mode === "simulation" ? " (Proxmox and Cloudflare are simulated)" : ""}`, ""];
+export function statusText(store: StatusStore, providers: Providers): string {
+  const lines = [`mode: ${store.mode} (${providersText(providers)})`, ""];
   const stacks = store.listStacks();
   if (stacks.length === 0) lines.push("no stacks applied yet");
   for (const s of stacks) {

@@ -1,4 +1,5 @@
 // The `proxstack` command: a table of subcommands, each a thin CLI over the modules in its own file.
+import { ConfigError } from "../schemas/config.js";
 import { EXIT, UsageError, type CliIo, type Command } from "./cli.js";
 
 // Each name is a module `scripts/<name>.ts` exporting `command: Command`; modules load lazily so
@@ -51,6 +52,11 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`proxstack ${name}: ${err.message}\nRun 'proxstack ${name} --help' for usage.\n`);
+      return EXIT.usage;
+    }
+    // Bad environment is a usage error too: nothing ran, and the message names the variable.
+    if (err instanceof ConfigError) {
+      io.stderr(`proxstack ${name}: ${err.message}\nSee .env.example for every variable.\n`);
       return EXIT.usage;
     }
     io.stderr(`proxstack ${name}: ${err instanceof Error ? err.message : String(err)}\n`);

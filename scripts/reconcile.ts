@@ -17,12 +17,14 @@ when PROXMOX_VE_ENDPOINT is unset). Stops cleanly on SIGINT or SIGTERM.
     const once = values.once === true;
     const { composed } = await engineFromEnv(io, once ? { watch: false, resyncIntervalMs: 0 } : {});
     const { engine } = composed;
-    io.stderr(`proxstack reconcile: mode ${composed.mode}${composed.simulators ? ` (simulators: proxmox ${composed.simulators.proxmox}, cloudflare ${composed.simulators.cloudflare})` : ""}\n`);
+    const { pve, cloudflare } = composed.simulators;
+    const where = (name: string, p: string, sim: { url: string } | undefined) => `${name} ${p === "simulated" ? `simulated at ${sim?.url ?? "?"}` : "real"}`;
+    io.stderr(`proxstack reconcile: mode ${composed.mode} (${where("proxmox", composed.providers.proxmox, pve)}, ${where("cloudflare", composed.providers.cloudflare, cloudflare)})\n`);
     if (once) {
       try {
         await engine.start();
         await engine.idle();
-        io.stdout(statusText(engine.store));
+        io.stdout(statusText(engine.store, composed.providers));
         return engine.store.listStacks().every((s) => s.condition === "Ready") ? EXIT.ok : EXIT.failed;
       } finally {
         await composed.close();

@@ -1,55 +1,59 @@
-// `proxstack serve` (npm start): the engine, with the Proxmox and Cloudflare simulators in-process when nothing real is configured.
-import path from "node:path";
-import { EXIT, parseFlags, type Command } from "./cli.js";
-import { engineFromEnv, REPO_ROOT } from "./engine-cli.js";
-import { serveExtras, type ServeExtras } from "../app/serve-extras.js";
+// `proxstack serve` (npm start): the engine, with a simulator in-process for each provider that is not configured.
+import { startServe, type ServeSummary } from "../app/serve.js";
+import { loadConfig } from "../schemas/config.js";
+import { cliLogger, EXIT, parseFlags, type Command } from "./cli.js";
+import { REPO_ROOT } from "./engine-cli.js";
 
 export const command: Command = {
-  summary: "portal + engine (+ simulators when unconfigured); what npm start runs",
+  summary: "engine (+ a simulator for each provider not configured); what npm start runs",
   help: `Usage: proxstack serve [--no-real-containers] [--no-vpn]
 
 Parses the configuration (see .env.example), creates the data directory, creates <data dir>/stacks as
-a git repository from the checkout's stacks/ on first start, starts the Proxmox and Cloudflare
-simulators in-process when PROXMOX_VE_ENDPOINT is unset (labelled "simulation"), and runs the engine.
+a git repository from the checkout's stacks/ on first start, and runs the engine. Each provider is real
+exactly when configured and simulated in-process otherwise (labelled "simulation"): Proxmox VE when
+PROXMOX_VE_ENDPOINT and PROXMOX_VE_API_TOKEN are set, Cloudflare when CLOUDFLARE_API_TOKEN is set.
 Where the host allows (root, OpenSSH server, iproute2), each running simulated container is backed
 by a real host in a network namespace, so the SSH hardening hook runs against a real sshd
 (--no-real-containers turns this off). Without VPN_URL, the VPN service starts in-process where
 WireGuard (wireguard-go or the kernel module) and nftables are available (--no-vpn turns it off).
-Stops cleanly on SIGINT or SIGTERM.
+
+Prints one JSON line on stdout once running:
+  {"mode","providers":{"proxmox","cloudflare"},"simulators":{"pve"?:{"url","token"},"cloudflare"?:{…}},
+   "faults","stacksDir","dataDir","statusDb"}
+and logs (with a start-up banner) on stderr. Stops cleanly on SIGINT or SIGTERM.
 `,
   async run(args, io) {
     const { values } = parseFlags(args, { "no-real-containers": { type: "boolean" }, "no-vpn": { type: "boolean" } }, false);
-    let extras: ServeExtras | undefined;
-    const { config, composed } = await engineFromEnv(io, {}, async (cfg, log) => {
-      extras = await serveExtras(cfg, log, REPO_ROOT, { realContainers: !values["no-real-containers"], vpn: !values["no-vpn"] });
-      return extras.deps;
-    });
-    const { engine } = composed;
-    await engine.start();
-    const lines = [
-      `proxstack is running (mode: ${composed.mode})`,
-      `  stack files (git): ${config.stacksDir}   edit one and the engine applies it`,
-      `  data:              ${config.dataDir}`,
-      `  status:            ${path.join(config.dataDir, "engine.db")}   see 'npx proxstack status'`,
-      ...(composed.simulators
-        ? [
-            `  SIMULATION: no PROXMOX_VE_ENDPOINT configured; Proxmox and Cloudflare are simulated in-process`,
-            `  proxmox simulator:    ${composed.simulators.proxmox}`,
-            `  cloudflare simulator: ${composed.simulators.cloudflare}`,
-          ]
-        : []),
-      ...(extras?.notes ?? []).map((n) => `  ${n}`),
-      `  portal:            not built yet (a later issue); watch progress with 'npx proxstack status'`,
-      "Ctrl-C stops.",
-    ];
-    io.stdout(lines.join("\n") + "\n");
+    const config = loadConfig(io.env, io.cwd);
+    const log = cliLogger(io, config.logLevel);
+    const running = await startServe(config, { log, repoRoot: REPO_ROOT, realContainers: !values["no-real-containers"], vpn: !values["no-vpn"] });
+    io.stdout(JSON.stringify(running.summary) + "\n");
+    io.stderr(banner(running.summary, running.notes));
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
     });
-    io.stdout("stopping: waiting for runs in flight\n");
-    await composed.close();
-    await extras?.close();
+    log.info("stopping: waiting for runs in flight");
+    await running.close();
     return EXIT.ok;
   },
 };
+
+/** The start-up banner people read on stderr. */
+export function banner(s: ServeSummary, notes: string[]): string {
+  const provider = (name: string, p: "real" | "simulated", sim: { url: string } | undefined) =>
+    `  ${name.padEnd(19)}${p === "simulated" ? `SIMULATION at ${sim?.url ?? "?"}` : "real (configured)"}`;
+  const faults = Object.entries(s.faults).filter(([, f]) => f && Object.keys(f).length > 0);
+  const lines = [
+    `proxstack is running (mode: ${s.mode})`,
+    provider("proxmox:", s.providers.proxmox, s.simulators.pve),
+    provider("cloudflare:", s.providers.cloudflare, s.simulators.cloudflare),
+    ...(faults.length > 0 ? [`  FAULTS injected:    ${faults.map(([k, f]) => `${k} ${JSON.stringify(f)}`).join("; ")}`] : []),
+    `  stack files (git): ${s.stacksDir}   edit one and the engine applies it`,
+    `  data:              ${s.dataDir}`,
+    `  status:            ${s.statusDb}   see 'npx proxstack status'`,
+    ...notes.map((n) => `  ${n}`),
+    "Ctrl-C stops.",
+  ];
+  return lines.join("\n") + "\n";
+}

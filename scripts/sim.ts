@@ -9,6 +9,7 @@ import { simulatorSeedFromPlatform, type SimulatorSeed } from "../sim/seed.js";
 import { shouldSimulate } from "../sim/should-simulate.js";
 import { startSimulators } from "../sim/start.js";
 import { EXIT, intFlag, parseFlags, UsageError, type Command } from "./cli.js";
+import { ProxstackError } from "../lib/errors.js";
 
 const HELP = `Usage: proxstack sim [--pve-port P] [--cf-port C] [--data-dir D] [--platform FILE] [--pve-version 9.1|8.4] [--task-delay MS]
 
@@ -25,6 +26,7 @@ Options:
   --pve-port P      Proxmox simulator port; 0 picks a free one (default 0)
   --cf-port C       Cloudflare simulator port; 0 picks a free one (default 0)
   --data-dir D      state directory (default PROXSTACK_DATA_DIR or ./data); files in D/sim/
+                    (proxmox.db, cloudflare.db; serve keeps its own in D/simulation/)
   --platform FILE   platform file to seed from (default stacks/platform.yaml)
   --pve-version V   which PVE API schema to speak: 9.1 (default) or 8.4
   --task-delay MS   how long simulated tasks run (default 200)
@@ -71,11 +73,11 @@ export const command: Command = {
 
     const logger = createLogger(config.logLevel, { write: (s: string) => io.stderr(s) });
     const sims = await startSimulators({
-      dataDir, seed, which, pvePort, cfPort, schemaVersion: version, logger,
+      stateDir: path.join(dataDir, "sim"), seed, which, pvePort, cfPort, schemaVersion: version, logger,
       ...(taskDelayMs !== undefined ? { taskDelayMs } : {}),
     });
     const { pve, cloudflare } = sims;
-    if (!pve || !cloudflare) throw new Error("simulators did not start");
+    if (!pve || !cloudflare) throw new ProxstackError("sim.not-started", "simulators did not start", { kind: "bug" });
     io.stdout(JSON.stringify({ pve: { url: pve.url, token: pve.token }, cloudflare: { url: cloudflare.url, token: cloudflare.token } }) + "\n");
 
     await new Promise<void>((resolve) => {

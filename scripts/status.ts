@@ -4,6 +4,7 @@ import path from "node:path";
 import { openStatusStore } from "../engine/status/store.js";
 import { systemClock } from "../lib/clock.js";
 import { loadConfig } from "../schemas/config.js";
+import { providersOf } from "../sim/should-simulate.js";
 import { EXIT, parseFlags, type Command } from "./cli.js";
 import { statusJson, statusText } from "./engine-cli.js";
 
@@ -27,7 +28,7 @@ Reads <data dir>/engine.db (PROXSTACK_DATA_DIR); the engine need not be running.
     }
     const store = openStatusStore(file, { clock: systemClock });
     try {
-      io.stdout(values.json ? JSON.stringify(statusJson(store), null, 2) + "\n" : statusText(store));
+      io.stdout(values.json ? JSON.stringify(statusJson(store), null, 2) + "\n" : statusText(store, providersOf(config)));
       return Promise.resolve(store.listStacks().some((s) => s.condition === "Stalled") ? EXIT.failed : EXIT.ok);
     } finally {
       store.close();

@@ -25,7 +25,7 @@ platform stack. Exit 1 when the stack does not end Ready.
       }
       engine.enqueue(stack, "portal");
       await engine.idle();
-      io.stdout(statusText(engine.store));
+      io.stdout(statusText(engine.store, composed.providers));
       return engine.store.getStack(stack)?.condition === "Ready" ? EXIT.ok : EXIT.failed;
     } finally {
       await composed.close();

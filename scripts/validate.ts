@@ -1,6 +1,7 @@
 // `proxstack validate [paths…] [--json]`: validate stack files, each alone and across files.
 import { readFile, stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
+import { loadConfig } from "../schemas/config.js";
 import { createStackSetValidator, readStackDir, type StackFileInput, type StackSetReport } from "../stackfiles/validate.js";
 import { formatPositionedError } from "../stackfiles/positioned-error.js";
 import { EXIT, parseFlags, UsageError, type CliIo, type Command } from "./cli.js";
@@ -57,7 +58,8 @@ export const command: Command = {
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseFlags(args, { json: { type: "boolean" } });
-    const paths = positionals.length > 0 ? positionals : [io.env.PROXSTACK_STACKS_DIR ?? "stacks"];
+    const config = loadConfig(io.env, io.cwd);
+    const paths = positionals.length > 0 ? positionals : [config.stacksDirSet ? relative(io.cwd, config.stacksDir) || "." : "stacks"];
     const inputs = await readInputs(paths, io.cwd);
     if (inputs.length === 0) throw new UsageError(`no *.yaml stack files in ${paths.join(", ")}`);
     const report = await validateWithPlatform(inputs, io.cwd);

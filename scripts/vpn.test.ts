@@ -24,7 +24,8 @@ async function run(args: string[], env: Record<string, string> = {}) {
 describe("proxstack vpn: bad flags and environment are usage errors", () => {
   it.each([
     [["vpn"], {}, /expected 'proxstack vpn serve'/],
-    [["vpn", "serve"], {}, /no token: set VPN_TOKEN or pass --token-file/],
+    [["vpn", "serve"], {}, /no token: set VPN_TOKEN or VPN_TOKEN_FILE, or pass --token-file/],
+    [["vpn", "serve"], { VPN_TOKEN_FILE: "/nonexistent/token" }, /VPN_TOKEN_FILE: cannot read \/nonexistent\/token: ENOENT/],
     [["vpn", "serve"], { VPN_TOKEN: "short" }, /at least 16 characters/],
     [["vpn", "serve", "--token-file", "/nonexistent/token"], {}, /cannot read the token file \/nonexistent\/token: ENOENT/],
     [["vpn", "serve", "--subnet", "10.99.0.7/24"], { VPN_TOKEN: TOKEN }, /did you mean 10\.99\.0\.0\/24/],

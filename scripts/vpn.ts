@@ -2,13 +2,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { createLogger } from "../lib/logger.js";
 import { IPV4 } from "../schemas/common.js";
+import { loadConfig, type Config } from "../schemas/config.js";
 import { PlatformSpecSchema } from "../schemas/platform.js";
 import { poolSpan, vpnNetwork } from "../vpn/addressing.js";
 import { IFACE_NAME } from "../vpn/wg-device.js";
 import { startVpnService } from "../vpn/server.js";
-import { EXIT, intFlag, parseFlags, UsageError, type CliIo, type Command } from "./cli.js";
+import { cliLogger, EXIT, intFlag, parseFlags, UsageError, type CliIo, type Command } from "./cli.js";
 
 const HELP = `Usage: proxstack vpn serve [options]
 
@@ -30,7 +30,7 @@ leaves the device and rules up, so peers keep working while it restarts.
   --data-dir D        state: vpn.db, server.key (default: $PROXSTACK_DATA_DIR/vpn, i.e. ./data/vpn)
   --platform FILE     platform file to take defaults from (default: stacks/platform.yaml when present)
   --netns NAME        run wg/ip/nft/wireguard-go inside this network namespace
-  --token-file F      file holding the bearer token (else $VPN_TOKEN; at least 16 characters)
+  --token-file F      file holding the bearer token (else $VPN_TOKEN_FILE or $VPN_TOKEN; at least 16 characters)
 
 Environment: VPN_TOKEN, VPN_TOKEN_FILE, PROXSTACK_DATA_DIR, LOG_LEVEL.
 `;
@@ -57,8 +57,8 @@ function list(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
-function readToken(values: { "token-file"?: string }, io: CliIo): string {
-  const file = values["token-file"] ?? io.env.VPN_TOKEN_FILE;
+function readToken(values: { "token-file"?: string }, io: CliIo, config: Config): string {
+  const file = values["token-file"];
   let token: string | undefined;
   if (file !== undefined) {
     try {
@@ -66,8 +66,8 @@ function readToken(values: { "token-file"?: string }, io: CliIo): string {
     } catch (err) {
       throw new UsageError(`cannot read the token file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-  } else token = io.env.VPN_TOKEN;
-  if (token === undefined || token === "") throw new UsageError("no token: set VPN_TOKEN or pass --token-file FILE");
+  } else token = config.vpnToken;
+  if (token === undefined || token === "") throw new UsageError("no token: set VPN_TOKEN or VPN_TOKEN_FILE, or pass --token-file FILE");
   if (token.length < 16 || /\s/.test(token)) throw new UsageError("the VPN token must be at least 16 characters without spaces");
   return token;
 }
@@ -83,7 +83,8 @@ export const command: Command = {
       "token-file": { type: "string" },
     });
     if (positionals[0] !== "serve" || positionals.length > 1) throw new UsageError(`expected 'proxstack vpn serve', got '${positionals.join(" ")}'`);
-    const token = readToken(values, io);
+    const config = loadConfig(io.env, io.cwd);
+    const token = readToken(values, io, config);
     const defaults = platformDefaults(values.platform, io.cwd);
     const subnet = values.subnet ?? defaults.subnet ?? "10.99.0.0/24";
     const endpoint = values.endpoint ?? defaults.endpoint;
@@ -103,8 +104,8 @@ export const command: Command = {
     const ports = list(values.ports)?.map((p) => intFlag(p, "ports", 1, 65535)!);
     const port = intFlag(values.port, "port") ?? 8090;
     const listenPort = intFlag(values["listen-port"], "listen-port", 1, 65535);
-    const dataDir = path.resolve(io.cwd, values["data-dir"] ?? path.join(io.env.PROXSTACK_DATA_DIR ?? "data", "vpn"));
-    const log = createLogger(io.env.LOG_LEVEL ?? "info", process.stderr);
+    const dataDir = path.resolve(io.cwd, values["data-dir"] ?? path.join(config.dataDir, "vpn"));
+    const log = cliLogger(io, config.logLevel);
 
     const server = await startVpnService({
       dataDir, token, port, host: values.host ?? "127.0.0.1", iface, subnet, endpoint, log,

@@ -1,6 +1,7 @@
 // HTTP plumbing both simulators share: body reading, listening on a port, the simulation label.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ProxstackError } from "../lib/errors.js";
 
 /** Every simulator response carries this header so nothing mistakes it for the real API. */
 export const SIMULATION_HEADER = "x-proxstack-simulation";
@@ -14,7 +15,7 @@ export async function readBody(req: IncomingMessage): Promise<string> {
   for await (const chunk of req) {
     const b = chunk as Buffer;
     size += b.length;
-    if (size > MAX_BODY) throw new Error(`request body larger than ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw new ProxstackError("simulation.body-too-large", `request body larger than ${MAX_BODY} bytes`, { kind: "stall", status: 413 });
     chunks.push(b);
   }
   return Buffer.concat(chunks).toString("utf8");

@@ -1,6 +1,7 @@
 // The fast path for plain stack files: js-yaml on text without the YAML features that make reading
 // hostile or ambiguous; anything unusual returns undefined (take the slow path).
 import { FAILSAFE_SCHEMA, load, Type, type State } from "js-yaml";
+import { ProxstackError } from "../lib/errors.js";
 
 /**
  * Text the fast path refuses outright (any false positive only costs the slow path's time): tabs
@@ -44,7 +45,7 @@ const floatType = new Type("tag:yaml.org,2002:float", {
 const SCHEMA = FAILSAFE_SCHEMA.extend({ implicit: [nullType, boolType, intType, floatType] });
 
 /** Thrown from the load listener to stop at the first anchor. */
-const ANCHOR = new Error("anchor");
+const ANCHOR = new ProxstackError("fast-yaml.anchor", "anchor", { kind: "bug" });
 
 function refuseAnchors(this: State, event: string, state: State): void {
   if (event === "close" && (state as State & { anchor: string | null }).anchor !== null) throw ANCHOR;

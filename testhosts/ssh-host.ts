@@ -5,6 +5,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNetnsHost, type NetnsHost, type NetnsOptions } from "./netns.js";
+import { ProxstackError } from "../lib/errors.js";
 
 /** Directories the host sees through an overlay: everything sshd, useradd and logins write to. */
 const OVERLAID = ["etc", "home", "root", "run", "var"] as const;
@@ -148,7 +149,7 @@ function cleanupSync(h: LiveHost): void {
 function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 20_000, maxBuffer: 16 * 1024 * 1024, encoding: "utf8" }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, { cause: err }));
+      if (err) reject(new ProxstackError("testhost.command-failed", `${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, { kind: "retry", cause: err }));
       else resolve({ stdout, stderr });
     });
     // A command that exits without reading its input closes the pipe early; that is not an error here.
@@ -175,8 +176,8 @@ async function waitForPort(address: string, port: number, timeoutMs: number, ali
     });
     if (ok) return;
     const dead = alive();
-    if (dead !== undefined) throw new Error(`sshd exited before listening: ${dead}`);
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${address}:${port} within ${timeoutMs}ms`);
+    if (dead !== undefined) throw new ProxstackError("testhost.sshd-exited", `sshd exited before listening: ${dead}`, { kind: "retry" });
+    if (Date.now() > deadline) throw new ProxstackError("testhost.sshd-timeout", `sshd did not listen on ${address}:${port} within ${timeoutMs}ms`, { kind: "retry" });
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -218,7 +219,7 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
       { stdio: ["pipe", "pipe", "pipe"] },
     );
     const pid = child.pid;
-    if (pid === undefined) throw new Error("could not start the test host process");
+    if (pid === undefined) throw new ProxstackError("testhost.start-failed", "could not start the test host process", { kind: "retry" });
     record.pid = pid;
     child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       stderr = (stderr + d).slice(-20_000);
@@ -232,7 +233,7 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
         out += d;
         if (out.includes("ready\n")) resolve();
       });
-      child?.once("exit", () => reject(new Error(`test host setup failed: ${exited ?? ""}`)));
+      child?.once("exit", () => reject(new ProxstackError("testhost.setup-failed", `test host setup failed: ${exited ?? ""}`, { kind: "retry" })));
     });
 
     const exec: SshTestHost["exec"] = (cmd, args, o) => run("nsenter", ["-t", String(pid), "-m", "-n", "-u", "--", cmd, ...args], o);
@@ -286,7 +287,7 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
         process.kill(pid, "SIGHUP");
         const deadline = Date.now() + 15_000;
         while (listening() <= before) {
-          if (exited !== undefined || Date.now() > deadline) throw new Error(`sshd did not restart: ${exited ?? "timeout"}`);
+          if (exited !== undefined || Date.now() > deadline) throw new ProxstackError("testhost.sshd-restart", `sshd did not restart: ${exited ?? "timeout"}`, { kind: "retry" });
           await new Promise((r) => setTimeout(r, 50));
         }
         await waitForPort(netns.address, port, 15_000, () => exited);

@@ -379,7 +379,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       const id = Number(q.createRun.run(stack, action, specHash ?? null, mode, now()).lastInsertRowid);
       emitRun(id);
       const r = getRun(id);
-      if (!r) throw new Error(`run ${id} vanished after insert`);
+      if (!r) throw new ProxstackError("status.run-vanished", `run ${id} vanished after insert`, { kind: "bug" });
       return r;
     },
     startRun(id) {

@@ -54,7 +54,7 @@ export function mapPulumiError(err: unknown, what: string, redact: Redactor): Pr
   const kind = rule?.kind ?? "retry";
   const hint = rule?.hint ?? "see the run's events for the failing resource";
   // The cause keeps the class name only: the original message may carry CLI output we did not vet.
-  return new ProxstackError(code, `${what}: pulumi: ${summary}: ${hint}`, { kind, cause: new Error(`${name || "Error"} (details redacted into the message)`) });
+  return new ProxstackError(code, `${what}: pulumi: ${summary}: ${hint}`, { kind, cause: new ProxstackError("pulumi.redacted", `${name || "Error"} (details redacted into the message)`, { kind }) });
 }
 
 /** The lines of a CLI error worth showing: `error:` lines first, else the first non-empty lines. */

@@ -7,6 +7,7 @@ import { closeServer, listen, readBody, sendJson } from "../http.js";
 import { generateCloudflareToken } from "../tokens.js";
 import { loadCloudflareSchema, type CfOperation } from "./schema.js";
 import { openCfStore, type DnsRecord, type Tunnel } from "./store.js";
+import { ProxstackError } from "../../lib/errors.js";
 
 export interface CloudflareFaults {
   /** The next N requests get 429 with Retry-After. */
@@ -49,9 +50,9 @@ interface CfErrorItem {
   error_chain?: { code: number; message: string }[];
 }
 
-class CfHttpError extends Error {
-  constructor(readonly status: number, readonly items: CfErrorItem[]) {
-    super(items.map((i) => i.message).join("; "));
+class CfHttpError extends ProxstackError {
+  constructor(override readonly status: number, readonly items: CfErrorItem[]) {
+    super(`cloudflare-simulation.http-${status}`, items.map((i) => i.message).join("; "), { kind: status >= 500 || status === 429 ? "retry" : "stall", status });
   }
 }
 const fail = (status: number, code: number, message: string): never => {
@@ -272,7 +273,7 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     if (text.length > 0) {
       try {
         const parsed: unknown = JSON.parse(text);
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ProxstackError("cloudflare-simulation.bad-body", "not an object", { kind: "stall", status: 400 });
         body = parsed as Record<string, unknown>;
       } catch {
         return sendErrors(res, 400, [{ code: 6007, message: "Malformed JSON in request body" }]);

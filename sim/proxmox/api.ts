@@ -6,13 +6,17 @@ import { lookupProperty, parsePropertyString, printPropertyString, type PveApiSc
 import { rrdData, statsAt, diskBytes } from "./stats.js";
 import type { ConfigValue, Container, FirewallRule, PveStore, Task } from "./store.js";
 import { parseUpid, type TaskRunner } from "./tasks.js";
+import { ProxstackError } from "../../lib/errors.js";
 
 /** An error the simulator answers with: HTTP status, PVE message and optional per-parameter errors. */
-export class PveHttpError extends Error {
-  constructor(readonly status: number, message: string, readonly errors?: Record<string, string>) {
-    super(message);
+export class PveHttpError extends ProxstackError {
+  constructor(override readonly status: number, message: string, readonly errors?: Record<string, string>) {
+    super(`pve-simulation.http-${status}`, message, { kind: status >= 500 ? "retry" : "stall", status, ...(errors ? { fields: errors } : {}) });
   }
 }
+
+/** A failed simulated task: its message becomes the task's exit status. */
+const taskError = (message: string) => new ProxstackError("pve-simulation.task-failed", message, { kind: "stall" });
 
 const die = (message: string): never => {
   throw new PveHttpError(500, message);
@@ -139,7 +143,7 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
 
   const startCt = async (vmid: number, log: (l: string) => void) => {
     const ct = store.getContainer(vmid);
-    if (!ct) throw new Error(`Configuration file 'nodes/unknown/lxc/${vmid}.conf' does not exist`);
+    if (!ct) throw taskError(`Configuration file 'nodes/unknown/lxc/${vmid}.conf' does not exist`);
     const ip = ipOf(ct);
     const hostname = String(ct.config.hostname ?? `CT${vmid}`);
     if (deps.backing && ip) {
@@ -207,10 +211,10 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
         return startCt(vmid, log);
       case "snapshot": {
         const ct = store.getContainer(vmid);
-        if (!ct) throw new Error(`Configuration file 'nodes/${t.node}/lxc/${vmid}.conf' does not exist`);
+        if (!ct) throw taskError(`Configuration file 'nodes/${t.node}/lxc/${vmid}.conf' does not exist`);
         const name = String(a.snapname);
         unlock(vmid);
-        if (store.listSnapshots(vmid).some((s) => s.name === name)) throw new Error(`snapshot name '${name}' already used`);
+        if (store.listSnapshots(vmid).some((s) => s.name === name)) throw taskError(`snapshot name '${name}' already used`);
         const { lock: _l, ...config } = ct.config;
         store.putSnapshot(vmid, { name, parent: ct.parent, description: String(a.description ?? ""), snaptime: Math.floor(now() / 1000), config });
         const fresh = store.getContainer(vmid);
@@ -223,7 +227,7 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
         unlock(vmid);
         const snaps = store.listSnapshots(vmid);
         const snap = snaps.find((s) => s.name === name);
-        if (!snap) throw new Error(`snapshot '${name}' does not exist`);
+        if (!snap) throw taskError(`snapshot '${name}' does not exist`);
         for (const s of snaps) if (s.parent === name) store.putSnapshot(vmid, { ...s, parent: snap.parent });
         store.deleteSnapshot(vmid, name);
         const ct = store.getContainer(vmid);
@@ -234,9 +238,9 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
         const name = String(a.snapname);
         unlock(vmid);
         const snap = store.listSnapshots(vmid).find((s) => s.name === name);
-        if (!snap) throw new Error(`snapshot '${name}' does not exist`);
+        if (!snap) throw taskError(`snapshot '${name}' does not exist`);
         const ct = store.getContainer(vmid);
-        if (!ct) throw new Error(`Configuration file 'nodes/${t.node}/lxc/${vmid}.conf' does not exist`);
+        if (!ct) throw taskError(`Configuration file 'nodes/${t.node}/lxc/${vmid}.conf' does not exist`);
         if (ct.status === "running") await stopCt(vmid);
         const after = store.getContainer(vmid) ?? ct;
         store.putContainer({ ...after, config: { ...snap.config }, parent: name });
@@ -246,7 +250,7 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       case "vzdump": {
         for (const id of (a.vmids as number[] | undefined) ?? []) {
           const ct = store.getContainer(id);
-          if (!ct) throw new Error(`unable to find VM/CT ${id}`);
+          if (!ct) throw taskError(`unable to find VM/CT ${id}`);
           log(`INFO: Starting Backup of VM ${id} (lxc)`);
           log(`INFO: CT Name: ${String(ct.config.hostname ?? `CT${id}`)}`);
           log(`INFO: creating vzdump archive '${archivePath(String(a.storage), id)}'`);
@@ -257,7 +261,7 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       }
       case "resize": {
         const ct = store.getContainer(vmid);
-        if (!ct) throw new Error(`Configuration file 'nodes/${t.node}/lxc/${vmid}.conf' does not exist`);
+        if (!ct) throw taskError(`Configuration file 'nodes/${t.node}/lxc/${vmid}.conf' does not exist`);
         const disk = String(a.disk);
         const cur = diskBytes(ct.config[disk]);
         const m = /^(\+)?(\d+(?:\.\d+)?)([KMGT])?$/.exec(String(a.size));
@@ -265,14 +269,14 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
         const bytes = Math.round(Number(m?.[2] ?? 0) * unit);
         const next = m?.[1] ? cur + bytes : bytes;
         unlock(vmid);
-        if (next < cur) throw new Error("unable to shrink disk size");
+        if (next < cur) throw taskError("unable to shrink disk size");
         const fresh = store.getContainer(vmid) ?? ct;
         const gib = Math.ceil(next / 1024 ** 3);
         store.putContainer({ ...fresh, config: { ...fresh.config, [disk]: String(fresh.config[disk]).replace(/size=[^,]+/, `size=${gib}G`) } });
         return;
       }
       default:
-        throw new Error(`simulation: unknown task action ${String(a.kind)}`);
+        throw taskError(`simulation: unknown task action ${String(a.kind)}`);
     }
   };
 

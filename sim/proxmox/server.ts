@@ -10,6 +10,7 @@ import { createPveApi, PveHttpError, seedTemplates } from "./api.js";
 import { checkParams, checkReturn, loadPveSchema, type PveVersion } from "./schema.js";
 import { openPveStore } from "./store.js";
 import { createTaskRunner } from "./tasks.js";
+import { ProxstackError } from "../../lib/errors.js";
 
 /** Faults to inject, for reliability tests. Rates are 0..1; counts fail the next N matching requests. */
 export interface PveFaults {
@@ -155,7 +156,7 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
       if (body.length > 0) {
         if (ctype.includes("application/json")) {
           const parsed: unknown = JSON.parse(body);
-          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("JSON body must be an object");
+          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ProxstackError("pve-simulation.bad-body", "JSON body must be an object", { kind: "stall", status: 400 });
           raw = { ...(parsed as Record<string, unknown>) };
           json = true;
         } else {

@@ -1,5 +1,6 @@
 // Asynchronous PVE tasks for the simulator: real UPIDs, logs ending in TASK OK / TASK ERROR, finishing after a delay, resumed after restart.
 import type { PveStore, Task } from "./store.js";
+import { ProxstackError } from "../../lib/errors.js";
 
 /** PVE's UPID decoder (pve-common UPID.pm). */
 export const UPID_RE = /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$/;
@@ -74,7 +75,7 @@ export function createTaskRunner(deps: TaskRunnerDeps): TaskRunner {
     let error: string | undefined;
     try {
       const forced = deps.failWith();
-      if (forced !== undefined) throw new Error(forced);
+      if (forced !== undefined) throw new ProxstackError("pve-simulation.fault", forced, { kind: "retry" });
       await deps.work(task, (l) => lines.push(l));
     } catch (err) {
       error = (err instanceof Error ? err.message : String(err)).replace(/\n+$/, "");

@@ -4,7 +4,7 @@ import { createSerialGate } from "../lib/serial-gate.js";
 import { chainMessage, kindOf, ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import { hookOutcome, type HookContext, type HookRunRecord } from "../hooks/hook.js";
-import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
+import { PLATFORM_STACK, stackFileName, urnName } from "../programs/naming.js";
 import { PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import { allocate, takenBy } from "./allocation.js";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
@@ -135,7 +135,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       deps.hooks?.forgetHosts?.((before?.instances ?? []).filter((i) => gone.has(i.name) && i.ip).map((i) => i.ip!));
       const parsed = UserStackOutputsSchema.safeParse(result.outputs);
       store.finishRun(run.id, { state: "succeeded", outputs: result.outputs });
-      const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urn.split("::").at(-1) ?? "", op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
+      const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urnName(urn), op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
       const hookFailedBefore = new Set(store.listInstances(stack).filter((i) => i.state === "hook-failed").map((i) => i.name));
       const instances = spec.instances.map((i) => {
         const out = parsed.success ? parsed.data.instances.find((o) => o.name === i.name) : undefined;

@@ -15,6 +15,7 @@ import { preparePulumiProject } from "./project.js";
 import { createAutomationPulumiRunner, createPulumiRunner } from "./runner.js";
 import { createAutomationWorkspace, type Deployment, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
 import type { RunEvent, StackTarget } from "../runner.js";
+import { RESOURCE_TYPE, resourceUrn } from "../../programs/naming.js";
 
 const TOKEN = "root@pam!proxstack=3f0c9a0e-5b7e-4d7a-9a51-c0ffee000001";
 const PASSPHRASE = "correct-horse-battery-staple-passphrase";
@@ -30,7 +31,8 @@ function sdkError(cls: "CommandError" | "ConcurrentUpdateError" | "StackNotFound
   return new Ctor({ stderr, stdout: "", code: 255, toString: () => `code: 255\n stdout: \n stderr: ${stderr}\n` });
 }
 
-const urn = (name: string, type = "proxmoxve:index/containerLegacy:ContainerLegacy") => `urn:pulumi:alice::proxstack::${type}::${name}`;
+const CT = RESOURCE_TYPE.container;
+const urn = (name: string, type: string = CT) => resourceUrn("alice", type, name);
 
 /** A fake workspace that behaves like the CLI as seen through the SDK: events, results, errors. */
 function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
@@ -46,8 +48,8 @@ function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
   const ev = (seq: number, e: Partial<EngineEvent>): EngineEvent => ({ sequence: seq, timestamp: 1_764_000_000 + seq, ...e });
   const events = (o: PulumiOpOptions, op: "create" | "update" | "same") => {
     o.onEvent(ev(0, { preludeEvent: { config: { "proxmoxve:apiToken": TOKEN } } }));
-    const meta = { op, urn: urn("alice/web/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", provider: "",
-      new: { type: "proxmoxve:index/containerLegacy:ContainerLegacy", urn: urn("alice/web/container"), id: "", parent: "", provider: "",
+    const meta = { op, urn: urn("alice/web/container"), type: CT, provider: "",
+      new: { type: CT, urn: urn("alice/web/container"), id: "", parent: "", provider: "",
         inputs: { vmId: 2001, cpu: { cores: 2 }, apiToken: TOKEN, note: `token is ${TOKEN}` }, outputs: {} },
       diffs: op === "update" ? ["cpu"] : [] };
     o.onEvent(ev(1, { resourcePreEvent: { metadata: meta as never } }));
@@ -156,7 +158,7 @@ describe("pulumi runner (fake workspace)", () => {
     ]);
     expect(preview.steps[0]?.inputs).not.toHaveProperty("apiToken");
     expect(events.map((e) => e.type)).toEqual(["prelude", "resource-pre", "diagnostic", "resource-outputs", "summary"]);
-    expect(events[1]).toMatchObject({ op: "update", resourceType: "proxmoxve:index/containerLegacy:ContainerLegacy", at: new Date(1_764_000_001_000).toISOString() });
+    expect(events[1]).toMatchObject({ op: "update", resourceType: CT, at: new Date(1_764_000_001_000).toISOString() });
     expect(events[4]?.message).toBe("same 2, update 1");
     expect(events[2]?.message).toContain("[secret]");
 
@@ -216,8 +218,8 @@ describe("pulumi runner (fake workspace)", () => {
     const latest = {
       manifest: { time: "2026-11-25T22:00:00Z" },
       secrets_providers: { type: "passphrase", state: { salt: "v1:salt" } },
-      resources: [{ urn: urn("alice/web/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", inputs: { apiToken: ciphertext } }],
-      pending_operations: [{ type: "creating", resource: { urn: urn("alice/dev/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", inputs: { apiToken: ciphertext } } }],
+      resources: [{ urn: urn("alice/web/container"), type: CT, inputs: { apiToken: ciphertext } }],
+      pending_operations: [{ type: "creating", resource: { urn: urn("alice/dev/container"), type: CT, inputs: { apiToken: ciphertext } } }],
     };
     const stacksDir = path.join(dir, ".pulumi", "stacks", "proxstack");
     mkdirSync(stacksDir, { recursive: true });

@@ -13,7 +13,7 @@ import { PlatformSpecSchema, UserStackSpecSchema } from "../../schemas/index.js"
 import { ensurePassphrase } from "./passphrase.js";
 import { preparePulumiProject } from "./project.js";
 import { createAutomationPulumiRunner, createPulumiRunner } from "./runner.js";
-import { createAutomationWorkspace, type Deployment, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
+import { createAutomationWorkspace, MIN_PULUMI_CLI_VERSION, type Deployment, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
 import type { RunEvent, StackTarget } from "../runner.js";
 import { RESOURCE_TYPE, resourceUrn } from "../../programs/naming.js";
 
@@ -105,6 +105,7 @@ function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
       return known.has(name) ? stackApi(name) : undefined;
     },
     listStacks: () => Promise.resolve([...known]),
+    cliVersion: () => Promise.resolve(MIN_PULUMI_CLI_VERSION),
   };
   return { ws, calls, imported, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
 }
@@ -272,6 +273,42 @@ describe("pulumi runner set-up", () => {
     expect(err).toMatchObject({ code: "pulumi.cli-missing", kind: "stall" });
     expect((err as Error).message).toMatch(/install/i);
     expect((err as Error).message).toContain("PROXMOX_VE_ENDPOINT");
+  });
+
+  /** A fake `pulumi` binary at `<root>/bin/pulumi` that answers `pulumi version` (what PulumiCommand.get runs). */
+  function fakeCli(version: string): string {
+    const root = path.join(dir, `cli-${version}`);
+    mkdirSync(path.join(root, "bin"), { recursive: true });
+    writeFileSync(path.join(root, "bin", "pulumi"), `#!/bin/sh\nif [ "$1" = version ]; then echo "v${version}"; exit 0; fi\necho "fake cli: $*" >&2; exit 1\n`, { mode: 0o755 });
+    return root;
+  }
+
+  it("refuses a Pulumi CLI older than the minimum through PulumiCommand.get({ version }), naming found and needed versions", async () => {
+    expect(MIN_PULUMI_CLI_VERSION).toBe("3.248.0");
+    const ws = createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.150.2") });
+    const err = await ws.createOrSelectStack("alice", () => Promise.resolve({})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProxstackError);
+    expect(err).toMatchObject({ code: "pulumi.cli-too-old", kind: "stall" });
+    expect((err as Error).message).toMatch(/^the Pulumi CLI is version 3\.150\.2; proxstack needs 3\.248\.0 or newer \(its programs use the ReplaceWith resource option\)/);
+    await expect(ws.cliVersion()).rejects.toMatchObject({ code: "pulumi.cli-too-old" });
+  });
+
+  it("accepts a CLI at or above the minimum and reports its version", async () => {
+    expect(await createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.248.0") }).cliVersion()).toBe("3.248.0");
+    expect(await createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.260.1") }).cliVersion()).toBe("3.260.1");
+  });
+
+  it("the wired runner's recover() fails fast at start-up on a too old CLI, before touching any stack", async () => {
+    const runner = createAutomationPulumiRunner({
+      dataDir: path.join(dir, "data"),
+      pulumi: { backendUrl: `file://${path.join(dir, "data", "pulumi")}`, passphraseFile: path.join(dir, "data", "pulumi-passphrase") },
+      proxmox: { endpoint: "https://pve.invalid:8006/", token: TOKEN, insecure: false },
+      cloudflare: undefined,
+      provisioningPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn proxstack",
+      pulumiRoot: fakeCli("3.99.0"),
+      logger: memoryLog().logger,
+    });
+    await expect(runner.recover()).rejects.toMatchObject({ code: "pulumi.cli-too-old", message: expect.stringContaining("version 3.99.0; proxstack needs 3.248.0") });
   });
 
   it("the wired runner writes a data-dir project with the backend and reports the missing CLI on preview", async () => {

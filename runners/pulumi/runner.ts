@@ -131,6 +131,8 @@ async function recover(
   const cleared: { stack: string; cleared: string }[] = [];
   const dir = fileBackendDir(deps.backendUrl);
   try {
+    // Fail fast at start-up: a missing or too old CLI is named here, not by every run.
+    await deps.workspace.cliVersion();
     if (dir !== undefined) {
       for (const lock of listDiyLocks(dir, project)) {
         const here = lock.hostname === processes.hostname();

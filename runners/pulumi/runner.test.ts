@@ -250,8 +250,35 @@ describe("pulumi runner (fake workspace)", () => {
 });
 
 describe("pulumi runner set-up", () => {
-  it("uses the repository's Pulumi.yaml (project proxstack) and refuses a project of another name", () => {
-    expect(preparePulumiProject({ repoRoot: repo, dataDir: dir, backendUrl: "file:///x" })).toBe(repo);
+  it("works in a data-dir project whose stackConfigDir keeps Pulumi.<stack>.yaml under the data dir, not in the checkout", () => {
+    const checkout = path.join(dir, "checkout");
+    const data = path.join(dir, "data");
+    mkdirSync(checkout);
+    writeFileSync(path.join(checkout, "Pulumi.yaml"), readFileSync(path.join(repo, "Pulumi.yaml")));
+    writeFileSync(path.join(checkout, "Pulumi.alice.yaml"), "encryptionsalt: v1:from-the-checkout\n");
+    mkdirSync(path.join(data, "pulumi-project", "stack-config"), { recursive: true });
+    writeFileSync(path.join(data, "pulumi-project", "stack-config", "Pulumi.bob.yaml"), "encryptionsalt: v1:already-here\n");
+    writeFileSync(path.join(checkout, "Pulumi.bob.yaml"), "encryptionsalt: v1:stale\n");
+
+    const p = preparePulumiProject({ repoRoot: checkout, dataDir: data, backendUrl: "file:///x" });
+    expect(p.workDir).toBe(path.join(data, "pulumi-project"));
+    expect(p.stackConfigDir).toBe(path.join(data, "pulumi-project", "stack-config"));
+    expect(parse(readFileSync(path.join(p.workDir, "Pulumi.yaml"), "utf8"))).toEqual({
+      name: "proxstack", description: expect.any(String), runtime: "nodejs", backend: { url: "file:///x" }, stackConfigDir: "stack-config",
+    });
+    // A salt left in the checkout is carried over once; one already under the data dir is never overwritten.
+    expect(p.migrated).toEqual([path.join(checkout, "Pulumi.alice.yaml")]);
+    expect(readFileSync(path.join(p.stackConfigDir, "Pulumi.alice.yaml"), "utf8")).toBe("encryptionsalt: v1:from-the-checkout\n");
+    expect(statSync(path.join(p.stackConfigDir, "Pulumi.alice.yaml")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path.join(p.stackConfigDir, "Pulumi.bob.yaml"), "utf8")).toBe("encryptionsalt: v1:already-here\n");
+    expect(preparePulumiProject({ repoRoot: checkout, dataDir: data, backendUrl: "file:///x" }).migrated).toEqual([]);
+  });
+
+  it("the checkout's Pulumi.yaml points the operator's CLI at the same stack config folder (default data dir)", () => {
+    expect(parse(readFileSync(path.join(repo, "Pulumi.yaml"), "utf8"))).toMatchObject({ name: "proxstack", stackConfigDir: "data/pulumi-project/stack-config" });
+  });
+
+  it("refuses a checkout Pulumi.yaml naming another project", () => {
     writeFileSync(path.join(dir, "Pulumi.yaml"), "name: other\nruntime: nodejs\n");
     expect(() => preparePulumiProject({ repoRoot: dir, dataDir: dir, backendUrl: "file:///x" })).toThrow(/names project "other".*"proxstack"/);
   });

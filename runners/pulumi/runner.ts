@@ -199,7 +199,9 @@ export interface AutomationRunnerSettings {
 /** The runner the engine uses with a real Proxmox: LocalWorkspace, passphrase file, backend from config. */
 export function createAutomationPulumiRunner(s: AutomationRunnerSettings): StackRunner {
   const backendDir = fileBackendDir(s.pulumi.backendUrl);
-  const workDir = preparePulumiProject({ ...(s.repoRoot !== undefined ? { repoRoot: s.repoRoot } : {}), dataDir: s.dataDir, backendUrl: s.pulumi.backendUrl });
+  const project = preparePulumiProject({ ...(s.repoRoot !== undefined ? { repoRoot: s.repoRoot } : {}), dataDir: s.dataDir, backendUrl: s.pulumi.backendUrl });
+  const workDir = project.workDir;
+  for (const f of project.migrated) s.logger.warn({ from: f, to: project.stackConfigDir }, "Pulumi stack config file copied under the data directory; delete the old copy once the engine runs");
   const pass = ensurePassphrase(s.pulumi);
   // Credentials reach the CLI and provider plugins through the environment only (never argv).
   const envVars: Record<string, string> = {

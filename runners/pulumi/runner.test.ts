@@ -13,7 +13,7 @@ import { PlatformSpecSchema, UserStackSpecSchema } from "../../schemas/index.js"
 import { ensurePassphrase } from "./passphrase.js";
 import { preparePulumiProject } from "./project.js";
 import { createAutomationPulumiRunner, createPulumiRunner } from "./runner.js";
-import { createAutomationWorkspace, MIN_PULUMI_CLI_VERSION, type Deployment, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
+import { createAutomationWorkspace, MIN_PULUMI_CLI_VERSION, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
 import type { RunEvent, StackTarget } from "../runner.js";
 import { RESOURCE_TYPE, resourceUrn } from "../../programs/naming.js";
 
@@ -35,13 +35,18 @@ const CT = RESOURCE_TYPE.container;
 const urn = (name: string, type: string = CT) => resourceUrn("alice", type, name);
 
 /** A fake workspace that behaves like the CLI as seen through the SDK: events, results, errors. */
-function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
+/** What the fake CLI does to the backend for `cancel` and `refresh --clear-pending-creates`. */
+interface FakeBackend {
+  cancel?: (stack: string) => void;
+  clearPendingCreates?: (stack: string) => void;
+}
+
+function fakeWorkspace(backend: FakeBackend = {}) {
   const calls: string[] = [];
   let selecting = 0;
   let maxSelecting = 0;
   const runningOps = new Map<string, number>();
   let maxOpsPerStack = 0;
-  const imported: { stack: string; state: Deployment }[] = [];
   const failNext = new Map<string, Error>();
   const known = new Set<string>(["alice"]);
   const tick = () => new Promise((r) => setImmediate(r));
@@ -77,14 +82,13 @@ function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
       name,
       preview: (o) => op("preview", () => (events(o, "update"), { changeSummary: { update: 1, same: 2 } })),
       up: (o) => op("up", () => (events(o, "create"), { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } })),
-      refresh: (o) => op("refresh", () => (events(o, "same"), { resourceChanges: { same: 3 } })),
-      destroy: (o) => op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } })),
-      cancel: () => op("cancel", () => undefined),
-      exportStack: () => op("export", () => ({ version: 3, deployment: {} })),
-      importStack: (state) => op("import", () => {
-        imported.push({ stack: name, state });
-        onImport?.(name, state);
+      refresh: (o) => op(o.clearPendingCreates ? "refresh --clear-pending-creates" : "refresh", () => {
+        if (o.clearPendingCreates) backend.clearPendingCreates?.(name);
+        events(o, "same");
+        return { resourceChanges: { same: 3 } };
       }),
+      destroy: (o) => op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } })),
+      cancel: () => op("cancel", () => backend.cancel?.(name)),
     };
   };
   const select = async (name: string) => {
@@ -107,7 +111,7 @@ function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
     listStacks: () => Promise.resolve([...known]),
     cliVersion: () => Promise.resolve(MIN_PULUMI_CLI_VERSION),
   };
-  return { ws, calls, imported, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
+  return { ws, calls, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
 }
 
 function memoryLog() {
@@ -122,8 +126,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function makeRunner(extra: Partial<Parameters<typeof createPulumiRunner>[0]> = {}, onImport?: (stack: string, state: Deployment) => void) {
-  const fake = fakeWorkspace(onImport);
+function makeRunner(extra: Partial<Parameters<typeof createPulumiRunner>[0]> = {}, backend: FakeBackend = {}) {
+  const fake = fakeWorkspace(backend);
   const log = memoryLog();
   const runner = createPulumiRunner({
     workspace: fake.ws,
@@ -206,30 +210,41 @@ describe("pulumi runner (fake workspace)", () => {
     expect(r.changeSummary).toEqual({ update: 1, same: 2 });
   });
 
-  it("recover() removes a dead process's lock, leaves a live one, and imports state without pending operations", async () => {
-    const dead = spawnSync(process.execPath, ["-e", "process.pid"]).pid;
-    expect(dead).toBeGreaterThan(0);
-    const lockDir = (stack: string) => path.join(dir, ".pulumi", "locks", "organization", "proxstack", stack);
+  const lockDir = (stack: string) => path.join(dir, ".pulumi", "locks", "organization", "proxstack", stack);
+  const stacksDir = () => path.join(dir, ".pulumi", "stacks", "proxstack");
+  const lockOf = (pid: number) => JSON.stringify({ pid, username: "root", hostname: os.hostname(), timestamp: "2026-11-25T22:00:00Z" });
+  const deadPid = (): number => {
+    const pid = spawnSync(process.execPath, ["-e", "process.pid"]).pid ?? 0;
+    expect(pid).toBeGreaterThan(0);
+    return pid;
+  };
+  const ciphertext = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:AAAAencrypted" };
+  const checkpoint = (pending: boolean) => ({
+    manifest: { time: "2026-11-25T22:00:00Z" },
+    secrets_providers: { type: "passphrase", state: { salt: "v1:salt" } },
+    resources: [{ urn: urn("alice/web/container"), type: CT, inputs: { apiToken: ciphertext } }],
+    pending_operations: pending ? [{ type: "creating", resource: { urn: urn("alice/dev/container"), type: CT, inputs: { apiToken: ciphertext } } }] : [],
+  });
+  const writeCheckpoint = (stack: string, pending: boolean) => {
+    mkdirSync(stacksDir(), { recursive: true });
+    writeFileSync(path.join(stacksDir(), `${stack}.json`), JSON.stringify({ version: 3, checkpoint: { stack: `organization/proxstack/${stack}`, latest: checkpoint(pending) } }));
+  };
+  /** Like the CLI on a DIY backend: cancel deletes the stack's locks; --clear-pending-creates rewrites the checkpoint without them. */
+  const diyBackend: FakeBackend = {
+    cancel: (stack) => rmSync(lockDir(stack), { recursive: true, force: true }),
+    clearPendingCreates: (stack) => writeCheckpoint(stack, false),
+  };
+
+  it("recover() cancels a dead process's lock, leaves a live one, and clears pending creates by refresh — nothing exported or imported", async () => {
+    const dead = deadPid();
     mkdirSync(lockDir("alice"), { recursive: true });
     mkdirSync(lockDir("bob"), { recursive: true });
-    const lock = (pid: number) => JSON.stringify({ pid, username: "root", hostname: os.hostname(), timestamp: "2026-11-25T22:00:00Z" });
-    writeFileSync(path.join(lockDir("alice"), "0b6c.json"), lock(dead));
-    writeFileSync(path.join(lockDir("bob"), "9f1e.json"), lock(process.pid));
-    const ciphertext = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:AAAAencrypted" };
-    const latest = {
-      manifest: { time: "2026-11-25T22:00:00Z" },
-      secrets_providers: { type: "passphrase", state: { salt: "v1:salt" } },
-      resources: [{ urn: urn("alice/web/container"), type: CT, inputs: { apiToken: ciphertext } }],
-      pending_operations: [{ type: "creating", resource: { urn: urn("alice/dev/container"), type: CT, inputs: { apiToken: ciphertext } } }],
-    };
-    const stacksDir = path.join(dir, ".pulumi", "stacks", "proxstack");
-    mkdirSync(stacksDir, { recursive: true });
-    writeFileSync(path.join(stacksDir, "alice.json"), JSON.stringify({ version: 3, checkpoint: { stack: "organization/proxstack/alice", latest } }));
-    writeFileSync(path.join(stacksDir, "bob.json"), JSON.stringify({ version: 3, checkpoint: { stack: "organization/proxstack/bob", latest: { ...latest, pending_operations: [] } } }));
+    writeFileSync(path.join(lockDir("alice"), "0b6c.json"), lockOf(dead));
+    writeFileSync(path.join(lockDir("bob"), "9f1e.json"), lockOf(process.pid));
+    writeCheckpoint("alice", true);
+    writeCheckpoint("bob", false);
 
-    // Like `pulumi stack import` on a DIY backend: the checkpoint is rewritten with the imported deployment.
-    const { runner, fake, log } = makeRunner({}, (stack, state) =>
-      writeFileSync(path.join(stacksDir, `${stack}.json`), JSON.stringify({ version: 3, checkpoint: { stack, latest: state.deployment } })));
+    const { runner, fake, log } = makeRunner({}, diyBackend);
     const cleared = await runner.recover();
 
     expect(existsSync(path.join(lockDir("alice"), "0b6c.json"))).toBe(false);
@@ -237,15 +252,40 @@ describe("pulumi runner (fake workspace)", () => {
     expect(cleared.map((c) => c.stack)).toEqual(["alice", "alice"]);
     expect(cleared[0]?.cleared).toContain(`dead process ${dead}`);
     expect(cleared[1]?.cleared).toContain(`creating ${urn("alice/dev/container")}`);
-    expect(fake.imported).toHaveLength(1);
-    const state = fake.imported[0]?.state.deployment as typeof latest;
-    expect(fake.imported[0]?.stack).toBe("alice");
-    expect(state.pending_operations).toEqual([]);
-    expect(state.resources).toEqual(latest.resources);
-    // Secrets stay ciphertext; nothing exported them in plaintext.
-    expect(fake.calls).not.toContain("export alice");
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["cancel alice", "refresh --clear-pending-creates alice"]);
     expect(log.text()).not.toContain("v1:AAAAencrypted");
     expect(await runner.recover()).toEqual([]);
+  });
+
+  it("a stack whose CLI was killed mid-run is healed on its next operation, without an engine restart", async () => {
+    writeCheckpoint("alice", true);
+    mkdirSync(lockDir("alice"), { recursive: true });
+    writeFileSync(path.join(lockDir("alice"), "77aa.json"), lockOf(deadPid()));
+    const { runner, fake } = makeRunner({}, diyBackend);
+    fake.failNext.set("alice", sdkError("ConcurrentUpdateError", "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`."));
+
+    const applied = await runner.up(target("alice"));
+
+    expect(applied.changeSummary).toEqual({ create: 1, same: 2 });
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["up alice", "cancel alice", "refresh --clear-pending-creates alice", "up alice"]);
+    expect(existsSync(lockDir("alice"))).toBe(false);
+  });
+
+  it("a lock held by a live process is left alone: the operation fails as stack-locked (retry later)", async () => {
+    mkdirSync(lockDir("alice"), { recursive: true });
+    writeFileSync(path.join(lockDir("alice"), "5151.json"), lockOf(process.pid));
+    const { runner, fake } = makeRunner({}, diyBackend);
+    fake.failNext.set("alice", sdkError("ConcurrentUpdateError", "error: the stack is currently locked by 1 lock(s)."));
+    await expect(runner.up(target("alice"))).rejects.toMatchObject({ code: "pulumi.stack-locked", kind: "retry" });
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["up alice"]);
+    expect(existsSync(path.join(lockDir("alice"), "5151.json"))).toBe(true);
+  });
+
+  it("pending operations reported by an operation are cleared by refresh --clear-pending-creates, then the operation runs again", async () => {
+    const { runner, fake } = makeRunner({ backendUrl: "s3://bucket/state" });
+    fake.failNext.set("alice", sdkError("CommandError", "error: the current deployment has 1 resource(s) with pending operations"));
+    expect((await runner.preview(target("alice"))).changeSummary).toEqual({ update: 1, same: 2 });
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["preview alice", "refresh --clear-pending-creates alice", "preview alice"]);
   });
 });
 

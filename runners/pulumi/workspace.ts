@@ -19,12 +19,6 @@ export type OutputMap = automation.OutputMap;
 /** An inline program: what the CLI calls back into, in this process. */
 export type PulumiProgram = () => Promise<Record<string, unknown> | undefined>;
 
-/** A stack export/import document (`pulumi stack export` format). */
-export interface Deployment {
-  version: number;
-  deployment: unknown;
-}
-
 export interface PulumiOpOptions {
   onEvent: (e: EngineEvent) => void;
   signal?: AbortSignal;
@@ -35,13 +29,11 @@ export interface PulumiStackApi {
   readonly name: string;
   preview(opts: PulumiOpOptions): Promise<{ changeSummary: OpMap }>;
   up(opts: PulumiOpOptions): Promise<{ outputs: OutputMap; resourceChanges: OpMap }>;
-  refresh(opts: PulumiOpOptions): Promise<{ resourceChanges: OpMap }>;
+  /** `clearPendingCreates` drops pending creates a killed run left (`--clear-pending-creates`). */
+  refresh(opts: PulumiOpOptions & { clearPendingCreates?: boolean }): Promise<{ resourceChanges: OpMap }>;
   destroy(opts: PulumiOpOptions): Promise<{ resourceChanges: OpMap }>;
   /** Deletes the stack's lock (`pulumi cancel`); only after the owner is proven dead. */
   cancel(): Promise<void>;
-  /** `pulumi stack export --show-secrets`: the result holds PLAINTEXT secrets; never log or persist it. */
-  exportStack(): Promise<Deployment>;
-  importStack(state: Deployment): Promise<void>;
 }
 
 /** What the runner calls on the workspace. Every call runs the `pulumi` CLI in the real adapter. */
@@ -168,7 +160,7 @@ function wrapStack(stack: automation.Stack): PulumiStackApi {
       return { outputs: r.outputs, resourceChanges: r.summary.resourceChanges ?? {} };
     },
     async refresh(o) {
-      const r = await stack.refresh({ ...common(o), showSecrets: false });
+      const r = await stack.refresh({ ...common(o), showSecrets: false, ...(o.clearPendingCreates ? { clearPendingCreates: true } : {}) });
       return { resourceChanges: r.summary.resourceChanges ?? {} };
     },
     async destroy(o) {
@@ -176,7 +168,5 @@ function wrapStack(stack: automation.Stack): PulumiStackApi {
       return { resourceChanges: r.summary.resourceChanges ?? {} };
     },
     cancel: () => stack.cancel(),
-    exportStack: () => stack.exportStack(),
-    importStack: (state) => stack.importStack(state),
   };
 }

@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { UserStackSpec } from "../schemas/index.js";
 import { askedReplacements, guardPlan } from "./plan-guard.js";
 import type { PlanStep, StepOp } from "../runners/runner.js";
+import { RESOURCE_TYPE } from "../programs/naming.js";
 
-const CT = "proxmoxve:index/containerLegacy:ContainerLegacy";
-const FW = "proxmoxve:firewall/rulesLegacy:RulesLegacy";
+const CT: string = RESOURCE_TYPE.container;
+const FW = RESOURCE_TYPE.firewallRules;
 const step = (name: string, op: StepOp, type = CT): PlanStep => ({ urn: `urn:${name}`, type, name, op, inputs: {} });
 const inst = (name: string, extra: Partial<UserStackSpec["instances"][number]> = {}) => ({ name, template: "debian-12", plan: "small", power: "running" as const, domains: [], protect: false, vmid: 2001, ip: "10.10.0.21", ...extra });
 const spec = (...instances: ReturnType<typeof inst>[]): UserStackSpec => ({ apiVersion: "proxstack.dev/v1", kind: "UserStack", name: "u", owner: { email: "u@example.com" }, linuxUser: "u", sshKeys: ["ssh-ed25519 AAAA u"], instances });

@@ -4,7 +4,7 @@ import { createSerialGate } from "../lib/serial-gate.js";
 import { chainMessage, ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import { hookOutcome, type HookContext, type HookRunRecord } from "../hooks/hook.js";
-import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
+import { PLATFORM_STACK, stackFileName, urnName } from "../programs/naming.js";
 import { parseRunOutputs, PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import { allocate, takenBy } from "./allocation.js";
 import { afterFailure, afterHooksFailed, decide, desiredKey, type Decision, type Desired, type Transition } from "./decide.js";
@@ -170,7 +170,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       deps.hooks?.forgetHosts?.((before?.instances ?? []).filter((i) => gone.has(i.name) && i.ip).map((i) => i.ip!));
       const outputs = parseRunOutputs(UserStackOutputsSchema, result.outputs, `${stack}: run ${run.id}`);
       store.finishRun(run.id, { state: "succeeded", outputs });
-      const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urn.split("::").at(-1) ?? "", op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
+      const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urnName(urn), op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
       const hookFailedBefore = new Set(store.listInstances(stack).filter((i) => i.state === "hook-failed").map((i) => i.name));
       const instances = spec.instances.map((i) => {
         const out = outputs.instances.find((o) => o.name === i.name);

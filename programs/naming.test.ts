@@ -1,6 +1,11 @@
 // Table tests of the naming module: hostnames, tunnel hostnames, logical names, tags.
+import * as proxmox from "@muhlba91/pulumi-proxmoxve";
+import * as cloudflare from "@pulumi/cloudflare";
 import { describe, expect, it } from "vitest";
-import { assertLabelLength, containerTags, hostname, logicalName, tunnelHostname, tunnelLabel } from "./naming.js";
+import { assertLabelLength, containerTags, hostname, logicalName, parseUrn, RESOURCE_TYPE, resourceUrn, tunnelHostname, tunnelLabel, urnName } from "./naming.js";
+
+/** The token a provider class registers its resources under (generated code keeps it as a static). */
+const tokenOf = (cls: unknown): unknown => (cls as { __pulumiType?: unknown }).__pulumiType;
 
 describe("naming", () => {
   it.each([
@@ -38,5 +43,31 @@ describe("naming", () => {
     const run = () => assertLabelLength(label, "label");
     if (throws) expect(run).toThrow(expect.objectContaining({ code: "name-too-long", kind: "stall" }));
     else expect(run).not.toThrow();
+  });
+
+  it("resource type tokens are exactly those of the pinned provider SDKs", () => {
+    expect(RESOURCE_TYPE.container).toBe(tokenOf(proxmox.ContainerLegacy));
+    expect(RESOURCE_TYPE.firewallOptions).toBe(tokenOf(proxmox.firewall.OptionsLegacy));
+    expect(RESOURCE_TYPE.firewallRules).toBe(tokenOf(proxmox.firewall.RulesLegacy));
+    expect(RESOURCE_TYPE.tunnelConfig).toBe(tokenOf(cloudflare.ZeroTrustTunnelCloudflaredConfig));
+    expect(RESOURCE_TYPE.dnsRecord).toBe(tokenOf(cloudflare.DnsRecord));
+  });
+
+  it.each([
+    [resourceUrn("alice", RESOURCE_TYPE.dnsRecord, "dns/a.example.com"), { stack: "alice", project: "proxstack", type: RESOURCE_TYPE.dnsRecord, name: "dns/a.example.com" }],
+    [
+      `urn:pulumi:alice::proxstack::proxstack:user:Instance$${RESOURCE_TYPE.container}::alice/web/container`,
+      { stack: "alice", project: "proxstack", type: RESOURCE_TYPE.container, name: "alice/web/container" },
+    ],
+    ["urn:pulumi:s::p::pulumi:pulumi:Stack::p-s", { stack: "s", project: "p", type: "pulumi:pulumi:Stack", name: "p-s" }],
+    ["urn:pulumi:s::p::test:index:Thing::odd::name", { stack: "s", project: "p", type: "test:index:Thing", name: "odd::name" }],
+  ])("parseUrn(%s)", (urn, parts) => {
+    expect(parseUrn(urn)).toEqual(parts);
+    expect(urnName(urn)).toBe(parts.name);
+  });
+
+  it("a string that is not a URN has no parts, and names itself", () => {
+    expect(parseUrn("alice/web/container")).toBeUndefined();
+    expect(urnName("alice/web/container")).toBe("alice/web/container");
   });
 });

@@ -13,6 +13,51 @@ export const CONFIG_NAMESPACE = "proxstack";
 /** Component resource type grouping one instance's resources, so URNs read `…$proxstack:user:Instance$…::alice/web/container`. */
 export const INSTANCE_COMPONENT_TYPE = "proxstack:user:Instance";
 
+/**
+ * Pulumi type tokens of every resource the programs declare, as the pinned provider SDKs spell them
+ * (`__pulumiType` of each class; naming.test.ts checks they still match). Everyone else imports these.
+ */
+export const RESOURCE_TYPE = {
+  container: "proxmoxve:index/containerLegacy:ContainerLegacy",
+  firewallOptions: "proxmoxve:firewall/optionsLegacy:OptionsLegacy",
+  firewallRules: "proxmoxve:firewall/rulesLegacy:RulesLegacy",
+  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
+  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
+  /** The root resource Pulumi registers for every stack. */
+  stack: "pulumi:pulumi:Stack",
+} as const;
+
+/** Type tokens of explicit provider resources start with this, e.g. `pulumi:providers:proxmoxve`. */
+export const PROVIDER_TYPE_PREFIX = "pulumi:providers:";
+
+/** A Pulumi URN's parts: `urn:pulumi:<stack>::<project>::<qualified type>::<name>`. */
+export interface ParsedUrn {
+  stack: string;
+  project: string;
+  /** The resource's own type (the last of the `$`-joined parent types). */
+  type: string;
+  /** The logical name, e.g. `alice/web/container`; it may itself contain `::`. */
+  name: string;
+}
+
+/** Splits a URN into its parts; undefined for anything that is not one. */
+export function parseUrn(urn: string): ParsedUrn | undefined {
+  const m = /^urn:pulumi:([^:]*)::([^:]*)::([^:]*(?::[^:]+)*?)::(.*)$/s.exec(urn);
+  if (!m) return undefined;
+  const [, stack = "", project = "", qualified = "", name = ""] = m;
+  return { stack, project, type: qualified.split("$").at(-1) ?? qualified, name };
+}
+
+/** The logical name a URN ends with; the URN itself when it is not one. */
+export function urnName(urn: string): string {
+  return parseUrn(urn)?.name ?? urn;
+}
+
+/** The URN of a top-level resource of this project. @example urn:pulumi:alice::proxstack::<type>::alice/web/container */
+export function resourceUrn(stack: string, type: string, name: string): string {
+  return `urn:pulumi:${stack}::${PROJECT_NAME}::${type}::${name}`;
+}
+
 /** A DNS label (and a tunnel hostname's first part) holds at most 63 characters. */
 export const MAX_LABEL_LENGTH = 63;
 

@@ -1,6 +1,7 @@
 // A TEST DOUBLE of StackRunner: in-memory "resources", every call recorded, failures and pauses on demand.
 import { hostname, tunnelHostname } from "../../programs/naming.js";
 import type { ApplyResult, PlanStep, PreviewResult, RunEvent, RunOptions, StackRunner, StackTarget, StepOp } from "../../runners/runner.js";
+import { RESOURCE_TYPE, resourceUrn } from "../../programs/naming.js";
 import type { PlatformStackOutputs, UserStackOutputs } from "../../schemas/index.js";
 
 /** A resource the fake holds for a stack, keyed by logical name. */
@@ -15,8 +16,8 @@ export interface FakeCall {
   stack: string;
 }
 
-export const FAKE_CONTAINER_TYPE = "proxmoxve:index/containerLegacy:ContainerLegacy";
-export const FAKE_TUNNEL_TYPE = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig";
+export const FAKE_CONTAINER_TYPE = RESOURCE_TYPE.container;
+export const FAKE_TUNNEL_TYPE = RESOURCE_TYPE.tunnelConfig;
 
 export interface FakeRunner extends StackRunner {
   readonly calls: FakeCall[];
@@ -109,11 +110,11 @@ export function createFakeRunner(opts: { mode?: "pulumi" | "simulation"; delayMs
       const old = cur.get(r.name);
       const op: StepOp = forced?.get(r.name) ?? (!old ? "create" : same(old.inputs, r.inputs) ? "same" : old.inputs.vmId !== r.inputs.vmId ? "replace" : "update");
       const diffs = old ? Object.keys(r.inputs).filter((k) => JSON.stringify(old.inputs[k]) !== JSON.stringify(r.inputs[k])) : undefined;
-      steps.push({ urn: `urn:pulumi:${target.name}::proxstack::${r.type}::${r.name}`, type: r.type, name: r.name, op, inputs: r.inputs, ...(diffs ? { diffs } : {}) });
+      steps.push({ urn: resourceUrn(target.name, r.type, r.name), type: r.type, name: r.name, op, inputs: r.inputs, ...(diffs ? { diffs } : {}) });
     }
     for (const old of cur.values()) {
       if (!want.some((w) => w.name === old.name)) {
-        steps.push({ urn: `urn:pulumi:${target.name}::proxstack::${old.type}::${old.name}`, type: old.type, name: old.name, op: "delete", inputs: old.inputs });
+        steps.push({ urn: resourceUrn(target.name, old.type, old.name), type: old.type, name: old.name, op: "delete", inputs: old.inputs });
       }
     }
     return steps;

@@ -5,17 +5,18 @@ import { parse } from "yaml";
 import { PlatformSpecSchema, UserStackSpecSchema, type PlatformSpec, type UserStackSpec } from "../../schemas/index.js";
 import type { Registration } from "../../runners/simulation/mock-run.js";
 import type { UserStackProgramInput } from "../user-stack.js";
+import { RESOURCE_TYPE } from "../naming.js";
 
 export const EXAMPLE_STACKS_DIR = path.join(import.meta.dirname, "..", "..", "stacks");
 export const PVE_TOKEN = "proxstack@pve!engine=00000000-1111-2222-3333-444444444444";
 export const CF_TOKEN = "cf-token-that-must-stay-secret";
 export const PROVISIONING_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIProvisioningKeyForTestsOnly proxstack-provisioning";
 
-export const CONTAINER = "proxmoxve:index/containerLegacy:ContainerLegacy";
-export const FW_OPTIONS = "proxmoxve:firewall/optionsLegacy:OptionsLegacy";
-export const FW_RULES = "proxmoxve:firewall/rulesLegacy:RulesLegacy";
-export const TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig";
-export const DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
+export const CONTAINER = RESOURCE_TYPE.container;
+export const FW_OPTIONS = RESOURCE_TYPE.firewallOptions;
+export const FW_RULES = RESOURCE_TYPE.firewallRules;
+export const TUNNEL_CONFIG = RESOURCE_TYPE.tunnelConfig;
+export const DNS_RECORD = RESOURCE_TYPE.dnsRecord;
 
 export function examplePlatform(): PlatformSpec {
   return PlatformSpecSchema.parse(parse(fs.readFileSync(path.join(EXAMPLE_STACKS_DIR, "platform.yaml"), "utf8")));

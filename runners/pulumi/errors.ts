@@ -16,7 +16,7 @@ interface ErrorRule {
  * messages, so a CommandError that carries them maps to the specific code.
  */
 export const PULUMI_ERROR_TABLE: readonly ErrorRule[] = [
-  { code: "pulumi.stack-locked", kind: "retry", name: "ConcurrentUpdateError", hint: "another update holds the stack lock; retrying later (a lock left by a dead process is cleared at start-up)" },
+  { code: "pulumi.stack-locked", kind: "retry", name: "ConcurrentUpdateError", hint: "another update holds the stack lock; retrying later (a lock whose process died is cleared at once)" },
   { code: "pulumi.stack-locked", kind: "retry", text: /the stack is currently locked by|\[409\] Conflict/, hint: "another update holds the stack lock; retrying later" },
   { code: "pulumi.stack-not-found", kind: "stall", name: "StackNotFoundError", hint: "the stack does not exist in the backend" },
   { code: "pulumi.stack-exists", kind: "retry", name: "StackAlreadyExistsError", hint: "the stack was created concurrently; retrying selects it" },
@@ -24,7 +24,7 @@ export const PULUMI_ERROR_TABLE: readonly ErrorRule[] = [
   { code: "pulumi.protected", kind: "stall", text: /protected|cannot be (deleted|replaced) because/i, hint: "a protected resource would be deleted or replaced; change the stack file or remove protect first" },
   { code: "pulumi.passphrase", kind: "stall", text: /passphrase|decrypt|incorrect.*secret/i, hint: "check PULUMI_CONFIG_PASSPHRASE(_FILE): it must be the passphrase the stack was created with" },
   { code: "pulumi.plugin-missing", kind: "stall", text: /no resource plugin|could not find plugin|failed to (install|load) plugin/i, hint: "install the provider plugins (proxmoxve 8.6.0, cloudflare 6.22.1) into PULUMI_HOME/plugins" },
-  { code: "pulumi.pending-operations", kind: "stall", text: /pending operations?|interrupted/i, hint: "a crashed update left pending operations; the runner clears them at start-up (recover)" },
+  { code: "pulumi.pending-operations", kind: "stall", text: /pending operations?|interrupted/i, hint: "an interrupted update left pending operations; the runner clears them with refresh --clear-pending-creates" },
   { code: "pulumi.cancelled", kind: "retry", text: /(update|operation) (was )?cancel+ed|SIGINT|signal/i, hint: "the run was cancelled" },
   { code: "pulumi.network", kind: "retry", text: /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|timeout|timed out|\b50[234]\b/i, hint: "a provider API was unreachable; retrying" },
   { code: "pulumi.backend", kind: "stall", text: /backend|PULUMI_BACKEND_URL|login/i, hint: "check PULUMI_BACKEND_URL (or the data dir's file backend)" },

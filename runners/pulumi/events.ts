@@ -1,5 +1,6 @@
 // Translates Pulumi engine events into the runner's RunEvent and PlanStep shapes, with secrets kept out.
 import type { PlanStep, RunEvent, StepOp } from "../runner.js";
+import { RESOURCE_TYPE, urnName } from "../../programs/naming.js";
 import type { Redactor } from "./errors.js";
 import type { EngineEvent, OpMap } from "./workspace.js";
 
@@ -54,11 +55,11 @@ export function summaryText(changes: OpMap): string {
 /** The plan step a resource-pre event announces; undefined for the root stack resource. */
 export function planStepOf(e: EngineEvent, redact: Redactor): PlanStep | undefined {
   const m = e.resourcePreEvent?.metadata;
-  if (!m || m.type === "pulumi:pulumi:Stack") return undefined;
+  if (!m || m.type === RESOURCE_TYPE.stack) return undefined;
   const op = stepOp(m.op);
   if (!op) return undefined;
   const inputs = sanitise(m.new?.inputs ?? m.old?.inputs ?? {}, redact) as Record<string, unknown>;
-  return { urn: m.urn, type: m.type, name: m.urn.split("::").at(-1) ?? m.urn, op, inputs, ...(m.diffs ? { diffs: [...m.diffs] } : {}) };
+  return { urn: m.urn, type: m.type, name: urnName(m.urn), op, inputs, ...(m.diffs ? { diffs: [...m.diffs] } : {}) };
 }
 
 /** A copy without secret-looking keys, with known secret values replaced. */

@@ -2,7 +2,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
-import type { Deployment } from "./workspace.js";
 
 /** A lock file `.pulumi/locks/organization/<project>/<stack>/<id>.json` and who wrote it. */
 export interface DiyLock {
@@ -97,11 +96,6 @@ export function pendingOf(deployment: Record<string, unknown>): PendingOperation
     const op = (o ?? {}) as { type?: unknown; resource?: { urn?: unknown; type?: unknown } };
     return { kind: String(op.type ?? "unknown"), urn: String(op.resource?.urn ?? ""), type: String(op.resource?.type ?? "") };
   });
-}
-
-/** The import document that puts a deployment back without its pending operations. */
-export function withoutPendingOperations(latest: Record<string, unknown>): Deployment {
-  return { version: 3, deployment: { ...latest, pending_operations: [] } };
 }
 
 function subdirs(dir: string): string[] {

@@ -13,8 +13,9 @@ import { PlatformSpecSchema, UserStackSpecSchema } from "../../schemas/index.js"
 import { ensurePassphrase } from "./passphrase.js";
 import { preparePulumiProject } from "./project.js";
 import { createAutomationPulumiRunner, createPulumiRunner } from "./runner.js";
-import { createAutomationWorkspace, type Deployment, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
+import { createAutomationWorkspace, MIN_PULUMI_CLI_VERSION, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
 import type { RunEvent, StackTarget } from "../runner.js";
+import { RESOURCE_TYPE, resourceUrn } from "../../programs/naming.js";
 
 const TOKEN = "root@pam!proxstack=3f0c9a0e-5b7e-4d7a-9a51-c0ffee000001";
 const PASSPHRASE = "correct-horse-battery-staple-passphrase";
@@ -30,24 +31,30 @@ function sdkError(cls: "CommandError" | "ConcurrentUpdateError" | "StackNotFound
   return new Ctor({ stderr, stdout: "", code: 255, toString: () => `code: 255\n stdout: \n stderr: ${stderr}\n` });
 }
 
-const urn = (name: string, type = "proxmoxve:index/containerLegacy:ContainerLegacy") => `urn:pulumi:alice::proxstack::${type}::${name}`;
+const CT = RESOURCE_TYPE.container;
+const urn = (name: string, type: string = CT) => resourceUrn("alice", type, name);
 
 /** A fake workspace that behaves like the CLI as seen through the SDK: events, results, errors. */
-function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
+/** What the fake CLI does to the backend for `cancel` and `refresh --clear-pending-creates`. */
+interface FakeBackend {
+  cancel?: (stack: string) => void;
+  clearPendingCreates?: (stack: string) => void;
+}
+
+function fakeWorkspace(backend: FakeBackend = {}) {
   const calls: string[] = [];
   let selecting = 0;
   let maxSelecting = 0;
   const runningOps = new Map<string, number>();
   let maxOpsPerStack = 0;
-  const imported: { stack: string; state: Deployment }[] = [];
   const failNext = new Map<string, Error>();
   const known = new Set<string>(["alice"]);
   const tick = () => new Promise((r) => setImmediate(r));
   const ev = (seq: number, e: Partial<EngineEvent>): EngineEvent => ({ sequence: seq, timestamp: 1_764_000_000 + seq, ...e });
   const events = (o: PulumiOpOptions, op: "create" | "update" | "same") => {
     o.onEvent(ev(0, { preludeEvent: { config: { "proxmoxve:apiToken": TOKEN } } }));
-    const meta = { op, urn: urn("alice/web/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", provider: "",
-      new: { type: "proxmoxve:index/containerLegacy:ContainerLegacy", urn: urn("alice/web/container"), id: "", parent: "", provider: "",
+    const meta = { op, urn: urn("alice/web/container"), type: CT, provider: "",
+      new: { type: CT, urn: urn("alice/web/container"), id: "", parent: "", provider: "",
         inputs: { vmId: 2001, cpu: { cores: 2 }, apiToken: TOKEN, note: `token is ${TOKEN}` }, outputs: {} },
       diffs: op === "update" ? ["cpu"] : [] };
     o.onEvent(ev(1, { resourcePreEvent: { metadata: meta as never } }));
@@ -75,14 +82,13 @@ function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
       name,
       preview: (o) => op("preview", () => (events(o, "update"), { changeSummary: { update: 1, same: 2 } })),
       up: (o) => op("up", () => (events(o, "create"), { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } })),
-      refresh: (o) => op("refresh", () => (events(o, "same"), { resourceChanges: { same: 3 } })),
-      destroy: (o) => op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } })),
-      cancel: () => op("cancel", () => undefined),
-      exportStack: () => op("export", () => ({ version: 3, deployment: {} })),
-      importStack: (state) => op("import", () => {
-        imported.push({ stack: name, state });
-        onImport?.(name, state);
+      refresh: (o) => op(o.clearPendingCreates ? "refresh --clear-pending-creates" : "refresh", () => {
+        if (o.clearPendingCreates) backend.clearPendingCreates?.(name);
+        events(o, "same");
+        return { resourceChanges: { same: 3 } };
       }),
+      destroy: (o) => op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } })),
+      cancel: () => op("cancel", () => backend.cancel?.(name)),
     };
   };
   const select = async (name: string) => {
@@ -103,8 +109,9 @@ function fakeWorkspace(onImport?: (stack: string, state: Deployment) => void) {
       return known.has(name) ? stackApi(name) : undefined;
     },
     listStacks: () => Promise.resolve([...known]),
+    cliVersion: () => Promise.resolve(MIN_PULUMI_CLI_VERSION),
   };
-  return { ws, calls, imported, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
+  return { ws, calls, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
 }
 
 function memoryLog() {
@@ -119,8 +126,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function makeRunner(extra: Partial<Parameters<typeof createPulumiRunner>[0]> = {}, onImport?: (stack: string, state: Deployment) => void) {
-  const fake = fakeWorkspace(onImport);
+function makeRunner(extra: Partial<Parameters<typeof createPulumiRunner>[0]> = {}, backend: FakeBackend = {}) {
+  const fake = fakeWorkspace(backend);
   const log = memoryLog();
   const runner = createPulumiRunner({
     workspace: fake.ws,
@@ -156,7 +163,7 @@ describe("pulumi runner (fake workspace)", () => {
     ]);
     expect(preview.steps[0]?.inputs).not.toHaveProperty("apiToken");
     expect(events.map((e) => e.type)).toEqual(["prelude", "resource-pre", "diagnostic", "resource-outputs", "summary"]);
-    expect(events[1]).toMatchObject({ op: "update", resourceType: "proxmoxve:index/containerLegacy:ContainerLegacy", at: new Date(1_764_000_001_000).toISOString() });
+    expect(events[1]).toMatchObject({ op: "update", resourceType: CT, at: new Date(1_764_000_001_000).toISOString() });
     expect(events[4]?.message).toBe("same 2, update 1");
     expect(events[2]?.message).toContain("[secret]");
 
@@ -203,30 +210,41 @@ describe("pulumi runner (fake workspace)", () => {
     expect(r.changeSummary).toEqual({ update: 1, same: 2 });
   });
 
-  it("recover() removes a dead process's lock, leaves a live one, and imports state without pending operations", async () => {
-    const dead = spawnSync(process.execPath, ["-e", "process.pid"]).pid;
-    expect(dead).toBeGreaterThan(0);
-    const lockDir = (stack: string) => path.join(dir, ".pulumi", "locks", "organization", "proxstack", stack);
+  const lockDir = (stack: string) => path.join(dir, ".pulumi", "locks", "organization", "proxstack", stack);
+  const stacksDir = () => path.join(dir, ".pulumi", "stacks", "proxstack");
+  const lockOf = (pid: number) => JSON.stringify({ pid, username: "root", hostname: os.hostname(), timestamp: "2026-11-25T22:00:00Z" });
+  const deadPid = (): number => {
+    const pid = spawnSync(process.execPath, ["-e", "process.pid"]).pid ?? 0;
+    expect(pid).toBeGreaterThan(0);
+    return pid;
+  };
+  const ciphertext = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:AAAAencrypted" };
+  const checkpoint = (pending: boolean) => ({
+    manifest: { time: "2026-11-25T22:00:00Z" },
+    secrets_providers: { type: "passphrase", state: { salt: "v1:salt" } },
+    resources: [{ urn: urn("alice/web/container"), type: CT, inputs: { apiToken: ciphertext } }],
+    pending_operations: pending ? [{ type: "creating", resource: { urn: urn("alice/dev/container"), type: CT, inputs: { apiToken: ciphertext } } }] : [],
+  });
+  const writeCheckpoint = (stack: string, pending: boolean) => {
+    mkdirSync(stacksDir(), { recursive: true });
+    writeFileSync(path.join(stacksDir(), `${stack}.json`), JSON.stringify({ version: 3, checkpoint: { stack: `organization/proxstack/${stack}`, latest: checkpoint(pending) } }));
+  };
+  /** Like the CLI on a DIY backend: cancel deletes the stack's locks; --clear-pending-creates rewrites the checkpoint without them. */
+  const diyBackend: FakeBackend = {
+    cancel: (stack) => rmSync(lockDir(stack), { recursive: true, force: true }),
+    clearPendingCreates: (stack) => writeCheckpoint(stack, false),
+  };
+
+  it("recover() cancels a dead process's lock, leaves a live one, and clears pending creates by refresh — nothing exported or imported", async () => {
+    const dead = deadPid();
     mkdirSync(lockDir("alice"), { recursive: true });
     mkdirSync(lockDir("bob"), { recursive: true });
-    const lock = (pid: number) => JSON.stringify({ pid, username: "root", hostname: os.hostname(), timestamp: "2026-11-25T22:00:00Z" });
-    writeFileSync(path.join(lockDir("alice"), "0b6c.json"), lock(dead));
-    writeFileSync(path.join(lockDir("bob"), "9f1e.json"), lock(process.pid));
-    const ciphertext = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:AAAAencrypted" };
-    const latest = {
-      manifest: { time: "2026-11-25T22:00:00Z" },
-      secrets_providers: { type: "passphrase", state: { salt: "v1:salt" } },
-      resources: [{ urn: urn("alice/web/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", inputs: { apiToken: ciphertext } }],
-      pending_operations: [{ type: "creating", resource: { urn: urn("alice/dev/container"), type: "proxmoxve:index/containerLegacy:ContainerLegacy", inputs: { apiToken: ciphertext } } }],
-    };
-    const stacksDir = path.join(dir, ".pulumi", "stacks", "proxstack");
-    mkdirSync(stacksDir, { recursive: true });
-    writeFileSync(path.join(stacksDir, "alice.json"), JSON.stringify({ version: 3, checkpoint: { stack: "organization/proxstack/alice", latest } }));
-    writeFileSync(path.join(stacksDir, "bob.json"), JSON.stringify({ version: 3, checkpoint: { stack: "organization/proxstack/bob", latest: { ...latest, pending_operations: [] } } }));
+    writeFileSync(path.join(lockDir("alice"), "0b6c.json"), lockOf(dead));
+    writeFileSync(path.join(lockDir("bob"), "9f1e.json"), lockOf(process.pid));
+    writeCheckpoint("alice", true);
+    writeCheckpoint("bob", false);
 
-    // Like `pulumi stack import` on a DIY backend: the checkpoint is rewritten with the imported deployment.
-    const { runner, fake, log } = makeRunner({}, (stack, state) =>
-      writeFileSync(path.join(stacksDir, `${stack}.json`), JSON.stringify({ version: 3, checkpoint: { stack, latest: state.deployment } })));
+    const { runner, fake, log } = makeRunner({}, diyBackend);
     const cleared = await runner.recover();
 
     expect(existsSync(path.join(lockDir("alice"), "0b6c.json"))).toBe(false);
@@ -234,21 +252,73 @@ describe("pulumi runner (fake workspace)", () => {
     expect(cleared.map((c) => c.stack)).toEqual(["alice", "alice"]);
     expect(cleared[0]?.cleared).toContain(`dead process ${dead}`);
     expect(cleared[1]?.cleared).toContain(`creating ${urn("alice/dev/container")}`);
-    expect(fake.imported).toHaveLength(1);
-    const state = fake.imported[0]?.state.deployment as typeof latest;
-    expect(fake.imported[0]?.stack).toBe("alice");
-    expect(state.pending_operations).toEqual([]);
-    expect(state.resources).toEqual(latest.resources);
-    // Secrets stay ciphertext; nothing exported them in plaintext.
-    expect(fake.calls).not.toContain("export alice");
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["cancel alice", "refresh --clear-pending-creates alice"]);
     expect(log.text()).not.toContain("v1:AAAAencrypted");
     expect(await runner.recover()).toEqual([]);
+  });
+
+  it("a stack whose CLI was killed mid-run is healed on its next operation, without an engine restart", async () => {
+    writeCheckpoint("alice", true);
+    mkdirSync(lockDir("alice"), { recursive: true });
+    writeFileSync(path.join(lockDir("alice"), "77aa.json"), lockOf(deadPid()));
+    const { runner, fake } = makeRunner({}, diyBackend);
+    fake.failNext.set("alice", sdkError("ConcurrentUpdateError", "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`."));
+
+    const applied = await runner.up(target("alice"));
+
+    expect(applied.changeSummary).toEqual({ create: 1, same: 2 });
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["up alice", "cancel alice", "refresh --clear-pending-creates alice", "up alice"]);
+    expect(existsSync(lockDir("alice"))).toBe(false);
+  });
+
+  it("a lock held by a live process is left alone: the operation fails as stack-locked (retry later)", async () => {
+    mkdirSync(lockDir("alice"), { recursive: true });
+    writeFileSync(path.join(lockDir("alice"), "5151.json"), lockOf(process.pid));
+    const { runner, fake } = makeRunner({}, diyBackend);
+    fake.failNext.set("alice", sdkError("ConcurrentUpdateError", "error: the stack is currently locked by 1 lock(s)."));
+    await expect(runner.up(target("alice"))).rejects.toMatchObject({ code: "pulumi.stack-locked", kind: "retry" });
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["up alice"]);
+    expect(existsSync(path.join(lockDir("alice"), "5151.json"))).toBe(true);
+  });
+
+  it("pending operations reported by an operation are cleared by refresh --clear-pending-creates, then the operation runs again", async () => {
+    const { runner, fake } = makeRunner({ backendUrl: "s3://bucket/state" });
+    fake.failNext.set("alice", sdkError("CommandError", "error: the current deployment has 1 resource(s) with pending operations"));
+    expect((await runner.preview(target("alice"))).changeSummary).toEqual({ update: 1, same: 2 });
+    expect(fake.calls.filter((c) => !c.startsWith("select"))).toEqual(["preview alice", "refresh --clear-pending-creates alice", "preview alice"]);
   });
 });
 
 describe("pulumi runner set-up", () => {
-  it("uses the repository's Pulumi.yaml (project proxstack) and refuses a project of another name", () => {
-    expect(preparePulumiProject({ repoRoot: repo, dataDir: dir, backendUrl: "file:///x" })).toBe(repo);
+  it("works in a data-dir project whose stackConfigDir keeps Pulumi.<stack>.yaml under the data dir, not in the checkout", () => {
+    const checkout = path.join(dir, "checkout");
+    const data = path.join(dir, "data");
+    mkdirSync(checkout);
+    writeFileSync(path.join(checkout, "Pulumi.yaml"), readFileSync(path.join(repo, "Pulumi.yaml")));
+    writeFileSync(path.join(checkout, "Pulumi.alice.yaml"), "encryptionsalt: v1:from-the-checkout\n");
+    mkdirSync(path.join(data, "pulumi-project", "stack-config"), { recursive: true });
+    writeFileSync(path.join(data, "pulumi-project", "stack-config", "Pulumi.bob.yaml"), "encryptionsalt: v1:already-here\n");
+    writeFileSync(path.join(checkout, "Pulumi.bob.yaml"), "encryptionsalt: v1:stale\n");
+
+    const p = preparePulumiProject({ repoRoot: checkout, dataDir: data, backendUrl: "file:///x" });
+    expect(p.workDir).toBe(path.join(data, "pulumi-project"));
+    expect(p.stackConfigDir).toBe(path.join(data, "pulumi-project", "stack-config"));
+    expect(parse(readFileSync(path.join(p.workDir, "Pulumi.yaml"), "utf8"))).toEqual({
+      name: "proxstack", description: expect.any(String), runtime: "nodejs", backend: { url: "file:///x" }, stackConfigDir: "stack-config",
+    });
+    // A salt left in the checkout is carried over once; one already under the data dir is never overwritten.
+    expect(p.migrated).toEqual([path.join(checkout, "Pulumi.alice.yaml")]);
+    expect(readFileSync(path.join(p.stackConfigDir, "Pulumi.alice.yaml"), "utf8")).toBe("encryptionsalt: v1:from-the-checkout\n");
+    expect(statSync(path.join(p.stackConfigDir, "Pulumi.alice.yaml")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path.join(p.stackConfigDir, "Pulumi.bob.yaml"), "utf8")).toBe("encryptionsalt: v1:already-here\n");
+    expect(preparePulumiProject({ repoRoot: checkout, dataDir: data, backendUrl: "file:///x" }).migrated).toEqual([]);
+  });
+
+  it("the checkout's Pulumi.yaml points the operator's CLI at the same stack config folder (default data dir)", () => {
+    expect(parse(readFileSync(path.join(repo, "Pulumi.yaml"), "utf8"))).toMatchObject({ name: "proxstack", stackConfigDir: "data/pulumi-project/stack-config" });
+  });
+
+  it("refuses a checkout Pulumi.yaml naming another project", () => {
     writeFileSync(path.join(dir, "Pulumi.yaml"), "name: other\nruntime: nodejs\n");
     expect(() => preparePulumiProject({ repoRoot: dir, dataDir: dir, backendUrl: "file:///x" })).toThrow(/names project "other".*"proxstack"/);
   });
@@ -270,6 +340,42 @@ describe("pulumi runner set-up", () => {
     expect(err).toMatchObject({ code: "pulumi.cli-missing", kind: "stall" });
     expect((err as Error).message).toMatch(/install/i);
     expect((err as Error).message).toContain("PROXMOX_VE_ENDPOINT");
+  });
+
+  /** A fake `pulumi` binary at `<root>/bin/pulumi` that answers `pulumi version` (what PulumiCommand.get runs). */
+  function fakeCli(version: string): string {
+    const root = path.join(dir, `cli-${version}`);
+    mkdirSync(path.join(root, "bin"), { recursive: true });
+    writeFileSync(path.join(root, "bin", "pulumi"), `#!/bin/sh\nif [ "$1" = version ]; then echo "v${version}"; exit 0; fi\necho "fake cli: $*" >&2; exit 1\n`, { mode: 0o755 });
+    return root;
+  }
+
+  it("refuses a Pulumi CLI older than the minimum through PulumiCommand.get({ version }), naming found and needed versions", async () => {
+    expect(MIN_PULUMI_CLI_VERSION).toBe("3.248.0");
+    const ws = createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.150.2") });
+    const err = await ws.createOrSelectStack("alice", () => Promise.resolve({})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProxstackError);
+    expect(err).toMatchObject({ code: "pulumi.cli-too-old", kind: "stall" });
+    expect((err as Error).message).toMatch(/^the Pulumi CLI is version 3\.150\.2; proxstack needs 3\.248\.0 or newer \(its programs use the ReplaceWith resource option\)/);
+    await expect(ws.cliVersion()).rejects.toMatchObject({ code: "pulumi.cli-too-old" });
+  });
+
+  it("accepts a CLI at or above the minimum and reports its version", async () => {
+    expect(await createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.248.0") }).cliVersion()).toBe("3.248.0");
+    expect(await createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.260.1") }).cliVersion()).toBe("3.260.1");
+  });
+
+  it("the wired runner's recover() fails fast at start-up on a too old CLI, before touching any stack", async () => {
+    const runner = createAutomationPulumiRunner({
+      dataDir: path.join(dir, "data"),
+      pulumi: { backendUrl: `file://${path.join(dir, "data", "pulumi")}`, passphraseFile: path.join(dir, "data", "pulumi-passphrase") },
+      proxmox: { endpoint: "https://pve.invalid:8006/", token: TOKEN, insecure: false },
+      cloudflare: undefined,
+      provisioningPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn proxstack",
+      pulumiRoot: fakeCli("3.99.0"),
+      logger: memoryLog().logger,
+    });
+    await expect(runner.recover()).rejects.toMatchObject({ code: "pulumi.cli-too-old", message: expect.stringContaining("version 3.99.0; proxstack needs 3.248.0") });
   });
 
   it("the wired runner writes a data-dir project with the backend and reports the missing CLI on preview", async () => {

@@ -1,6 +1,5 @@
 // The Pulumi runner: applies stacks through the Automation API (inline programs, file backend, passphrase secrets).
 import os from "node:os";
-import { rmSync } from "node:fs";
 import { ProxstackError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
 import { PROJECT_NAME } from "../../programs/naming.js";
@@ -10,7 +9,7 @@ import { changeSummaryOf, planStepOf, sanitise, translateEvent } from "./events.
 import { ensurePassphrase } from "./passphrase.js";
 import { emptyProgram, programFor, type ProgramSettings } from "../program.js";
 import { fileBackendDir, preparePulumiProject } from "./project.js";
-import { listDiyLocks, pendingOf, readDiyCheckpoints, systemProcessTable, withoutPendingOperations, type ProcessTable } from "./recover.js";
+import { listDiyLocks, readDiyCheckpoints, systemProcessTable, type DiyLock, type ProcessTable } from "./recover.js";
 import { createKeyedGate, createSerialGate } from "../../lib/serial-gate.js";
 import { createAutomationWorkspace, type EngineEvent, type OutputMap, type PulumiOpOptions, type PulumiProgram, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
 
@@ -46,15 +45,59 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
 
   async function operate<T>(stack: string, what: string, fn: (log: Logger) => Promise<T>): Promise<T> {
     const log = deps.logger.child({ stack, op: what, runner: "pulumi" });
+    const fail = (err: unknown): ProxstackError => {
+      const mapped = mapPulumiError(err, `${what} ${stack}`, redact);
+      log.warn({ code: mapped.code, kind: mapped.kind, err: mapped.message }, "pulumi operation failed");
+      return mapped;
+    };
     return stackGate(stack, async () => {
       try {
         return await fn(log);
       } catch (err) {
         const mapped = mapPulumiError(err, `${what} ${stack}`, redact);
-        log.warn({ code: mapped.code, kind: mapped.kind, err: mapped.message }, "pulumi operation failed");
-        throw mapped;
+        // A CLI killed mid-run (by a signal, OOM, a crash) leaves its lock and pending operations;
+        // heal them now, while the engine keeps running, and try once more.
+        const healed = await heal(stack, mapped, log).catch((e: unknown) => {
+          log.warn({ err: mapPulumiError(e, `recover ${stack}`, redact).message }, "could not clear a killed run's leftovers");
+          return false;
+        });
+        if (!healed) throw fail(err);
+        try {
+          return await fn(log);
+        } catch (again) {
+          throw fail(again);
+        }
       }
     });
+  }
+
+  /** Whether a lock was left by a process on this host that no longer exists. */
+  const deadOwner = (lock: DiyLock): boolean => lock.hostname === processes.hostname() && lock.pid > 0 && !processes.isAlive(lock.pid);
+
+  /**
+   * Clears what a killed CLI left on one stack: its lock (`pulumi cancel`, only when the owner is
+   * proven dead) and pending operations (`pulumi refresh --clear-pending-creates`). Nothing is
+   * exported or imported, so no secret is ever decrypted to disk. Returns whether anything was cleared.
+   */
+  async function heal(stack: string, err: ProxstackError, log: Logger): Promise<boolean> {
+    if (err.code === "pulumi.stack-locked") {
+      const dir = fileBackendDir(deps.backendUrl);
+      const locks = dir === undefined ? [] : listDiyLocks(dir, project).filter((l) => l.stack === stack);
+      // Only this process runs operations on the stack (the gate), so a dead owner is a killed CLI of ours or an earlier engine's.
+      if (locks.length === 0 || !locks.every(deadOwner)) return false;
+      const s = await open(stack, emptyProgram);
+      await s.cancel();
+      await s.refresh({ onEvent: () => undefined, clearPendingCreates: true });
+      log.warn({ pids: locks.map((l) => l.pid) }, "lock of a killed Pulumi CLI removed (pulumi cancel) and pending creates cleared (refresh --clear-pending-creates)");
+      return true;
+    }
+    if (err.code === "pulumi.pending-operations") {
+      const s = await open(stack, emptyProgram);
+      await s.refresh({ onEvent: () => undefined, clearPendingCreates: true });
+      log.warn("pending operations of an interrupted run cleared (refresh --clear-pending-creates)");
+      return true;
+    }
+    return false;
   }
 
   /** Engine-event sink: forwards RunEvents, collects plan steps and the urns a run changed. */
@@ -116,14 +159,14 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
         return previewStack(stack, opts);
       }),
 
-    recover: () => recover(deps, project, processes, redact, open),
+    recover: () => recover(deps, project, deadOwner, redact, open),
   };
 }
 
 async function recover(
   deps: PulumiRunnerDeps,
   project: string,
-  processes: ProcessTable,
+  deadOwner: (lock: DiyLock) => boolean,
   redact: Redactor,
   open: (name: string, program: PulumiProgram) => Promise<PulumiStackApi>,
 ): Promise<{ stack: string; cleared: string }[]> {
@@ -131,35 +174,27 @@ async function recover(
   const cleared: { stack: string; cleared: string }[] = [];
   const dir = fileBackendDir(deps.backendUrl);
   try {
-    if (dir !== undefined) {
-      for (const lock of listDiyLocks(dir, project)) {
-        const here = lock.hostname === processes.hostname();
-        if (!here || lock.pid <= 0 || processes.isAlive(lock.pid)) {
-          log.warn({ stack: lock.stack, lockHost: lock.hostname, pid: lock.pid }, here ? "stack locked by a live process: left alone" : "stack locked from another host: cannot prove its owner dead, left alone");
-          continue;
-        }
-        // Exactly what `pulumi cancel` does for a DIY backend, without needing the CLI; the owner is dead.
-        rmSync(lock.file, { force: true });
-        cleared.push({ stack: lock.stack, cleared: `stale lock of dead process ${lock.pid} (${lock.username}@${lock.hostname}, ${lock.timestamp}) removed` });
+    // Fail fast at start-up: a missing or too old CLI is named here, not by every run.
+    await deps.workspace.cliVersion();
+    if (dir === undefined) {
+      // Pending operations cannot be seen without exporting (decrypting) state: an operation that
+      // reports them is healed then (refresh --clear-pending-creates), see heal().
+      log.info("non-file backend: interrupted runs are cleared when an operation reports them");
+      return [];
+    }
+    for (const lock of listDiyLocks(dir, project)) {
+      if (!deadOwner(lock)) {
+        log.warn({ stack: lock.stack, lockHost: lock.hostname, pid: lock.pid }, "stack locked by a live process or from another host: cannot prove its owner dead, left alone");
+        continue;
       }
-      for (const cp of readDiyCheckpoints(dir, project)) {
-        if (cp.pending.length === 0) continue;
-        const stack = await open(cp.stack, emptyProgram);
-        // The stored deployment keeps secrets encrypted; importing it never decrypts them.
-        await stack.importStack(withoutPendingOperations(cp.latest));
-        cleared.push({ stack: cp.stack, cleared: pendingText(cp.pending) });
-      }
-    } else {
-      for (const name of await deps.workspace.listStacks()) {
-        const stack = await open(name, emptyProgram);
-        // Plaintext secrets: held in memory only for this import, never logged.
-        const exported = await stack.exportStack();
-        const latest = (exported.deployment ?? {}) as Record<string, unknown>;
-        const pending = pendingOf(latest);
-        if (pending.length === 0) continue;
-        await stack.importStack(withoutPendingOperations(latest));
-        cleared.push({ stack: name, cleared: pendingText(pending) });
-      }
+      await (await open(lock.stack, emptyProgram)).cancel();
+      cleared.push({ stack: lock.stack, cleared: `stale lock of dead process ${lock.pid} (${lock.username}@${lock.hostname}, ${lock.timestamp}) removed by pulumi cancel` });
+    }
+    // Checkpoints are read as stored (secrets stay ciphertext) only to find stacks with pending operations.
+    for (const cp of readDiyCheckpoints(dir, project)) {
+      if (cp.pending.length === 0) continue;
+      await (await open(cp.stack, emptyProgram)).refresh({ onEvent: () => undefined, clearPendingCreates: true });
+      cleared.push({ stack: cp.stack, cleared: pendingText(cp.pending) });
     }
   } catch (err) {
     throw mapPulumiError(err, "recover", redact);
@@ -170,7 +205,7 @@ async function recover(
 
 function pendingText(pending: { kind: string; urn: string }[]): string {
   const list = pending.map((p) => `${p.kind} ${p.urn}`).join(", ");
-  return `${pending.length} pending operation(s) removed from state (${list}); an interrupted create may have left a real resource: the next run reports a VMID or name conflict if so`;
+  return `${pending.length} pending operation(s) cleared by pulumi refresh --clear-pending-creates (${list}); an interrupted create may have left a real resource: the next run reports a VMID or name conflict if so`;
 }
 
 /** Stack outputs as plain values; secret outputs are replaced, never returned in clear. */
@@ -197,7 +232,9 @@ export interface AutomationRunnerSettings {
 /** The runner the engine uses with a real Proxmox: LocalWorkspace, passphrase file, backend from config. */
 export function createAutomationPulumiRunner(s: AutomationRunnerSettings): StackRunner {
   const backendDir = fileBackendDir(s.pulumi.backendUrl);
-  const workDir = preparePulumiProject({ ...(s.repoRoot !== undefined ? { repoRoot: s.repoRoot } : {}), dataDir: s.dataDir, backendUrl: s.pulumi.backendUrl });
+  const project = preparePulumiProject({ ...(s.repoRoot !== undefined ? { repoRoot: s.repoRoot } : {}), dataDir: s.dataDir, backendUrl: s.pulumi.backendUrl });
+  const workDir = project.workDir;
+  for (const f of project.migrated) s.logger.warn({ from: f, to: project.stackConfigDir }, "Pulumi stack config file copied under the data directory; delete the old copy once the engine runs");
   const pass = ensurePassphrase(s.pulumi);
   // Credentials reach the CLI and provider plugins through the environment only (never argv).
   const envVars: Record<string, string> = {

@@ -1,6 +1,16 @@
 // The narrow slice of the Pulumi Automation API the runner calls, and its real adapter over LocalWorkspace (which needs the CLI).
 import { automation } from "@pulumi/pulumi";
+import { SemVer } from "semver";
 import { ProxstackError } from "../../lib/errors.js";
+
+/**
+ * The oldest Pulumi CLI proxstack runs with. The user program sets the `replaceWith` resource option
+ * (firewall follows its container's replacement); a CLI whose engine does not offer the `replaceWith`
+ * feature fails every run with "The Pulumi CLI does not support the ReplaceWith option" (the SDK asks
+ * the engine through `supportsFeature`, `runtime/settings.js`). The SDK's sources do not record which CLI
+ * release added it, so the floor is the SDK version pinned in package.json (3.248.0), which has it.
+ */
+export const MIN_PULUMI_CLI_VERSION = "3.248.0";
 
 export type EngineEvent = automation.EngineEvent;
 export type OpMap = automation.OpMap;
@@ -8,12 +18,6 @@ export type OutputMap = automation.OutputMap;
 
 /** An inline program: what the CLI calls back into, in this process. */
 export type PulumiProgram = () => Promise<Record<string, unknown> | undefined>;
-
-/** A stack export/import document (`pulumi stack export` format). */
-export interface Deployment {
-  version: number;
-  deployment: unknown;
-}
 
 export interface PulumiOpOptions {
   onEvent: (e: EngineEvent) => void;
@@ -25,13 +29,11 @@ export interface PulumiStackApi {
   readonly name: string;
   preview(opts: PulumiOpOptions): Promise<{ changeSummary: OpMap }>;
   up(opts: PulumiOpOptions): Promise<{ outputs: OutputMap; resourceChanges: OpMap }>;
-  refresh(opts: PulumiOpOptions): Promise<{ resourceChanges: OpMap }>;
+  /** `clearPendingCreates` drops pending creates a killed run left (`--clear-pending-creates`). */
+  refresh(opts: PulumiOpOptions & { clearPendingCreates?: boolean }): Promise<{ resourceChanges: OpMap }>;
   destroy(opts: PulumiOpOptions): Promise<{ resourceChanges: OpMap }>;
   /** Deletes the stack's lock (`pulumi cancel`); only after the owner is proven dead. */
   cancel(): Promise<void>;
-  /** `pulumi stack export --show-secrets`: the result holds PLAINTEXT secrets; never log or persist it. */
-  exportStack(): Promise<Deployment>;
-  importStack(state: Deployment): Promise<void>;
 }
 
 /** What the runner calls on the workspace. Every call runs the `pulumi` CLI in the real adapter. */
@@ -41,6 +43,8 @@ export interface PulumiWorkspaceApi {
   /** `stack select`; undefined when the stack does not exist. */
   selectStack(stackName: string, program: PulumiProgram): Promise<PulumiStackApi | undefined>;
   listStacks(): Promise<string[]>;
+  /** The CLI's version; throws pulumi.cli-missing or pulumi.cli-too-old (before any stack is touched). */
+  cliVersion(): Promise<string>;
 }
 
 export interface AutomationWorkspaceOptions {
@@ -65,13 +69,44 @@ export function cliMissingError(cause: unknown): ProxstackError {
   );
 }
 
+/** The error when the CLI is older than {@link MIN_PULUMI_CLI_VERSION}; found and needed versions named. */
+export function cliTooOldError(found: string, needed: string, cause?: unknown): ProxstackError {
+  return new ProxstackError(
+    "pulumi.cli-too-old",
+    `the Pulumi CLI is version ${found}; proxstack needs ${needed} or newer (its programs use the ReplaceWith resource option): ` +
+      "install a newer CLI from https://www.pulumi.com/docs/install/",
+    { kind: "stall", ...(cause !== undefined ? { cause } : {}) },
+  );
+}
+
+/**
+ * Locates the CLI (`<root>/bin/pulumi`, or `pulumi` on PATH) and checks its version against `needed`
+ * through the SDK's own check (`PulumiCommand.get({ version })`); errors become ProxstackErrors.
+ */
+export async function getPulumiCommand(opts: { root?: string; needed?: string } = {}): Promise<automation.PulumiCommand> {
+  const needed = opts.needed ?? MIN_PULUMI_CLI_VERSION;
+  try {
+    return await automation.PulumiCommand.get({ ...(opts.root !== undefined ? { root: opts.root } : {}), version: new SemVer(needed) });
+  } catch (err) {
+    if (isMissingBinary(err)) throw cliMissingError(err);
+    const text = err instanceof Error ? err.message : String(err);
+    // The SDK's text: "The minimum CLI version requirement is X, your current CLI version is Y."
+    const m = /minimum CLI version requirement is (\S+?),? your current CLI version is (\S+?)\.?(?:\s|$)/.exec(text);
+    if (m) throw cliTooOldError((m[2] ?? "unknown").replace(/^v/, ""), needed, err);
+    if (/Major version mismatch/.test(text)) {
+      throw new ProxstackError("pulumi.cli-too-new", `${text.split(". ")[0] ?? text}: proxstack's Pulumi SDK is major version 3; install a 3.x CLI (${needed} or newer)`, { kind: "stall", cause: err });
+    }
+    throw err;
+  }
+}
+
 /** The real adapter: LocalWorkspace with an inline program, the CLI located once and reused. */
 export function createAutomationWorkspace(opts: AutomationWorkspaceOptions): PulumiWorkspaceApi {
   let command: Promise<automation.PulumiCommand> | undefined;
   const getCommand = (): Promise<automation.PulumiCommand> => {
-    command ??= automation.PulumiCommand.get(opts.pulumiRoot !== undefined ? { root: opts.pulumiRoot } : {}).catch((err: unknown) => {
+    command ??= getPulumiCommand(opts.pulumiRoot !== undefined ? { root: opts.pulumiRoot } : {}).catch((err: unknown) => {
       command = undefined;
-      throw isMissingBinary(err) ? cliMissingError(err) : err;
+      throw err;
     });
     return command;
   };
@@ -95,6 +130,9 @@ export function createAutomationWorkspace(opts: AutomationWorkspaceOptions): Pul
         if (err instanceof automation.StackNotFoundError) return undefined;
         throw err;
       }
+    },
+    async cliVersion() {
+      return (await getCommand()).version?.toString() ?? "unknown";
     },
     async listStacks() {
       const ws = await automation.LocalWorkspace.create(await localOpts(() => Promise.resolve(undefined)));
@@ -122,7 +160,7 @@ function wrapStack(stack: automation.Stack): PulumiStackApi {
       return { outputs: r.outputs, resourceChanges: r.summary.resourceChanges ?? {} };
     },
     async refresh(o) {
-      const r = await stack.refresh({ ...common(o), showSecrets: false });
+      const r = await stack.refresh({ ...common(o), showSecrets: false, ...(o.clearPendingCreates ? { clearPendingCreates: true } : {}) });
       return { resourceChanges: r.summary.resourceChanges ?? {} };
     },
     async destroy(o) {
@@ -130,7 +168,5 @@ function wrapStack(stack: automation.Stack): PulumiStackApi {
       return { resourceChanges: r.summary.resourceChanges ?? {} };
     },
     cancel: () => stack.cancel(),
-    exportStack: () => stack.exportStack(),
-    importStack: (state) => stack.importStack(state),
   };
 }

@@ -4,13 +4,15 @@ import { ProxstackError } from "../../lib/errors.js";
 import type { Registration } from "./mock-run.js";
 import type { StepOp } from "../runner.js";
 import type { RecordedResource } from "./state.js";
+import { PROVIDER_TYPE_PREFIX, RESOURCE_TYPE } from "../../programs/naming.js";
 
+/** The resource types the simulation applies (tokens from programs/naming.ts). */
 export const TYPES = {
-  container: "proxmoxve:index/containerLegacy:ContainerLegacy",
-  firewallOptions: "proxmoxve:firewall/optionsLegacy:OptionsLegacy",
-  firewallRules: "proxmoxve:firewall/rulesLegacy:RulesLegacy",
-  tunnelConfig: "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
-  dnsRecord: "cloudflare:index/dnsRecord:DnsRecord",
+  container: RESOURCE_TYPE.container,
+  firewallOptions: RESOURCE_TYPE.firewallOptions,
+  firewallRules: RESOURCE_TYPE.firewallRules,
+  tunnelConfig: RESOURCE_TYPE.tunnelConfig,
+  dnsRecord: RESOURCE_TYPE.dnsRecord,
 } as const;
 
 const SUPPORTED: ReadonlySet<string> = new Set(Object.values(TYPES));
@@ -51,7 +53,7 @@ export interface SimStep {
 export function desiredResources(registrations: readonly Registration[]): DesiredResource[] {
   const out: DesiredResource[] = [];
   registrations.forEach((r, seq) => {
-    if (!r.custom || r.type.startsWith("pulumi:providers:")) return;
+    if (!r.custom || r.type.startsWith(PROVIDER_TYPE_PREFIX)) return;
     if (!SUPPORTED.has(r.type)) {
       throw new ProxstackError("simulation.unsupported-type", `the simulation cannot apply resources of type ${r.type} (${r.name}); run against real endpoints or extend engine/simulation-*.ts`, { kind: "stall" });
     }

@@ -9,6 +9,7 @@ import { createProxmoxClient } from "../../clients/proxmox/client.js";
 import { mockRun } from "./mock-run.js";
 import type { ApplyResult, PlanStep, PreviewResult, RunEvent, RunOptions, StackRunner, StackTarget, StepOp } from "../runner.js";
 import { programFor, type ProgramSettings } from "../program.js";
+import { urnName } from "../../programs/naming.js";
 import { createKeyedGate } from "../../lib/serial-gate.js";
 import type { SimCloudflare, SimProxmox } from "./apis.js";
 import { simCloudflareFromClient, simProxmoxFromClient } from "./clients.js";
@@ -142,14 +143,14 @@ export function createSimulationRunner(deps: SimulationRunnerDeps): SimulationRu
       if (found.exists) {
         const inputs = intent.op === "delete" && prev ? prev.inputs : intent.inputs;
         const row: RecordedResource = {
-          stack: intent.stack, urn: intent.urn, type: intent.type, name: prev?.name ?? intent.urn.split("::").at(-1) ?? intent.urn,
+          stack: intent.stack, urn: intent.urn, type: intent.type, name: prev?.name ?? urnName(intent.urn),
           seq: prev?.seq ?? 0, inputs, protect: prev?.protect ?? false, dirty: true, externalId: found.externalId ?? prev?.externalId,
         };
         state.commit(intent.id, { put: row });
         out.push({ stack: intent.stack, cleared: `interrupted ${intent.op} of ${row.name}: the object exists, adopted; the next run completes it` });
       } else {
         state.commit(intent.id, prev ? { remove: { stack: intent.stack, urn: intent.urn } } : undefined);
-        out.push({ stack: intent.stack, cleared: `interrupted ${intent.op} of ${intent.urn.split("::").at(-1) ?? intent.urn}: nothing exists, forgotten; the next run ${intent.op === "delete" ? "has nothing to delete" : "creates it"}` });
+        out.push({ stack: intent.stack, cleared: `interrupted ${intent.op} of ${urnName(intent.urn)}: nothing exists, forgotten; the next run ${intent.op === "delete" ? "has nothing to delete" : "creates it"}` });
       }
     }
     return out;

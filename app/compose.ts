@@ -11,6 +11,7 @@ import type { Logger } from "../lib/logger.js";
 import { ProxstackError } from "../lib/errors.js";
 import { replacementRisks } from "../programs/replacement.js";
 import type { Config } from "../schemas/config.js";
+import type { UserStackSpec } from "../schemas/index.js";
 import { startCloudflareSimulator } from "../sim/cloudflare/server.js";
 import { startProxmoxSimulator, type PveFaults } from "../sim/proxmox/server.js";
 import type { ContainerBacking } from "../sim/backing.js";
@@ -42,6 +43,11 @@ export interface ComposeDeps {
   backing?: ContainerBacking;
   /** The VPN service: peer addresses feed the firewall, and the vpn-peer hook keeps targets exact. */
   vpn?: VpnClient;
+  /**
+   * Where the firewall's VPN peer addresses come from instead of asking `vpn` (which may create a peer):
+   * `proxstack plan` passes the ones of the last recorded apply. @default asks `vpn`, or none without it
+   */
+  vpnPeerAddresses?: (spec: UserStackSpec) => Promise<string[]>;
   options?: Partial<EngineOptions>;
 }
 
@@ -76,7 +82,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
   await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"));
   const { publicKey } = await ensureProvisioningKey(config.dataDir);
   const closers: (() => Promise<void> | void)[] = [];
-  const vpnPeerAddresses = deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
+  const vpnPeerAddresses = deps.vpnPeerAddresses ? { vpnPeerAddresses: deps.vpnPeerAddresses } : deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
   let runner: StackRunner;
   let simulators: ComposedEngine["simulators"];
 

@@ -14,7 +14,7 @@ export interface GitFixture {
   clone(name: string): string;
   /** Runs git in `dir` as `author` (`Name <email>`-style identity from the e-mail). */
   git(dir: string, args: string[], author?: string): string;
-  /** Writes `stacks/<file>` of a clone. */
+  /** Writes `<subdir>/<file>` of a clone. */
   write(clone: string, file: string, text: string): void;
   read(clone: string, file: string): string;
   /** `git add -A && git commit` in a clone; returns the new commit id. */
@@ -24,8 +24,12 @@ export interface GitFixture {
 
 export const DEFAULT_OWNERS = "# operators may change every file; each user their own stack file (owner.email)\n*  ops@example.com\n";
 
-/** A remote whose `main` holds `stacks/` from this checkout plus an OWNERS file, as one commit. */
-export function createGitFixture(prefix = "stackrepo-"): GitFixture {
+/**
+ * A remote whose `main` holds this checkout's stack files plus an OWNERS file, as one commit: under `stacks/`
+ * (a project repository, as in CI), or at the top with `subdir: ""` (the engine's `<data dir>/stacks`).
+ */
+export function createGitFixture(prefix = "stackrepo-", opts: { subdir?: string } = {}): GitFixture {
+  const subdir = opts.subdir ?? "stacks";
   const root = mkdtempSync(join(tmpdir(), prefix));
   const git = (dir: string, args: string[], author = "ops@example.com"): string =>
     execFileSync("git", ["-C", dir, "-c", `user.name=${author.split("@")[0]}`, "-c", `user.email=${author}`, "-c", "init.defaultBranch=main", ...args], {
@@ -36,8 +40,8 @@ export function createGitFixture(prefix = "stackrepo-"): GitFixture {
   const seed = join(root, "seed");
   mkdirSync(seed);
   git(seed, ["init", "-q", "-b", "main"]);
-  cpSync(join(CHECKOUT, "stacks"), join(seed, "stacks"), { recursive: true, filter: (src) => !src.endsWith("OWNERS") });
-  writeFileSync(join(seed, "stacks", "OWNERS"), DEFAULT_OWNERS);
+  cpSync(join(CHECKOUT, "stacks"), join(seed, subdir), { recursive: true, filter: (src) => !src.endsWith("OWNERS") });
+  writeFileSync(join(seed, subdir, "OWNERS"), DEFAULT_OWNERS);
   writeFileSync(join(seed, "README.md"), "stacks repository\n");
   git(seed, ["add", "-A"]);
   git(seed, ["commit", "-q", "-m", "initial stack files"]);
@@ -54,10 +58,10 @@ export function createGitFixture(prefix = "stackrepo-"): GitFixture {
     },
     git,
     write(clone, file, text) {
-      writeFileSync(join(clone, "stacks", file), text);
+      writeFileSync(join(clone, subdir, file), text);
     },
     read(clone, file) {
-      return readFileSync(join(clone, "stacks", file), "utf8");
+      return readFileSync(join(clone, subdir, file), "utf8");
     },
     commit(clone, message, author) {
       git(clone, ["add", "-A"], author);

@@ -11,6 +11,7 @@ import type { Logger } from "../lib/logger.js";
 import { ProxstackError } from "../lib/errors.js";
 import { replacementRisks } from "../programs/replacement.js";
 import type { Config } from "../schemas/config.js";
+import type { UserStackSpec } from "../schemas/index.js";
 import type { ContainerBacking } from "../sim/backing.js";
 import type { CloudflareSimulator } from "../sim/cloudflare/server.js";
 import type { ProxmoxSimulator } from "../sim/proxmox/server.js";
@@ -59,6 +60,11 @@ export interface ComposeDeps {
   vpn?: VpnClient;
   /** Faults the simulators start with (`--faults`); ignored for a provider that is real. */
   faults?: SimulatorFaults;
+  /**
+   * Where the firewall's VPN peer addresses come from instead of asking `vpn` (which may create a peer):
+   * `proxstack plan` passes the ones of the last recorded apply. @default asks `vpn`, or none without it
+   */
+  vpnPeerAddresses?: (spec: UserStackSpec) => Promise<string[]>;
   options?: Partial<EngineOptions>;
   runners?: Partial<RunnerFactories>;
 }
@@ -105,7 +111,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
   await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"));
   const { publicKey } = await ensureProvisioningKey(config.dataDir);
   const closers: (() => Promise<void> | void)[] = [];
-  const vpnPeerAddresses = deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
+  const vpnPeerAddresses = deps.vpnPeerAddresses ? { vpnPeerAddresses: deps.vpnPeerAddresses } : deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
   const which = shouldSimulate(config);
   const providers = providersOf(config);
   const simDir = join(config.dataDir, "simulation");

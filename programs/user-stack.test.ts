@@ -88,6 +88,7 @@ describe("user stack program", () => {
         { name: "web", vmid: 2001, ip: "10.10.0.21", hostname: "alice-web", power: "running" },
         { name: "dev", vmid: 2002, ip: "10.10.0.22", hostname: "alice-dev", power: "stopped" },
       ],
+      vpnPeerAddresses: ["10.99.0.5"],
     });
   });
 

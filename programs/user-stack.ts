@@ -39,7 +39,7 @@ export async function userStackProgram(input: UserStackProgramInput): Promise<Us
   const designs = designInstances(input);
   const provider = createProxmoxProvider(input.proxmox);
   for (const d of designs) new InstanceResources(input.spec.name, d, provider);
-  return Promise.resolve(outputsOf(input.spec, designs));
+  return Promise.resolve(outputsOf(input.spec, designs, input.vpnPeerAddresses ?? []));
 }
 
 function designInstances(input: UserStackProgramInput): InstanceDesign[] {
@@ -64,7 +64,8 @@ function checkUnique(spec: UserStackSpec): void {
   }
 }
 
-function outputsOf(spec: UserStackSpec, designs: InstanceDesign[]): UserStackOutputs {
+// The peer addresses come from outside the file; recording them lets a later plan reuse them instead of guessing.
+function outputsOf(spec: UserStackSpec, designs: InstanceDesign[], vpnPeerAddresses: readonly string[]): UserStackOutputs {
   return {
     stack: spec.name,
     suspended: spec.suspension !== undefined,
@@ -75,6 +76,7 @@ function outputsOf(spec: UserStackSpec, designs: InstanceDesign[]): UserStackOut
       hostname: hostname(spec.name, instance.name),
       power: requestedPower(spec, instance),
     })),
+    vpnPeerAddresses: [...new Set(vpnPeerAddresses)].sort(),
   };
 }
 

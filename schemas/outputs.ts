@@ -19,6 +19,10 @@ export const UserStackOutputsSchema = z
     stack: DnsLabelSchema.describe("User stack name. @example alice"),
     suspended: z.boolean().describe("Whether a suspension stopped every container in this run."),
     instances: z.array(InstanceOutputSchema).describe("Every instance, in stack-file order."),
+    vpnPeerAddresses: z
+      .array(Ipv4Schema)
+      .optional()
+      .describe("The WireGuard peer addresses the firewall admitted in this run (an input from the VPN service, not from the file), sorted; absent in runs recorded before it was kept. @example [\"10.99.0.5\"]"),
   })
   .strict()
   .describe("Outputs of a user stack run.");

@@ -12,7 +12,7 @@ export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 export async function engineFromEnv(
   io: CliIo,
   options: Partial<EngineOptions> = {},
-  extras: (config: Config, log: Logger) => Promise<Pick<ComposeDeps, "backing" | "vpn">> = async () => ({}),
+  extras: (config: Config, log: Logger) => Promise<Pick<ComposeDeps, "backing" | "vpn" | "vpnPeerAddresses">> = async () => ({}),
 ): Promise<{ config: Config; composed: ComposedEngine }> {
   const config = loadConfig(io.env, io.cwd);
   const log = cliLogger(io, config.logLevel);

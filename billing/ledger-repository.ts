@@ -145,10 +145,11 @@ export const meterKey = (stack: string, instance: string): string => `${stack}\u
 /** Opens (creating) the billing database; `now` dates the billing epoch of a new database. */
 export function openLedgerRepository(file: string, opts: { now: Date }): LedgerRepository {
   const db = new Database(file);
+  // Two processes ticking at once: the second waits for the first's transaction, then finds nothing left to bill.
+  // Set first, so even switching a new file to WAL waits instead of failing.
+  db.pragma("busy_timeout = 10000");
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
-  // Two processes ticking at once: the second waits for the first's transaction, then finds nothing left to bill.
-  db.pragma("busy_timeout = 10000");
   db.defaultSafeIntegers(true);
   db.exec(SCHEMA);
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch_minute', ?)").run(String(Math.floor(opts.now.getTime() / 60_000)));

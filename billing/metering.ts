@@ -106,7 +106,12 @@ export function hourOf(now: Date): string {
  * One tick in one BEGIN IMMEDIATE transaction: every meter advanced, each stack's due charged (capped at
  * its balance; the rest written off) into its usage and domain-fee rows of the hour, warning levels updated.
  */
-export function runTick(repo: LedgerRepository, observations: readonly Observation[], now: Date, opts: { signupBonusMicro: bigint }): TickResult {
+export function runTick(
+  repo: LedgerRepository,
+  observations: readonly Observation[],
+  now: Date,
+  opts: { signupBonusMicro: bigint | ((stack: string) => bigint) },
+): TickResult {
   const nowMinute = BigInt(Math.floor(now.getTime() / 60_000));
   const at = now.toISOString();
   const hour = hourOf(now);
@@ -130,7 +135,7 @@ export function runTick(repo: LedgerRepository, observations: readonly Observati
     }
     const stacks: StackTick[] = [];
     for (const [stack, d] of due) {
-      const acc = tx.ensureAccount(stack, opts.signupBonusMicro, at);
+      const acc = tx.ensureAccount(stack, typeof opts.signupBonusMicro === "bigint" ? opts.signupBonusMicro : opts.signupBonusMicro(stack), at);
       let balance = acc.balanceMicro;
       const plan = d.plan < balance ? d.plan : balance > 0n ? balance : 0n;
       balance -= plan;

@@ -79,6 +79,11 @@ export interface Billing {
 
 const DAY_MS = 86_400_000;
 
+/** The signup bonus a new account gets: none for a stack whose file already says its points ran out. */
+function bonusFor(spec: UserStackSpec | undefined, prices: Prices): bigint {
+  return spec?.suspension?.reason === "points-exhausted" ? 0n : prices.signupBonusMicro;
+}
+
 export function createBilling(deps: BillingDeps): Billing {
   const { repo, log } = deps;
 
@@ -149,7 +154,7 @@ export function createBilling(deps: BillingDeps): Billing {
   return {
     async tick(now) {
       const { platform, users, prices, observations } = await observe();
-      const result = runTick(repo, observations, now, { signupBonusMicro: prices.signupBonusMicro });
+      const result = runTick(repo, observations, now, { signupBonusMicro: (stack) => bonusFor(users.get(stack), prices) });
       const report: TickReport = { now: now.toISOString(), stacks: result.stacks, suspended: [], resumed: [], deleted: [], errors: [] };
       const burns = new Map(result.stacks.map((s) => [s.stack, s.burnPerDayMicro]));
       for (const s of result.stacks) {
@@ -213,7 +218,7 @@ export function createBilling(deps: BillingDeps): Billing {
         stack = target;
       }
       if (!stack) throw new ProxstackError("stack-not-found", `no stack file named '${target}' or owned by that e-mail`, { kind: "stall", status: 404 });
-      repo.ensureAccount(stack, pricesOf(platform).signupBonusMicro, now.toISOString());
+      repo.ensureAccount(stack, bonusFor(users.get(stack), pricesOf(platform)), now.toISOString());
       const r = repo.post({ stack, amountMicro: micro, reason: "admin-grant", note: reason.trim(), at: now.toISOString() });
       return { stack, entry: r.entry, balanceMicro: r.balanceMicro };
     },

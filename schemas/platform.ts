@@ -160,6 +160,17 @@ export const PlatformSpecSchema = z
       .strict()
       .default({ freePerInstance: 1, extraPointsPerDay: 0 })
       .describe("Domain pricing."),
+    billing: z
+      .object({
+        signupBonusPoints: z.number().min(0).default(100).describe("Points credited once when a user's account is first seen by billing. @default 100"),
+        resumeRunwayHours: z.number().min(0).default(1)
+          .describe("A points-exhausted suspension is lifted once the balance covers this many hours of the stack's running instances. @default 1"),
+        deleteAfterSuspendedDays: z.number().int().min(1).optional()
+          .describe("Delete the instances (never protected ones) of a stack suspended for points this many days; off when absent. @example 30"),
+      })
+      .strict()
+      .default({ signupBonusPoints: 100, resumeRunwayHours: 1 })
+      .describe("Points billing: signup bonus, when a suspension is lifted, optional deletion after a grace period."),
     removalPolicy: z
       .enum(["destroy", "retain"])
       .default("destroy")

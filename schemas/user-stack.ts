@@ -56,6 +56,17 @@ export const SnapshotPolicySchema = z
   .strict()
   .describe("Scheduled snapshots of an instance. @example { schedule: \"0 3 * * *\", keep: 7 }");
 
+export const BackupPolicySchema = z
+  .object({
+    schedule: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, "must be a five-field cron expression such as '0 4 * * 0'")
+      .describe("When to take a backup (vzdump), as a five-field cron expression (UTC). @example 0 4 * * 0"),
+    keep: z.number().int().min(1).max(30).default(3).describe("How many scheduled backups to keep; older ones are deleted. @default 3"),
+  })
+  .strict()
+  .describe("Scheduled backups (vzdump archives) of an instance. @example { schedule: \"0 4 * * 0\", keep: 3 }");
+
 export const InstanceSchema = z
   .object({
     name: DnsLabelSchema.describe("Instance name, unique within the stack; part of the hostname <user>-<instance>. @example web"),
@@ -66,6 +77,7 @@ export const InstanceSchema = z
     ip: Ipv4Schema.optional().describe("Static IPv4 address from the platform pool. Allocated by the engine when absent and written back. @example 10.10.0.21"),
     domains: z.array(DomainSchema).default([]).describe("Public HTTPS hostnames routed to this instance through the Cloudflare tunnel. @default []"),
     snapshots: SnapshotPolicySchema.optional().describe("Scheduled snapshots and their retention; none when absent."),
+    backups: BackupPolicySchema.optional().describe("Scheduled backups (vzdump) and their retention; none when absent."),
     protect: z.boolean().default(false).describe("Protect against deletion: Proxmox protection and Pulumi protect; the engine never destroys it. @default false"),
     rateLimitMBps: z.number().positive().max(10_000).optional().describe("Network rate limit of net0 in MB/s (Proxmox 'rate'); unlimited when absent. @example 12.5"),
   })
@@ -107,3 +119,5 @@ export const UserStackSpecSchema = z
 export type UserStackSpec = z.infer<typeof UserStackSpecSchema>;
 export type Instance = z.infer<typeof InstanceSchema>;
 export type Domain = z.infer<typeof DomainSchema>;
+export type SnapshotPolicy = z.infer<typeof SnapshotPolicySchema>;
+export type BackupPolicy = z.infer<typeof BackupPolicySchema>;

@@ -1,0 +1,280 @@
+// Every SQL statement of billing (SQLite, WAL): accounts with their balance, the ledger, meters, events, suspension steps, schedules.
+import Database from "better-sqlite3";
+import { ProxstackError } from "../lib/errors.js";
+
+/** Why a ledger row exists. */
+export type LedgerReason = "signup-bonus" | "admin-grant" | "usage" | "domain-fee" | "refund";
+export const LEDGER_REASONS: readonly LedgerReason[] = ["signup-bonus", "admin-grant", "usage", "domain-fee", "refund"];
+
+export interface LedgerEntry {
+  id: bigint;
+  stack: string;
+  /** When the row was written (ISO); for hourly usage rows, the first charge of that hour. */
+  at: string;
+  /** Positive credits, negative debits. */
+  amountMicro: bigint;
+  reason: LedgerReason;
+  note: string;
+  /** Hourly usage and domain-fee rows: the hour they aggregate (ISO, e.g. 2026-11-30T09:00:00.000Z). */
+  hour: string | undefined;
+}
+
+export interface Account {
+  stack: string;
+  /** Always equal to the sum of the stack's ledger rows. */
+  balanceMicro: bigint;
+  /** Charges a tick could not take because the balance was exhausted (never in the ledger). */
+  writtenOffMicro: bigint;
+  /** Runway warnings already sent for the current crossing: 0 none, 1 below 24 h, 2 below 1 h, 3 below 10 min. */
+  warnedLevel: number;
+}
+
+/** One billed component of an instance: its rate and the cumulative minutes and charge of its current segment. */
+export interface MeterComponent {
+  rateMicroPerDay: bigint;
+  minutes: bigint;
+  chargedMicro: bigint;
+}
+
+/** What billing knows of one instance: billed up to a minute, and whether it was running when last seen. */
+export interface Meter {
+  stack: string;
+  instance: string;
+  /** Epoch minute up to which the instance is billed (or known not to have run). */
+  billedUntil: bigint;
+  running: boolean;
+  plan: MeterComponent;
+  domains: MeterComponent;
+}
+
+export interface BillingEvent {
+  id: bigint;
+  stack: string;
+  at: string;
+  type: string;
+  message: string;
+}
+
+/** Persisted steps of a points-exhausted suspension, so a restart never repeats or skips one. */
+export type SuspensionStep = "suspended" | "deletion-notified" | "deleted";
+
+/** The writes a tick makes, all inside one BEGIN IMMEDIATE transaction. */
+export interface TickTx {
+  meters(): Map<string, Meter>;
+  putMeter(m: Meter): void;
+  account(stack: string): Account | undefined;
+  /** Creates the account with its signup bonus (one ledger row) when it does not exist. */
+  ensureAccount(stack: string, bonusMicro: bigint, at: string): Account;
+  /** Adds `amountMicro` (negative) to the stack's row for `reason` in `hour`, and to its balance. */
+  chargeHour(stack: string, reason: "usage" | "domain-fee", hour: string, amountMicro: bigint, at: string): void;
+  addWrittenOff(stack: string, amountMicro: bigint): void;
+  setWarnedLevel(stack: string, level: number): void;
+}
+
+export interface LedgerRepository {
+  /** Epoch minute the billing database was created: instances running before it are billed from then on. */
+  readonly epochMinute: bigint;
+  account(stack: string): Account | undefined;
+  accounts(): Account[];
+  ensureAccount(stack: string, bonusMicro: bigint, at: string): Account;
+  /**
+   * Writes one ledger row and moves the balance with it, in one transaction. A debit that would take
+   * the balance below zero is refused (`points-insufficient`); a `key` makes the row idempotent.
+   */
+  post(e: { stack: string; amountMicro: bigint; reason: LedgerReason; note: string; at: string; key?: string }): { entry: LedgerEntry; balanceMicro: bigint; created: boolean };
+  /** Newest first; `beforeId` pages on. */
+  entries(stack: string, opts?: { limit?: number; beforeId?: bigint }): LedgerEntry[];
+  ledgerSum(stack: string): bigint;
+  meters(stack?: string): Meter[];
+  tick<T>(fn: (tx: TickTx) => T): T;
+  addEvent(stack: string, at: string, type: string, message: string): void;
+  events(stack?: string, limit?: number): BillingEvent[];
+  suspensionStep(stack: string): { since: string; step: SuspensionStep } | undefined;
+  setSuspensionStep(stack: string, since: string, step: SuspensionStep | undefined): void;
+  lastSlot(stack: string, instance: string, kind: "snapshot" | "backup"): bigint | undefined;
+  setLastSlot(stack: string, instance: string, kind: "snapshot" | "backup", minute: bigint): void;
+  close(): void;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (
+  stack TEXT PRIMARY KEY, balance_micro INTEGER NOT NULL DEFAULT 0, written_off_micro INTEGER NOT NULL DEFAULT 0,
+  warned_level INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, stack TEXT NOT NULL, at TEXT NOT NULL, amount_micro INTEGER NOT NULL,
+  reason TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', hour TEXT, key TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS ledger_hour ON ledger (stack, reason, hour) WHERE hour IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS ledger_key ON ledger (stack, key) WHERE key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_stack ON ledger (stack, id);
+CREATE TABLE IF NOT EXISTS meters (
+  stack TEXT NOT NULL, instance TEXT NOT NULL, billed_until INTEGER NOT NULL, running INTEGER NOT NULL,
+  plan_rate INTEGER NOT NULL, plan_minutes INTEGER NOT NULL, plan_charged INTEGER NOT NULL,
+  domain_rate INTEGER NOT NULL, domain_minutes INTEGER NOT NULL, domain_charged INTEGER NOT NULL,
+  PRIMARY KEY (stack, instance)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, stack TEXT NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_stack ON events (stack, id);
+CREATE TABLE IF NOT EXISTS suspensions (stack TEXT PRIMARY KEY, since TEXT NOT NULL, step TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS schedules (stack TEXT NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL, last_slot INTEGER NOT NULL, PRIMARY KEY (stack, instance, kind));
+`;
+
+interface AccountRow { stack: string; balance_micro: bigint; written_off_micro: bigint; warned_level: bigint }
+interface LedgerRow { id: bigint; stack: string; at: string; amount_micro: bigint; reason: string; note: string; hour: string | null }
+interface MeterRow {
+  stack: string; instance: string; billed_until: bigint; running: bigint; plan_rate: bigint; plan_minutes: bigint; plan_charged: bigint;
+  domain_rate: bigint; domain_minutes: bigint; domain_charged: bigint;
+}
+
+const toAccount = (r: AccountRow): Account => ({ stack: r.stack, balanceMicro: r.balance_micro, writtenOffMicro: r.written_off_micro, warnedLevel: Number(r.warned_level) });
+
+function toEntry(r: LedgerRow): LedgerEntry {
+  if (!(LEDGER_REASONS as readonly string[]).includes(r.reason)) {
+    throw new ProxstackError("ledger-corrupt", `ledger row ${r.id} has an unknown reason '${r.reason}'`);
+  }
+  return { id: r.id, stack: r.stack, at: r.at, amountMicro: r.amount_micro, reason: r.reason as LedgerReason, note: r.note, hour: r.hour ?? undefined };
+}
+
+const toMeter = (r: MeterRow): Meter => ({
+  stack: r.stack, instance: r.instance, billedUntil: r.billed_until, running: r.running === 1n,
+  plan: { rateMicroPerDay: r.plan_rate, minutes: r.plan_minutes, chargedMicro: r.plan_charged },
+  domains: { rateMicroPerDay: r.domain_rate, minutes: r.domain_minutes, chargedMicro: r.domain_charged },
+});
+
+export const meterKey = (stack: string, instance: string): string => `${stack}\u0000${instance}`;
+
+/** Opens (creating) the billing database; `now` dates the billing epoch of a new database. */
+export function openLedgerRepository(file: string, opts: { now: Date }): LedgerRepository {
+  const db = new Database(file);
+  // Two processes ticking at once: the second waits for the first's transaction, then finds nothing left to bill.
+  // Set first, so even switching a new file to WAL waits instead of failing.
+  db.pragma("busy_timeout = 10000");
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.defaultSafeIntegers(true);
+  db.exec(SCHEMA);
+  db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch_minute', ?)").run(String(Math.floor(opts.now.getTime() / 60_000)));
+  const epochMinute = BigInt((db.prepare("SELECT value FROM meta WHERE key = 'epoch_minute'").get() as { value: string }).value);
+
+  const q = {
+    account: db.prepare<[string], AccountRow>("SELECT * FROM accounts WHERE stack = ?"),
+    accounts: db.prepare<[], AccountRow>("SELECT * FROM accounts ORDER BY stack"),
+    insertAccount: db.prepare("INSERT OR IGNORE INTO accounts (stack, created_at) VALUES (?, ?)"),
+    addBalance: db.prepare("UPDATE accounts SET balance_micro = balance_micro + ? WHERE stack = ?"),
+    addWrittenOff: db.prepare("UPDATE accounts SET written_off_micro = written_off_micro + ? WHERE stack = ?"),
+    setWarned: db.prepare("UPDATE accounts SET warned_level = ? WHERE stack = ?"),
+    insertEntry: db.prepare<[string, string, bigint, string, string, string | null], LedgerRow>(
+      "INSERT INTO ledger (stack, at, amount_micro, reason, note, key) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+    ),
+    entryByKey: db.prepare<[string, string], LedgerRow>("SELECT * FROM ledger WHERE stack = ? AND key = ?"),
+    chargeHour: db.prepare(
+      `INSERT INTO ledger (stack, at, amount_micro, reason, note, hour) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (stack, reason, hour) WHERE hour IS NOT NULL DO UPDATE SET amount_micro = amount_micro + excluded.amount_micro`,
+    ),
+    entries: db.prepare<[string, bigint, number], LedgerRow>("SELECT * FROM ledger WHERE stack = ? AND id < ? ORDER BY id DESC LIMIT ?"),
+    sum: db.prepare<[string], { s: bigint | null }>("SELECT SUM(amount_micro) AS s FROM ledger WHERE stack = ?"),
+    meters: db.prepare<[], MeterRow>("SELECT * FROM meters ORDER BY stack, instance"),
+    metersOf: db.prepare<[string], MeterRow>("SELECT * FROM meters WHERE stack = ? ORDER BY instance"),
+    putMeter: db.prepare(
+      `INSERT INTO meters VALUES (@stack, @instance, @billedUntil, @running, @planRate, @planMinutes, @planCharged, @domainRate, @domainMinutes, @domainCharged)
+       ON CONFLICT (stack, instance) DO UPDATE SET billed_until = excluded.billed_until, running = excluded.running,
+         plan_rate = excluded.plan_rate, plan_minutes = excluded.plan_minutes, plan_charged = excluded.plan_charged,
+         domain_rate = excluded.domain_rate, domain_minutes = excluded.domain_minutes, domain_charged = excluded.domain_charged`,
+    ),
+    addEvent: db.prepare("INSERT INTO events (stack, at, type, message) VALUES (?, ?, ?, ?)"),
+    events: db.prepare<[number], BillingEvent>("SELECT * FROM events ORDER BY id DESC LIMIT ?"),
+    eventsOf: db.prepare<[string, number], BillingEvent>("SELECT * FROM events WHERE stack = ? ORDER BY id DESC LIMIT ?"),
+    suspension: db.prepare<[string], { since: string; step: string }>("SELECT since, step FROM suspensions WHERE stack = ?"),
+    setSuspension: db.prepare("INSERT INTO suspensions (stack, since, step) VALUES (?, ?, ?) ON CONFLICT (stack) DO UPDATE SET since = excluded.since, step = excluded.step"),
+    clearSuspension: db.prepare("DELETE FROM suspensions WHERE stack = ?"),
+    lastSlot: db.prepare<[string, string, string], { last_slot: bigint }>("SELECT last_slot FROM schedules WHERE stack = ? AND instance = ? AND kind = ?"),
+    setLastSlot: db.prepare(
+      "INSERT INTO schedules (stack, instance, kind, last_slot) VALUES (?, ?, ?, ?) ON CONFLICT (stack, instance, kind) DO UPDATE SET last_slot = excluded.last_slot",
+    ),
+  };
+
+  const account = (stack: string): Account | undefined => {
+    const r = q.account.get(stack);
+    return r ? toAccount(r) : undefined;
+  };
+  const ensure = (stack: string, bonusMicro: bigint, at: string): Account => {
+    const existing = account(stack);
+    if (existing) return existing;
+    q.insertAccount.run(stack, at);
+    if (bonusMicro > 0n) {
+      q.insertEntry.get(stack, at, bonusMicro, "signup-bonus", "signup bonus from the platform file", "signup-bonus");
+      q.addBalance.run(bonusMicro, stack);
+    }
+    return account(stack) as Account;
+  };
+  const ensureTx = db.transaction(ensure);
+
+  const postTx = db.transaction((e: Parameters<LedgerRepository["post"]>[0]) => {
+    if (e.key !== undefined) {
+      const prior = q.entryByKey.get(e.stack, e.key);
+      if (prior) return { entry: toEntry(prior), balanceMicro: account(e.stack)?.balanceMicro ?? 0n, created: false };
+    }
+    const acc = ensure(e.stack, 0n, e.at);
+    if (e.amountMicro < 0n && acc.balanceMicro + e.amountMicro < 0n) {
+      throw new ProxstackError("points-insufficient", `${e.stack} has ${acc.balanceMicro} micro-points; taking ${-e.amountMicro} would go below zero`, { kind: "stall", status: 409 });
+    }
+    const row = q.insertEntry.get(e.stack, e.at, e.amountMicro, e.reason, e.note, e.key ?? null) as LedgerRow;
+    q.addBalance.run(e.amountMicro, e.stack);
+    return { entry: toEntry(row), balanceMicro: acc.balanceMicro + e.amountMicro, created: true };
+  });
+
+  const tx: TickTx = {
+    meters: () => {
+      const out = new Map<string, Meter>();
+      for (const r of q.meters.iterate()) out.set(meterKey(r.stack, r.instance), toMeter(r));
+      return out;
+    },
+    putMeter: (m) => {
+      q.putMeter.run({
+        stack: m.stack, instance: m.instance, billedUntil: m.billedUntil, running: m.running ? 1n : 0n,
+        planRate: m.plan.rateMicroPerDay, planMinutes: m.plan.minutes, planCharged: m.plan.chargedMicro,
+        domainRate: m.domains.rateMicroPerDay, domainMinutes: m.domains.minutes, domainCharged: m.domains.chargedMicro,
+      });
+    },
+    account,
+    ensureAccount: ensure,
+    chargeHour: (stack, reason, hour, amountMicro, at) => {
+      q.chargeHour.run(stack, at, amountMicro, reason, reason === "usage" ? "running instances" : "paid domains", hour);
+      q.addBalance.run(amountMicro, stack);
+    },
+    addWrittenOff: (stack, amountMicro) => {
+      q.addWrittenOff.run(amountMicro, stack);
+    },
+    setWarnedLevel: (stack, level) => {
+      q.setWarned.run(BigInt(level), stack);
+    },
+  };
+
+  return {
+    epochMinute,
+    account,
+    accounts: () => q.accounts.all().map(toAccount),
+    ensureAccount: (stack, bonusMicro, at) => ensureTx.immediate(stack, bonusMicro, at),
+    post: (e) => postTx.immediate(e),
+    entries: (stack, opts = {}) => q.entries.all(stack, opts.beforeId ?? 9_223_372_036_854_775_807n, Math.min(opts.limit ?? 50, 1000)).map(toEntry),
+    ledgerSum: (stack) => q.sum.get(stack)?.s ?? 0n,
+    meters: (stack) => (stack === undefined ? q.meters.all() : q.metersOf.all(stack)).map(toMeter),
+    tick: (fn) => db.transaction(() => fn(tx)).immediate(),
+    addEvent: (stack, at, type, message) => {
+      q.addEvent.run(stack, at, type, message);
+    },
+    events: (stack, limit = 100) => (stack === undefined ? q.events.all(limit) : q.eventsOf.all(stack, limit)),
+    suspensionStep: (stack) => {
+      const r = q.suspension.get(stack);
+      return r ? { since: r.since, step: r.step as SuspensionStep } : undefined;
+    },
+    setSuspensionStep: (stack, since, step) => {
+      if (step === undefined) q.clearSuspension.run(stack);
+      else q.setSuspension.run(stack, since, step);
+    },
+    lastSlot: (stack, instance, kind) => q.lastSlot.get(stack, instance, kind)?.last_slot,
+    setLastSlot: (stack, instance, kind, minute) => {
+      q.setLastSlot.run(stack, instance, kind, minute);
+    },
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,126 @@
+// The ledger repository and points arithmetic: rows with reasons, the balance moved in the same transaction, no floats.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openLedgerRepository, type LedgerRepository } from "./ledger-repository.js";
+import { advanceMeter, addMinutes, runTick, runwaySeconds, warningLevel, type Observation } from "./metering.js";
+import { microToPoints, pointsToMicro } from "./money.js";
+
+const T0 = new Date("2026-11-30T10:00:00Z");
+let dir: string | undefined;
+let repo: LedgerRepository | undefined;
+afterEach(() => {
+  repo?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  repo = undefined;
+  dir = undefined;
+});
+const open = (now = T0): LedgerRepository => {
+  dir = mkdtempSync(join(tmpdir(), "ledger-"));
+  repo = openLedgerRepository(join(dir, "billing.db"), { now });
+  return repo;
+};
+
+describe("points arithmetic", () => {
+  it.each([
+    ["12", 12_000_000n], ["12.5", 12_500_000n], ["-0.000001", -1n], ["0.1", 100_000n], [0.1, 100_000n], [72, 72_000_000n], [1e-6, 1n], [1e21, 10n ** 27n],
+  ] as const)("pointsToMicro(%s) = %s", (input, micro) => {
+    expect(pointsToMicro(input)).toBe(micro);
+  });
+  it.each(["", "1.2.3", "abc", "0.0000001", "1e3"])("refuses %j", (input) => {
+    expect(() => pointsToMicro(input)).toThrow(/points/);
+  });
+  it("prints micro-points as decimal points", () => {
+    expect([microToPoints(12_500_000n), microToPoints(-1n), microToPoints(0n), microToPoints(100n * 1_000_000n)]).toEqual(["12.5", "-0.000001", "0", "100"]);
+  });
+});
+
+describe("ledger repository", () => {
+  it("each post is a row with its reason; the balance moves with it and equals the ledger sum; a take below zero is refused", () => {
+    const repo = open();
+    const at = T0.toISOString();
+    expect(repo.ensureAccount("alice", 100_000_000n, at).balanceMicro).toBe(100_000_000n);
+    expect(repo.ensureAccount("alice", 100_000_000n, at).balanceMicro).toBe(100_000_000n);
+    expect(repo.post({ stack: "alice", amountMicro: 5_000_000n, reason: "admin-grant", note: "thanks", at }).balanceMicro).toBe(105_000_000n);
+    expect(() => repo.post({ stack: "alice", amountMicro: -105_000_001n, reason: "admin-grant", note: "too much", at })).toThrow(/below zero/);
+    expect(repo.post({ stack: "alice", amountMicro: -105_000_000n, reason: "admin-grant", note: "all", at }).balanceMicro).toBe(0n);
+    expect(repo.entries("alice").map((e) => [e.reason, e.amountMicro, e.note])).toEqual([
+      ["admin-grant", -105_000_000n, "all"],
+      ["admin-grant", 5_000_000n, "thanks"],
+      ["signup-bonus", 100_000_000n, "signup bonus from the platform file"],
+    ]);
+    expect(repo.account("alice")?.balanceMicro).toBe(repo.ledgerSum("alice"));
+  });
+
+  it("a post with a key is written once", () => {
+    const repo = open();
+    const e = { stack: "bob", amountMicro: 1n, reason: "refund" as const, note: "r", at: T0.toISOString(), key: "refund-1" };
+    expect(repo.post(e).created).toBe(true);
+    expect(repo.post(e).created).toBe(false);
+    expect(repo.account("bob")?.balanceMicro).toBe(1n);
+  });
+});
+
+describe("metering", () => {
+  const obs = (o: Partial<Observation>): Observation => ({
+    stack: "alice", instance: "web", running: true, sinceMs: T0.getTime(), planRateMicroPerDay: 24_000_000n, domainRateMicroPerDay: 2_000_000n, ...o,
+  });
+  const minute = (d: Date) => BigInt(d.getTime() / 60_000);
+
+  it("cumulative floor: 1 micro-point per day charged minute by minute totals exactly floor(minutes / 1440)", () => {
+    let c = { rateMicroPerDay: 1n, minutes: 0n, chargedMicro: 0n };
+    let total = 0n;
+    for (let i = 0; i < 2880; i++) {
+      const r = addMinutes(c, 1n);
+      c = r.next;
+      total += r.dueMicro;
+    }
+    expect(total).toBe(2n);
+  });
+
+  it("a rate change bills the elapsed minutes at the old rate and starts a new segment", () => {
+    const first = advanceMeter(undefined, obs({}), minute(T0), minute(T0))!;
+    const r = advanceMeter(first.meter, obs({ planRateMicroPerDay: 48_000_000n }), minute(T0) + 60n, minute(T0))!;
+    expect([r.planDue, r.domainDue]).toEqual([1_000_000n, 83_333n]);
+    expect(r.meter.plan).toEqual({ rateMicroPerDay: 48_000_000n, minutes: 0n, chargedMicro: 0n });
+    const r2 = advanceMeter(r.meter, obs({ planRateMicroPerDay: 48_000_000n }), minute(T0) + 120n, minute(T0))!;
+    expect(r2.planDue).toBe(2_000_000n);
+  });
+
+  it("a tick older than the cursor changes nothing", () => {
+    const first = advanceMeter(undefined, obs({}), minute(T0) + 10n, minute(T0))!;
+    expect(first.planDue).toBe(166_666n);
+    expect(advanceMeter(first.meter, obs({}), minute(T0) + 5n, minute(T0))).toBeUndefined();
+  });
+
+  it("the last charge is capped at the balance, the rest written off; runway warnings once per crossing", () => {
+    const repo = open();
+    const at = (m: number) => new Date(T0.getTime() + m * 60_000);
+    // 1 point of signup bonus at 24 + 2 points/day: 55 minutes of runway.
+    const o = [obs({ sinceMs: T0.getTime() })];
+    let r = runTick(repo, o, at(0), { signupBonusMicro: 1_000_000n });
+    expect(r.stacks[0]).toMatchObject({ balanceMicro: 1_000_000n, burnPerDayMicro: 26_000_000n, runwaySeconds: 3323n, warning: 1 });
+    r = runTick(repo, o, at(1), { signupBonusMicro: 1_000_000n });
+    expect(r.stacks[0]).toMatchObject({ chargedMicro: 18_054n, warning: undefined });
+    r = runTick(repo, o, at(46), { signupBonusMicro: 1_000_000n });
+    expect(r.stacks[0]).toMatchObject({ balanceMicro: 169_446n, runwaySeconds: 563n, warning: 2 });
+    r = runTick(repo, o, at(60), { signupBonusMicro: 1_000_000n });
+    expect(r.stacks[0]).toMatchObject({ dueMicro: 252_779n, chargedMicro: 169_446n, balanceMicro: 0n, runwaySeconds: 0n, warning: undefined });
+    expect(repo.account("alice")).toMatchObject({ balanceMicro: 0n, writtenOffMicro: 83_333n, warnedLevel: 3 });
+    expect(repo.ledgerSum("alice")).toBe(0n);
+    // A top-up lifts the runway above 24 h; the next fall below 24 h warns again.
+    repo.post({ stack: "alice", amountMicro: 27_000_000n, reason: "admin-grant", note: "top-up", at: at(61).toISOString() });
+    r = runTick(repo, o, at(61), { signupBonusMicro: 1_000_000n });
+    expect(r.stacks[0]).toMatchObject({ warning: undefined });
+    expect(repo.account("alice")?.warnedLevel).toBe(0);
+    r = runTick(repo, o, at(120), { signupBonusMicro: 1_000_000n });
+    expect(r.stacks[0]).toMatchObject({ warning: 0 });
+  });
+
+  it("runway and warning levels", () => {
+    expect(runwaySeconds(1_000_000n, 0n)).toBeUndefined();
+    expect(runwaySeconds(24_000_000n, 24_000_000n)).toBe(86_400n);
+    expect([warningLevel(undefined), warningLevel(86_400n), warningLevel(86_399n), warningLevel(3_599n), warningLevel(599n)]).toEqual([0, 0, 1, 2, 3]);
+  });
+});

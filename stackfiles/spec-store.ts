@@ -68,7 +68,7 @@ export interface SpecStoreOptions {
 
 /** Validation codes that mean "over your quota" and "someone else has this name", answered apart from other invalid specs. */
 const QUOTA_CODE = /^set\.quota-/;
-const CONFLICT_CODE = /^set\.(hostname|stack-name)-conflict$/;
+const CONFLICT_CODE = /^set\.[a-z-]+-conflict$/;
 
 export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecStore {
   const attempts = opts.attempts ?? 5;
@@ -172,7 +172,7 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
       }
       return out;
     },
-    edit(stack, author, message, mutate) {
+    async edit(stack, author, message, mutate) {
       const path = pathOf(stack);
       return gate(path, async () => {
         const plat = await platform();
@@ -191,7 +191,7 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
         throw new ProxstackError("conflict", `${stack}.yaml kept changing while it was being edited; try again`, { kind: "retry", status: 409 });
       });
     },
-    create(stack, author, message, text) {
+    async create(stack, author, message, text) {
       const path = pathOf(stack);
       return gate(path, async () => {
         await platform();
@@ -220,7 +220,8 @@ function invalid(errors: readonly PositionedError[]): ProxstackError {
   const detail = { fields: Object.fromEntries(errors.slice(0, 20).map((e, i) => [`${i}`, formatPositionedError({ ...e, path: basename(e.path) })])) };
   if (first && QUOTA_CODE.test(first.code)) return new ProxstackError("quota-exceeded", message, { kind: "stall", status: 409, ...detail });
   const conflict = errors.find((e) => CONFLICT_CODE.test(e.code));
-  if (conflict) return new ProxstackError("name-taken", conflict.message.replace(/ is also claimed by .*?;/, " is already taken;"), { kind: "stall", status: 409 });
+  // Another stack holds it: say so without naming the other file or its owner.
+  if (conflict) return new ProxstackError("already-taken", `${conflict.message.replace(/ is also claimed by .*$/, "")} is already taken by another stack; choose another`, { kind: "stall", status: 409 });
   return new ProxstackError("invalid-spec", message, { kind: "stall", status: 422, ...detail });
 }
 

@@ -16,13 +16,15 @@ export interface MailTransport {
   send(msg: MailMessage): Promise<void>;
 }
 
-/** Writes RFC 5322 messages as `<outbox>/<time>-<random>.eml` (written to a temp name, then renamed). */
+/** Writes RFC 5322 messages as `<outbox>/<time>-<seq>-<random>.eml` (written to a temp name, then renamed). */
 export function createOutboxTransport(dir: string, from: string, clock: Clock): MailTransport {
+  // A sequence number keeps names in sending order when the clock stands still (tests) or repeats.
+  let seq = 0;
   return {
     async send(msg) {
       await mkdir(dir, { recursive: true });
       const now = clock.now();
-      const id = `${now.toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}`;
+      const id = `${now.toISOString().replace(/[:.]/g, "-")}-${String(seq++).padStart(6, "0")}-${randomBytes(4).toString("hex")}`;
       const header = (v: string) => v.replace(/[\r\n]+/g, " ");
       const body = [
         `From: ${header(from)}`,

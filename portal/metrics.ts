@@ -35,8 +35,9 @@ export function createMetrics(engine: EngineView, opts: { defaultMetrics?: boole
     const start = process.hrtime.bigint();
     res.on("finish", () => {
       // The matched route pattern, never the raw path (ids would explode the label set).
+      const own = res.locals.routeLabel as string | undefined;
       const routePath = (req.route as { path?: string } | undefined)?.path;
-      const label = routePath ? `${req.baseUrl}${routePath === "/" ? "" : routePath}` : "unmatched";
+      const label = own ?? (routePath ? `${req.baseUrl}${routePath}` : "unmatched");
       requests.inc({ method: req.method, route: label, status: String(res.statusCode) });
       latency.observe({ method: req.method, route: label }, Number(process.hrtime.bigint() - start) / 1e9);
     });

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { manualClock } from "../../lib/clock.js";
 import { silentLogger } from "../../lib/logger.js";
 import { createSpecStore } from "../../stackfiles/spec-store.js";
+import type { VpnClient } from "../../vpn/client.js";
 import { createApp, type PortalApp } from "../app.js";
 import type { PortalOptions, PortalProxmox } from "../context.js";
 import { openPortalDb, type PortalDb } from "../db.js";
@@ -86,7 +87,7 @@ function fakePve(): FakePve {
     },
     rollbackSnapshot: async (_n, vmid, name) => (calls.push(`rollback ${vmid} ${name}`), task),
     backup: async (_n, vmid) => (calls.push(`backup ${vmid}`), { ...task, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_30-00_00_00.tar.zst` }),
-    listBackups: async (_n, vmid) => [{ upid: task.upid, vmid: vmid ?? 0, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_29-00_00_00.tar.zst`, starttime: 1_764_374_400 }],
+    listBackups: async (_n, vmid) => [{ upid: task.upid, vmid: vmid ?? 0, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_29-00_00_00.tar.zst`, starttime: 1_795_910_400 }],
     rebootContainer: async (_n, vmid) => (calls.push(`reboot ${vmid}`), task),
     nodes: async () => [{ node: "pve1", status: "online", cpu: 0.1, maxcpu: 8, mem: 1, maxmem: 2 }],
   };
@@ -136,7 +137,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<PortalOptions> = {}): Promise<Harness> {
+export async function startHarness(options: Partial<PortalOptions> = {}, extra: { vpn?: VpnClient } = {}): Promise<Harness> {
   const root = mkdtempSync(join(tmpdir(), "portal-test-"));
   const stacksDir = join(root, "stacks");
   cpSync(join(REPO, "stacks"), stacksDir, { recursive: true });
@@ -157,7 +158,7 @@ export async function startHarness(options: Partial<PortalOptions> = {}): Promis
   const secret = new Uint8Array(Buffer.from("0123456789abcdef0123456789abcdef-test-secret"));
   const portal = createApp({
     db, specs, engine, ledger, mail: createOutboxTransport(outbox, "portal@example.invalid", clock), clock, log: silentLogger(), jwtSecret: secret,
-    pve, terminal, hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
+    pve, terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
   });
   const server: Server = createServer(portal.app);
   portal.attach(server);

@@ -23,6 +23,15 @@ export const EnvSchema = z.object({
   VPN_TOKEN: z.string().min(16, "must be at least 16 characters").optional().describe("Bearer token of the VPN service."),
   VPN_TOKEN_FILE: z.string().min(1).optional().describe("File holding the VPN service's bearer token (instead of VPN_TOKEN); read once at start-up."),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level. @default info"),
+  SMTP_URL: z.url("must be a URL such as smtp://user:pass@mail.example.com:587").optional().describe("Outgoing mail; when unset each message is written as an .eml file into <data dir>/outbox/."),
+  MAIL_FROM: z.email("must be an e-mail address such as proxstack@example.com").default("proxstack@localhost").describe("Sender of the portal's mail. @default proxstack@localhost"),
+  PORTAL_JWT_SECRET_FILE: z.string().min(1).optional().describe("File holding the portal's token signing secret (at least 32 bytes). @default <data dir>/portal-jwt-secret (generated, 0600)"),
+  PORTAL_CORS_ORIGINS: z.string().regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, "must be a comma-separated list of origins such as https://app.example.com").optional()
+    .describe("Origins allowed to call the portal API from a browser; CORS is off when unset."),
+  PORTAL_TRUST_PROXY: z.string().regex(/^(loopback|linklocal|uniquelocal|\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, "must be a hop count, loopback, or a comma-separated list of proxy addresses/CIDRs").optional()
+    .describe("Reverse proxies whose X-Forwarded-For the portal believes (express 'trust proxy'); off when unset."),
+  PORTAL_SIGNUP_BONUS: z.coerce.number().int().min(0).max(1_000_000).default(100).describe("Points credited once when an account verifies its e-mail. @default 100"),
+  PORTAL_RUNWAY_HOURS: z.coerce.number().min(0).max(24 * 365).default(24).describe("Creating or resizing needs points for this many hours at the new burn rate (402 otherwise). @default 24"),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -44,6 +53,8 @@ export interface Config {
   /** Whether PROXSTACK_STACKS_DIR is set (`proxstack validate` then defaults to it rather than ./stacks). */
   stacksDirSet: boolean;
   logLevel: Env["LOG_LEVEL"];
+  mail: { smtpUrl: string | undefined; from: string; outboxDir: string };
+  portal: { jwtSecretFile: string; corsOrigins: string[]; trustProxy: string | undefined; signupBonusPoints: number; runwayHours: number };
 }
 
 export class ConfigError extends ProxstackError {
@@ -89,6 +100,14 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string)
     cloudflareApiUrl: e.CLOUDFLARE_API_URL,
     stacksDirSet: e.PROXSTACK_STACKS_DIR !== undefined,
     logLevel: e.LOG_LEVEL,
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, outboxDir: path.join(dataDir, "outbox") },
+    portal: {
+      jwtSecretFile: path.resolve(cwd, e.PORTAL_JWT_SECRET_FILE ?? path.join(dataDir, "portal-jwt-secret")),
+      corsOrigins: e.PORTAL_CORS_ORIGINS ? e.PORTAL_CORS_ORIGINS.split(",") : [],
+      trustProxy: e.PORTAL_TRUST_PROXY,
+      signupBonusPoints: e.PORTAL_SIGNUP_BONUS,
+      runwayHours: e.PORTAL_RUNWAY_HOURS,
+    },
   };
 }
 

@@ -93,6 +93,11 @@ export function setPower(text: string, instance: string, power: "running" | "sto
   return editStackText(text, (doc) => setKeyAfter(doc, instanceMap(doc, instance), "power", power, ["plan", "template", "name"]));
 }
 
+/** Moves an instance to another plan of the catalog (a resize; the validator decides whether it is allowed). */
+export function setPlan(text: string, instance: string, plan: string): string {
+  return editStackText(text, (doc) => setKeyAfter(doc, instanceMap(doc, instance), "plan", plan, ["template", "name"]));
+}
+
 /** Appends an instance (keys in schema order, defaults left out); its name must be new. */
 export function addInstance(text: string, instance: InstanceInput): string {
   return editStackText(text, (doc) => {

@@ -8,6 +8,7 @@ import { createHostKeyStore, hostId, type HostKeyStore } from "../ssh/host-keys.
 import { loadProvisioningIdentity, type SshIdentity } from "../ssh/provisioning-key.js";
 import { createHookRegistry } from "./registry.js";
 import { createHookRunner } from "./runner.js";
+import { cleanRemoteText } from "../ssh/remote-text.js";
 import { createSshHardenHandler, SSH_HARDEN } from "./ssh-harden.js";
 
 export interface PostApplyHooksDeps {
@@ -62,10 +63,10 @@ export async function createPostApplyHooks(deps: PostApplyHooksDeps): Promise<Po
         let r: Pick<HookRunRecord, "status" | "changed" | "output" | "error">;
         try {
           const out = await h.destroyed({ stack, signal: AbortSignal.timeout(h.timeoutMs), log });
-          r = { status: "succeeded", changed: out.changed, output: out.output };
+          r = { status: "succeeded", changed: out.changed, output: cleanRemoteText(out.output) };
           log.info({ changed: out.changed }, "hook cleaned up after a destroy");
         } catch (err) {
-          const reason = chainMessage(err);
+          const reason = cleanRemoteText(chainMessage(err));
           r = { status: "failed", changed: false, output: "", error: { code: err instanceof ProxstackError ? err.code : "hook-failed", kind: kindOf(err), reason } };
           log.error({ reason }, `hook could not clean up after destroying ${stack}; remove what it left by hand (for the VPN: DELETE /peers/${stack} on the VPN service)`);
         }

@@ -95,3 +95,21 @@ describe("hook runner", () => {
     expect(() => createHookRegistry([echo, echo])).toThrow(/two hook handlers for type 'echo'/);
   });
 });
+
+describe("hook records carry container text safely", () => {
+  it("strips escape sequences and control characters from outputs and reasons, and caps their length", async () => {
+    const hostile: HookHandler<{ fail: boolean }> = {
+      type: "hostile",
+      params: z.object({ fail: z.boolean() }).strict(),
+      timeoutMs: 1000,
+      run: async (_c, p) => {
+        if (p.fail) throw new ProxstackError("ssh-command-failed", `web: visudo said \x1b]52;c;cm0gLXJmIH4=\x07\x1b[2Jok${"x".repeat(100_000)}`, { kind: "retry" });
+        return { changed: true, output: "\x1b]0;title\x07\x1b[31mdone\x1b[0m\r" };
+      },
+    };
+    const r = createHookRunner({ handlers: createHookRegistry([hostile]), log: silentLogger(), clock: manualClock(new Date("2026-11-25T10:00:00Z")) });
+    const [ok, failed] = await r.run(ctx(), [{ type: "hostile", params: { fail: false } }, { type: "hostile", params: { fail: true } }]);
+    expect(ok?.output).toBe("done");
+    expect(failed?.error?.reason).toBe(`web: visudo said ok${"x".repeat(2000 - "web: visudo said ok".length)}…(+${100_000 - (2000 - "web: visudo said ok".length)} characters cut)`);
+  });
+});

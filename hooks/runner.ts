@@ -4,6 +4,7 @@ import { systemClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import type { HookContext, HookData, HookRunRecord } from "./hook.js";
 import type { HookRegistry } from "./registry.js";
+import { cleanRemoteText } from "../ssh/remote-text.js";
 
 export interface HookRunnerDeps {
   handlers: HookRegistry;
@@ -30,14 +31,17 @@ export function createHookRunner(deps: HookRunnerDeps): HookRunner {
     const log = deps.log.child({ stack: ctx.stack, hook: hook.type });
     const finish = (r: Pick<HookRunRecord, "status" | "changed" | "output" | "error">): HookRunRecord => {
       const ended = clock.now();
+      // Output and reasons carry text from containers into status and onto operators' terminals.
       const record: HookRunRecord = {
         type: hook.type,
         ...r,
+        output: cleanRemoteText(r.output),
+        ...(r.error ? { error: { ...r.error, reason: cleanRemoteText(r.error.reason) } } : {}),
         startedAt: started.toISOString(),
         finishedAt: ended.toISOString(),
         durationMs: ended.getTime() - started.getTime(),
       };
-      if (r.error) log.warn({ code: r.error.code, reason: r.error.reason, durationMs: record.durationMs }, "hook failed");
+      if (record.error) log.warn({ code: record.error.code, reason: record.error.reason, durationMs: record.durationMs }, "hook failed");
       else log.info({ changed: r.changed, durationMs: record.durationMs }, "hook succeeded");
       return record;
     };

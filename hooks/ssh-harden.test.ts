@@ -237,6 +237,17 @@ describe.skipIf(skip)("ssh-harden against real OpenSSH in test hosts", () => {
     expect(again.output).toMatch(/no changes; verified key login as alice/);
   });
 
+  it("replaces a 3G sparse authorized_keys without reading it", async () => {
+    const h = await start();
+    await harden(h, [laptop.public]);
+    // What a user can do to their own file; reading it would allocate 3 GiB in the engine.
+    await h.exec("truncate", ["-s", "3G", "/home/alice/.ssh/authorized_keys"]);
+    const r = await harden(h, [laptop.public]);
+    expect(r.actions).toEqual(["replaced an oversized authorized_keys (3221225472 bytes, not read) (2 keys)"]);
+    expect((await h.exec("stat", ["-c", "%s %U %a", "/home/alice/.ssh/authorized_keys"])).stdout).toMatch(/^\d{2,4} alice 600\n$/);
+    expect(await tryLogin({ host: h.address, port: h.port, username: "alice", privateKey: laptop.private })).toMatchObject({ ok: true });
+  });
+
   it("keeps the previous working sshd config when sshd -t fails", async () => {
     const h = await start();
     const at = { host: h.address, port: h.port };

@@ -8,7 +8,8 @@ import type { HookHandler } from "./hook.js";
 import type { HostKeyStore } from "../ssh/host-keys.js";
 import type { SshIdentity } from "../ssh/provisioning-key.js";
 import { checkLinuxUser, checkPublicKeys, type CheckedKey } from "../ssh/input.js";
-import { openSshSession, sftpOps, type SftpOps, type SshSession } from "../ssh/session.js";
+import { cleanRemoteText } from "../ssh/remote-text.js";
+import { firstLines, openSshSession, sftpOps, type SftpOps, type SshSession } from "../ssh/session.js";
 
 export const SSH_HARDEN = "ssh-harden";
 
@@ -45,9 +46,9 @@ export interface SshHardenDeps {
   /** The platform's provisioning key: root logs in with it; it is also authorised for the owner. */
   identity: SshIdentity;
   hostKeys: HostKeyStore;
-  /** Handshake timeout per connection. @default 15000 */
+  /** Handshake timeout per connection. @default 10000 */
   readyTimeoutMs?: number;
-  /** Timeout of a whole hook run (all instances of a stack). @default 180000 */
+  /** Timeout of a whole hook run (all instances of a stack); each command and SFTP call has its own shorter bound (ssh/session.ts SSH_LIMITS). @default 90000 */
   timeoutMs?: number;
 }
 
@@ -79,7 +80,7 @@ export function createSshHardenHandler(deps: SshHardenDeps): HookHandler<SshHard
   return {
     type: SSH_HARDEN,
     params: SshHardenParamsSchema as z.ZodType<SshHardenParams>,
-    timeoutMs: deps.timeoutMs ?? 180_000,
+    timeoutMs: deps.timeoutMs ?? 90_000,
     async run(ctx, params) {
       const user = checkLinuxUser(ctx.spec.linuxUser);
       checkPublicKeys(ctx.spec.sshKeys);
@@ -169,7 +170,7 @@ else echo "found no running sshd to reload" >&2; exit 1; fi`;
 
 async function preflight(root: SshSession): Promise<void> {
   const r = await root.exec(["sh", "-c", PREFLIGHT]);
-  if (r.code !== 0) throw new ProxstackError("ssh-template-unsupported", r.stderr.trim() || "the template lacks required commands", { kind: "stall" });
+  if (r.code !== 0) throw new ProxstackError("ssh-template-unsupported", firstLines(r.stderr) === "no output" ? "the template lacks required commands" : firstLines(r.stderr), { kind: "stall" });
 }
 
 interface Account {
@@ -216,7 +217,7 @@ async function ensureSudo(root: SshSession, fs: SftpOps, user: string, actions: 
   const path = `/etc/sudoers.d/proxstack-${user}`;
   const want = `# Managed by proxstack (ssh-harden hook).\n${user} ALL=(ALL:ALL) NOPASSWD:ALL\n`;
   const st = await fs.lstat(path);
-  if ((await fs.readFile(path)) === want && st && (st.mode & 0o777) === 0o440 && st.uid === 0) return;
+  if ((await readManaged(fs, path)).content === want && st && (st.mode & 0o777) === 0o440 && st.uid === 0) return;
   // Names containing '.' are ignored by sudo's includedir, so the candidate is inert until checked.
   const tmp = `/etc/sudoers.d/.proxstack-${user}.new`;
   await fs.writeFile(tmp, want, 0o440);
@@ -225,7 +226,7 @@ async function ensureSudo(root: SshSession, fs: SftpOps, user: string, actions: 
   const check = await root.exec(["visudo", "-c", "-q", "-f", tmp]);
   if (check.code !== 0) {
     await fs.unlink(tmp);
-    throw new ProxstackError("sudoers-invalid", `visudo rejected the sudoers rule for ${user}: ${check.stderr.trim() || check.stdout.trim()}`, { kind: "stall" });
+    throw new ProxstackError("sudoers-invalid", `visudo rejected the sudoers rule for ${user}: ${firstLines(check.stderr || check.stdout)}`, { kind: "stall" });
   }
   await fs.rename(tmp, path);
   actions.push(`granted ${user} sudo`);
@@ -264,7 +265,7 @@ async function ensureAuthorizedKeys(fs: SftpOps, a: Account, keys: readonly Chec
   const want = authorizedKeysContent(keys);
   const fst = await fs.lstat(file);
   if (fst && !fst.isFile()) throw new ProxstackError("ssh-dir-invalid", `${file} is not a regular file (a symlink?); refusing to write through it`, { kind: "stall" });
-  const have = fst ? await fs.readFile(file) : undefined;
+  const { content: have, oversized } = fst ? await readManaged(fs, file) : {};
   if (have === want && fst && fst.uid === a.uid && (fst.mode & 0o777) === 0o600) return;
   const tmp = posix.join(dir, ".authorized_keys.proxstack-new");
   await fs.writeFile(tmp, want, 0o600);
@@ -275,14 +276,21 @@ async function ensureAuthorizedKeys(fs: SftpOps, a: Account, keys: readonly Chec
   const after = keyIds(want);
   const added = [...after].filter((k) => !before.has(k)).length;
   const removed = [...before].filter((k) => !after.has(k)).length;
-  actions.push(have === undefined ? `wrote authorized_keys (${after.size} keys)` : `updated authorized_keys (+${added} −${removed}, ${after.size} keys)`);
+  actions.push(
+    oversized !== undefined
+      ? `replaced an oversized authorized_keys (${oversized} bytes, not read) (${after.size} keys)`
+      : have === undefined
+        ? `wrote authorized_keys (${after.size} keys)`
+        : `updated authorized_keys (+${added} −${removed}, ${after.size} keys)`,
+  );
 }
 
 /** Installs the drop-in; when `sshd -t` or the effective settings disagree, puts the previous file back. */
 async function ensureSshdDropin(root: SshSession, fs: SftpOps, user: string, actions: string[]): Promise<boolean> {
   const dir = posix.dirname(SSHD_DROPIN);
   if (!(await fs.lstat(dir))) await fs.mkdir(dir, 0o755);
-  const previous = await fs.readFile(SSHD_DROPIN);
+  // An oversized drop-in is not ours any more: it is replaced, and removed (not restored) on failure.
+  const { content: previous } = await readManaged(fs, SSHD_DROPIN);
   const changed = previous !== SSHD_DROPIN_CONTENT;
   const restore = async () => {
     if (previous === undefined) await fs.unlink(SSHD_DROPIN);
@@ -294,7 +302,7 @@ async function ensureSshdDropin(root: SshSession, fs: SftpOps, user: string, act
     if (changed) await restore();
     throw new ProxstackError(
       "sshd-config-invalid",
-      `sshd -t rejected the configuration, so the previous one stays in place: ${test.stderr.trim().split("\n").slice(0, 4).join(" | ")}`,
+      `sshd -t rejected the configuration, so the previous one stays in place: ${firstLines(test.stderr)}`,
       { kind: "retry" },
     );
   }
@@ -306,7 +314,7 @@ async function ensureSshdDropin(root: SshSession, fs: SftpOps, user: string, act
       if (changed) await restore();
       throw new ProxstackError(
         "sshd-config-overridden",
-        `the drop-in does not take effect for ${who} (${wrong.map(([k]) => `${k} is ${settings.get(k) ?? "unset"}`).join(", ") || eff.stderr.trim()}); ` +
+        `the drop-in does not take effect for ${who} (${wrong.map(([k]) => `${k} is ${cleanRemoteText(settings.get(k) ?? "unset", 80)}`).join(", ") || firstLines(eff.stderr)}); ` +
           `an earlier sshd_config.d file, a Match block or a missing 'Include /etc/ssh/sshd_config.d/*.conf' overrides it; the previous config stays in place`,
         { kind: "stall" },
       );
@@ -314,6 +322,19 @@ async function ensureSshdDropin(root: SshSession, fs: SftpOps, user: string, act
   }
   if (changed) actions.push(previous === undefined ? "installed the sshd key-only drop-in" : "rewrote the sshd key-only drop-in");
   return changed;
+}
+
+/**
+ * Reads a file this hook manages. One that is too large to read (a user can `truncate -s 3G` their
+ * authorized_keys) or is not a regular file is reported, not read: the caller replaces it.
+ */
+async function readManaged(fs: SftpOps, path: string): Promise<{ content?: string; oversized?: number }> {
+  try {
+    return { content: await fs.readFile(path) };
+  } catch (err) {
+    if (!(err instanceof ProxstackError) || (err.code !== "ssh-file-too-large" && err.code !== "ssh-file-not-regular")) throw err;
+    return { oversized: (await fs.lstat(path))?.size ?? 0 };
+  }
 }
 
 async function writeAtomic(fs: SftpOps, path: string, content: string, mode: number): Promise<void> {
@@ -331,13 +352,13 @@ async function writeAtomic(fs: SftpOps, path: string, content: string, mode: num
  */
 async function verifyLogin(t: HardenTarget, user: string, opts: { untilKeyOnly?: boolean } = {}): Promise<{ methods: string[]; offersPasswords: boolean }> {
   let lastErr: unknown;
-  for (let attempt = 0; attempt < 40; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     if (t.signal?.aborted) break;
     try {
       const s = await openSshSession({ host: t.host, port: t.port, username: user, privateKey: t.identity.privateKey, hostKeys: t.hostKeys, vmid: t.vmid, signal: t.signal, readyTimeoutMs: t.readyTimeoutMs });
       try {
         const who = await s.run(`verify login as ${user}`, ["id", "-un"]);
-        if (who.stdout.trim() !== user) throw new ProxstackError("ssh-verify-failed", `logged in as ${who.stdout.trim()} instead of ${user}`, { kind: "retry" });
+        if (who.stdout.trim() !== user) throw new ProxstackError("ssh-verify-failed", `logged in as ${firstLines(who.stdout)} instead of ${user}`, { kind: "retry" });
         await s.run(`verify sudo for ${user}`, ["sudo", "-n", "true"]);
         const methods = s.methodsOffered;
         const offersPasswords = methods.includes("password") || methods.includes("keyboard-interactive");

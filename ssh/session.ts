@@ -2,6 +2,7 @@
 import { Client, type ClientChannel, type SFTPWrapper, type Stats } from "ssh2";
 import { ProxstackError } from "../lib/errors.js";
 import { hostId, type HostKeyStore } from "./host-keys.js";
+import { cleanRemoteText } from "./remote-text.js";
 
 export interface SshTarget {
   host: string;
@@ -12,9 +13,16 @@ export interface SshTarget {
   /** The container's VMID when known: host-key pins then belong to (vmid, address) (ssh/host-keys.ts). */
   vmid?: number;
   signal?: AbortSignal;
-  /** How long to wait for the SSH handshake. @default 15000 */
+  /** How long to wait for the SSH handshake. @default 10000 */
   readyTimeoutMs?: number;
+  /** How long one command (exec, run, script) may take before its channel is closed. @default 20000 */
+  commandTimeoutMs?: number;
+  /** Bytes kept per output stream of one command; past it the channel is closed and the command fails. @default 1 MiB */
+  maxOutputBytes?: number;
 }
+
+/** Per-step bounds: a hostile or hung container costs at most this much time and memory per step. */
+export const SSH_LIMITS = { readyTimeoutMs: 10_000, commandTimeoutMs: 20_000, maxOutputBytes: 1024 * 1024, maxFileBytes: 64 * 1024, sftpTimeoutMs: 10_000 } as const;
 
 export interface ExecResult {
   code: number | null;
@@ -49,7 +57,7 @@ export function shellQuote(arg: string): string {
 export function openSshSession(t: SshTarget): Promise<SshSession> {
   const id = hostId(t.host, t.port);
   const where = `${t.host}:${t.port}`;
-  const readyTimeoutMs = t.readyTimeoutMs ?? 15_000;
+  const readyTimeoutMs = t.readyTimeoutMs ?? SSH_LIMITS.readyTimeoutMs;
   return new Promise((resolve, reject) => {
     const client = new Client();
     let refused: ProxstackError | undefined;
@@ -73,7 +81,10 @@ export function openSshSession(t: SshTarget): Promise<SshSession> {
     client.once("ready", () => {
       if (settled) return;
       settled = true;
-      const session = makeSession(client, where, methodsOffered);
+      const session = makeSession(client, where, methodsOffered, {
+        commandTimeoutMs: t.commandTimeoutMs ?? SSH_LIMITS.commandTimeoutMs,
+        maxOutputBytes: t.maxOutputBytes ?? SSH_LIMITS.maxOutputBytes,
+      });
       // After the handshake an abort still has to end a running command.
       t.signal?.removeEventListener("abort", onAbort);
       const endOnAbort = () => client.destroy();
@@ -125,18 +136,45 @@ function translate(err: Error & { level?: string; code?: string }, where: string
   return new ProxstackError("ssh-failed", `${where}: ${msg}`, { kind: "retry", cause: err });
 }
 
-function makeSession(client: Client, where: string, offered: string[]): SshSession {
+function makeSession(client: Client, where: string, offered: string[], limits: { commandTimeoutMs: number; maxOutputBytes: number }): SshSession {
   const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
   let sftp: Promise<SFTPWrapper> | undefined;
   const exec: SshSession["exec"] = (argv, opts = {}) =>
     new Promise((resolve, reject) => {
+      const what = cleanRemoteText(argv[0] ?? "", 80);
       client.exec(argv.map(shellQuote).join(" "), (err, stream) => {
-        if (err) return reject(new ProxstackError("ssh-exec-failed", `${where}: cannot run ${argv[0] ?? ""}`, { kind: "retry", cause: err }));
-        let stdout = "";
-        let stderr = "";
-        stream.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-        stream.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-        stream.once("close", (code: number | null) => resolve({ code, stdout, stderr }));
+        if (err) return reject(new ProxstackError("ssh-exec-failed", `${where}: cannot run ${what}`, { kind: "retry", cause: err }));
+        const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+        const size = { stdout: 0, stderr: 0 };
+        let done = false;
+        // Past a limit the channel is closed: the remote side gets EPIPE and nothing more is buffered here.
+        const stop = (e: ProxstackError) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          stream.close();
+          reject(e);
+        };
+        const timer = setTimeout(
+          () => stop(new ProxstackError("ssh-step-timeout", `${where}: ${what} did not finish within ${Math.round(limits.commandTimeoutMs / 1000)}s; closed its channel`, { kind: "retry" })),
+          limits.commandTimeoutMs,
+        );
+        const collect = (which: "stdout" | "stderr") => (d: Buffer) => {
+          if (done) return;
+          size[which] += d.length;
+          if (size[which] > limits.maxOutputBytes) {
+            return stop(new ProxstackError("ssh-output-too-large", `${where}: ${what} wrote more than ${limits.maxOutputBytes} bytes to ${which}; closed its channel`, { kind: "retry" }));
+          }
+          out[which].push(d);
+        };
+        stream.on("data", collect("stdout"));
+        stream.stderr.on("data", collect("stderr"));
+        stream.once("close", (code: number | null) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          resolve({ code, stdout: Buffer.concat(out.stdout).toString("utf8"), stderr: Buffer.concat(out.stderr).toString("utf8") });
+        });
         stream.end(opts.input ?? "");
       });
     });
@@ -169,25 +207,65 @@ function makeSession(client: Client, where: string, offered: string[]): SshSessi
   };
 }
 
-function firstLines(s: string): string {
-  return s.trim().split("\n").slice(0, 6).join(" | ") || "no output";
+/** The first lines of a command's output, for a message: escape sequences and control characters stripped, length capped. */
+export function firstLines(s: string): string {
+  return cleanRemoteText(s.trim().split("\n").slice(0, 6).join(" | "), 500) || "no output";
 }
 
-/** Promise forms of the SFTP calls the hooks use; a missing file reads as `undefined`. */
-export function sftpOps(s: SFTPWrapper) {
-  const call = <T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void) =>
-    new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+/**
+ * Promise forms of the SFTP calls the hooks use; a missing file reads as `undefined`. Every call gives up
+ * after `timeoutMs`; `readFile` reads only regular files of at most `maxFileBytes` (checked with lstat
+ * first, and the read itself stops one byte past the limit, so a file growing meanwhile cannot get
+ * through): `ssh-file-too-large` / `ssh-file-not-regular` otherwise.
+ */
+export function sftpOps(s: SFTPWrapper, opts: { maxFileBytes?: number; timeoutMs?: number } = {}) {
+  const maxFileBytes = opts.maxFileBytes ?? SSH_LIMITS.maxFileBytes;
+  const timeoutMs = opts.timeoutMs ?? SSH_LIMITS.sftpTimeoutMs;
+  const call = <T>(what: string, fn: (cb: (err: Error | null | undefined, v: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ProxstackError("ssh-step-timeout", `SFTP ${what} did not answer within ${Math.round(timeoutMs / 1000)}s`, { kind: "retry" })), timeoutMs);
+      fn((err, v) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(v);
+      });
+    });
   const isMissing = (err: unknown) => (err as { code?: number }).code === 2;
+  const lstat = (p: string) => call<Stats>(`lstat ${p}`, (cb) => s.lstat(p, cb)).catch((err) => (isMissing(err) ? undefined : Promise.reject(err)));
+  const readBounded = async (p: string): Promise<string> => {
+    const handle = await call<Buffer>(`open ${p}`, (cb) => s.open(p, "r", cb));
+    try {
+      const buf = Buffer.alloc(maxFileBytes + 1);
+      let got = 0;
+      for (;;) {
+        const n = await call<number>(`read ${p}`, (cb) => s.read(handle, buf, got, buf.length - got, got, (err, bytes) => cb(err, bytes)));
+        if (n === 0) break;
+        got += n;
+        if (got > maxFileBytes) throw tooLarge(p, `more than ${maxFileBytes}`);
+      }
+      return buf.subarray(0, got).toString("utf8");
+    } finally {
+      await call<void>(`close ${p}`, (cb) => s.close(handle, (e) => cb(e, undefined))).catch(() => undefined);
+    }
+  };
+  const tooLarge = (p: string, size: string) =>
+    new ProxstackError("ssh-file-too-large", `${p} is ${size} bytes; files over ${maxFileBytes} bytes are not read`, { kind: "stall" });
   return {
-    lstat: (p: string) => call<Stats>((cb) => s.lstat(p, cb)).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
-    readFile: (p: string) => call<Buffer>((cb) => s.readFile(p, cb)).then((b) => b.toString("utf8")).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
-    writeFile: (p: string, data: string, mode: number) => call<void>((cb) => s.writeFile(p, data, { mode }, (e) => cb(e, undefined))),
-    mkdir: (p: string, mode: number) => call<void>((cb) => s.mkdir(p, { mode }, (e) => cb(e, undefined))),
-    chown: (p: string, uid: number, gid: number) => call<void>((cb) => s.chown(p, uid, gid, (e) => cb(e, undefined))),
-    chmod: (p: string, mode: number) => call<void>((cb) => s.chmod(p, mode, (e) => cb(e, undefined))),
+    lstat,
+    readFile: async (p: string): Promise<string | undefined> => {
+      const st = await lstat(p);
+      if (!st) return undefined;
+      if (!st.isFile()) throw new ProxstackError("ssh-file-not-regular", `${p} is not a regular file (a symlink?); refusing to read it`, { kind: "stall" });
+      if (st.size > maxFileBytes) throw tooLarge(p, String(st.size));
+      return readBounded(p).catch((err) => (isMissing(err) ? undefined : Promise.reject(err)));
+    },
+    writeFile: (p: string, data: string, mode: number) => call<void>(`write ${p}`, (cb) => s.writeFile(p, data, { mode }, (e) => cb(e, undefined))),
+    mkdir: (p: string, mode: number) => call<void>(`mkdir ${p}`, (cb) => s.mkdir(p, { mode }, (e) => cb(e, undefined))),
+    chown: (p: string, uid: number, gid: number) => call<void>(`chown ${p}`, (cb) => s.chown(p, uid, gid, (e) => cb(e, undefined))),
+    chmod: (p: string, mode: number) => call<void>(`chmod ${p}`, (cb) => s.chmod(p, mode, (e) => cb(e, undefined))),
     /** posix-rename@openssh.com: replaces the target atomically (plain SFTP rename refuses to). */
-    rename: (from: string, to: string) => call<void>((cb) => s.ext_openssh_rename(from, to, (e) => cb(e, undefined))),
-    unlink: (p: string) => call<void>((cb) => s.unlink(p, (e) => cb(e, undefined))).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
+    rename: (from: string, to: string) => call<void>(`rename ${from}`, (cb) => s.ext_openssh_rename(from, to, (e) => cb(e, undefined))),
+    unlink: (p: string) => call<void>(`unlink ${p}`, (cb) => s.unlink(p, (e) => cb(e, undefined))).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
   };
 }
 

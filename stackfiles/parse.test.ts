@@ -166,6 +166,27 @@ describe("positions", () => {
     expect(r.ok ? "" : formatPositionedError(r.errors[0]!)).toBe(`stacks/alice.yaml:1:1: the file is ${Buffer.byteLength(ALICE)} bytes; a stack file may be at most 100 bytes`);
   });
 
+  it("refuses a 256 KiB file of 32k keys before the YAML reader sees it, naming the line of the first key too many", () => {
+    const keys = Array.from({ length: 32_000 }, (_, i) => `k${i}: 1`);
+    const text = `${ALICE}extra:\n${keys.map((k) => `  ${k}`).join("\n")}\n`;
+    expect(Buffer.byteLength(text)).toBeGreaterThan(256_000);
+    const r = parseStackFile("stacks/alice.yaml", text, { maxBytes: 1024 * 1024 });
+    // The example's own keys and colons come first; the limit falls inside the extra keys.
+    const entriesBefore = [...ALICE.matchAll(/:(?=[\s,\]}]|$)|["']:|(?:^|[\s[])-(?=\s|$)|,/gm)].length + 1;
+    const line = ALICE.split("\n").length + 1 + (2000 - entriesBefore);
+    expect(r.ok ? [] : r.errors.map(formatPositionedError)).toEqual([
+      `stacks/alice.yaml:${line}:1: the file has more than 2000 keys and list items (this is number 2001); a stack file needs a few hundred at most`,
+    ]);
+  });
+
+  it("refuses more than 5000 lines, and a flow mapping with more than 2000 keys on one line", () => {
+    const lines = parseStackFile("stacks/alice.yaml", `${ALICE}${"# note\n".repeat(6000)}`);
+    expect(lines.ok ? [] : lines.errors.map((e) => [e.code, e.line, e.col])).toEqual([["yaml.too-many-lines", 5001, 1]]);
+    const flow = `extra: {${Array.from({ length: 3000 }, (_, i) => `k${i}: 1`).join(", ")}}\n`;
+    const r = parseStackFile("stacks/alice.yaml", `${ALICE}${flow}`);
+    expect(r.ok ? [] : r.errors.map((e) => [e.code, e.line])).toEqual([["yaml.too-many-entries", ALICE.split("\n").length]]);
+  });
+
   it("refuses any alias when the alias budget is 0", () => {
     const r = parseStackFile("x.yaml", "a: &x 1\nb: *x\n", { maxAliasCount: 0 });
     expect(r.ok ? "" : r.errors[0]?.code).toBe("yaml.alias-limit");

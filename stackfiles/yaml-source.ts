@@ -73,6 +73,19 @@ export function decodeStackText(path: string, content: string | Uint8Array, opts
     return fail(line, col, "yaml.too-deep", `brackets nest more than ${MAX_FLOW_DEPTH} levels deep here; a stack file needs only a few`);
   }
 
+  const crowded = tooCrowded(text);
+  if (crowded !== undefined) {
+    const { line } = lineCol(text, crowded.offset);
+    return fail(
+      line,
+      1,
+      crowded.what === "lines" ? "yaml.too-many-lines" : "yaml.too-many-entries",
+      crowded.what === "lines"
+        ? `the file has more than ${MAX_STACK_FILE_LINES} lines; a stack file needs a few hundred at most`
+        : `the file has more than ${MAX_STACK_FILE_ENTRIES} keys and list items (this is number ${MAX_STACK_FILE_ENTRIES + 1}); a stack file needs a few hundred at most`,
+    );
+  }
+
   return { ok: true, text };
 }
 
@@ -218,6 +231,38 @@ function tooDeep(text: string): number | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Most lines a stack file may have. The YAML reader's cost grows faster than the size (a 256 KiB file
+ * of 32k keys took seconds of blocked event loop), so size alone is no bound. @default 5000
+ */
+export const MAX_STACK_FILE_LINES = 5000;
+
+/** Most keys and list items (block or flow) a stack file may have; a real one has a few hundred. @default 2000 */
+export const MAX_STACK_FILE_ENTRIES = 2000;
+
+// What starts an entry, over-counted on purpose (a colon or comma inside a value counts too): a key's
+// colon (before a space, a flow delimiter or the line end; or right after a quote), a block list dash,
+// a flow separator.
+const ENTRY = /:(?=[\s,\]}]|$)|["']:|(?:^|[\s[])-(?=\s|$)|,/gm;
+
+/** Where the text first exceeds the line or the entry limit (whichever comes first), counted without parsing. */
+function tooCrowded(text: string): { what: "lines" | "entries"; offset: number } | undefined {
+  let lines: { what: "lines"; offset: number } | undefined;
+  let line = 1;
+  for (let i = text.indexOf("\n"); i !== -1 && i < text.length - 1; i = text.indexOf("\n", i + 1)) {
+    if (++line > MAX_STACK_FILE_LINES) {
+      lines = { what: "lines", offset: i + 1 };
+      break;
+    }
+  }
+  let entries = 0;
+  for (const m of text.matchAll(ENTRY)) {
+    if (lines && m.index > lines.offset) break;
+    if (++entries > MAX_STACK_FILE_ENTRIES) return { what: "entries", offset: m.index };
+  }
+  return lines;
 }
 
 /** The key written at an offset (for duplicate-key messages), without quotes. */

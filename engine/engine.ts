@@ -5,7 +5,7 @@ import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
 import { join } from "node:path";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { commitStackFile, setInstanceAllocations, writeIfUnchanged } from "./allocation-writer.js";
-import { createReconciler, needsPass, type PostApplyHooks, type ReplacementCheck } from "./reconciler.js";
+import { createReconciler, DEFAULT_REMOVAL, needsPass, type PostApplyHooks, type ReplacementCheck } from "./reconciler.js";
 import type { StackRunner } from "../runners/runner.js";
 import { createStackIndex, type StackIndex } from "./stack-index.js";
 import type { StatusStore } from "./status/store.js";
@@ -29,6 +29,12 @@ export interface EngineOptions {
   /** Longest a stream of route changes may delay the platform run. @default 30000 */
   platformMaxWaitMs: number;
   backoff: BackoffOptions;
+  /** How long a stack whose file is missing waits before its resources are destroyed (a save, checkout or reset may bring it back). @default 600000 (10 minutes) */
+  removalGraceMs: number;
+  /** When more user stack files than this are missing at once, none is destroyed until `proxstack destroy <stack>` confirms it. @default 3 */
+  removalHoldAboveStacks: number;
+  /** …or more than this share of the known user stacks (with at least two missing). @default 0.1 */
+  removalHoldAboveShare: number;
   /** Watch the directory (false for one-shot passes). @default true */
   watch: boolean;
 }
@@ -42,6 +48,9 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   platformQuietMs: 2000,
   platformMaxWaitMs: 30_000,
   backoff: DEFAULT_BACKOFF,
+  removalGraceMs: DEFAULT_REMOVAL.graceMs,
+  removalHoldAboveStacks: DEFAULT_REMOVAL.holdAboveStacks,
+  removalHoldAboveShare: DEFAULT_REMOVAL.holdAboveShare,
   watch: true,
 };
 
@@ -112,6 +121,7 @@ export function createEngine(deps: EngineDeps): Engine {
     clock,
     log,
     retries,
+    removal: { graceMs: o.removalGraceMs, holdAboveStacks: o.removalHoldAboveStacks, holdAboveShare: o.removalHoldAboveShare },
     ...(deps.hooks ? { hooks: deps.hooks } : {}),
     ...(deps.replacementRisks ? { replacementRisks: deps.replacementRisks } : {}),
     onRoutesChanged: touchPlatform,

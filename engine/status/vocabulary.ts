@@ -40,6 +40,10 @@ export const REASONS = {
     condition: "Reconciling", retryable: true, untilFileChanges: false, survivesPending: true,
     doc: "Resources are applied but a post-deploy hook failed (degraded); the engine retries the hooks, never rolling back.",
   },
+  PendingRemoval: {
+    condition: "Reconciling", retryable: false, untilFileChanges: false, survivesPending: true,
+    doc: "The stack file is gone; its resources are destroyed when the grace period ends (or, when many files went at once, once `proxstack destroy` confirms); the file coming back cancels it.",
+  },
   InvalidSpec: { ...stopped, doc: "The stack file fails validation; nothing is applied until it is fixed, the last good state stays." },
   UnsafePlan: { ...stopped, doc: "The plan would replace or delete containers the file change did not ask for; nothing was applied." },
   Protected: { ...stopped, doc: "Destroying the stack would remove a protected instance; nothing was destroyed." },

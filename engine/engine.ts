@@ -80,7 +80,7 @@ export interface Engine {
   resync(): Promise<{ queued: string[]; read: number }>;
   /** Queues one stack now (the portal uses "portal", ahead of resyncs). */
   enqueue(stack: string, priority?: Priority): void;
-  /** Destroys one user stack now (outside the queue's retries); protected instances refuse. */
+  /** Destroys one user stack now (outside the queue's retries), whatever its grace period or hold (`proxstack destroy` confirms a held removal); protected instances refuse. */
   destroy(stack: string): Promise<void>;
   /** Drift detection now: queues a refresh of every applied stack (each runs in its turn, never beside a run of the same stack). */
   refresh(): string[];

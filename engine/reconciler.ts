@@ -87,7 +87,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
    */
   const removalHold = (): string | undefined => {
     const stacks = store.listStacks().filter((s) => s.name !== PLATFORM_STACK && s.hasResources);
-    const missing = stacks.filter((s) => !index.get(s.name) && s.reason !== "Retained" && !REASONS[s.reason].untilFileChanges).map((s) => s.name);
+    // A removal that stopped for good (Protected) is not on its way; neither are retained stacks.
+    const stoppedForGood = (s: (typeof stacks)[number]): boolean => REASONS[s.reason].untilFileChanges && s.stoppedFor === FILE_MISSING_KEY;
+    const missing = stacks.filter((s) => !index.get(s.name) && s.reason !== "Retained" && !stoppedForGood(s)).map((s) => s.name);
     const known = new Set([...index.names(), ...stacks.map((s) => s.name)]).size;
     const { holdAboveStacks: most, holdAboveShare: share } = removalOpts;
     if (missing.length < 2 || (missing.length <= most && missing.length <= share * known)) return undefined;

@@ -205,6 +205,22 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     expect(runner.calls.some((c) => c.method === "destroy" && c.stack === "alice")).toBe(false);
   });
 
+  it("watcher: a pending removal becomes held as soon as more files go missing, and is released when they come back", async () => {
+    const { dir, engine, runner } = await started({ options: { removalHoldAboveStacks: 1 } });
+    const texts = { alice: dir.read("alice"), bob: dir.read("bob") };
+    rmSync(join(dir.stacks, "carol.yaml"));
+    await waitFor(() => reason(engine, "carol") === "PendingRemoval", "carol pending removal");
+    expect(engine.store.getStack("carol")?.removalHeld).toBe(false);
+    rmSync(join(dir.stacks, "alice.yaml"));
+    rmSync(join(dir.stacks, "bob.yaml"));
+    await waitFor(() => ["alice", "bob", "carol"].every((s) => engine.store.getStack(s)?.removalHeld === true), "all three held");
+    dir.write("alice", texts.alice);
+    dir.write("bob", texts.bob);
+    await waitFor(() => reason(engine, "alice") === "Applied" && reason(engine, "bob") === "Applied" && engine.store.getStack("carol")?.removalHeld === false, "carol alone again, in its grace period");
+    expect(reason(engine, "carol")).toBe("PendingRemoval");
+    expect(runner.calls.filter((c) => c.method === "destroy")).toEqual([]);
+  });
+
   it("a renamed file is a removal plus a new stack", async () => {
     const { dir, engine } = await started({ options: { removalGraceMs: 0 } });
     renameSync(join(dir.stacks, "carol.yaml"), join(dir.stacks, "dave.yaml"));

@@ -164,6 +164,8 @@ export function createEngine(deps: EngineDeps): Engine {
     return queued;
   };
 
+  const pendingRemovals = (): string[] => store.listStacks().filter((s) => s.reason === "PendingRemoval").map((s) => s.name);
+
   let idleWaiters: (() => void)[] = [];
   const notifyIdle = (): void => {
     void queue.idle().then(() => {
@@ -207,7 +209,8 @@ export function createEngine(deps: EngineDeps): Engine {
           onChange: (stack) => {
             index
               .reload(stack)
-              .then((r) => enqueueChanged([...r.changed, ...r.removed], "change"))
+              // A file that goes or comes back changes whether the other pending removals are held: they are asked again.
+              .then((r) => enqueueChanged(new Set([...r.changed, ...r.removed, ...pendingRemovals()]), "change"))
               .catch((err: unknown) => log.error({ stack, err }, "reading a changed stack file failed"));
           },
         });

@@ -39,7 +39,10 @@ describe("decide", () => {
     ["first apply failed, not due", present("h1"), obs({ appliedHash: undefined, hasResources: false, reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
     ["destroy failing backs off", removed, obs({ reason: "Retrying", nextAttemptAt: later, removalAt: graceOver }), "wait", "backing-off"],
     // Bug: a protected stack whose file is gone was "destroyed" again (and refused again) at every resync.
-    ["file removed + Protected + retry due", removed, obs({ reason: "Protected", nextAttemptAt: earlier, stoppedFor: "absent", removalAt: graceOver }), "noop", "stopped-until-file-changes"],
+    [
+      "file removed + Protected + retry due", removed, obs({ reason: "Protected", nextAttemptAt: earlier, stoppedFor: "absent", removalAt: graceOver }),
+      "noop", "stopped-until-file-changes",
+    ],
     // Bug: a missing file was destroyed at once (~125 ms after a non-atomic save, a checkout or a reset).
     ["removed, first seen: the grace period starts", removed, obs({}), "wait", "removal-grace"],
     ["removed, in the grace period", removed, obs({ reason: "PendingRemoval", removalAt: later }), "wait", "removal-grace"],
@@ -58,11 +61,13 @@ describe("decide", () => {
 
   it("the grace period is recorded when the file is first seen missing, and a held removal says why", () => {
     expect(decide(removed, obs({}), now).transition).toEqual({ mark: "pending-removal", at: new Date("2026-11-25T12:10:00Z"), hold: undefined });
-    expect(decide(held, obs({}), now).transition).toEqual({ mark: "pending-removal", at: new Date("2026-11-25T12:10:00Z"), hold: "5 of 12 stack files are missing at once" });
+    expect(decide(held, obs({}), now).transition)
+      .toEqual({ mark: "pending-removal", at: new Date("2026-11-25T12:10:00Z"), hold: "5 of 12 stack files are missing at once" });
     // No longer held (files came back) with the grace over: destroyed.
     expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: graceOver, removalHeld: true }), now)).toEqual({ action: "destroy", reason: "file-removed" });
     // Still in the grace period, no longer held: the status says so.
-    expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: later, removalHeld: true }), now).transition).toEqual({ mark: "pending-removal", at: new Date(later), hold: undefined });
+    expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: later, removalHeld: true }), now).transition)
+      .toEqual({ mark: "pending-removal", at: new Date(later), hold: undefined });
   });
 
   // Every (situation, reason) pair. A cell is the action, then `>` and the status recorded before it, if any.

@@ -116,7 +116,9 @@ export function decide(desired: Desired, observed: Observed | undefined, now: Da
 function removal(desired: Desired & { kind: "absent" }, observed: Observed, now: Date, due: Date | undefined): Decision {
   const hold = desired.hold;
   const destroy: Decision = { action: "destroy", reason: "file-removed" };
-  if (observed.removalAt === undefined && desired.graceMs <= 0 && hold === undefined) return due ? { action: "wait", reason: "backing-off", until: due } : destroy;
+  if (observed.removalAt === undefined && desired.graceMs <= 0 && hold === undefined) {
+    return due ? { action: "wait", reason: "backing-off", until: due } : destroy;
+  }
   const at = observed.removalAt !== undefined ? new Date(observed.removalAt) : new Date(now.getTime() + desired.graceMs);
   const recorded = observed.reason === "PendingRemoval" && observed.removalAt !== undefined && observed.removalHeld === (hold !== undefined);
   const transition: { transition?: Transition } = recorded ? {} : { transition: { mark: "pending-removal", at, hold } };
@@ -157,7 +159,13 @@ export interface RetryStep {
  * an exhausted allocation and anything transient are retried after the retry book's pause (`retry` is
  * asked only then, so a stop does not count as a failure in a row).
  */
-export function afterFailure(err: unknown, message: string, retry: () => RetryStep, now: Date, stoppedFor: string): Transition & { mark: "failed" | "stalled" } {
+export function afterFailure(
+  err: unknown,
+  message: string,
+  retry: () => RetryStep,
+  now: Date,
+  stoppedFor: string,
+): Transition & { mark: "failed" | "stalled" } {
   const exhausted = err instanceof ProxstackError && err.code === "allocation-exhausted";
   if (kindOf(err) === "stall" && !exhausted) return { mark: "stalled", reason: "ApplyRejected", message, stoppedFor };
   const r = retry();

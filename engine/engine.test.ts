@@ -216,7 +216,8 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     await waitFor(() => ["alice", "bob", "carol"].every((s) => engine.store.getStack(s)?.removalHeld === true), "all three held");
     dir.write("alice", texts.alice);
     dir.write("bob", texts.bob);
-    await waitFor(() => reason(engine, "alice") === "Applied" && reason(engine, "bob") === "Applied" && engine.store.getStack("carol")?.removalHeld === false, "carol alone again, in its grace period");
+    const released = () => reason(engine, "alice") === "Applied" && reason(engine, "bob") === "Applied" && engine.store.getStack("carol")?.removalHeld === false;
+    await waitFor(released, "carol alone again, in its grace period");
     expect(reason(engine, "carol")).toBe("PendingRemoval");
     expect(runner.calls.filter((c) => c.method === "destroy")).toEqual([]);
   });
@@ -347,7 +348,8 @@ describe("a stack whose file goes missing (manual clock)", () => {
   async function manualEngine(extra = 0) {
     const dir = tempStacks();
     for (let i = 0; i < extra; i++) {
-      dir.write(`f${i}`, `apiVersion: proxstack.dev/v1\nkind: UserStack\nname: f${i}\nowner:\n  email: f${i}@example.com\nlinuxUser: f${i}\nsshKeys:\n  - ${key}\ninstances:\n  - name: a\n    template: debian-12\n    plan: small\n`);
+      const head = `apiVersion: proxstack.dev/v1\nkind: UserStack\nname: f${i}\nowner:\n  email: f${i}@example.com\nlinuxUser: f${i}\n`;
+      dir.write(`f${i}`, `${head}sshKeys:\n  - ${key}\ninstances:\n  - name: a\n    template: debian-12\n    plan: small\n`);
     }
     const clock = manualClock(new Date("2026-11-30T10:00:00Z"));
     const timers = manualTimers(clock);
@@ -386,7 +388,8 @@ describe("a stack whose file goes missing (manual clock)", () => {
     await settle(() => reason(engine, "carol") === "PendingRemoval", "carol pending removal");
     const s = engine.store.getStack("carol")!;
     expect([s.condition, s.removalAt, s.removalHeld]).toEqual(["Reconciling", new Date(gone + GRACE).toISOString(), false]);
-    expect(s.message).toBe(`carol.yaml is missing: its resources are destroyed at ${new Date(gone + GRACE).toISOString()} unless the file comes back; 'proxstack destroy carol' destroys them now`);
+    const at = new Date(gone + GRACE).toISOString();
+    expect(s.message).toBe(`carol.yaml is missing: its resources are destroyed at ${at} unless the file comes back; 'proxstack destroy carol' destroys them now`);
     await advanceTo(gone + GRACE - 1);
     expect(destroys("carol")).toBe(0);
     expect(runner.resources("carol").length).toBe(1);

@@ -29,7 +29,10 @@ export interface EngineOptions {
   /** Longest a stream of route changes may delay the platform run. @default 30000 */
   platformMaxWaitMs: number;
   backoff: BackoffOptions;
-  /** How long a stack whose file is missing waits before its resources are destroyed (a save, checkout or reset may bring it back). @default 600000 (10 minutes) */
+  /**
+   * How long a stack whose file is missing waits before its resources are destroyed (a save, checkout or
+   * reset may bring it back). @default 600000 (10 minutes)
+   */
   removalGraceMs: number;
   /** When more user stack files than this are missing at once, none is destroyed until `proxstack destroy <stack>` confirms it. @default 3 */
   removalHoldAboveStacks: number;
@@ -80,7 +83,10 @@ export interface Engine {
   resync(): Promise<{ queued: string[]; read: number }>;
   /** Queues one stack now (the portal uses "portal", ahead of resyncs). */
   enqueue(stack: string, priority?: Priority): void;
-  /** Destroys one user stack now (outside the queue's retries), whatever its grace period or hold (`proxstack destroy` confirms a held removal); protected instances refuse. */
+  /**
+   * Destroys one user stack now (outside the queue's retries), whatever its grace period or hold
+   * (`proxstack destroy` confirms a held removal); protected instances refuse.
+   */
   destroy(stack: string): Promise<void>;
   /** Drift detection now: queues a refresh of every applied stack (each runs in its turn, never beside a run of the same stack). */
   refresh(): string[];

@@ -94,7 +94,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const { holdAboveStacks: most, holdAboveShare: share } = removalOpts;
     if (missing.length < 2 || (missing.length <= most && missing.length <= share * known)) return undefined;
     const which = missing.length > 5 ? `${missing.slice(0, 5).join(", ")} …` : missing.join(", ");
-    return `${missing.length} of ${known} stack files are missing at once (${which}; the brake holds above ${most}, or above ${Math.round(share * 100)}% of the stacks)`;
+    const brake = `the brake holds above ${most}, or above ${Math.round(share * 100)}% of the stacks`;
+    return `${missing.length} of ${known} stack files are missing at once (${which}; ${brake})`;
   };
 
   const desiredOf = (stack: string): Desired => {
@@ -128,8 +129,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       case "pending-removal": {
         const file = stackFileName(stack);
         const message = t.hold
-          ? `${file} is missing and so are others: ${t.hold}. Nothing is destroyed until 'proxstack destroy ${stack}' confirms it, or the files come back`
-          : `${file} is missing: its resources are destroyed at ${t.at.toISOString()} unless the file comes back; 'proxstack destroy ${stack}' destroys them now`;
+          ? `${file} is missing and so are others: ${t.hold}. ` +
+            `Nothing is destroyed until 'proxstack destroy ${stack}' confirms it, or the files come back`
+          : `${file} is missing: its resources are destroyed at ${t.at.toISOString()} unless the file comes back; ` +
+            `'proxstack destroy ${stack}' destroys them now`;
         deps.log.warn({ stack, at: t.at.toISOString(), held: t.hold !== undefined }, "stack file missing; removal pending");
         return store.markPendingRemoval(stack, { at: t.at, held: t.hold !== undefined, message });
       }
@@ -218,7 +221,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const hookFailedBefore = new Set(store.listInstances(stack).filter((i) => i.state === "hook-failed").map((i) => i.name));
       const instances = spec.instances.map((i) => {
         const out = outputs.instances.find((o) => o.name === i.name);
-        if (!out) throw new ProxstackError("outputs-invalid", `${stack}: run ${run.id}: the outputs lack instance ${i.name} of the stack file`, { kind: "bug" });
+        if (!out) {
+          throw new ProxstackError("outputs-invalid", `${stack}: run ${run.id}: the outputs lack instance ${i.name} of the stack file`, { kind: "bug" });
+        }
         const isNew = !before?.instances.some((b) => b.name === i.name);
         return { name: i.name, vmid: out.vmid, ip: out.ip, power: out.power, changed: changed.has(i.name) || hookFailedBefore.has(i.name) || isNew };
       });
@@ -255,7 +260,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const prot = applied?.instances.filter((i) => i.protect).map((i) => i.name) ?? [];
     const removal = FILE_MISSING_KEY;
     if (prot.length > 0) {
-      const message = `${stackFileName(stack)} was removed, but instance(s) ${prot.join(", ")} are protected and are never destroyed; restore the file, or set protect: false and apply before removing it`;
+      const message =
+        `${stackFileName(stack)} was removed, but instance(s) ${prot.join(", ")} are protected and are never destroyed; ` +
+        "restore the file, or set protect: false and apply before removing it";
       record(stack, { mark: "stalled", reason: "Protected", message, stoppedFor: removal });
       return undefined;
     }

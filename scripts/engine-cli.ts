@@ -22,7 +22,10 @@ export async function engineFromEnv(
 }
 
 /** The status as one JSON document: mode, stacks with conditions (and a pending removal's time left), instances. */
-export function statusJson(store: StatusStore, now: Date = new Date()): { mode: string; stacks: (StackStatus & { pendingRemoval: PendingRemovalView | null; instances: InstanceStatus[] })[] } {
+export function statusJson(
+  store: StatusStore,
+  now: Date = new Date(),
+): { mode: string; stacks: (StackStatus & { pendingRemoval: PendingRemovalView | null; instances: InstanceStatus[] })[] } {
   return {
     mode: store.mode,
     stacks: store.listStacks().map((s) => ({

@@ -10,11 +10,13 @@ const stack = (o: Partial<StackStatus>): StackStatus => ({
 });
 
 describe("pending removal in status", () => {
+  const at = "2026-11-30T10:09:58Z";
+  const confirm = "removal held: nothing is destroyed until 'proxstack destroy carol' confirms it";
   it.each<[string, Partial<StackStatus>, ReturnType<typeof pendingRemovalOf>, string | undefined]>([
-    ["in the grace period", {}, { at: "2026-11-30T10:09:58Z", inMs: 598_000, held: false }, "removal in 9m 58s (at 2026-11-30T10:09:58Z) unless the file comes back"],
+    ["in the grace period", {}, { at, inMs: 598_000, held: false }, `removal in 9m 58s (at ${at}) unless the file comes back`],
     ["grace over", { removalAt: "2026-11-30T09:59:00Z" }, { at: "2026-11-30T09:59:00Z", inMs: 0, held: false }, "removal due now (grace period ended at 2026-11-30T09:59:00Z)"],
-    ["held", { removalHeld: true }, { at: "2026-11-30T10:09:58Z", inMs: 598_000, held: true }, "removal held: nothing is destroyed until 'proxstack destroy carol' confirms it (grace period ends in 9m 58s)"],
-    ["held, grace over", { removalHeld: true, removalAt: "2026-11-30T09:00:00Z" }, { at: "2026-11-30T09:00:00Z", inMs: 0, held: true }, "removal held: nothing is destroyed until 'proxstack destroy carol' confirms it (grace period over)"],
+    ["held", { removalHeld: true }, { at, inMs: 598_000, held: true }, `${confirm} (grace period ends in 9m 58s)`],
+    ["held, grace over", { removalHeld: true, removalAt: "2026-11-30T09:00:00Z" }, { at: "2026-11-30T09:00:00Z", inMs: 0, held: true }, `${confirm} (grace period over)`],
     ["not pending", { reason: "Applied", condition: "Ready", removalAt: undefined }, undefined, undefined],
   ])("%s", (_name, o, view, line) => {
     expect(pendingRemovalOf(stack(o), now)).toEqual(view);

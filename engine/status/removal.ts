@@ -29,6 +29,7 @@ export function formatTimeLeft(ms: number): string {
 export function describePendingRemoval(s: StackStatus, now: Date): string | undefined {
   const r = pendingRemovalOf(s, now);
   if (!r) return undefined;
-  if (r.held) return `removal held: nothing is destroyed until 'proxstack destroy ${s.name}' confirms it (grace period ${r.inMs > 0 ? `ends in ${formatTimeLeft(r.inMs)}` : "over"})`;
+  const grace = r.inMs > 0 ? `ends in ${formatTimeLeft(r.inMs)}` : "over";
+  if (r.held) return `removal held: nothing is destroyed until 'proxstack destroy ${s.name}' confirms it (grace period ${grace})`;
   return r.inMs > 0 ? `removal in ${formatTimeLeft(r.inMs)} (at ${r.at}) unless the file comes back` : `removal due now (grace period ended at ${r.at})`;
 }

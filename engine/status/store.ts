@@ -10,7 +10,9 @@ import {
   AppliedPlatformSpecSchema, AppliedUserSpecSchema, PlatformStackOutputsSchema, RunEventSchema, UserStackOutputsSchema,
   type AppliedPlatformSpec, type RunOutputs, type UserStackSpec,
 } from "../../schemas/index.js";
-import { conditionOf, REASONS, type Condition, type InstanceState, type Reason, type RetryReason, type RunAction, type RunState, type StopReason } from "./vocabulary.js";
+import {
+  conditionOf, REASONS, type Condition, type InstanceState, type Reason, type RetryReason, type RunAction, type RunState, type StopReason,
+} from "./vocabulary.js";
 
 export type EngineMode = "pulumi" | "simulation";
 
@@ -253,17 +255,25 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     ensureStack: db.prepare("INSERT OR IGNORE INTO stacks (name, condition, reason, updated_at) VALUES (?, 'Reconciling', 'Pending', ?)"),
     setCondition: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, stopped_for = ?, updated_at = ? WHERE name = ?"),
     clearRemoval: db.prepare("UPDATE stacks SET removal_at = NULL, removal_held = 0 WHERE name = ?"),
-    setRemoval: db.prepare("UPDATE stacks SET condition = ?, reason = 'PendingRemoval', message = ?, removal_at = ?, removal_held = ?, updated_at = ? WHERE name = ?"),
+    setRemoval: db.prepare(
+      `UPDATE stacks SET condition = ?, reason = 'PendingRemoval', message = ?, removal_at = ?, removal_held = ?, updated_at = ?
+       WHERE name = ?`,
+    ),
     setApplied: db.prepare(
-      "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', applied_hash = ?, applied_spec = ?, has_resources = 1, failures = 0, next_attempt_at = NULL, removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ?",
+      `UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', applied_hash = ?, applied_spec = ?, has_resources = 1, failures = 0,
+       next_attempt_at = NULL, removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ?`,
     ),
     setUpToDate: db.prepare(
-      "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', failures = 0, next_attempt_at = NULL, stopped_for = NULL, removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ? AND applied_hash IS NOT NULL",
+      `UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', failures = 0, next_attempt_at = NULL, stopped_for = NULL,
+       removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ? AND applied_hash IS NOT NULL`,
     ),
     setRemoved: db.prepare(
-      "UPDATE stacks SET condition = 'Ready', reason = ?, message = '', applied_hash = NULL, applied_spec = NULL, has_resources = ?, failures = 0, next_attempt_at = NULL, removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ?",
+      `UPDATE stacks SET condition = 'Ready', reason = ?, message = '', applied_hash = NULL, applied_spec = NULL, has_resources = ?, failures = 0,
+       next_attempt_at = NULL, removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ?`,
     ),
-    setFailed: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, failures = ?, next_attempt_at = ?, stopped_for = NULL, updated_at = ? WHERE name = ?"),
+    setFailed: db.prepare(
+      "UPDATE stacks SET condition = ?, reason = ?, message = ?, failures = ?, next_attempt_at = ?, stopped_for = NULL, updated_at = ? WHERE name = ?",
+    ),
     setRun: db.prepare("UPDATE stacks SET last_run_id = ?, updated_at = ? WHERE name = ?"),
     listInstances: db.prepare<[], InstanceRow>("SELECT * FROM instances ORDER BY stack, name"),
     listInstancesOf: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE stack = ? ORDER BY name"),

@@ -128,4 +128,28 @@ describe("status store", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("opens a database an earlier version created: the columns added since (stopped_for, removal_at, removal_held) are added", () => {
+    const dir = mkdtempSync(join(tmpdir(), "status-"));
+    try {
+      const file = join(dir, "engine.db");
+      const db = new Database(file);
+      db.exec(`CREATE TABLE stacks (
+        name TEXT PRIMARY KEY, condition TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
+        applied_hash TEXT, applied_spec TEXT, has_resources INTEGER NOT NULL DEFAULT 0, last_run_id INTEGER,
+        failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, updated_at TEXT NOT NULL);
+        INSERT INTO stacks (name, condition, reason, updated_at) VALUES ('bob', 'Stalled', 'UnsafePlan', '2026-11-25T12:00:00.000Z');`);
+      db.close();
+      const store = openStatusStore(file, { clock: manualClock(new Date("2026-11-25T12:00:00Z")) });
+      try {
+        expect(store.getStack("bob")).toMatchObject({ reason: "UnsafePlan", stoppedFor: undefined, removalAt: undefined, removalHeld: false });
+        store.markPendingRemoval("bob", { at: new Date("2026-11-25T12:10:00Z"), held: true, message: "m" });
+        expect(store.getStack("bob")).toMatchObject({ reason: "PendingRemoval", removalAt: "2026-11-25T12:10:00.000Z", removalHeld: true });
+      } finally {
+        store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -6,9 +6,15 @@ import { REASONS, type Reason } from "./status/vocabulary.js";
 const now = new Date("2026-11-25T12:00:00Z");
 const later = "2026-11-25T12:05:00Z";
 const earlier = "2026-11-25T11:55:00Z";
-const obs = (o: Partial<Observed>): Observed => ({ appliedHash: "h1", hasResources: true, reason: "Applied", nextAttemptAt: undefined, stoppedFor: undefined, ...o });
+const graceOver = "2026-11-25T11:50:00Z";
+const grace = 10 * 60_000;
+const obs = (o: Partial<Observed>): Observed => ({
+  appliedHash: "h1", hasResources: true, reason: "Applied", nextAttemptAt: undefined, stoppedFor: undefined, removalAt: undefined, removalHeld: false, ...o,
+});
 const present = (hash: string): Desired => ({ kind: "present", hash });
-const removed: Desired = { kind: "absent", removalPolicy: "destroy" };
+const removed: Desired = { kind: "absent", removalPolicy: "destroy", graceMs: grace };
+const retain: Desired = { kind: "absent", removalPolicy: "retain", graceMs: grace };
+const held: Desired = { ...removed, hold: "5 of 12 stack files are missing at once" };
 
 describe("decide", () => {
   it.each<[string, Desired, Observed | undefined, string, string]>([
@@ -17,8 +23,8 @@ describe("decide", () => {
     ["changed", present("h2"), obs({}), "up", "spec-changed"],
     ["invalid file is never applied", { kind: "invalid", message: "x" }, obs({}), "noop", "invalid-spec"],
     ["invalid new file", { kind: "invalid", message: "x" }, undefined, "noop", "invalid-spec"],
-    ["removed, destroy policy", removed, obs({}), "destroy", "file-removed"],
-    ["removed, retain policy", { kind: "absent", removalPolicy: "retain" }, obs({}), "noop", "retained"],
+    ["removed, destroy policy, grace over", removed, obs({ reason: "PendingRemoval", removalAt: graceOver }), "destroy", "file-removed"],
+    ["removed, retain policy", retain, obs({}), "noop", "retained"],
     ["removed, already destroyed", removed, obs({ hasResources: false, reason: "Destroyed" }), "noop", "already-removed"],
     ["removed, never applied", removed, undefined, "noop", "already-removed"],
     ["retry not yet due", present("h2"), obs({ reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
@@ -31,16 +37,37 @@ describe("decide", () => {
     ["hooks failed, not due", present("h1"), obs({ reason: "HookFailed", nextAttemptAt: later }), "wait", "backing-off"],
     ["a failed re-apply of the applied spec is retried", present("h1"), obs({ reason: "Retrying", nextAttemptAt: earlier }), "up", "retry-due"],
     ["first apply failed, not due", present("h1"), obs({ appliedHash: undefined, hasResources: false, reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
-    ["destroy failing backs off", removed, obs({ reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
+    ["destroy failing backs off", removed, obs({ reason: "Retrying", nextAttemptAt: later, removalAt: graceOver }), "wait", "backing-off"],
     // Bug: a protected stack whose file is gone was "destroyed" again (and refused again) at every resync.
-    ["file removed + Protected + retry due", removed, obs({ reason: "Protected", nextAttemptAt: earlier, stoppedFor: "absent" }), "noop", "stopped-until-file-changes"],
+    [
+      "file removed + Protected + retry due", removed, obs({ reason: "Protected", nextAttemptAt: earlier, stoppedFor: "absent", removalAt: graceOver }),
+      "noop", "stopped-until-file-changes",
+    ],
+    // Bug: a missing file was destroyed at once (~125 ms after a non-atomic save, a checkout or a reset).
+    ["removed, first seen: the grace period starts", removed, obs({}), "wait", "removal-grace"],
+    ["removed, in the grace period", removed, obs({ reason: "PendingRemoval", removalAt: later }), "wait", "removal-grace"],
+    ["removed with many others: held, even after the grace", held, obs({ reason: "PendingRemoval", removalAt: graceOver, removalHeld: true }), "noop", "removal-held"],
+    ["removed, no grace configured", { ...removed, graceMs: 0 }, obs({}), "destroy", "file-removed"],
+    ["the file came back in the grace period", present("h1"), obs({ reason: "PendingRemoval", removalAt: later }), "noop", "up-to-date"],
     ["file back after Protected: applied again", present("h1"), obs({ reason: "Protected", stoppedFor: "absent" }), "noop", "up-to-date"],
     ["allocation exhausted, not due", present("h2"), obs({ reason: "AllocationExhausted", nextAttemptAt: later }), "wait", "backing-off"],
   ])("%s", (_name, desired, observed, action, reason) => {
     const d = decide(desired, observed, now);
     expect(d.action).toBe(action);
     expect(d.reason).toBe(reason);
-    if (action === "wait") expect(d.until?.toISOString()).toBe(new Date(later).toISOString());
+    const firstSeen = observed?.removalAt === undefined && reason === "removal-grace";
+    if (action === "wait") expect(d.until?.toISOString()).toBe(firstSeen ? "2026-11-25T12:10:00.000Z" : new Date(later).toISOString());
+  });
+
+  it("the grace period is recorded when the file is first seen missing, and a held removal says why", () => {
+    expect(decide(removed, obs({}), now).transition).toEqual({ mark: "pending-removal", at: new Date("2026-11-25T12:10:00Z"), hold: undefined });
+    expect(decide(held, obs({}), now).transition)
+      .toEqual({ mark: "pending-removal", at: new Date("2026-11-25T12:10:00Z"), hold: "5 of 12 stack files are missing at once" });
+    // No longer held (files came back) with the grace over: destroyed.
+    expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: graceOver, removalHeld: true }), now)).toEqual({ action: "destroy", reason: "file-removed" });
+    // Still in the grace period, no longer held: the status says so.
+    expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: later, removalHeld: true }), now).transition)
+      .toEqual({ mark: "pending-removal", at: new Date(later), hold: undefined });
   });
 
   // Every (situation, reason) pair. A cell is the action, then `>` and the status recorded before it, if any.
@@ -49,13 +76,22 @@ describe("decide", () => {
     changed: { desired: present("h2"), observed: {} },
     firstApply: { desired: present("h1"), observed: { appliedHash: undefined, hasResources: false } },
     invalid: { desired: { kind: "invalid", message: "alice.yaml:3:1: bad" }, observed: {} },
-    removed: { desired: removed, observed: {} },
-    retained: { desired: { kind: "absent", removalPolicy: "retain" }, observed: {} },
-    removedNeverApplied: { desired: removed, observed: { appliedHash: undefined, hasResources: false } },
+    goneFirstSeen: { desired: removed, observed: {} },
+    goneInGrace: { desired: removed, observed: { removalAt: later } },
+    goneGraceOver: { desired: removed, observed: { removalAt: graceOver } },
+    goneHeld: { desired: held, observed: { removalAt: graceOver } },
+    retained: { desired: retain, observed: {} },
+    goneNeverApplied: { desired: removed, observed: { appliedHash: undefined, hasResources: false } },
+    backInGrace: { desired: present("h1"), observed: { removalAt: later } },
   };
   const cell = (d: Decision): string => {
     const t = d.transition;
-    const to = !t ? "" : t.mark === "removed" ? `>${t.how}` : t.mark === "applied" ? ">Applied" : `>${t.reason}`;
+    const to = !t ? ""
+      : t.mark === "removed" ? `>${t.how}`
+      : t.mark === "applied" ? ">Applied"
+      : t.mark === "pending-removal" ? (t.hold ? ">PendingRemoval(held)" : ">PendingRemoval")
+      : t.mark === "removal-cancelled" ? ">cancel"
+      : `>${t.reason}`;
     return `${d.action}${to}`;
   };
   const matrix = (rows: Record<Reason, string[]>, nextAttemptAt: string, stoppedFor: (d: Desired) => string): void => {
@@ -65,23 +101,26 @@ describe("decide", () => {
       expect([reason, ...got]).toEqual([reason, ...cells]);
     }
   };
-  const columns = "unchanged, changed, firstApply, invalid, removed, retained, removedNeverApplied";
+  const columns = Object.keys(situations).join(", ");
+  const W = "wait", N = "noop", U = "up", D = "destroy", INV = "noop>InvalidSpec", RET = "noop>Retained";
+  const GRACE = "wait>PendingRemoval", HELD = "noop>PendingRemoval(held)", UTD = "noop>Applied";
 
   it(`every reason × situation, retry not yet due, stop recorded for this very file (${columns})`, () => {
-    const heldStop = ["noop", "noop", "noop", "noop>InvalidSpec", "noop", "noop>Retained", "noop"];
-    const backingOff = ["wait", "wait", "wait", "noop>InvalidSpec", "wait", "noop>Retained", "noop"];
-    const idle = ["noop>Applied", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"];
+    const idle = [UTD, U, U, INV, GRACE, GRACE, D, HELD, RET, N, UTD];
+    const heldStop = [N, N, N, INV, N, N, N, N, RET, N, "noop>cancel"];
+    const backingOff = [W, W, W, INV, GRACE, GRACE, W, HELD, RET, N, "wait>cancel"];
     matrix(
       {
-        Applied: ["noop", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
-        Retained: ["noop>Applied", "up", "up", "noop>InvalidSpec", "noop", "noop", "noop"],
+        Applied: [N, U, U, INV, GRACE, GRACE, D, HELD, RET, N, "noop>cancel"],
+        Retained: [UTD, U, U, INV, N, N, N, N, N, N, UTD],
         Destroyed: idle,
         Pending: idle,
         Applying: idle,
-        DriftDetected: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        DriftDetected: [U, U, U, INV, GRACE, GRACE, D, HELD, RET, N, "up>cancel"],
         Retrying: backingOff,
         HookFailed: backingOff,
-        InvalidSpec: ["noop", "noop", "noop", "noop", "noop", "noop>Retained", "noop"],
+        PendingRemoval: [UTD, U, U, INV, GRACE, W, D, HELD, RET, N, UTD],
+        InvalidSpec: [N, N, N, N, N, N, N, N, RET, N, "noop>cancel"],
         UnsafePlan: heldStop,
         Protected: heldStop,
         AllocationExhausted: backingOff,
@@ -94,23 +133,25 @@ describe("decide", () => {
   });
 
   it(`every reason × situation, retry due, stop recorded for an older file (${columns})`, () => {
-    const idle = ["noop>Applied", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"];
+    const idle = [UTD, U, U, INV, GRACE, GRACE, D, HELD, RET, N, UTD];
+    const retryDue = [U, U, U, INV, GRACE, GRACE, D, HELD, RET, N, "up>cancel"];
     matrix(
       {
-        Applied: ["noop", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
-        Retained: ["noop>Applied", "up", "up", "noop>InvalidSpec", "noop", "noop", "noop"],
+        Applied: [N, U, U, INV, GRACE, GRACE, D, HELD, RET, N, "noop>cancel"],
+        Retained: [UTD, U, U, INV, N, N, N, N, N, N, UTD],
         Destroyed: idle,
         Pending: idle,
         Applying: idle,
-        DriftDetected: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
-        Retrying: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
-        HookFailed: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        DriftDetected: retryDue,
+        Retrying: retryDue,
+        HookFailed: retryDue,
+        PendingRemoval: [UTD, U, U, INV, GRACE, W, D, HELD, RET, N, UTD],
         InvalidSpec: idle,
         UnsafePlan: idle,
         Protected: idle,
-        AllocationExhausted: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        AllocationExhausted: retryDue,
         ApplyRejected: idle,
-        RepeatedFailures: ["up", "up", "up", "noop>InvalidSpec", "destroy", "noop>Retained", "noop"],
+        RepeatedFailures: retryDue,
       },
       earlier,
       () => "an older file",

@@ -6,7 +6,14 @@ import { REASONS, type Reason, type RetryReason, type StopReason } from "./statu
 export type Desired =
   | { kind: "present"; hash: string }
   | { kind: "invalid"; message: string }
-  | { kind: "absent"; removalPolicy: "destroy" | "retain" };
+  | {
+      kind: "absent";
+      removalPolicy: "destroy" | "retain";
+      /** How long a missing file waits before its resources are destroyed (a save, a checkout or a reset may bring it back). */
+      graceMs: number;
+      /** Set when too many files are missing at once: why nothing is destroyed until a person confirms. */
+      hold?: string;
+    };
 
 /** The recorded side, the few fields of the status row decide reads. */
 export interface Observed {
@@ -16,6 +23,10 @@ export interface Observed {
   nextAttemptAt: string | undefined;
   /** For a reason that holds until the file changes: the desired state (`desiredKey`) it was recorded for. */
   stoppedFor: string | undefined;
+  /** Since the file went missing: when its grace period ends (ISO). */
+  removalAt: string | undefined;
+  /** Whether the pending removal was recorded as held for confirmation. */
+  removalHeld: boolean;
 }
 
 /** What the run does next. */
@@ -23,7 +34,8 @@ export type Action = "up" | "destroy" | "wait" | "noop";
 
 export type DecisionReason =
   | "never-applied" | "spec-changed" | "hooks-pending" | "retry-due" | "up-to-date" | "stopped-until-file-changes"
-  | "invalid-spec" | "file-removed" | "retained" | "already-removed" | "backing-off" | "drift-detected";
+  | "invalid-spec" | "file-removed" | "retained" | "already-removed" | "backing-off" | "drift-detected"
+  | "removal-grace" | "removal-held";
 
 /**
  * A status change, written before the action runs (the store's `mark…` functions carry it out). Runs
@@ -33,6 +45,10 @@ export type Transition =
   | { mark: "stalled"; reason: StopReason; message: string; stoppedFor: string }
   | { mark: "failed"; reason: RetryReason; message: string; nextAttemptAt: Date; failures: number }
   | { mark: "removed"; how: "Retained" | "Destroyed" }
+  /** The file is missing: destroy at `at`, unless `hold` says why a person must confirm first. */
+  | { mark: "pending-removal"; at: Date; hold: string | undefined }
+  /** The file came back before its resources were destroyed. */
+  | { mark: "removal-cancelled" }
   /** Back to Applied at the recorded hash and spec: the status said otherwise, but nothing is left to run. */
   | { mark: "applied" };
 
@@ -45,6 +61,9 @@ export interface Decision {
   transition?: Transition;
 }
 
+/** `desiredKey` of a stack whose file is missing: what a refused removal (Protected) holds for. */
+export const FILE_MISSING_KEY = "absent";
+
 /** The desired state as one string, recorded with a stop so decide can tell whether the file changed since. */
 export function desiredKey(desired: Desired): string {
   switch (desired.kind) {
@@ -53,7 +72,7 @@ export function desiredKey(desired: Desired): string {
     case "invalid":
       return `invalid\n${desired.message}`;
     case "absent":
-      return "absent";
+      return FILE_MISSING_KEY;
   }
 }
 
@@ -70,7 +89,6 @@ export function decide(desired: Desired, observed: Observed | undefined, now: Da
   const stopped = props?.untilFileChanges === true && observed?.stoppedFor === key;
   const dueAt = props?.retryable && observed?.nextAttemptAt ? new Date(observed.nextAttemptAt) : undefined;
   const due = dueAt && dueAt > now ? dueAt : undefined;
-  const wait = (until: Date): Decision => ({ action: "wait", reason: "backing-off", until });
 
   if (desired.kind === "invalid") {
     if (reason === "InvalidSpec" && stopped) return { action: "noop", reason: "invalid-spec" };
@@ -81,17 +99,45 @@ export function decide(desired: Desired, observed: Observed | undefined, now: Da
     if (!observed?.hasResources || reason === "Retained") return { action: "noop", reason: "already-removed" };
     if (desired.removalPolicy === "retain") return { action: "noop", reason: "retained", transition: { mark: "removed", how: "Retained" } };
     if (stopped) return { action: "noop", reason: "stopped-until-file-changes" };
-    if (due) return wait(due);
-    return { action: "destroy", reason: "file-removed" };
+    return removal(desired, observed, now, due);
   }
 
+  const d = decidePresent(desired.hash, observed, stopped, due);
+  // The file came back before its resources were destroyed: the pending removal is called off.
+  if (observed?.removalAt !== undefined && d.transition === undefined) return { ...d, transition: { mark: "removal-cancelled" } };
+  return d;
+}
+
+/**
+ * A missing file: a grace period first (the file may come back: a non-atomic save, a checkout), no
+ * destroy at all while too many files are missing at once (`hold`), then the destroy, which backs off
+ * like any run when it fails.
+ */
+function removal(desired: Desired & { kind: "absent" }, observed: Observed, now: Date, due: Date | undefined): Decision {
+  const hold = desired.hold;
+  const destroy: Decision = { action: "destroy", reason: "file-removed" };
+  if (observed.removalAt === undefined && desired.graceMs <= 0 && hold === undefined) {
+    return due ? { action: "wait", reason: "backing-off", until: due } : destroy;
+  }
+  const at = observed.removalAt !== undefined ? new Date(observed.removalAt) : new Date(now.getTime() + desired.graceMs);
+  const recorded = observed.reason === "PendingRemoval" && observed.removalAt !== undefined && observed.removalHeld === (hold !== undefined);
+  const transition: { transition?: Transition } = recorded ? {} : { transition: { mark: "pending-removal", at, hold } };
+  if (hold !== undefined) return { action: "noop", reason: "removal-held", ...transition };
+  if (at > now) return { action: "wait", reason: "removal-grace", until: at, ...transition };
+  // The grace is over: a destroy that failed since backs off.
+  return due ? { action: "wait", reason: "backing-off", until: due } : destroy;
+}
+
+function decidePresent(hash: string, observed: Observed | undefined, stopped: boolean, due: Date | undefined): Decision {
+  const reason = observed?.reason;
+  const wait = (until: Date): Decision => ({ action: "wait", reason: "backing-off", until });
   if (stopped) return { action: "noop", reason: "stopped-until-file-changes" };
   if (observed?.appliedHash === undefined || !observed.hasResources) return due ? wait(due) : { action: "up", reason: "never-applied" };
-  if (observed.appliedHash === desired.hash) {
+  if (observed.appliedHash === hash) {
     if (reason === "DriftDetected") return { action: "up", reason: "drift-detected" };
     if (reason === "HookFailed") return due ? wait(due) : { action: "up", reason: "hooks-pending" };
     // A failed re-apply of the applied spec (after drift, or a destroy that failed before the file came back).
-    if (props?.retryable) return due ? wait(due) : { action: "up", reason: "retry-due" };
+    if (REASONS[reason ?? "Pending"].retryable) return due ? wait(due) : { action: "up", reason: "retry-due" };
     if (reason === "Applied") return { action: "noop", reason: "up-to-date" };
     return { action: "noop", reason: "up-to-date", transition: { mark: "applied" } };
   }
@@ -113,7 +159,13 @@ export interface RetryStep {
  * an exhausted allocation and anything transient are retried after the retry book's pause (`retry` is
  * asked only then, so a stop does not count as a failure in a row).
  */
-export function afterFailure(err: unknown, message: string, retry: () => RetryStep, now: Date, stoppedFor: string): Transition & { mark: "failed" | "stalled" } {
+export function afterFailure(
+  err: unknown,
+  message: string,
+  retry: () => RetryStep,
+  now: Date,
+  stoppedFor: string,
+): Transition & { mark: "failed" | "stalled" } {
   const exhausted = err instanceof ProxstackError && err.code === "allocation-exhausted";
   if (kindOf(err) === "stall" && !exhausted) return { mark: "stalled", reason: "ApplyRejected", message, stoppedFor };
   const r = retry();

@@ -1,7 +1,13 @@
 import { rmSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { manualClock } from "../lib/clock.js";
 import { ProxstackError } from "../lib/errors.js";
+import { silentLogger } from "../lib/logger.js";
+import { createEngine } from "./engine.js";
+import { openStatusStore } from "./status/store.js";
+import { createFakeRunner } from "./testing/fake-runner.js";
+import { manualTimers } from "./timers.js";
 import type { Engine } from "./engine.js";
 import { engineOnFake, tempStacks, waitFor } from "./testing/engine-test-support.js";
 import type { FakeRunner } from "./testing/fake-runner.js";
@@ -188,7 +194,8 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
   });
 
   it("file removal: protected instances are never destroyed; unprotected stacks are", async () => {
-    const { dir, engine, runner } = await started();
+    // No grace period and no brake here: what happens once a removal goes ahead (the brakes have their own tests below).
+    const { dir, engine, runner } = await started({ options: { removalGraceMs: 0, removalHoldAboveShare: 1 } });
     rmSync(join(dir.stacks, "alice.yaml"));
     rmSync(join(dir.stacks, "carol.yaml"));
     await waitFor(() => reason(engine, "carol") === "Destroyed", "carol destroyed");
@@ -198,8 +205,25 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     expect(runner.calls.some((c) => c.method === "destroy" && c.stack === "alice")).toBe(false);
   });
 
+  it("watcher: a pending removal becomes held as soon as more files go missing, and is released when they come back", async () => {
+    const { dir, engine, runner } = await started({ options: { removalHoldAboveStacks: 1 } });
+    const texts = { alice: dir.read("alice"), bob: dir.read("bob") };
+    rmSync(join(dir.stacks, "carol.yaml"));
+    await waitFor(() => reason(engine, "carol") === "PendingRemoval", "carol pending removal");
+    expect(engine.store.getStack("carol")?.removalHeld).toBe(false);
+    rmSync(join(dir.stacks, "alice.yaml"));
+    rmSync(join(dir.stacks, "bob.yaml"));
+    await waitFor(() => ["alice", "bob", "carol"].every((s) => engine.store.getStack(s)?.removalHeld === true), "all three held");
+    dir.write("alice", texts.alice);
+    dir.write("bob", texts.bob);
+    const released = () => reason(engine, "alice") === "Applied" && reason(engine, "bob") === "Applied" && engine.store.getStack("carol")?.removalHeld === false;
+    await waitFor(released, "carol alone again, in its grace period");
+    expect(reason(engine, "carol")).toBe("PendingRemoval");
+    expect(runner.calls.filter((c) => c.method === "destroy")).toEqual([]);
+  });
+
   it("a renamed file is a removal plus a new stack", async () => {
-    const { dir, engine } = await started();
+    const { dir, engine } = await started({ options: { removalGraceMs: 0 } });
     renameSync(join(dir.stacks, "carol.yaml"), join(dir.stacks, "dave.yaml"));
     // dave.yaml says name: carol: the validator refuses it, so dave is never applied.
     await waitFor(() => reason(engine, "dave") === "InvalidSpec", "dave refused");
@@ -313,5 +337,118 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     const vmids = names.filter((n) => n !== "platform").flatMap((n) => engine.store.listInstances(n).map((i) => i.vmid));
     expect(new Set(vmids).size).toBe(vmids.length);
     expect(runner.overlaps).toBe(0);
+  });
+});
+
+describe("a stack whose file goes missing (manual clock)", () => {
+  const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn x@y";
+  const GRACE = 10 * 60_000;
+
+  /** An engine with the default removal brakes on a clock and timers the test moves; no watcher, so resync() stands for it. */
+  async function manualEngine(extra = 0) {
+    const dir = tempStacks();
+    for (let i = 0; i < extra; i++) {
+      const head = `apiVersion: proxstack.dev/v1\nkind: UserStack\nname: f${i}\nowner:\n  email: f${i}@example.com\nlinuxUser: f${i}\n`;
+      dir.write(`f${i}`, `${head}sshKeys:\n  - ${key}\ninstances:\n  - name: a\n    template: debian-12\n    plan: small\n`);
+    }
+    const clock = manualClock(new Date("2026-11-30T10:00:00Z"));
+    const timers = manualTimers(clock);
+    const runner = createFakeRunner({ now: clock.now });
+    const store = openStatusStore(join(dir.root, "status.db"), { clock });
+    const engine = createEngine({
+      stacksDir: dir.stacks, store, runner, clock, timers, log: silentLogger(),
+      options: { watch: false, resyncIntervalMs: 0, refreshIntervalMs: 0, platformQuietMs: 10 },
+    });
+    cleanups.push(() => dir.cleanup(), async () => {
+      await engine.stop();
+      store.close();
+    });
+    /** Lets runs finish (real I/O: files, SQLite), moving the manual clock 10 ms per look. */
+    const settle = (cond: () => boolean, what: string) => waitFor(() => {
+      timers.advance(10);
+      return cond();
+    }, what);
+    /** Moves the manual clock to `at` exactly (firing what falls due) and lets what that started run. */
+    const advanceTo = async (at: number) => {
+      timers.advance(at - clock.now().getTime());
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 2));
+    };
+    await engine.start();
+    const users = ["alice", "bob", "carol", ...Array.from({ length: extra }, (_, i) => `f${i}`)];
+    await settle(() => [...users, "platform"].every((s) => reason(engine, s) === "Applied"), "first convergence");
+    const destroys = (s: string) => runner.calls.filter((c) => c.method === "destroy" && c.stack === s).length;
+    return { dir, engine, runner, clock, settle, advanceTo, destroys };
+  }
+
+  it("is destroyed only after the grace period (10 minutes by default), shown as PendingRemoval with the time", async () => {
+    const { dir, engine, runner, clock, settle, advanceTo, destroys } = await manualEngine();
+    rmSync(join(dir.stacks, "carol.yaml"));
+    const gone = clock.now().getTime();
+    await engine.resync();
+    await settle(() => reason(engine, "carol") === "PendingRemoval", "carol pending removal");
+    const s = engine.store.getStack("carol")!;
+    expect([s.condition, s.removalAt, s.removalHeld]).toEqual(["Reconciling", new Date(gone + GRACE).toISOString(), false]);
+    const at = new Date(gone + GRACE).toISOString();
+    expect(s.message).toBe(`carol.yaml is missing: its resources are destroyed at ${at} unless the file comes back; 'proxstack destroy carol' destroys them now`);
+    await advanceTo(gone + GRACE - 1);
+    expect(destroys("carol")).toBe(0);
+    expect(runner.resources("carol").length).toBe(1);
+    expect(reason(engine, "carol")).toBe("PendingRemoval");
+    await advanceTo(gone + GRACE);
+    await settle(() => reason(engine, "carol") === "Destroyed", "carol destroyed after the grace period");
+    expect(destroys("carol")).toBe(1);
+    expect(runner.resources("carol")).toEqual([]);
+  });
+
+  it("a file that comes back during the grace period cancels the removal", async () => {
+    const { dir, engine, runner, clock, settle, advanceTo, destroys } = await manualEngine();
+    const text = dir.read("carol");
+    rmSync(join(dir.stacks, "carol.yaml"));
+    const gone = clock.now().getTime();
+    await engine.resync();
+    await settle(() => reason(engine, "carol") === "PendingRemoval", "carol pending removal");
+    await advanceTo(gone + GRACE / 2);
+    dir.write("carol", text);
+    await engine.resync();
+    await settle(() => reason(engine, "carol") === "Applied", "carol back to Applied");
+    expect(engine.store.getStack("carol")?.removalAt).toBeUndefined();
+    await advanceTo(gone + 2 * GRACE);
+    expect(destroys("carol")).toBe(0);
+    expect(runner.resources("carol").length).toBe(1);
+    expect(reason(engine, "carol")).toBe("Applied");
+  });
+
+  it("more than 3 files (or more than 10% of the stacks) missing at once: none is destroyed until 'destroy' confirms one", async () => {
+    const { dir, engine, clock, settle, advanceTo, destroys } = await manualEngine(5);
+    const texts = { f1: dir.read("f1"), f2: dir.read("f2") };
+    for (const f of ["f0", "f1", "f2", "f3"]) rmSync(join(dir.stacks, `${f}.yaml`));
+    const gone = clock.now().getTime();
+    await engine.resync();
+    await settle(() => ["f0", "f1", "f2", "f3"].every((f) => reason(engine, f) === "PendingRemoval"), "four pending removals");
+    for (const f of ["f0", "f1", "f2", "f3"]) {
+      const s = engine.store.getStack(f)!;
+      expect([s.removalHeld, s.removalAt]).toEqual([true, new Date(gone + GRACE).toISOString()]);
+      expect(s.message).toBe(
+        `${f}.yaml is missing and so are others: 4 of 8 stack files are missing at once (f0, f1, f2, f3; the brake holds above 3, or above 10% of the stacks). ` +
+          `Nothing is destroyed until 'proxstack destroy ${f}' confirms it, or the files come back`,
+      );
+    }
+    await advanceTo(gone + 3 * GRACE);
+    expect(["f0", "f1", "f2", "f3"].map(destroys)).toEqual([0, 0, 0, 0]);
+
+    // `proxstack destroy f0` confirms one; the other three stay held (3 of 7 is still more than 10%).
+    await engine.destroy("f0");
+    expect(reason(engine, "f0")).toBe("Destroyed");
+    await engine.resync();
+    await advanceTo(gone + 4 * GRACE);
+    expect(["f0", "f1", "f2", "f3"].map(destroys)).toEqual([1, 0, 0, 0]);
+    expect(["f1", "f2", "f3"].map((f) => engine.store.getStack(f)?.removalHeld)).toEqual([true, true, true]);
+
+    // Two files come back: the one still missing is alone, its grace is long over, and it goes.
+    dir.write("f1", texts.f1);
+    dir.write("f2", texts.f2);
+    await engine.resync();
+    await settle(() => reason(engine, "f3") === "Destroyed" && reason(engine, "f1") === "Applied" && reason(engine, "f2") === "Applied", "f3 destroyed, f1 and f2 back");
+    expect(["f0", "f1", "f2", "f3"].map(destroys)).toEqual([1, 0, 0, 1]);
   });
 });

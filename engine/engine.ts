@@ -5,7 +5,7 @@ import { PLATFORM_STACK, stackFileName } from "../programs/naming.js";
 import { join } from "node:path";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { commitStackFile, setInstanceAllocations, writeIfUnchanged } from "./allocation-writer.js";
-import { createReconciler, needsPass, type PostApplyHooks, type ReplacementCheck } from "./reconciler.js";
+import { createReconciler, DEFAULT_REMOVAL, needsPass, type PostApplyHooks, type ReplacementCheck } from "./reconciler.js";
 import type { StackRunner } from "../runners/runner.js";
 import { createStackIndex, type StackIndex } from "./stack-index.js";
 import type { StatusStore } from "./status/store.js";
@@ -29,6 +29,15 @@ export interface EngineOptions {
   /** Longest a stream of route changes may delay the platform run. @default 30000 */
   platformMaxWaitMs: number;
   backoff: BackoffOptions;
+  /**
+   * How long a stack whose file is missing waits before its resources are destroyed (a save, checkout or
+   * reset may bring it back). @default 600000 (10 minutes)
+   */
+  removalGraceMs: number;
+  /** When more user stack files than this are missing at once, none is destroyed until `proxstack destroy <stack>` confirms it. @default 3 */
+  removalHoldAboveStacks: number;
+  /** …or more than this share of the known user stacks (with at least two missing). @default 0.1 */
+  removalHoldAboveShare: number;
   /** Watch the directory (false for one-shot passes). @default true */
   watch: boolean;
 }
@@ -42,6 +51,9 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   platformQuietMs: 2000,
   platformMaxWaitMs: 30_000,
   backoff: DEFAULT_BACKOFF,
+  removalGraceMs: DEFAULT_REMOVAL.graceMs,
+  removalHoldAboveStacks: DEFAULT_REMOVAL.holdAboveStacks,
+  removalHoldAboveShare: DEFAULT_REMOVAL.holdAboveShare,
   watch: true,
 };
 
@@ -71,7 +83,10 @@ export interface Engine {
   resync(): Promise<{ queued: string[]; read: number }>;
   /** Queues one stack now (the portal uses "portal", ahead of resyncs). */
   enqueue(stack: string, priority?: Priority): void;
-  /** Destroys one user stack now (outside the queue's retries); protected instances refuse. */
+  /**
+   * Destroys one user stack now (outside the queue's retries), whatever its grace period or hold
+   * (`proxstack destroy` confirms a held removal); protected instances refuse.
+   */
   destroy(stack: string): Promise<void>;
   /** Drift detection now: queues a refresh of every applied stack (each runs in its turn, never beside a run of the same stack). */
   refresh(): string[];
@@ -113,6 +128,7 @@ export function createEngine(deps: EngineDeps): Engine {
     clock,
     log,
     retries,
+    removal: { graceMs: o.removalGraceMs, holdAboveStacks: o.removalHoldAboveStacks, holdAboveShare: o.removalHoldAboveShare },
     ...(deps.hooks ? { hooks: deps.hooks } : {}),
     ...(deps.replacementRisks ? { replacementRisks: deps.replacementRisks } : {}),
     onRoutesChanged: touchPlatform,
@@ -154,6 +170,8 @@ export function createEngine(deps: EngineDeps): Engine {
     }
     return queued;
   };
+
+  const pendingRemovals = (): string[] => store.listStacks().filter((s) => s.reason === "PendingRemoval").map((s) => s.name);
 
   let idleWaiters: (() => void)[] = [];
   const notifyIdle = (): void => {
@@ -198,7 +216,8 @@ export function createEngine(deps: EngineDeps): Engine {
           onChange: (stack) => {
             index
               .reload(stack)
-              .then((r) => enqueueChanged([...r.changed, ...r.removed], "change"))
+              // A file that goes or comes back changes whether the other pending removals are held: they are asked again.
+              .then((r) => enqueueChanged(new Set([...r.changed, ...r.removed, ...pendingRemovals()]), "change"))
               .catch((err: unknown) => log.error({ stack, err }, "reading a changed stack file failed"));
           },
         });

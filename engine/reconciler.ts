@@ -7,12 +7,13 @@ import { hookOutcome, type HookContext, type HookRunRecord } from "../hooks/hook
 import { PLATFORM_STACK, stackFileName, urnName } from "../programs/naming.js";
 import { parseRunOutputs, PlatformStackOutputsSchema, UserStackOutputsSchema, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import { allocate, takenBy } from "./allocation.js";
-import { afterFailure, afterHooksFailed, decide, desiredKey, type Decision, type Desired, type Transition } from "./decide.js";
+import { afterFailure, afterHooksFailed, decide, FILE_MISSING_KEY, type Decision, type Desired, type Transition } from "./decide.js";
 import { askedReplacements, guardPlan, instanceOfStep } from "./plan-guard.js";
 import type { RunEvent, StackRunner, StackTarget } from "../runners/runner.js";
 import { routesOf } from "./spec-hash.js";
 import type { StackIndex } from "./stack-index.js";
 import type { StatusStore } from "./status/store.js";
+import { REASONS } from "./status/vocabulary.js";
 import type { RetryBook, WorkResult } from "./work-queue.js";
 
 /** Post-deploy hooks as the engine calls them (hooks/runner.ts `createHookRunner` with the hook list bound). */
@@ -43,7 +44,21 @@ export interface ReconcilerDeps {
   writeAllocations: AllocationWriter;
   /** Called when an applied change touched routes (domains, IPs): the platform stack must follow. */
   onRoutesChanged(): void;
+  /** When a stack whose file is missing is destroyed. @default DEFAULT_REMOVAL */
+  removal?: RemovalOptions;
 }
+
+/** The brakes on destroying a stack whose file went missing. */
+export interface RemovalOptions {
+  /** How long a missing file waits before its resources are destroyed. @default 600000 (10 minutes) */
+  graceMs: number;
+  /** More missing files than this at once hold every removal until `proxstack destroy <stack>` confirms it. @default 3 */
+  holdAboveStacks: number;
+  /** …or more than this share of the known user stacks (at least two missing). @default 0.1 */
+  holdAboveShare: number;
+}
+
+export const DEFAULT_REMOVAL: RemovalOptions = { graceMs: 10 * 60_000, holdAboveStacks: 3, holdAboveShare: 0.1 };
 
 export interface Reconciler {
   /** One pass over one stack (the queue's worker). */
@@ -65,7 +80,25 @@ export function needsPass(d: Decision): boolean {
 
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const { index, store, runner, clock, retries } = deps;
+  const removalOpts = deps.removal ?? DEFAULT_REMOVAL;
   const allocationGate = createSerialGate();
+
+  /**
+   * Why every removal waits for a person, or undefined: more user stacks have a missing file than
+   * `holdAboveStacks`, or more than `holdAboveShare` of the known ones (two at least: one file is never "together").
+   */
+  const removalHold = (): string | undefined => {
+    const stacks = store.listStacks().filter((s) => s.name !== PLATFORM_STACK && s.hasResources);
+    // A removal that stopped for good (Protected) is not on its way; neither are retained stacks.
+    const stoppedForGood = (s: (typeof stacks)[number]): boolean => REASONS[s.reason].untilFileChanges && s.stoppedFor === FILE_MISSING_KEY;
+    const missing = stacks.filter((s) => !index.get(s.name) && s.reason !== "Retained" && !stoppedForGood(s)).map((s) => s.name);
+    const known = new Set([...index.names(), ...stacks.map((s) => s.name)]).size;
+    const { holdAboveStacks: most, holdAboveShare: share } = removalOpts;
+    if (missing.length < 2 || (missing.length <= most && missing.length <= share * known)) return undefined;
+    const which = missing.length > 5 ? `${missing.slice(0, 5).join(", ")} …` : missing.join(", ");
+    const brake = `the brake holds above ${most}, or above ${Math.round(share * 100)}% of the stacks`;
+    return `${missing.length} of ${known} stack files are missing at once (${which}; ${brake})`;
+  };
 
   const desiredOf = (stack: string): Desired => {
     const platform = index.platform();
@@ -74,7 +107,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       return hash ? { kind: "present", hash } : { kind: "invalid", message: (platform.errors ?? []).join("\n") };
     }
     const e = index.get(stack);
-    if (!e) return { kind: "absent", removalPolicy: platform.spec?.removalPolicy ?? "retain" };
+    if (!e) {
+      const hold = removalHold();
+      return { kind: "absent", removalPolicy: platform.spec?.removalPolicy ?? "retain", graceMs: removalOpts.graceMs, ...(hold ? { hold } : {}) };
+    }
     if (e.valid) return { kind: "present", hash: e.valid.hash };
     return { kind: "invalid", message: (e.errors ?? []).join("\n") };
   };
@@ -92,6 +128,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         return store.markRemoved(stack, t.how);
       case "applied":
         return store.markUpToDate(stack);
+      case "pending-removal": {
+        const file = stackFileName(stack);
+        const message = t.hold
+          ? `${file} is missing and so are others: ${t.hold}. ` +
+            `Nothing is destroyed until 'proxstack destroy ${stack}' confirms it, or the files come back`
+          : `${file} is missing: its resources are destroyed at ${t.at.toISOString()} unless the file comes back; ` +
+            `'proxstack destroy ${stack}' destroys them now`;
+        deps.log.warn({ stack, at: t.at.toISOString(), held: t.hold !== undefined }, "stack file missing; removal pending");
+        return store.markPendingRemoval(stack, { at: t.at, held: t.hold !== undefined, message });
+      }
+      case "removal-cancelled":
+        deps.log.info({ stack }, "stack file is back; pending removal cancelled");
+        return store.cancelRemoval(stack);
     }
   };
 
@@ -174,7 +223,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const hookFailedBefore = new Set(store.listInstances(stack).filter((i) => i.state === "hook-failed").map((i) => i.name));
       const instances = spec.instances.map((i) => {
         const out = outputs.instances.find((o) => o.name === i.name);
-        if (!out) throw new ProxstackError("outputs-invalid", `${stack}: run ${run.id}: the outputs lack instance ${i.name} of the stack file`, { kind: "bug" });
+        if (!out) {
+          throw new ProxstackError("outputs-invalid", `${stack}: run ${run.id}: the outputs lack instance ${i.name} of the stack file`, { kind: "bug" });
+        }
         const isNew = !before?.instances.some((b) => b.name === i.name);
         return { name: i.name, vmid: out.vmid, ip: out.ip, power: out.power, changed: changed.has(i.name) || hookFailedBefore.has(i.name) || isNew };
       });
@@ -209,9 +260,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const destroyUser = async (stack: string): Promise<Step> => {
     const applied = store.getStack(stack)?.appliedSpec;
     const prot = applied?.instances.filter((i) => i.protect).map((i) => i.name) ?? [];
-    const removal = desiredKey({ kind: "absent", removalPolicy: "destroy" });
+    const removal = FILE_MISSING_KEY;
     if (prot.length > 0) {
-      const message = `${stackFileName(stack)} was removed, but instance(s) ${prot.join(", ")} are protected and are never destroyed; restore the file, or set protect: false and apply before removing it`;
+      const message =
+        `${stackFileName(stack)} was removed, but instance(s) ${prot.join(", ")} are protected and are never destroyed; ` +
+        "restore the file, or set protect: false and apply before removing it";
       record(stack, { mark: "stalled", reason: "Protected", message, stoppedFor: removal });
       return undefined;
     }

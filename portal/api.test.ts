@@ -170,7 +170,7 @@ describe("live events (SSE)", () => {
       while (!pred()) text += new TextDecoder().decode((await reader.read()).value);
     };
     await until(() => text.includes(": proxstack events"));
-    const stack = (name: string) => ({ name, condition: "Reconciling", reason: "Applying", message: "", appliedHash: undefined, appliedSpec: undefined, appliedPlatform: undefined, hasResources: true, lastRunId: 1, failures: 0, nextAttemptAt: undefined, stoppedFor: undefined, updatedAt: "x" }) as const;
+    const stack = (name: string) => ({ name, condition: "Reconciling", reason: "Applying", message: "", appliedHash: undefined, appliedSpec: undefined, appliedPlatform: undefined, hasResources: true, lastRunId: 1, failures: 0, nextAttemptAt: undefined, stoppedFor: undefined, removalAt: undefined, removalHeld: false, updatedAt: "x" }) as const;
     h.engine.emit({ type: "stack", stack: stack("bob") });
     h.engine.emit({ type: "stack", stack: stack("alice") });
     h.engine.emit({ type: "run-event", runId: 7, stack: "alice", event: { at: "x", type: "resource-pre", op: "create", urn: "urn:pulumi:alice::proxstack::proxstack:user:Instance$proxmoxve:CT/Container::web" } });

@@ -9,6 +9,10 @@ export const command: Command = {
 Destroys every resource of a user stack now. Protected instances are never destroyed: the command
 fails and says which. The stack file is left as it is; while it exists the engine would apply it
 again, so remove the file (or the instances) for a lasting removal.
+
+A stack whose file is missing is destroyed by the engine only after a grace period (PendingRemoval in
+'proxstack status'); when many files went missing at once, none is destroyed until this command
+confirms it, one stack at a time.
 `,
   async run(args, io) {
     const { positionals } = parseFlags(args, {});

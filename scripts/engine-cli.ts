@@ -2,6 +2,7 @@
 import path from "node:path";
 import { composeEngine, type ComposeDeps, type ComposedEngine, type Providers } from "../app/compose.js";
 import type { EngineOptions } from "../engine/engine.js";
+import { describePendingRemoval, pendingRemovalOf, type PendingRemovalView } from "../engine/status/removal.js";
 import type { InstanceStatus, StackStatus, StatusStore } from "../engine/status/store.js";
 import type { Logger } from "../lib/logger.js";
 import { loadConfig, type Config } from "../schemas/config.js";
@@ -20,11 +21,16 @@ export async function engineFromEnv(
   return { config, composed };
 }
 
-/** The status as one JSON document: mode, stacks with conditions, instances. */
-export function statusJson(store: StatusStore): { mode: string; stacks: (StackStatus & { instances: InstanceStatus[] })[] } {
+/** The status as one JSON document: mode, stacks with conditions (and a pending removal's time left), instances. */
+export function statusJson(
+  store: StatusStore,
+  now: Date = new Date(),
+): { mode: string; stacks: (StackStatus & { pendingRemoval: PendingRemovalView | null; instances: InstanceStatus[] })[] } {
   return {
     mode: store.mode,
-    stacks: store.listStacks().map((s) => ({ ...s, appliedSpec: undefined, instances: store.listInstances(s.name) })),
+    stacks: store.listStacks().map((s) => ({
+      ...s, appliedSpec: undefined, appliedPlatform: undefined, pendingRemoval: pendingRemovalOf(s, now) ?? null, instances: store.listInstances(s.name),
+    })),
   };
 }
 
@@ -34,13 +40,15 @@ export function providersText(p: Providers): string {
 }
 
 /** The status as a table people read: a line per stack, an indented line per instance. */
-export function statusText(store: StatusStore, providers: Providers): string {
+export function statusText(store: StatusStore, providers: Providers, now: Date = new Date()): string {
   const lines = [`mode: ${store.mode} (${providersText(providers)})`, ""];
   const stacks = store.listStacks();
   if (stacks.length === 0) lines.push("no stacks applied yet");
   for (const s of stacks) {
     lines.push(`${s.name.padEnd(16)} ${s.condition.padEnd(12)} ${s.reason}${s.failures > 0 ? ` (failures: ${s.failures})` : ""}`);
     if (s.message) for (const m of s.message.split("\n")) lines.push(`    ${m}`);
+    const removal = describePendingRemoval(s, now);
+    if (removal) lines.push(`    ${removal}`);
     for (const i of store.listInstances(s.name)) {
       lines.push(`    ${i.name.padEnd(12)} vmid ${String(i.vmid ?? "-").padEnd(6)} ip ${(i.ip ?? "-").padEnd(15)} ${i.power.padEnd(8)} ${i.state}${store.mode === "simulation" ? "  simulation" : ""}`);
     }

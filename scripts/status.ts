@@ -13,7 +13,9 @@ export const command: Command = {
   help: `Usage: proxstack status [--json]
 
 Prints every stack with its condition (Ready, Reconciling, Stalled) and reason, and every instance
-with its VMID, IP address, power and state; "simulation" marks simulated instances.
+with its VMID, IP address, power and state; "simulation" marks simulated instances. A stack whose file
+is missing shows PendingRemoval with the time left before its resources are destroyed, or that it is
+held until 'proxstack destroy <stack>' confirms it (JSON: "pendingRemoval": {"at", "inMs", "held"}).
 Reads <data dir>/engine.db (PROXSTACK_DATA_DIR); the engine need not be running.
 
   --json   one JSON document instead of the table

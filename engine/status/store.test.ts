@@ -14,7 +14,11 @@ const spec = UserStackSpecSchema.parse({
   sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn x@y"],
   instances: [{ name: "web", template: "debian-12", plan: "small", vmid: 2001, ip: "10.10.0.21" }],
 });
-const outputs: UserStackOutputs = { stack: "alice", suspended: false, instances: [{ name: "web", vmid: 2001, ip: "10.10.0.21", hostname: "alice-web", power: "running" }] };
+const outputs: UserStackOutputs = {
+  stack: "alice", suspended: false, instances: [{ name: "web", vmid: 2001, ip: "10.10.0.21", hostname: "alice-web", power: "running" }],
+};
+
+type Store = ReturnType<typeof openStatusStore>;
 
 describe("status store", () => {
   it("moves a stack through its conditions only via mark functions, persists, and streams every change", async () => {
@@ -78,11 +82,20 @@ describe("status store", () => {
   });
 
   it.each([
-    ["an applied spec that is not a stack spec", "UPDATE stacks SET applied_spec = '{\"name\":\"alice\"}'", (s: ReturnType<typeof openStatusStore>) => s.getStack("alice"), /stacks\.applied_spec of alice does not match its schema/],
-    ["an applied spec that is not JSON", "UPDATE stacks SET applied_spec = '{'", (s: ReturnType<typeof openStatusStore>) => s.listStacks(), /stacks\.applied_spec of alice is not JSON/],
-    ["run outputs that miss a field", "UPDATE runs SET outputs = '{\"stack\":\"alice\",\"instances\":[]}'", (s: ReturnType<typeof openStatusStore>) => s.listRuns("alice"), /runs\.outputs of run 1 does not match its schema \(suspended: /],
-    ["a reason outside the vocabulary", "UPDATE stacks SET reason = 'Sleeping'", (s: ReturnType<typeof openStatusStore>) => s.getStack("alice"), /stacks row alice does not match its schema \(reason: /],
-    ["a run event of another shape", "UPDATE run_events SET event = '{\"type\":\"summary\"}'", (s: ReturnType<typeof openStatusStore>) => s.runEvents(1), /run_events of run 1 does not match its schema \(at: /],
+    [
+      "an applied spec that is not a stack spec", "UPDATE stacks SET applied_spec = '{\"name\":\"alice\"}'", (s: Store) => s.getStack("alice"),
+      /stacks\.applied_spec of alice does not match its schema/,
+    ],
+    ["an applied spec that is not JSON", "UPDATE stacks SET applied_spec = '{'", (s: Store) => s.listStacks(), /stacks\.applied_spec of alice is not JSON/],
+    [
+      "run outputs that miss a field", "UPDATE runs SET outputs = '{\"stack\":\"alice\",\"instances\":[]}'", (s: Store) => s.listRuns("alice"),
+      /runs\.outputs of run 1 does not match its schema \(suspended: /,
+    ],
+    ["a reason outside the vocabulary", "UPDATE stacks SET reason = 'Sleeping'", (s: Store) => s.getStack("alice"), /stacks row alice does not match its schema \(reason: /],
+    [
+      "a run event of another shape", "UPDATE run_events SET event = '{\"type\":\"summary\"}'", (s: Store) => s.runEvents(1),
+      /run_events of run 1 does not match its schema \(at: /,
+    ],
   ])("a row read back is parsed with its schema: %s is a bug-kind error, never a silent undefined", (_name, sql, read, message) => {
     const dir = mkdtempSync(join(tmpdir(), "status-"));
     try {
@@ -110,6 +123,30 @@ describe("status store", () => {
         expect((thrown as Error).message).toMatch(message);
       } finally {
         again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("opens a database an earlier version created: the columns added since (stopped_for, removal_at, removal_held) are added", () => {
+    const dir = mkdtempSync(join(tmpdir(), "status-"));
+    try {
+      const file = join(dir, "engine.db");
+      const db = new Database(file);
+      db.exec(`CREATE TABLE stacks (
+        name TEXT PRIMARY KEY, condition TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
+        applied_hash TEXT, applied_spec TEXT, has_resources INTEGER NOT NULL DEFAULT 0, last_run_id INTEGER,
+        failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, updated_at TEXT NOT NULL);
+        INSERT INTO stacks (name, condition, reason, updated_at) VALUES ('bob', 'Stalled', 'UnsafePlan', '2026-11-25T12:00:00.000Z');`);
+      db.close();
+      const store = openStatusStore(file, { clock: manualClock(new Date("2026-11-25T12:00:00Z")) });
+      try {
+        expect(store.getStack("bob")).toMatchObject({ reason: "UnsafePlan", stoppedFor: undefined, removalAt: undefined, removalHeld: false });
+        store.markPendingRemoval("bob", { at: new Date("2026-11-25T12:10:00Z"), held: true, message: "m" });
+        expect(store.getStack("bob")).toMatchObject({ reason: "PendingRemoval", removalAt: "2026-11-25T12:10:00.000Z", removalHeld: true });
+      } finally {
+        store.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,9 @@ import {
   AppliedPlatformSpecSchema, AppliedUserSpecSchema, PlatformStackOutputsSchema, RunEventSchema, UserStackOutputsSchema,
   type AppliedPlatformSpec, type RunOutputs, type UserStackSpec,
 } from "../../schemas/index.js";
-import { conditionOf, REASONS, type Condition, type InstanceState, type Reason, type RetryReason, type RunAction, type RunState, type StopReason } from "./vocabulary.js";
+import {
+  conditionOf, REASONS, type Condition, type InstanceState, type Reason, type RetryReason, type RunAction, type RunState, type StopReason,
+} from "./vocabulary.js";
 
 export type EngineMode = "pulumi" | "simulation";
 
@@ -36,6 +38,10 @@ export interface StackStatus {
   nextAttemptAt: string | undefined;
   /** For a reason that holds until the file changes: the desired state it holds for (decide.ts `desiredKey`). */
   stoppedFor: string | undefined;
+  /** The file is missing: when its grace period ends and the resources are destroyed (ISO). */
+  removalAt: string | undefined;
+  /** The pending removal waits for `proxstack destroy <stack>`: too many files went missing at once. */
+  removalHeld: boolean;
   updatedAt: string;
 }
 
@@ -83,7 +89,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stacks (
   name TEXT PRIMARY KEY, condition TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
   applied_hash TEXT, applied_spec TEXT, has_resources INTEGER NOT NULL DEFAULT 0, last_run_id INTEGER,
-  failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, updated_at TEXT NOT NULL, stopped_for TEXT);
+  failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, updated_at TEXT NOT NULL, stopped_for TEXT, removal_at TEXT,
+  removal_held INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS instances (
   stack TEXT NOT NULL, name TEXT NOT NULL, vmid INTEGER, ip TEXT, power TEXT NOT NULL, state TEXT NOT NULL,
   updated_at TEXT NOT NULL, PRIMARY KEY (stack, name));
@@ -99,6 +106,7 @@ const StackRowSchema = z.object({
   name: z.string(), condition: ConditionSchema, reason: z.enum(REASON_NAMES), message: z.string(),
   applied_hash: nullable(z.string()), applied_spec: z.string().nullable(), has_resources: z.number().int(), last_run_id: nullable(z.number().int()),
   failures: z.number().int().min(0), next_attempt_at: nullable(z.string()), updated_at: z.string(), stopped_for: nullable(z.string()),
+  removal_at: nullable(z.string()), removal_held: z.number().int(),
 });
 const InstanceRowSchema = z.object({
   stack: z.string(), name: z.string(), vmid: nullable(z.number().int()), ip: nullable(z.string()), power: z.enum(["running", "stopped"]),
@@ -143,7 +151,8 @@ function toStack(row: StackRow): StackStatus {
     appliedSpec: platform ? undefined : parseJsonColumn(AppliedUserSpecSchema, r.applied_spec, where),
     appliedPlatform: platform ? parseJsonColumn(AppliedPlatformSpecSchema, r.applied_spec, where) : undefined,
     hasResources: r.has_resources === 1,
-    lastRunId: r.last_run_id, failures: r.failures, nextAttemptAt: r.next_attempt_at, stoppedFor: r.stopped_for, updatedAt: r.updated_at,
+    lastRunId: r.last_run_id, failures: r.failures, nextAttemptAt: r.next_attempt_at, stoppedFor: r.stopped_for,
+    removalAt: r.removal_at, removalHeld: r.removal_held === 1, updatedAt: r.updated_at,
   };
 }
 function toInstance(row: InstanceRow): InstanceStatus {
@@ -188,6 +197,10 @@ export interface StatusStore {
   markDrifted(stack: string, message: string): void;
   /** The file is gone and its resources were destroyed or retained. */
   markRemoved(stack: string, how: "Destroyed" | "Retained"): void;
+  /** The file is gone: its resources are destroyed at `at`, or, `held`, once a person confirms. */
+  markPendingRemoval(stack: string, removal: { at: Date; held: boolean; message: string }): void;
+  /** The file came back before its resources were destroyed: the pending removal is called off. */
+  cancelRemoval(stack: string): void;
   /** A failed attempt retried after a pause (Retrying, RepeatedFailures, HookFailed, AllocationExhausted), as the work queue's retry book counted it. */
   markFailed(stack: string, failure: { reason: RetryReason; message: string; nextAttemptAt: Date; failures: number }): void;
   /** The desired state `stoppedFor` cannot be applied as written: stop until the file changes. */
@@ -216,7 +229,7 @@ export interface StatusStore {
 /** Adds the columns later versions introduced to a database an earlier version created. */
 function migrate(db: Database.Database): void {
   const have = new Set(db.prepare<[], { name: string }>("PRAGMA table_info(stacks)").all().map((c) => c.name));
-  for (const [column, type] of [["stopped_for", "TEXT"]] as const) {
+  for (const [column, type] of [["stopped_for", "TEXT"], ["removal_at", "TEXT"], ["removal_held", "INTEGER NOT NULL DEFAULT 0"]] as const) {
     if (!have.has(column)) db.exec(`ALTER TABLE stacks ADD COLUMN ${column} ${type}`);
   }
 }
@@ -243,16 +256,26 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     listStacks: db.prepare<[], StackRow>("SELECT * FROM stacks ORDER BY name"),
     ensureStack: db.prepare("INSERT OR IGNORE INTO stacks (name, condition, reason, updated_at) VALUES (?, 'Reconciling', 'Pending', ?)"),
     setCondition: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, stopped_for = ?, updated_at = ? WHERE name = ?"),
+    clearRemoval: db.prepare("UPDATE stacks SET removal_at = NULL, removal_held = 0 WHERE name = ?"),
+    setRemoval: db.prepare(
+      `UPDATE stacks SET condition = ?, reason = 'PendingRemoval', message = ?, removal_at = ?, removal_held = ?, updated_at = ?
+       WHERE name = ?`,
+    ),
     setApplied: db.prepare(
-      "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', applied_hash = ?, applied_spec = ?, has_resources = 1, failures = 0, next_attempt_at = NULL, updated_at = ? WHERE name = ?",
+      `UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', applied_hash = ?, applied_spec = ?, has_resources = 1, failures = 0,
+       next_attempt_at = NULL, removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ?`,
     ),
     setUpToDate: db.prepare(
-      "UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', failures = 0, next_attempt_at = NULL, stopped_for = NULL, updated_at = ? WHERE name = ? AND applied_hash IS NOT NULL",
+      `UPDATE stacks SET condition = 'Ready', reason = 'Applied', message = '', failures = 0, next_attempt_at = NULL, stopped_for = NULL,
+       removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ? AND applied_hash IS NOT NULL`,
     ),
     setRemoved: db.prepare(
-      "UPDATE stacks SET condition = 'Ready', reason = ?, message = '', applied_hash = NULL, applied_spec = NULL, has_resources = ?, failures = 0, next_attempt_at = NULL, updated_at = ? WHERE name = ?",
+      `UPDATE stacks SET condition = 'Ready', reason = ?, message = '', applied_hash = NULL, applied_spec = NULL, has_resources = ?, failures = 0,
+       next_attempt_at = NULL, removal_at = NULL, removal_held = 0, updated_at = ? WHERE name = ?`,
     ),
-    setFailed: db.prepare("UPDATE stacks SET condition = ?, reason = ?, message = ?, failures = ?, next_attempt_at = ?, stopped_for = NULL, updated_at = ? WHERE name = ?"),
+    setFailed: db.prepare(
+      "UPDATE stacks SET condition = ?, reason = ?, message = ?, failures = ?, next_attempt_at = ?, stopped_for = NULL, updated_at = ? WHERE name = ?",
+    ),
     setRun: db.prepare("UPDATE stacks SET last_run_id = ?, updated_at = ? WHERE name = ?"),
     listInstances: db.prepare<[], InstanceRow>("SELECT * FROM instances ORDER BY stack, name"),
     listInstancesOf: db.prepare<[string], InstanceRow>("SELECT * FROM instances WHERE stack = ? ORDER BY name"),
@@ -336,6 +359,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       setCondition(stack, "Pending", "");
     },
     markDrifted(stack, message) {
+      q.clearRemoval.run(stack);
       setCondition(stack, "DriftDetected", message);
     },
     markApplying(stack, runId) {
@@ -363,7 +387,18 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       emitStack(stack);
     },
     markStalled(stack, reason, message, stoppedFor) {
+      q.clearRemoval.run(stack);
       setCondition(stack, reason, message, stoppedFor);
+    },
+    markPendingRemoval(stack, r) {
+      q.ensureStack.run(stack, now());
+      q.setRemoval.run(conditionOf("PendingRemoval"), r.message, r.at.toISOString(), r.held ? 1 : 0, now(), stack);
+      emitStack(stack);
+    },
+    cancelRemoval(stack) {
+      q.clearRemoval.run(stack);
+      if (getStack(stack)?.reason === "PendingRemoval") setCondition(stack, "Pending", "");
+      else emitStack(stack);
     },
     upsertInstance(i) {
       q.upsertInstance.run({ ...i, vmid: i.vmid ?? null, ip: i.ip ?? null, updatedAt: now() });

@@ -20,14 +20,15 @@ export interface ReasonProperties {
 
 const ready = { condition: "Ready", retryable: false, untilFileChanges: false, survivesPending: false } as const;
 const stopped = { condition: "Stalled", retryable: false, untilFileChanges: true, survivesPending: true } as const;
+const reconciling = { condition: "Reconciling", retryable: false, untilFileChanges: false, survivesPending: true } as const;
 
 /** Every reason a stack can be in its condition, with its properties and one line of doc. */
 export const REASONS = {
   Applied: { ...ready, doc: "The stack file is applied and its post-deploy hooks succeeded." },
   Retained: { ...ready, doc: "The stack file was removed; the platform's removalPolicy is retain, so its containers were kept." },
   Destroyed: { ...ready, doc: "The stack file was removed and every resource of the stack was destroyed." },
-  Pending: { condition: "Reconciling", retryable: false, untilFileChanges: false, survivesPending: true, doc: "A change was seen; the stack waits in the queue for a worker." },
-  Applying: { condition: "Reconciling", retryable: false, untilFileChanges: false, survivesPending: true, doc: "A run (preview, then up or destroy) is in progress." },
+  Pending: { ...reconciling, doc: "A change was seen; the stack waits in the queue for a worker." },
+  Applying: { ...reconciling, doc: "A run (preview, then up or destroy) is in progress." },
   DriftDetected: {
     condition: "Reconciling", retryable: false, untilFileChanges: false, survivesPending: true,
     doc: "A scheduled refresh found the real resources differ from the last apply; the engine applies the stack file again.",
@@ -39,6 +40,12 @@ export const REASONS = {
   HookFailed: {
     condition: "Reconciling", retryable: true, untilFileChanges: false, survivesPending: true,
     doc: "Resources are applied but a post-deploy hook failed (degraded); the engine retries the hooks, never rolling back.",
+  },
+  PendingRemoval: {
+    condition: "Reconciling", retryable: false, untilFileChanges: false, survivesPending: true,
+    doc:
+      "The stack file is gone; its resources are destroyed when the grace period ends (or, when many files went at once, " +
+      "once `proxstack destroy` confirms); the file coming back cancels it.",
   },
   InvalidSpec: { ...stopped, doc: "The stack file fails validation; nothing is applied until it is fixed, the last good state stays." },
   UnsafePlan: { ...stopped, doc: "The plan would replace or delete containers the file change did not ask for; nothing was applied." },

@@ -41,7 +41,10 @@ export interface FakeRunner extends StackRunner {
 function routesOf(target: StackTarget & { kind: "platform" }): PlatformStackOutputs["routes"] {
   return target.users
     .flatMap((u) => u.instances.flatMap((i) => i.domains.map((d) => ({
-      hostname: tunnelHostname(u.name, i.name, d.subdomain, target.platform.baseDomain), service: `http://${i.ip ?? "?"}:${d.port}`, user: u.name, instance: i.name,
+      hostname: tunnelHostname(u.name, i.name, d.subdomain, target.platform.baseDomain),
+      service: `http://${i.ip ?? "?"}:${d.port}`,
+      user: u.name,
+      instance: i.name,
     }))))
     .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
 }

@@ -15,9 +15,9 @@ export interface CliIo {
   stderrIsTTY?: boolean;
 }
 
-/** The logger of a command: logs go to stderr only, so stdout stays what a script pipes. */
+/** The logger of a command: logs go to stderr only, so stdout stays what a script pipes; pretty at a terminal, JSON lines otherwise. */
 export function cliLogger(io: CliIo, level: string): Logger {
-  return createLogger(level, { write: (s: string) => io.stderr(s) });
+  return createLogger(level, { write: (s: string) => io.stderr(s) }, { pretty: io.stderrIsTTY === true });
 }
 
 export interface Command {

@@ -20,12 +20,18 @@ export async function engineFromEnv(
   return { config, composed };
 }
 
-/** The status as one JSON document: mode, stacks with conditions, instances. */
-export function statusJson(store: StatusStore): { mode: string; stacks: (StackStatus & { instances: InstanceStatus[] })[] } {
+/** The status as one JSON document: mode, which providers are simulated, stacks with conditions, instances. */
+export function statusJson(store: StatusStore, providers: Providers): { mode: string; providers: Providers; stacks: (StackStatus & { instances: InstanceStatus[] })[] } {
   return {
     mode: store.mode,
+    providers,
     stacks: store.listStacks().map((s) => ({ ...s, appliedSpec: undefined, instances: store.listInstances(s.name) })),
   };
+}
+
+/** Prints the status on stdout: the table, or with `json` one JSON line (the shape of `proxstack status --json`). */
+export function printStatus(io: CliIo, store: StatusStore, providers: Providers, json: boolean): void {
+  io.stdout(json ? JSON.stringify(statusJson(store, providers)) + "\n" : statusText(store, providers));
 }
 
 /** Which providers are simulated, for people: `Proxmox simulated, Cloudflare real`. */

@@ -27,8 +27,8 @@ and logs (with a start-up banner) on stderr. Stops cleanly on SIGINT or SIGTERM.
     const config = loadConfig(io.env, io.cwd);
     const log = cliLogger(io, config.logLevel);
     const running = await startServe(config, { log, repoRoot: REPO_ROOT, realContainers: !values["no-real-containers"], vpn: !values["no-vpn"] });
-    io.stdout(JSON.stringify(running.summary) + "\n");
     io.stderr(banner(running.summary, running.notes));
+    io.stdout(JSON.stringify(running.summary) + "\n");
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);

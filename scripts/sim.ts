@@ -2,13 +2,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { createLogger } from "../lib/logger.js";
 import { loadConfig } from "../schemas/config.js";
 import { PlatformSpecSchema } from "../schemas/index.js";
 import { simulatorSeedFromPlatform, type SimulatorSeed } from "../sim/seed.js";
 import { shouldSimulate } from "../sim/should-simulate.js";
 import { startSimulators } from "../sim/start.js";
-import { EXIT, intFlag, parseFlags, UsageError, type Command } from "./cli.js";
+import { cliLogger, EXIT, intFlag, parseFlags, UsageError, type Command } from "./cli.js";
 import { ProxstackError } from "../lib/errors.js";
 
 const HELP = `Usage: proxstack sim [--pve-port P] [--cf-port C] [--data-dir D] [--platform FILE] [--pve-version 9.1|8.4] [--task-delay MS]
@@ -71,7 +70,7 @@ export const command: Command = {
     const seed = loadSeed(platformFile);
     const dataDir = values["data-dir"] ? path.resolve(io.cwd, values["data-dir"]) : config.dataDir;
 
-    const logger = createLogger(config.logLevel, { write: (s: string) => io.stderr(s) });
+    const logger = cliLogger(io, config.logLevel);
     const sims = await startSimulators({
       stateDir: path.join(dataDir, "sim"), seed, which, pvePort, cfPort, schemaVersion: version, logger,
       ...(taskDelayMs !== undefined ? { taskDelayMs } : {}),

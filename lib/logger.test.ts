@@ -22,7 +22,6 @@ describe("createLogger", () => {
     expect(out).toHaveLength(1);
     const line = out[0] ?? "";
     expect(() => JSON.parse(line) as unknown).toThrow();
-    // eslint-disable-next-line no-control-regex
     const plain = line.replace(/\u001b\[[0-9;]*m/g, "");
     expect(plain).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: applied\n/);
     expect(plain).toContain('stack: "alice"');

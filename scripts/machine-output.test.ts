@@ -83,7 +83,7 @@ describe("proxstack: machine output on stdout, logs on stderr", () => {
   }, 180_000);
 
   it("serve prints one JSON line (mode, providers, simulators) on stdout and its banner on stderr; SIGTERM exits 0", async () => {
-    const child = spawn(process.execPath, ["bin/proxstack.js", "serve", "--no-real-containers", "--no-vpn"], { cwd: ROOT, env: env(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["bin/proxstack.js", "serve", "--no-real-containers", "--no-vpn", "--faults", "pve.latencyMs=1,rateLimitNext=0"], { cwd: ROOT, env: env(), stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -93,15 +93,20 @@ describe("proxstack: machine output on stdout, logs on stderr", () => {
     });
     let rest = "";
     child.stdout.on("data", (c: Buffer) => (rest += c.toString()));
-    const summary = JSON.parse(first) as { mode: string; providers: unknown; simulators: { pve: { url: string }; cloudflare: { url: string } }; dataDir: string };
+    const summary = JSON.parse(first) as { mode: string; providers: unknown; simulators: { pve: { url: string }; cloudflare: { url: string } }; faults: unknown; dataDir: string };
     expect(summary.mode).toBe("simulation");
     expect(summary.providers).toEqual({ proxmox: "simulated", cloudflare: "simulated" });
     expect(summary.simulators.pve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(summary.dataDir).toBe(path.join(dir, "data"));
+    expect(summary.faults).toEqual({ pve: { latencyMs: 1 }, cloudflare: { rateLimitNext: 0 } });
     // The banner is written before the JSON line, but the two pipes are read independently.
     for (let i = 0; i < 200 && !stderr.includes("Ctrl-C stops."); i++) await new Promise((r) => setTimeout(r, 25));
     expect(stderr).toContain("proxstack is running (mode: simulation)");
     expect(stderr).toContain(`SIMULATION at ${summary.simulators.pve.url}`);
+    expect(stderr).toContain("  FAULTS injected:   pve latencyMs=1; cloudflare rateLimitNext=0\n");
+    expect(jsonLogLines(stderr).map((l) => l.msg)).toContain(
+      "simulation: Proxmox VE and Cloudflare are simulated, nothing real is changed there; FAULTS injected: pve latencyMs=1; cloudflare rateLimitNext=0",
+    );
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(rest).toBe("");

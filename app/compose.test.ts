@@ -1,10 +1,12 @@
 // The composition root decides each provider alone: which runner gets which endpoints, and which simulators start.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCloudflareClient } from "../clients/cloudflare/client.js";
+import { openStatusStore } from "../engine/status/store.js";
 import { createFakeRunner } from "../engine/testing/fake-runner.js";
+import { systemClock } from "../lib/clock.js";
 import { silentLogger } from "../lib/logger.js";
 import type { AutomationRunnerSettings } from "../runners/pulumi/runner.js";
 import type { createSimulationRunnerForSimulators } from "../runners/simulation/runner.js";
@@ -128,4 +130,32 @@ describe("composeEngine: each provider real exactly when configured", () => {
       { service: "http_status:404" },
     ]);
   }, 120_000);
+});
+
+describe("composeEngine: first start and a missing stacks directory", () => {
+  it("creates the data directory 0700 and seeds the stacks repository when engine.db knows no stack", async () => {
+    const { config } = await compose({});
+    expect(statSync(config.dataDir).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(config.stacksDir, "alice.yaml"))).toBe(true);
+  });
+
+  it("refuses to seed the examples into a missing stacks directory when engine.db knows stacks, naming both paths", async () => {
+    root = mkdtempSync(join(tmpdir(), "compose-guard-"));
+    const data = join(root, "data");
+    const first = loadConfig({ PROXSTACK_DATA_DIR: data }, root);
+    const { runners } = recordingRunners();
+    await (await composeEngine(first, { log: silentLogger(), repoRoot: REPO, runners })).close();
+    const store = openStatusStore(join(data, "engine.db"), { clock: systemClock });
+    store.markPending("alice");
+    store.close();
+
+    const mistyped = loadConfig({ PROXSTACK_DATA_DIR: data, PROXSTACK_STACKS_DIR: join(root, "stakcs") }, root);
+    const err = await composeEngine(mistyped, { log: silentLogger(), repoRoot: REPO, runners }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: "stacks-dir-missing", kind: "stall" });
+    expect((err as Error).message).toBe(
+      `the stacks directory ${join(root, "stakcs")} does not exist, but ${join(data, "engine.db")} knows 1 stack(s) (alice): ` +
+        "refusing to seed it with the example stacks, which would destroy them. Restore the stacks repository there, or set PROXSTACK_STACKS_DIR to where it is",
+    );
+    expect(existsSync(join(root, "stakcs"))).toBe(false);
+  });
 });

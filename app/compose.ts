@@ -25,9 +25,10 @@ import { createAutomationPulumiRunner, type AutomationRunnerSettings } from "../
 import type { StackRunner } from "../runners/runner.js";
 import { createSimulationRunnerForSimulators, type SimulationRunner } from "../runners/simulation/runner.js";
 import { createStackIndex } from "../engine/stack-index.js";
-import { openStatusStore } from "../engine/status/store.js";
+import { openStatusStore, type StatusStore } from "../engine/status/store.js";
 import { systemTimers } from "../engine/timers.js";
 import { createVpnPeerAddresses } from "../vpn/peer-addresses.js";
+import { ensureDataDir } from "./data-dir.js";
 
 const run = promisify(execFile);
 
@@ -84,9 +85,21 @@ export interface ComposedEngine {
 /**
  * Creates `<data dir>/stacks` as a git repository from the checkout's stacks/ when it does not exist
  * yet, with one commit; an existing directory is left as it is. Returns whether it was created.
+ * Refuses (naming the path) when `known` is non-empty: the status database then knows stacks, so the
+ * directory is missing or mistyped, and seeding the examples would make the engine destroy them.
  */
-export async function ensureStacksRepo(stacksDir: string, seedDir: string): Promise<boolean> {
+export async function ensureStacksRepo(stacksDir: string, seedDir: string, known: { db: string; stacks: readonly string[] } = { db: "", stacks: [] }): Promise<boolean> {
   if (existsSync(stacksDir)) return false;
+  if (known.stacks.length > 0) {
+    const some = known.stacks.slice(0, 5).join(", ") + (known.stacks.length > 5 ? ", …" : "");
+    throw new ProxstackError(
+      "stacks-dir-missing",
+      `the stacks directory ${stacksDir} does not exist, but ${known.db} knows ${known.stacks.length} stack(s) (${some}): ` +
+        "refusing to seed it with the example stacks, which would destroy them. Restore the stacks repository there, " +
+        "or set PROXSTACK_STACKS_DIR to where it is",
+      { kind: "stall" },
+    );
+  }
   mkdirSync(stacksDir, { recursive: true });
   cpSync(seedDir, stacksDir, { recursive: true });
   const git = (...args: string[]) => run("git", ["-C", stacksDir, "-c", "user.name=proxstack engine", "-c", "user.email=engine@proxstack.invalid", ...args]);
@@ -105,12 +118,24 @@ export async function ensureStacksRepo(stacksDir: string, seedDir: string): Prom
  *   resources to the Cloudflare simulator, or to the real API when CLOUDFLARE_API_TOKEN is set.
  */
 export async function composeEngine(config: Config, deps: ComposeDeps): Promise<ComposedEngine> {
+  ensureDataDir(config.dataDir, deps.log);
   const clock = deps.clock ?? systemClock;
-  const runners = { ...defaultRunners, ...deps.runners };
-  mkdirSync(config.dataDir, { recursive: true });
-  await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"));
-  const { publicKey } = await ensureProvisioningKey(config.dataDir);
+  const store = openStatusStore(join(config.dataDir, "engine.db"), { clock });
+  // Closed in reverse of what started, also when wiring fails half-way.
   const closers: (() => Promise<void> | void)[] = [];
+  try {
+    return await wire(config, deps, clock, store, closers);
+  } catch (err) {
+    for (const c of closers) await c();
+    store.close();
+    throw err;
+  }
+}
+
+async function wire(config: Config, deps: ComposeDeps, clock: Clock, store: StatusStore, closers: (() => Promise<void> | void)[]): Promise<ComposedEngine> {
+  const runners = { ...defaultRunners, ...deps.runners };
+  await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"), { db: join(config.dataDir, "engine.db"), stacks: store.listStacks().map((s) => s.name) });
+  const { publicKey } = await ensureProvisioningKey(config.dataDir);
   const vpnPeerAddresses = deps.vpnPeerAddresses ? { vpnPeerAddresses: deps.vpnPeerAddresses } : deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
   const which = shouldSimulate(config);
   const providers = providersOf(config);
@@ -160,7 +185,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
   }
 
   const hooks = deps.hooks ?? (await defaultHooks(config, deps, clock, closers));
-  const store = openStatusStore(join(config.dataDir, "engine.db"), { clock, mode: runner.mode });
+  store.setMode(runner.mode);
   const engine = createEngine({
     stacksDir: config.stacksDir,
     store,

@@ -36,7 +36,7 @@ function platformOf(config: Config, repoRoot: string): PlatformSpec | undefined 
 function vpnToken(dataDir: string): string {
   const file = path.join(dataDir, "vpn-token");
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const token = randomBytes(24).toString("base64url");
   writeFileSync(file, token + "\n", { mode: 0o600 });
   return token;

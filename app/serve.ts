@@ -4,6 +4,7 @@ import type { Logger } from "../lib/logger.js";
 import type { Config } from "../schemas/config.js";
 import type { SimulatorFaults } from "../sim/start.js";
 import { composeEngine, type ComposedEngine, type ComposeDeps, type Providers } from "./compose.js";
+import { ensureDataDir } from "./data-dir.js";
 import { serveExtras } from "./serve-extras.js";
 
 export interface ServeOptions {
@@ -41,6 +42,7 @@ export interface RunningServe {
 
 /** Starts everything serve runs; the caller waits for a signal and calls close(). */
 export async function startServe(config: Config, opts: ServeOptions): Promise<RunningServe> {
+  ensureDataDir(config.dataDir, opts.log);
   const extras = await serveExtras(config, opts.log, opts.repoRoot, { realContainers: opts.realContainers, vpn: opts.vpn });
   let composed: ComposedEngine;
   try {

@@ -2,6 +2,8 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ProxstackError } from "../lib/errors.js";
 import { createLogger, type Logger } from "../lib/logger.js";
+import { faultsForAbsentSimulators, parseFaults } from "../sim/faults.js";
+import type { SimulatorFaults } from "../sim/start.js";
 
 /** Exit codes: 0 success, 1 a failed check, 2 a usage error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -15,9 +17,9 @@ export interface CliIo {
   stderrIsTTY?: boolean;
 }
 
-/** The logger of a command: logs go to stderr only, so stdout stays what a script pipes. */
+/** The logger of a command: logs go to stderr only, so stdout stays what a script pipes; pretty at a terminal, JSON lines otherwise. */
 export function cliLogger(io: CliIo, level: string): Logger {
-  return createLogger(level, { write: (s: string) => io.stderr(s) });
+  return createLogger(level, { write: (s: string) => io.stderr(s) }, { pretty: io.stderrIsTTY === true });
 }
 
 export interface Command {
@@ -45,6 +47,23 @@ export function parseFlags<O extends Options>(args: string[], options: O, allowP
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify.*$/s, "") : String(err));
   }
+}
+
+/**
+ * Reads `--faults LIST` for the simulators that run (`which`); a bad list, or a fault for a provider
+ * that is real, is a UsageError.
+ */
+export function faultsFlag(value: string | undefined, which: { pve: boolean; cloudflare: boolean }): SimulatorFaults | undefined {
+  if (value === undefined) return undefined;
+  let faults: SimulatorFaults;
+  try {
+    faults = parseFaults(value);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const absent = faultsForAbsentSimulators(faults, which);
+  if (absent.length > 0) throw new UsageError(`--faults: no simulator runs for ${absent.join(", ")}; a real provider gets no injected faults`);
+  return faults;
 }
 
 /** Reads a whole-number flag such as --port; a UsageError names the flag when it is not one. */

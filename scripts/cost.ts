@@ -45,7 +45,7 @@ export const command: Command = {
     }
     const cost = costOf(user.spec, report.platform.spec);
     if (values.json) {
-      io.stdout(`${JSON.stringify(cost, null, 2)}\n`);
+      io.stdout(`${JSON.stringify(cost)}\n`);
       return EXIT.ok;
     }
     const rows = [["instance", "plan", "plan/day", "domains", "extra/day", "points/day"]];

@@ -21,17 +21,24 @@ export async function engineFromEnv(
   return { config, composed };
 }
 
-/** The status as one JSON document: mode, stacks with conditions (and a pending removal's time left), instances. */
+/** The status as one JSON document: mode, which providers are simulated, stacks with conditions (and a pending removal's time left), instances. */
 export function statusJson(
   store: StatusStore,
+  providers: Providers,
   now: Date = new Date(),
-): { mode: string; stacks: (StackStatus & { pendingRemoval: PendingRemovalView | null; instances: InstanceStatus[] })[] } {
+): { mode: string; providers: Providers; stacks: (StackStatus & { pendingRemoval: PendingRemovalView | null; instances: InstanceStatus[] })[] } {
   return {
     mode: store.mode,
+    providers,
     stacks: store.listStacks().map((s) => ({
       ...s, appliedSpec: undefined, appliedPlatform: undefined, pendingRemoval: pendingRemovalOf(s, now) ?? null, instances: store.listInstances(s.name),
     })),
   };
+}
+
+/** Prints the status on stdout: the table, or with `json` one JSON line (the shape of `proxstack status --json`). */
+export function printStatus(io: CliIo, store: StatusStore, providers: Providers, json: boolean): void {
+  io.stdout(json ? JSON.stringify(statusJson(store, providers)) + "\n" : statusText(store, providers));
 }
 
 /** Which providers are simulated, for people: `Proxmox simulated, Cloudflare real`. */

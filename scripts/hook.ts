@@ -10,7 +10,7 @@ import { checkPublicKeys } from "../ssh/input.js";
 import { loadConfig } from "../schemas/index.js";
 import { EXIT, intFlag, parseFlags, UsageError, type CliIo, type Command } from "./cli.js";
 
-const HELP = `Usage: proxstack hook ssh-harden --host H [--port P] --user U --keys FILE [--identity KEY] [--timeout S]
+const HELP = `Usage: proxstack hook ssh-harden --host H [--port P] --user U --keys FILE [--identity KEY] [--timeout S] [--json]
 
 Runs the SSH hardening hook against one host, exactly as the engine does after an apply:
 logs in as root with the provisioning key (pinning the host key on first contact and refusing a
@@ -25,6 +25,7 @@ previous config kept when it fails), reloads sshd and verifies by logging in as 
   --identity KEY  private key to log in as root with; default: the provisioning key in
                   $PROXSTACK_DATA_DIR/keys/provisioning_ed25519 (generated on first use)
   --timeout S     seconds to wait for the SSH handshake; default 15
+  --json          print one JSON line {host, port, user, changed, actions, verified} instead of the listing
 
 Host-key pins live in $PROXSTACK_DATA_DIR/host-keys.db.
 Exit: 0 done (prints what changed), 1 the hook failed (prints why), 2 usage error.
@@ -56,6 +57,7 @@ async function sshHarden(args: string[], io: CliIo): Promise<number> {
     keys: { type: "string" },
     identity: { type: "string" },
     timeout: { type: "string" },
+    json: { type: "boolean" },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals.join(" ")}`);
   if (!values.host) throw new UsageError("--host is required");
@@ -73,6 +75,10 @@ async function sshHarden(args: string[], io: CliIo): Promise<number> {
     try {
       const host = values.host.replace(/^\[|\]$/g, "");
       const r = await hardenHost({ host, port, user: values.user, keys, identity, hostKeys, readyTimeoutMs: timeoutS * 1000 });
+      if (values.json) {
+        io.stdout(JSON.stringify({ host, port, user: values.user, changed: r.changed, actions: r.actions, verified: r.verified }) + "\n");
+        return EXIT.ok;
+      }
       io.stdout(`${host}:${port}: ${r.changed ? "changed" : "no changes"}\n`);
       for (const a of r.actions) io.stdout(`  - ${a}\n`);
       io.stdout(`  ${r.verified}\n`);

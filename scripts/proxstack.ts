@@ -2,45 +2,40 @@
 import { ConfigError } from "../schemas/config.js";
 import { EXIT, UsageError, type CliIo, type Command } from "./cli.js";
 
-// Each name is a module `scripts/<name>.ts` exporting `command: Command`; modules load lazily so
-// `proxstack validate` does not pay for Pulumi or the portal.
-const COMMANDS = [
+// Each name is a module `scripts/<name>.ts` exporting `command: Command` (a test checks that every
+// listed module exists); modules load lazily so `proxstack validate` does not pay for Pulumi.
+// A new command is a new file plus its name here.
+export const COMMANDS = [
   "validate", "schema", "cost", "sim", "plan", "up", "destroy", "reconcile", "status",
   "hook", "vpn", "billing", "points", "check", "sync", "rollback", "admin", "serve",
 ] as const;
 
 async function loadCommand(name: string): Promise<Command | undefined> {
   if (!(COMMANDS as readonly string[]).includes(name)) return undefined;
-  try {
-    const mod = (await import(`./${name}.ts`)) as { command: Command };
-    return mod.command;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes(`/scripts/${name}.ts`)) return undefined;
-    throw err;
-  }
+  const mod = (await import(`./${name}.ts`)) as { command: Command };
+  return mod.command;
 }
 
-async function usage(io: CliIo): Promise<string> {
+async function usage(): Promise<string> {
   const lines = ["Usage: proxstack <command> [options]", "", "Commands:"];
   for (const name of COMMANDS) {
     const cmd = await loadCommand(name);
-    lines.push(`  ${name.padEnd(10)} ${cmd ? cmd.summary : "(not built yet)"}`);
+    if (cmd) lines.push(`  ${name.padEnd(10)} ${cmd.summary}`);
   }
   lines.push("", "Run `proxstack <command> --help` for a command's options.");
-  void io;
+  lines.push("Machine output (JSON, --json) goes to stdout; logs and messages go to stderr.");
   return lines.join("\n") + "\n";
 }
 
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    io.stdout(await usage(io));
+    io.stdout(await usage());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   const cmd = await loadCommand(name);
   if (!cmd) {
-    io.stderr((COMMANDS as readonly string[]).includes(name) ? `proxstack ${name}: not built yet\n` : `proxstack: unknown command '${name}'\n\n${await usage(io)}`);
+    io.stderr(`proxstack: unknown command '${name}'\n\n${await usage()}`);
     return EXIT.usage;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
@@ -70,5 +65,6 @@ export function processIo(): CliIo {
     stderr: (t) => process.stderr.write(t),
     env: process.env,
     cwd: process.cwd(),
+    stderrIsTTY: process.stderr.isTTY,
   };
 }

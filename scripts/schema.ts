@@ -35,9 +35,9 @@ export const command: Command = {
         if (have === want) continue;
         if (values.write) {
           await writeFile(fileOf(k), want);
-          io.stdout(`wrote ${SCHEMA_FILES[k]}\n`);
+          io.stderr(`wrote ${SCHEMA_FILES[k]}\n`);
         } else {
-          io.stdout(`${SCHEMA_FILES[k]} is stale; run: proxstack schema --write\n`);
+          io.stderr(`${SCHEMA_FILES[k]} is stale; run: proxstack schema --write\n`);
           stale++;
         }
       }

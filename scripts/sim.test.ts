@@ -123,3 +123,47 @@ describe("proxstack sim refusals", () => {
     expect(out.stdout).toBe("");
   });
 });
+
+describe("proxstack sim --faults", () => {
+  it("starts with the faults: labelled in the JSON line and the log line, applied by both simulators", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "proxstack-sim-faults-"));
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", LOG_LEVEL: "info" };
+    const child = spawn(process.execPath, ["bin/proxstack.js", "sim", "--data-dir", dataDir, "--faults", "errorRate=1,rateLimitNext=1"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr?.on("data", (c: Buffer) => (err += c.toString()));
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once("line", resolve);
+        child.once("exit", (code) => reject(new Error(`proxstack sim exited with ${code}: ${err}`)));
+      });
+      const l = JSON.parse(first) as Line & { faults: unknown };
+      expect(l.faults).toEqual({ pve: { errorRate: 1 }, cloudflare: { rateLimitNext: 1 } });
+      expect(err).toContain("FAULTS injected: pve errorRate=1; cloudflare rateLimitNext=1");
+      const pveAnswer = await fetch(`${l.pve.url}/api2/json/version`, { headers: { Authorization: `PVEAPIToken=${l.pve.token}` } });
+      expect(pveAnswer.status).toBe(500);
+      const cfAnswer = await fetch(`${l.cloudflare.url}/user/tokens/verify`, { headers: { Authorization: `Bearer ${l.cloudflare.token}` } });
+      expect(cfAnswer.status).toBe(429);
+    } finally {
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it.each([
+    [["sim", "--faults", "bogus=1"], {}, "proxstack sim: --faults: unknown fault 'bogus'; known: errorRate, lockTimeoutRate, lockTimeouts, stuckTasks, failTasks, rateLimitNext, latencyMs\n"],
+    [["sim", "--faults", "errorRate=2"], {}, "proxstack sim: --faults: errorRate is a share from 0 to 1 such as 0.2, got '2'\n"],
+    [["serve", "--faults", "lockTimeoutRate=x"], {}, "proxstack serve: --faults: lockTimeoutRate is a share from 0 to 1 such as 0.2, got 'x'\n"],
+    [["serve", "--faults", "errorRate=0.1"], { PROXMOX_VE_ENDPOINT: "https://pve.example.com:8006", PROXMOX_VE_API_TOKEN: "root@pam!ci=secret" },
+      "proxstack serve: --faults: no simulator runs for pve.errorRate (Proxmox is real: PROXMOX_VE_ENDPOINT is set); a real provider gets no injected faults\n"],
+  ])("%j is a usage error (exit 2), nothing on stdout", async (args, env, message) => {
+    const { main } = await import("./proxstack.js");
+    let stdout = "";
+    let stderr = "";
+    const code = await main([...args], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env, cwd: root });
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.split("Run 'proxstack")[0]).toBe(message);
+  });
+});

@@ -2,22 +2,25 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { createLogger } from "../lib/logger.js";
 import { loadConfig } from "../schemas/config.js";
 import { PlatformSpecSchema } from "../schemas/index.js";
 import { simulatorSeedFromPlatform, type SimulatorSeed } from "../sim/seed.js";
 import { shouldSimulate } from "../sim/should-simulate.js";
 import { startSimulators } from "../sim/start.js";
-import { EXIT, intFlag, parseFlags, UsageError, type Command } from "./cli.js";
+import { ensureDataDir } from "../app/data-dir.js";
+import { FAULTS_HELP } from "../sim/faults.js";
+import { cliLogger, EXIT, faultsFlag, intFlag, parseFlags, UsageError, type Command } from "./cli.js";
 import { ProxstackError } from "../lib/errors.js";
 
 const HELP = `Usage: proxstack sim [--pve-port P] [--cf-port C] [--data-dir D] [--platform FILE] [--pve-version 9.1|8.4] [--task-delay MS]
+                     [--faults LIST]
 
 Runs the Proxmox VE and Cloudflare simulators (labelled simulation) until SIGINT/SIGTERM and
 prints exactly one JSON line on stdout:
 
   {"pve":{"url":"http://127.0.0.1:P","token":"USER@REALM!TOKENID=SECRET"},
-   "cloudflare":{"url":"http://127.0.0.1:C/client/v4","token":"…"}}
+   "cloudflare":{"url":"http://127.0.0.1:C/client/v4","token":"…"},
+   "faults":{"pve"?:{…},"cloudflare"?:{…}}}
 
 Use the PVE token as 'Authorization: PVEAPIToken=<token>' under <url>/api2/json, and the
 Cloudflare token as 'Authorization: Bearer <token>'. Logs go to stderr.
@@ -30,6 +33,9 @@ Options:
   --platform FILE   platform file to seed from (default stacks/platform.yaml)
   --pve-version V   which PVE API schema to speak: 9.1 (default) or 8.4
   --task-delay MS   how long simulated tasks run (default 200)
+  --faults LIST     inject faults from the start, e.g. errorRate=0.2,lockTimeoutRate=0.1 (default none);
+                    a knob goes to every simulator that has it, pve.K=V or cloudflare.K=V targets one:
+${FAULTS_HELP}
 
 Refuses to run when PROXMOX_VE_ENDPOINT or CLOUDFLARE_API_TOKEN is set: a simulator never
 stands in for a configured real endpoint.`;
@@ -53,6 +59,7 @@ export const command: Command = {
       platform: { type: "string" },
       "pve-version": { type: "string" },
       "task-delay": { type: "string" },
+      faults: { type: "string" },
     }, false);
     const pvePort = intFlag(values["pve-port"], "pve-port") ?? 0;
     const cfPort = intFlag(values["cf-port"], "cf-port") ?? 0;
@@ -60,6 +67,7 @@ export const command: Command = {
     const version = values["pve-version"] ?? "9.1";
     if (version !== "9.1" && version !== "8.4") throw new UsageError(`--pve-version must be 9.1 or 8.4, got '${version}'`);
 
+    const faults = faultsFlag(values.faults, { pve: true, cloudflare: true }) ?? {};
     const config = loadConfig(io.env, io.cwd);
     const which = shouldSimulate(config);
     if (!which.pve || !which.cloudflare) {
@@ -71,14 +79,16 @@ export const command: Command = {
     const seed = loadSeed(platformFile);
     const dataDir = values["data-dir"] ? path.resolve(io.cwd, values["data-dir"]) : config.dataDir;
 
-    const logger = createLogger(config.logLevel, { write: (s: string) => io.stderr(s) });
+    const logger = cliLogger(io, config.logLevel);
+    ensureDataDir(dataDir, logger);
     const sims = await startSimulators({
       stateDir: path.join(dataDir, "sim"), seed, which, pvePort, cfPort, schemaVersion: version, logger,
       ...(taskDelayMs !== undefined ? { taskDelayMs } : {}),
+      faults,
     });
     const { pve, cloudflare } = sims;
     if (!pve || !cloudflare) throw new ProxstackError("sim.not-started", "simulators did not start", { kind: "bug" });
-    io.stdout(JSON.stringify({ pve: { url: pve.url, token: pve.token }, cloudflare: { url: cloudflare.url, token: cloudflare.token } }) + "\n");
+    io.stdout(JSON.stringify({ pve: { url: pve.url, token: pve.token }, cloudflare: { url: cloudflare.url, token: cloudflare.token }, faults }) + "\n");
 
     await new Promise<void>((resolve) => {
       const stop = () => {

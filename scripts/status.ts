@@ -6,7 +6,7 @@ import { systemClock } from "../lib/clock.js";
 import { loadConfig } from "../schemas/config.js";
 import { providersOf } from "../sim/should-simulate.js";
 import { EXIT, parseFlags, type Command } from "./cli.js";
-import { statusJson, statusText } from "./engine-cli.js";
+import { printStatus } from "./engine-cli.js";
 
 export const command: Command = {
   summary: "stacks, conditions, instances (vmid, ip, power, state)",
@@ -18,7 +18,7 @@ is missing shows PendingRemoval with the time left before its resources are dest
 held until 'proxstack destroy <stack>' confirms it (JSON: "pendingRemoval": {"at", "inMs", "held"}).
 Reads <data dir>/engine.db (PROXSTACK_DATA_DIR); the engine need not be running.
 
-  --json   one JSON document instead of the table
+  --json   one JSON line instead of the table: {mode, providers, stacks:[{…, instances:[…]}]}
 `,
   run(args, io) {
     const { values } = parseFlags(args, { json: { type: "boolean" } }, false);
@@ -30,7 +30,7 @@ Reads <data dir>/engine.db (PROXSTACK_DATA_DIR); the engine need not be running.
     }
     const store = openStatusStore(file, { clock: systemClock });
     try {
-      io.stdout(values.json ? JSON.stringify(statusJson(store), null, 2) + "\n" : statusText(store, providersOf(config)));
+      printStatus(io, store, providersOf(config), values.json === true);
       return Promise.resolve(store.listStacks().some((s) => s.condition === "Stalled") ? EXIT.failed : EXIT.ok);
     } finally {
       store.close();

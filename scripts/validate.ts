@@ -64,7 +64,7 @@ export const command: Command = {
     if (inputs.length === 0) throw new UsageError(`no *.yaml stack files in ${paths.join(", ")}`);
     const report = await validateWithPlatform(inputs, io.cwd);
     if (values.json) {
-      io.stdout(`${JSON.stringify(reportJson(report), null, 2)}\n`);
+      io.stdout(`${JSON.stringify(reportJson(report))}\n`);
     } else {
       for (const e of report.errors) io.stdout(`${formatPositionedError(e)}\n`);
       const invalid = report.files.filter((f) => !f.valid).length;

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "../lib/logger.js";
 import type { ContainerBacking } from "./backing.js";
+import { faultsLabel } from "./faults.js";
 import { startCloudflareSimulator, type CloudflareFaults, type CloudflareSimulator } from "./cloudflare/server.js";
 import { startProxmoxSimulator, type PveFaults, type ProxmoxSimulator } from "./proxmox/server.js";
 import type { PveVersion } from "./proxmox/schema.js";
@@ -61,10 +62,11 @@ export async function startSimulators(opts: StartSimulatorsOptions): Promise<Sim
     throw err;
   }
   const simulated = [pve ? "Proxmox VE" : undefined, cloudflare ? "Cloudflare" : undefined].filter((s) => s !== undefined);
+  const faults = faultsLabel(opts.faults ?? {});
   if (simulated.length > 0) {
     opts.logger.warn(
       { pve: pve?.url, cloudflare: cloudflare?.url, faults: opts.faults ?? {} },
-      `simulation: ${simulated.join(" and ")} ${simulated.length > 1 ? "are" : "is"} simulated, nothing real is changed there`,
+      `simulation: ${simulated.join(" and ")} ${simulated.length > 1 ? "are" : "is"} simulated, nothing real is changed there${faults ? `; FAULTS injected: ${faults}` : ""}`,
     );
   }
   return {

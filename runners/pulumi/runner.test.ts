@@ -39,6 +39,30 @@ const urn = (name: string, type: string = CT) => resourceUrn("alice", type, name
 interface FakeBackend {
   cancel?: (stack: string) => void;
   clearPendingCreates?: (stack: string) => void;
+  /** Called while an operation's program "runs", with its process-wide handlers installed. */
+  during?: (stack: string, kind: string) => Promise<void> | void;
+}
+
+/**
+ * What the SDK's language server does around every inline-program run (`automation/server.js`,
+ * `LanguageServer.run`): process-wide uncaughtException/unhandledRejection handlers collect errors
+ * while the program runs, and the run fails with "One or more errors occurred: …" when any arrived.
+ */
+async function asInlineRun<T>(body: () => Promise<T>): Promise<T> {
+  const errors = new Set<unknown>();
+  const handler = (err: unknown) => void errors.add(err);
+  process.on("uncaughtException", handler);
+  process.on("unhandledRejection", handler);
+  try {
+    return await body();
+  } finally {
+    process.off("uncaughtException", handler);
+    process.off("unhandledRejection", handler);
+    if (errors.size > 0) {
+      // eslint-disable-next-line no-unsafe-finally
+      throw sdkError("CommandError", `error: an unhandled error occurred: One or more errors occurred: ${[...errors].map((e) => (e as Error).message).join(", ")}`);
+    }
+  }
 }
 
 function fakeWorkspace(backend: FakeBackend = {}) {
@@ -68,8 +92,11 @@ function fakeWorkspace(backend: FakeBackend = {}) {
       calls.push(`${kind} ${name}`);
       runningOps.set(name, (runningOps.get(name) ?? 0) + 1);
       maxOpsPerStack = Math.max(maxOpsPerStack, runningOps.get(name) ?? 0);
-      await tick();
-      await tick();
+      await asInlineRun(async () => {
+        await tick();
+        await backend.during?.(name, kind);
+        await tick();
+      });
       runningOps.set(name, (runningOps.get(name) ?? 1) - 1);
       const err = failNext.get(name);
       if (err) {
@@ -151,6 +178,42 @@ describe("pulumi runner (fake workspace)", () => {
     expect(fake.stats().maxSelecting).toBe(1);
     expect(fake.stats().maxOpsPerStack).toBe(1);
     expect(fake.calls.filter((c) => c.startsWith("select"))).toHaveLength(7);
+  });
+
+  it("runs one Pulumi operation at a time per process: a stray rejection in one inline run fails that run only", async () => {
+    // The test runner's own handlers would report the injected rejection: set them aside meanwhile.
+    const saved = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    let active = 0;
+    let maxActive = 0;
+    const order: string[] = [];
+    try {
+      const { runner: first } = makeRunner({}, {
+        during: async (stack) => {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          order.push(`start ${stack}`);
+          if (stack === "alice") process.emit("unhandledRejection", new Error("stray rejection in alice's program"), Promise.resolve());
+          await new Promise((r) => setTimeout(r, 20));
+          order.push(`end ${stack}`);
+          active--;
+        },
+      });
+      // A second runner in the same process (say, a CLI command beside the engine) shares the gate.
+      const { runner: second } = makeRunner({}, {
+        during: (stack) => {
+          order.push(`start ${stack}`, `end ${stack}`);
+        },
+      });
+      const [a, b, c] = await Promise.allSettled([first.up(target("alice")), first.up(target("bob")), second.up(target("carol"))]);
+      expect(a).toMatchObject({ status: "rejected", reason: { code: "pulumi.command-failed", message: expect.stringContaining("stray rejection in alice's program") } });
+      expect(b).toMatchObject({ status: "fulfilled" });
+      expect(c).toMatchObject({ status: "fulfilled" });
+      expect(maxActive).toBe(1);
+      expect(order).toEqual(["start alice", "end alice", "start bob", "end bob", "start carol", "end carol"]);
+    } finally {
+      for (const l of saved) process.on("unhandledRejection", l);
+    }
   });
 
   it("translates engine events and plan steps, and keeps every secret out of what it records", async () => {

@@ -30,6 +30,15 @@ export interface PulumiRunnerDeps {
 
 const CHANGED_OPS = new Set(["create", "update", "replace", "create-replacement"]);
 
+/**
+ * One Pulumi operation at a time in this process, across every runner. An inline program runs in
+ * this process, and for each run the SDK's language server (`automation/server.js`) adds
+ * process-wide `uncaughtException`/`unhandledRejection` handlers: while two runs overlap, one stray
+ * rejection is recorded by both and fails both. Serialising the operations bounds a stray error to
+ * the run it happened in. (Different stacks still queue in the engine; they apply one after another.)
+ */
+const processGate = createSerialGate();
+
 /** The runner over any PulumiWorkspaceApi: the real Automation API adapter, or a fake in tests. */
 export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
   const redact = createRedactor(deps.secrets);
@@ -50,7 +59,7 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
       log.warn({ code: mapped.code, kind: mapped.kind, err: mapped.message }, "pulumi operation failed");
       return mapped;
     };
-    return stackGate(stack, async () => {
+    return stackGate(stack, () => processGate(async () => {
       try {
         return await fn(log);
       } catch (err) {
@@ -68,7 +77,7 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
           throw fail(again);
         }
       }
-    });
+    }));
   }
 
   /** Whether a lock was left by a process on this host that no longer exists. */
@@ -159,7 +168,7 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
         return previewStack(stack, opts);
       }),
 
-    recover: () => recover(deps, project, deadOwner, redact, open),
+    recover: () => processGate(() => recover(deps, project, deadOwner, redact, open)),
   };
 }
 

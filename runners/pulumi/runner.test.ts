@@ -59,7 +59,6 @@ async function asInlineRun<T>(body: () => Promise<T>): Promise<T> {
     process.off("uncaughtException", handler);
     process.off("unhandledRejection", handler);
     if (errors.size > 0) {
-      // eslint-disable-next-line no-unsafe-finally
       throw sdkError("CommandError", `error: an unhandled error occurred: One or more errors occurred: ${[...errors].map((e) => (e as Error).message).join(", ")}`);
     }
   }

@@ -18,7 +18,7 @@ import { simulatorSeedFromPlatform } from "../sim/seed.js";
 import type { VpnClient } from "../vpn/client.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/engine.js";
 import type { PostApplyHooks } from "../engine/reconciler.js";
-import { createAutomationPulumiRunner } from "../runners/pulumi/runner.js";
+import { createAutomationPulumiRunner, realProxmoxEngineLimits } from "../runners/pulumi/runner.js";
 import type { StackRunner } from "../runners/runner.js";
 import { createSimulationRunnerForSimulators } from "../runners/simulation/runner.js";
 import { createStackIndex } from "../engine/stack-index.js";
@@ -79,8 +79,12 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
   const vpnPeerAddresses = deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
   let runner: StackRunner;
   let simulators: ComposedEngine["simulators"];
+  let limits: Partial<EngineOptions> = {};
 
   if (config.proxmox) {
+    const probe = createStackIndex(config.stacksDir);
+    await probe.resync();
+    limits = realProxmoxEngineLimits(probe.platform().spec);
     runner = createAutomationPulumiRunner({
       dataDir: config.dataDir,
       repoRoot: deps.repoRoot,
@@ -129,7 +133,7 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
     log: deps.log,
     replacementRisks: (before, after, platform) => replacementRisks(before, after, platform),
     ...(hooks ? { hooks } : {}),
-    ...(deps.options ? { options: deps.options } : {}),
+    options: { ...limits, ...deps.options },
   });
   return {
     engine,

@@ -46,6 +46,10 @@ export const ProxmoxSettingsSchema = z
       .strict()
       .refine((r) => r.from <= r.to, { message: "must not be less than from", path: ["to"] })
       .describe("VMIDs reserved for proxstack containers; allocations come from here."),
+    perNodeLimit: z.number().int().min(1).max(64).default(1)
+      .describe("Stacks the engine applies at once on one Proxmox node when Proxmox is real (parallel creates and clones on one node hit Proxmox lock timeouts). Read when the engine starts. @default 1"),
+    parallel: z.number().int().min(1).max(64).default(1)
+      .describe("Pulumi's parallel for user-stack operations on real Proxmox: resource operations at once within one stack (1 = one after another). @default 1"),
   })
   .strict()
   .describe("Where containers live on Proxmox VE.");

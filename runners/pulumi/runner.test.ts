@@ -12,7 +12,7 @@ import { createLogger } from "../../lib/logger.js";
 import { PlatformSpecSchema, UserStackSpecSchema } from "../../schemas/index.js";
 import { ensurePassphrase } from "./passphrase.js";
 import { preparePulumiProject } from "./project.js";
-import { createAutomationPulumiRunner, createPulumiRunner } from "./runner.js";
+import { createAutomationPulumiRunner, createPulumiRunner, realProxmoxEngineLimits } from "./runner.js";
 import { createAutomationWorkspace, MIN_PULUMI_CLI_VERSION, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
 import type { RunEvent, StackTarget } from "../runner.js";
 import { RESOURCE_TYPE, resourceUrn } from "../../programs/naming.js";
@@ -71,6 +71,7 @@ function fakeWorkspace(backend: FakeBackend = {}) {
   const runningOps = new Map<string, number>();
   let maxOpsPerStack = 0;
   const failNext = new Map<string, Error>();
+  const parallels: string[] = [];
   const known = new Set<string>(["alice"]);
   const tick = () => new Promise((r) => setImmediate(r));
   const ev = (seq: number, e: Partial<EngineEvent>): EngineEvent => ({ sequence: seq, timestamp: 1_764_000_000 + seq, ...e });
@@ -106,14 +107,14 @@ function fakeWorkspace(backend: FakeBackend = {}) {
     };
     return {
       name,
-      preview: (o) => op("preview", () => (events(o, "update"), { changeSummary: { update: 1, same: 2 } })),
-      up: (o) => op("up", () => (events(o, "create"), { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } })),
+      preview: (o) => (parallels.push(`preview ${name} ${o.parallel}`), op("preview", () => (events(o, "update"), { changeSummary: { update: 1, same: 2 } }))),
+      up: (o) => (parallels.push(`up ${name} ${o.parallel}`), op("up", () => (events(o, "create"), { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } }))),
       refresh: (o) => op(o.clearPendingCreates ? "refresh --clear-pending-creates" : "refresh", () => {
         if (o.clearPendingCreates) backend.clearPendingCreates?.(name);
         events(o, "same");
         return { resourceChanges: { same: 3 } };
       }),
-      destroy: (o) => op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } })),
+      destroy: (o) => (parallels.push(`destroy ${name} ${o.parallel}`), op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } }))),
       cancel: () => op("cancel", () => backend.cancel?.(name)),
     };
   };
@@ -137,7 +138,7 @@ function fakeWorkspace(backend: FakeBackend = {}) {
     listStacks: () => Promise.resolve([...known]),
     cliVersion: () => Promise.resolve(MIN_PULUMI_CLI_VERSION),
   };
-  return { ws, calls, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
+  return { ws, calls, parallels, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
 }
 
 function memoryLog() {
@@ -255,6 +256,24 @@ describe("pulumi runner (fake workspace)", () => {
     expect(got).toMatchObject({ code, kind });
     expect((got as Error).message).toMatch(/^up alice: pulumi: error:/);
     expect(JSON.stringify(got) + String(got) + log.text()).not.toContain(TOKEN);
+  });
+
+  it("asks the engine for one stack at a time per Proxmox node on real Proxmox, unless the platform file says otherwise", () => {
+    expect(realProxmoxEngineLimits(undefined)).toEqual({ perNodeLimit: 1 });
+    expect(realProxmoxEngineLimits(platform)).toEqual({ perNodeLimit: 1 });
+    expect(realProxmoxEngineLimits({ ...platform, proxmox: { ...platform.proxmox, perNodeLimit: 2 } })).toEqual({ perNodeLimit: 2 });
+  });
+
+  it("limits Pulumi's parallel for user stacks to the platform file's proxmox.parallel (default 1); the platform stack is not limited", async () => {
+    expect(platform.proxmox.parallel).toBe(1);
+    const { runner, fake } = makeRunner();
+    await runner.up(target("alice"));
+    await runner.destroy("alice");
+    await runner.preview({ kind: "platform", name: "platform", platform, users: [] });
+    const three = { ...platform, proxmox: { ...platform.proxmox, parallel: 3 } };
+    await runner.up({ kind: "user", name: "alice", spec: alice, platform: three });
+    await runner.destroy("alice");
+    expect(fake.parallels).toEqual(["up alice 1", "destroy alice 1", "preview platform undefined", "up alice 3", "destroy alice 3"]);
   });
 
   it("destroys an existing stack and treats an absent one as already destroyed", async () => {

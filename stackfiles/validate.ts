@@ -216,6 +216,7 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
   const { from, to } = platform.proxmox.vmidRange;
   const q = platform.quotas;
   const used = { cores: 0, memoryMiB: 0, diskGiB: 0, domains: 0 };
+  const operatorRoutes = new Set(platform.cloudflare.extraIngress.map((r) => r.hostname.toLowerCase()));
 
   spec.instances.forEach((inst, i) => {
     const here = (k: string | number, ...rest: (string | number)[]): DataPath => ["instances", i, k, ...rest];
@@ -237,6 +238,8 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
         at(here("domains", j, "subdomain"), "set.hostname-too-long", `${label}.domains[${j}].subdomain makes the hostname ${fqdn} start with a label of ${first.length} characters; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the subdomain or instance name`);
       } else if (fqdn.length > MAX_DNS_NAME) {
         at(here("domains", j, "subdomain"), "set.hostname-too-long", `${label}.domains[${j}].subdomain makes the hostname ${fqdn.length} characters long; a domain name has at most ${MAX_DNS_NAME}`);
+      } else if (operatorRoutes.has(fqdn.toLowerCase())) {
+        at(here("domains", j, "subdomain"), "set.hostname-reserved", `${label}.domains[${j}].subdomain makes the hostname ${fqdn}, an operator route of the platform (cloudflare.extraIngress); choose another subdomain`);
       }
     });
 

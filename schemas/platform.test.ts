@@ -60,3 +60,26 @@ describe("platform file: cloudflare.extraIngress", () => {
     ]);
   });
 });
+
+describe("platform file: template disk size against plans", () => {
+  const withTemplateDisk = (diskGiB: number) => {
+    const p = raw() as { templates: Record<string, { clone?: Record<string, unknown> }> };
+    return { ...p, templates: { ...p.templates, "debian-12": { ...p.templates["debian-12"], clone: { ...p.templates["debian-12"]?.clone, diskGiB } } } };
+  };
+  const validate = (platform: unknown, user: string) => validateStackSet([
+    { path: "platform.yaml", text: stringify(platform) },
+    { path: "alice.yaml", text: readFileSync(path.join(STACKS, "alice.yaml"), "utf8").replace(/plan: \w+/, `plan: ${user}`) },
+  ]).errors.map((e) => `${e.path} ${e.code}: ${e.message}`);
+
+  it("a clone template may say its disk size", () => {
+    expect(PlatformSpecSchema.parse(withTemplateDisk(8)).templates["debian-12"]).toMatchObject({ clone: { vmid: 9000, diskGiB: 8 } });
+  });
+
+  it("refuses an instance whose plan's disk is smaller than its template's, and accepts an equal one", () => {
+    expect(validate(withTemplateDisk(10), "small")).toEqual([
+      "alice.yaml set.template-disk-too-big: instances[0].plan \"small\" has a 8 GiB disk, smaller than template \"debian-12\" (10 GiB); a clone cannot shrink, so choose a plan with at least 10 GiB",
+    ]);
+    expect(validate(withTemplateDisk(8), "small")).toEqual([]);
+    expect(validate(withTemplateDisk(10), "medium")).toEqual([]);
+  });
+});

@@ -118,6 +118,8 @@ export const TemplateSourceSchema = z.union([
         .object({
           vmid: VmidSchema.describe("VMID of the Proxmox container template to clone. @example 9000"),
           node: PveNameSchema.optional().describe("Node holding the template; defaults to the first node."),
+          diskGiB: z.number().int().min(1).max(65_536).optional()
+            .describe("Root disk size of the template in GiB. A clone starts at this size and cannot shrink, so instances whose plan's disk is smaller are refused. `proxstack doctor` reads the real size. @example 4"),
         })
         .strict()
         .describe("Create the container as a full clone of a template container."),

@@ -226,6 +226,10 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     }
     const plan = platform.plans[inst.plan];
     if (!plan) at(here("plan"), "set.plan-unknown", `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`);
+    const tpl = platform.templates[inst.template];
+    if (plan && tpl && "clone" in tpl && tpl.clone.diskGiB !== undefined && tpl.clone.diskGiB > plan.diskGiB) {
+      at(here("plan"), "set.template-disk-too-big", `${label}.plan ${JSON.stringify(inst.plan)} has a ${plan.diskGiB} GiB disk, smaller than template ${JSON.stringify(inst.template)} (${tpl.clone.diskGiB} GiB); a clone cannot shrink, so choose a plan with at least ${tpl.clone.diskGiB} GiB`);
+    }
 
     const host = `${spec.name}-${inst.name}`;
     if (host.length > MAX_DNS_LABEL) {

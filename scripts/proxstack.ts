@@ -5,7 +5,7 @@ import { EXIT, UsageError, type CliIo, type Command } from "./cli.js";
 // `proxstack validate` does not pay for Pulumi or the portal.
 const COMMANDS = [
   "validate", "schema", "cost", "sim", "plan", "up", "destroy", "reconcile", "status",
-  "hook", "vpn", "billing", "check", "admin", "serve",
+  "hook", "vpn", "billing", "check", "admin", "serve", "doctor",
 ] as const;
 
 async function loadCommand(name: string): Promise<Command | undefined> {

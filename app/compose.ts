@@ -21,7 +21,7 @@ import { startSimulators, type SimulatorFaults } from "../sim/start.js";
 import type { VpnClient } from "../vpn/client.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/engine.js";
 import type { PostApplyHooks } from "../engine/reconciler.js";
-import { createAutomationPulumiRunner, type AutomationRunnerSettings } from "../runners/pulumi/runner.js";
+import { createAutomationPulumiRunner, realProxmoxEngineLimits, type AutomationRunnerSettings } from "../runners/pulumi/runner.js";
 import type { StackRunner } from "../runners/runner.js";
 import { createSimulationRunnerForSimulators, type SimulationRunner } from "../runners/simulation/runner.js";
 import { createStackIndex } from "../engine/stack-index.js";
@@ -157,8 +157,13 @@ async function wire(config: Config, deps: ComposeDeps, clock: Clock, store: Stat
   const cloudflare = sims?.cloudflare ? { token: sims.cloudflare.token, apiUrl: sims.cloudflare.url } : config.cloudflare;
 
   let runner: StackRunner;
+  // Real Proxmox: one container operation per node and one resource at a time by default (lock timeouts), configurable in the platform file.
+  let limits: Partial<EngineOptions> = {};
   if (!sims?.pve) {
     if (!config.proxmox) throw new ProxstackError("compose.proxmox-missing", "Proxmox is neither configured nor simulated", { kind: "bug" });
+    const probe = createStackIndex(config.stacksDir);
+    await probe.resync();
+    limits = realProxmoxEngineLimits(probe.platform().spec);
     runner = runners.pulumi({
       dataDir: config.dataDir,
       repoRoot: deps.repoRoot,
@@ -195,7 +200,7 @@ async function wire(config: Config, deps: ComposeDeps, clock: Clock, store: Stat
     log: deps.log,
     replacementRisks: (before, after, platform) => replacementRisks(before, after, platform),
     ...(hooks ? { hooks } : {}),
-    ...(deps.options ? { options: deps.options } : {}),
+    options: { ...limits, ...deps.options },
   });
   return {
     engine,

@@ -76,6 +76,15 @@ export function catalogEntries(user: string, instance: Instance, platform: Platf
   if (plan === undefined) {
     throw new ProxstackError("unknown-plan", `instance ${user}/${instance.name} uses plan "${instance.plan}", which stacks/platform.yaml does not list (known: ${Object.keys(platform.plans).join(", ")})`, { kind: "stall" });
   }
+  // A clone starts with the template's disk and a disk cannot shrink: the provider would plan a
+  // replacement on every run (which the plan guard refuses), so the pair is refused up front.
+  if ("clone" in template && template.clone.diskGiB !== undefined && template.clone.diskGiB > plan.diskGiB) {
+    throw new ProxstackError(
+      "template-disk-too-big",
+      `instance ${user}/${instance.name}: template "${instance.template}" has a ${template.clone.diskGiB} GiB disk, more than plan "${instance.plan}" (${plan.diskGiB} GiB); a clone cannot shrink: choose a bigger plan or a smaller template`,
+      { kind: "stall" },
+    );
+  }
   return { template, plan };
 }
 

@@ -118,6 +118,11 @@ export function dnsComment(user: string, instance: string): string {
   return `proxstack ${user}/${instance} (stacks/${user}.yaml)`;
 }
 
+/** Comment on the DNS record of an operator route (`cloudflare.extraIngress` in the platform file). */
+export function operatorDnsComment(hostname: string): string {
+  return `proxstack operator route ${hostname} (stacks/platform.yaml cloudflare.extraIngress)`;
+}
+
 /** Comments on firewall rules, so an operator reading Proxmox knows why a rule exists. */
 export const ruleComment = {
   vpnPeer: (user: string): string => `proxstack: VPN peer of ${user}`,

@@ -90,6 +90,41 @@ describe("platform stack program", () => {
     expect(() => tunnelRoutes(platform, [{ ...alice, instances: [noIp] }])).toThrow(/alice\/web declares domains but has no ip/);
   });
 
+  it("keeps the operator's routes (cloudflare.extraIngress) first, in file order, before the users' routes, with their CNAMEs", async () => {
+    const withOperator = {
+      ...platform,
+      cloudflare: {
+        ...platform.cloudflare,
+        extraIngress: [
+          { hostname: "portal.example.com", path: "^/api/", service: "http://10.10.0.2:8081", dns: true },
+          { hostname: "portal.example.com", service: "http://10.10.0.2:8080", dns: true },
+          { hostname: "pve.example.com", service: "https://10.10.0.5:8006", dns: false },
+        ],
+      },
+    };
+    const { registrations: regs, outputs } = await mockRun(() => platformStackProgram({ platform: withOperator, users: examples(), cloudflare: { apiToken: CF_TOKEN } }), { stack: "platform" });
+    expect((byName(regs, "tunnel-config").inputs.config as { ingresses: unknown[] }).ingresses).toEqual([
+      { hostname: "portal.example.com", path: "^/api/", service: "http://10.10.0.2:8081" },
+      { hostname: "portal.example.com", service: "http://10.10.0.2:8080" },
+      { hostname: "pve.example.com", service: "https://10.10.0.5:8006" },
+      { hostname: "alice-web-api.example.com", service: "http://10.10.0.21:8080" },
+      { hostname: "alice-web-www.example.com", service: "http://10.10.0.21:80" },
+      { hostname: "bob-app-app.example.com", service: "http://10.10.0.23:3000" },
+      { service: "http_status:404" },
+    ]);
+    // One CNAME for the operator hostname (two paths), none for the dns: false route.
+    expect(regs.filter((r) => r.type === DNS_RECORD).map((r) => r.name)).toEqual([
+      "dns/portal.example.com", "dns/alice-web-api.example.com", "dns/alice-web-www.example.com", "dns/bob-app-app.example.com",
+    ]);
+    expect(byName(regs, "dns/portal.example.com").inputs).toMatchObject({ type: "CNAME", content: TUNNEL_TARGET, proxied: true, comment: "proxstack operator route portal.example.com (stacks/platform.yaml cloudflare.extraIngress)" });
+    expect(PlatformStackOutputsSchema.parse(outputs).hostnames).toEqual(["alice-web-api.example.com", "alice-web-www.example.com", "bob-app-app.example.com"]);
+  });
+
+  it("refuses a user hostname that is an operator route", () => {
+    const clash = { ...platform, cloudflare: { ...platform.cloudflare, extraIngress: [{ hostname: "bob-app-app.example.com", service: "http://10.10.0.2:8080", dns: true }] } };
+    expect(() => tunnelRoutes(clash, examples())).toThrow(/bob-app-app\.example\.com is claimed by both the operator route cloudflare\.extraIngress\[0\] of stacks\/platform\.yaml and bob\/app \(app\)/);
+  });
+
   it("keeps the Cloudflare token secret and out of every other resource and the outputs", async () => {
     const { registrations: regs, outputs } = await runPlatform(examples());
     const provider = byName(regs, "cloudflare");

@@ -2,8 +2,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { ProxstackError } from "../lib/errors.js";
-import type { PlatformRouteOutput, PlatformSpec, PlatformStackOutputs, UserStackSpec } from "../schemas/index.js";
-import { assertLabelLength, dnsComment, logicalName, tunnelHostname, tunnelLabel } from "./naming.js";
+import type { ExtraIngressRule, PlatformRouteOutput, PlatformSpec, PlatformStackOutputs, UserStackSpec } from "../schemas/index.js";
+import { assertLabelLength, dnsComment, logicalName, operatorDnsComment, tunnelHostname, tunnelLabel } from "./naming.js";
 import { createCloudflareProvider, type CloudflareProviderSettings } from "./providers.js";
 
 export interface PlatformStackProgramInput {
@@ -19,6 +19,7 @@ export const CATCH_ALL_SERVICE = "http_status:404";
 /** One ingress rule as the provider takes it. */
 export interface IngressRule {
   hostname?: string;
+  path?: string;
   service: string;
 }
 
@@ -26,11 +27,12 @@ export interface IngressRule {
  * Routes of every user's domains, sorted by hostname so the ingress never reorders between runs.
  * Suspended users keep their routes (their containers are stopped; the tunnel answers 502 meanwhile).
  * Throws a stall error on a hostname too long for DNS, an instance with domains but no ip, or two
- * users whose names produce the same hostname (user `a-b` + instance `c` vs user `a` + instance `b-c`).
+ * users whose names produce the same hostname (user `a-b` + instance `c` vs user `a` + instance `b-c`),
+ * or a user hostname that is one of the operator's routes (`cloudflare.extraIngress`).
  */
 export function tunnelRoutes(platform: PlatformSpec, users: readonly UserStackSpec[]): PlatformRouteOutput[] {
   const routes: PlatformRouteOutput[] = [];
-  const owner = new Map<string, string>();
+  const owner = new Map<string, string>(platform.cloudflare.extraIngress.map((r, i) => [r.hostname.toLowerCase(), `the operator route cloudflare.extraIngress[${i}] of stacks/platform.yaml`]));
   for (const spec of users) {
     for (const instance of spec.instances) {
       if (instance.domains.length === 0) continue;
@@ -53,9 +55,16 @@ export function tunnelRoutes(platform: PlatformSpec, users: readonly UserStackSp
   return routes.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
 }
 
-/** The full ingress list: the routes in order, then the catch-all (Cloudflare rejects a list without it last). */
-export function ingressRules(routes: readonly PlatformRouteOutput[]): IngressRule[] {
-  return [...routes.map((r) => ({ hostname: r.hostname, service: r.service })), { service: CATCH_ALL_SERVICE }];
+/**
+ * The full ingress list: the operator's routes first, in the platform file's order, then the users'
+ * routes in order, then the catch-all (Cloudflare rejects a list without it last).
+ */
+export function ingressRules(routes: readonly PlatformRouteOutput[], extra: readonly ExtraIngressRule[] = []): IngressRule[] {
+  return [
+    ...extra.map((r) => ({ hostname: r.hostname, ...(r.path !== undefined ? { path: r.path } : {}), service: r.service })),
+    ...routes.map((r) => ({ hostname: r.hostname, service: r.service })),
+    { service: CATCH_ALL_SERVICE },
+  ];
 }
 
 /** Target of every tunnel CNAME. */
@@ -80,12 +89,18 @@ function createTunnelConfig(platform: PlatformSpec, routes: PlatformRouteOutput[
     accountId: platform.cloudflare.accountId,
     tunnelId: platform.cloudflare.tunnelId,
     source: "cloudflare",
-    config: { ingresses: ingressRules(routes) },
+    config: { ingresses: ingressRules(routes, platform.cloudflare.extraIngress) },
   }, { provider });
 }
 
 function createDnsRecords(platform: PlatformSpec, routes: PlatformRouteOutput[], provider: cloudflare.Provider): void {
-  for (const r of routes) {
+  // One record per hostname: an operator hostname listed twice (different paths) gets one CNAME.
+  const operator = [...new Set(platform.cloudflare.extraIngress.filter((r) => r.dns).map((r) => r.hostname.toLowerCase()))];
+  const records = [
+    ...operator.map((hostname) => ({ hostname, comment: operatorDnsComment(hostname) })),
+    ...routes.map((r) => ({ hostname: r.hostname, comment: dnsComment(r.user, r.instance) })),
+  ];
+  for (const r of records) {
     new cloudflare.DnsRecord(logicalName.dnsRecord(r.hostname), {
       zoneId: platform.cloudflare.zoneId,
       name: r.hostname,
@@ -94,7 +109,7 @@ function createDnsRecords(platform: PlatformSpec, routes: PlatformRouteOutput[],
       proxied: true,
       // Proxied records are served with automatic TTL; anything but 1 would show a diff on every run.
       ttl: 1,
-      comment: dnsComment(r.user, r.instance),
+      comment: r.comment,
     }, {
       provider,
       // A CNAME cannot coexist with another record of the same name, so a replacement deletes first.

@@ -206,4 +206,16 @@ describe("user stack program", () => {
     expect(inputDiff(first.registrations, again.registrations)).toEqual([]);
     expect(again.outputs).toEqual(first.outputs);
   });
+
+  it("refuses a clone template whose catalog disk is bigger than the plan's (a clone cannot shrink) before declaring anything", async () => {
+    const big = { ...platform, templates: { ...platform.templates, "debian-12": { clone: { vmid: 9000, diskGiB: 30 } } } };
+    const alice = exampleUser("alice");
+    const err = await mockRun(() => userStackProgram(userInput(alice, big)), { stack: "alice" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProxstackError);
+    expect(err).toMatchObject({ code: "template-disk-too-big", kind: "stall" });
+    expect((err as Error).message).toBe('instance alice/web: template "debian-12" has a 30 GiB disk, more than plan "medium" (20 GiB); a clone cannot shrink: choose a bigger plan or a smaller template');
+    const fits = { ...platform, templates: { ...platform.templates, "debian-12": { clone: { vmid: 9000, diskGiB: 20 } } } };
+    const { registrations } = await mockRun(() => userStackProgram(userInput(alice, fits)), { stack: "alice" });
+    expect(byName(registrations, "alice/web/container").inputs).toMatchObject({ disk: { size: 20 } });
+  });
 });

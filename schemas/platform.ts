@@ -46,6 +46,10 @@ export const ProxmoxSettingsSchema = z
       .strict()
       .refine((r) => r.from <= r.to, { message: "must not be less than from", path: ["to"] })
       .describe("VMIDs reserved for proxstack containers; allocations come from here."),
+    perNodeLimit: z.number().int().min(1).max(64).default(1)
+      .describe("Stacks the engine applies at once on one Proxmox node when Proxmox is real (parallel creates and clones on one node hit Proxmox lock timeouts). Read when the engine starts. @default 1"),
+    parallel: z.number().int().min(1).max(64).default(1)
+      .describe("Pulumi's parallel for user-stack operations on real Proxmox: resource operations at once within one stack (1 = one after another). @default 1"),
   })
   .strict()
   .describe("Where containers live on Proxmox VE.");
@@ -76,11 +80,33 @@ export const VpnSettingsSchema = z
   .strict()
   .describe("The VPN service users reach their containers through.");
 
+/** What cloudflared accepts as an ingress rule's service. */
+const INGRESS_SERVICE = /^(?:(?:https?|wss?|tcp|ssh|rdp|smb):\/\/[a-zA-Z0-9.-]+(?::\d{1,5})?(?:\/\S*)?|unix(?:\+tls)?:\/\S+|http_status:[1-5]\d\d|hello_world|bastion)$/;
+
+export const ExtraIngressRuleSchema = z
+  .object({
+    hostname: DomainNameSchema.describe("Public hostname of the operator's route. @example portal.example.com"),
+    path: z.string().min(1).max(200).optional().describe("Optional path regular expression the rule matches, as cloudflared takes it. @example ^/api/"),
+    service: z
+      .string()
+      .regex(INGRESS_SERVICE, "must be a cloudflared service such as http://10.10.0.2:8080, https://10.10.0.5:8006, tcp://host:22, unix:/path or http_status:404")
+      .describe("Where cloudflared sends the route's traffic. @example http://10.10.0.2:8080"),
+    dns: z.boolean().default(true)
+      .describe("Create the hostname's proxied CNAME to the tunnel in the zone (an existing record must be imported first); false when it lives elsewhere. @default true"),
+  })
+  .strict()
+  .describe("An operator route on the tunnel (portal, Proxmox UI …), kept before every user's routes.");
+
 export const CloudflareSettingsSchema = z
   .object({
     accountId: HexId32Schema.describe("Cloudflare account id (an id, never a token). @example 0123456789abcdef0123456789abcdef"),
     zoneId: HexId32Schema.describe("Zone id of the base domain. @example fedcba9876543210fedcba9876543210"),
-    tunnelId: UuidSchema.describe("Id of the Cloudflare tunnel whose ingress the platform stack owns."),
+    tunnelId: UuidSchema.describe("Id of the remotely managed Cloudflare tunnel, dedicated to proxstack, whose whole ingress the platform stack owns."),
+    extraIngress: z
+      .array(ExtraIngressRuleSchema)
+      .max(100)
+      .default([])
+      .describe("Operator routes the platform stack keeps at the head of the tunnel's ingress, in this order, before every user's routes. The first run replaces the tunnel's whole ingress: list here every route the tunnel must keep. @default []"),
   })
   .strict()
   .describe("Cloudflare ids for tunnel ingress and DNS. Tokens never go here: set CLOUDFLARE_API_TOKEN.");
@@ -92,6 +118,8 @@ export const TemplateSourceSchema = z.union([
         .object({
           vmid: VmidSchema.describe("VMID of the Proxmox container template to clone. @example 9000"),
           node: PveNameSchema.optional().describe("Node holding the template; defaults to the first node."),
+          diskGiB: z.number().int().min(1).max(65_536).optional()
+            .describe("Root disk size of the template in GiB. A clone starts at this size and cannot shrink, so instances whose plan's disk is smaller are refused. `proxstack doctor` reads the real size. @example 4"),
         })
         .strict()
         .describe("Create the container as a full clone of a template container."),
@@ -194,6 +222,16 @@ export const PlatformSpecSchema = z
         ctx.addIssue({ code: "custom", path: ["network", "reserved", i], message: `must lie inside the pool ${p.network.pool}` });
       }
     });
+    const seen = new Map<string, number>();
+    p.cloudflare.extraIngress.forEach((r, i) => {
+      const key = `${r.hostname.toLowerCase()} ${r.path ?? ""}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["cloudflare", "extraIngress", i, "hostname"], message: `repeats extraIngress[${first}] (${r.hostname}${r.path ? ` ${r.path}` : ""}): a later rule for the same hostname and path never matches` });
+      } else {
+        seen.set(key, i);
+      }
+    });
     const { from, to } = p.proxmox.vmidRange;
     for (const [name, t] of Object.entries(p.templates)) {
       if ("clone" in t && t.clone.vmid >= from && t.clone.vmid <= to) {
@@ -210,3 +248,4 @@ export const PlatformSpecSchema = z
 export type PlatformSpec = z.infer<typeof PlatformSpecSchema>;
 export type Plan = z.infer<typeof PlanSchema>;
 export type TemplateSource = z.infer<typeof TemplateSourceSchema>;
+export type ExtraIngressRule = z.infer<typeof ExtraIngressRuleSchema>;

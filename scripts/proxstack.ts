@@ -7,7 +7,7 @@ import { EXIT, UsageError, type CliIo, type Command } from "./cli.js";
 // A new command is a new file plus its name here.
 export const COMMANDS = [
   "validate", "schema", "cost", "sim", "plan", "up", "destroy", "reconcile", "status",
-  "hook", "vpn", "billing", "points", "check", "sync", "rollback", "admin", "serve",
+  "hook", "vpn", "billing", "points", "check", "sync", "rollback", "admin", "doctor", "serve",
 ] as const;
 
 async function loadCommand(name: string): Promise<Command | undefined> {

@@ -229,6 +229,7 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
   const { from, to } = platform.proxmox.vmidRange;
   const q = platform.quotas;
   const used = { cores: 0, memoryMiB: 0, diskGiB: 0, domains: 0 };
+  const operatorRoutes = new Set(platform.cloudflare.extraIngress.map((r) => r.hostname.toLowerCase()));
 
   spec.instances.forEach((inst, i) => {
     const here = (k: string | number, ...rest: (string | number)[]): DataPath => ["instances", i, k, ...rest];
@@ -238,6 +239,10 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     }
     const plan = platform.plans[inst.plan];
     if (!plan) at(here("plan"), "set.plan-unknown", `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`);
+    const tpl = platform.templates[inst.template];
+    if (plan && tpl && "clone" in tpl && tpl.clone.diskGiB !== undefined && tpl.clone.diskGiB > plan.diskGiB) {
+      at(here("plan"), "set.template-disk-too-big", `${label}.plan ${JSON.stringify(inst.plan)} has a ${plan.diskGiB} GiB disk, smaller than template ${JSON.stringify(inst.template)} (${tpl.clone.diskGiB} GiB); a clone cannot shrink, so choose a plan with at least ${tpl.clone.diskGiB} GiB`);
+    }
 
     const host = `${spec.name}-${inst.name}`;
     if (host.length > MAX_DNS_LABEL) {
@@ -250,6 +255,8 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
         at(here("domains", j, "subdomain"), "set.hostname-too-long", `${label}.domains[${j}].subdomain makes the hostname ${fqdn} start with a label of ${first.length} characters; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the subdomain or instance name`);
       } else if (fqdn.length > MAX_DNS_NAME) {
         at(here("domains", j, "subdomain"), "set.hostname-too-long", `${label}.domains[${j}].subdomain makes the hostname ${fqdn.length} characters long; a domain name has at most ${MAX_DNS_NAME}`);
+      } else if (operatorRoutes.has(fqdn.toLowerCase())) {
+        at(here("domains", j, "subdomain"), "set.hostname-reserved", `${label}.domains[${j}].subdomain makes the hostname ${fqdn}, an operator route of the platform (cloudflare.extraIngress); choose another subdomain`);
       }
     });
 

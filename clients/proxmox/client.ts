@@ -120,6 +120,10 @@ export interface ProxmoxClient {
 
   version(): Promise<{ version: string; release: string; repoid: string }>;
   nodes(): Promise<{ node: string; status: string; cpu?: number; maxcpu?: number; mem?: number; maxmem?: number; uptime?: number }[]>;
+  /** The token's effective privileges: path → privilege → 1 when it propagates to children (GET /access/permissions). */
+  permissions(path?: string): Promise<Record<string, Record<string, number>>>;
+  /** A node's network interfaces (GET /nodes/{node}/network), e.g. `type: "any_bridge"`. */
+  networks(node: string, type?: string): Promise<{ iface: string; type: string; active?: number }[]>;
   /** The next free VMID (PVE sends it as a string; this returns a number). */
   nextId(): Promise<number>;
   /** True when `vmid` is not taken anywhere in the cluster. */
@@ -276,6 +280,8 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     taskLog,
     version: () => request("GET", "/version"),
     nodes: () => request("GET", "/nodes"),
+    permissions: (path) => request("GET", "/access/permissions", { path }),
+    networks: (node, type) => request("GET", `/nodes/${encodeURIComponent(node)}/network`, { type }),
     nextId: async () => Number(await request<string | number>("GET", "/cluster/nextid")),
     isVmidFree: async (vmid) => {
       try {

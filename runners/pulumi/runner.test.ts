@@ -12,7 +12,7 @@ import { createLogger } from "../../lib/logger.js";
 import { PlatformSpecSchema, UserStackSpecSchema } from "../../schemas/index.js";
 import { ensurePassphrase } from "./passphrase.js";
 import { preparePulumiProject } from "./project.js";
-import { createAutomationPulumiRunner, createPulumiRunner } from "./runner.js";
+import { createAutomationPulumiRunner, createPulumiRunner, realProxmoxEngineLimits } from "./runner.js";
 import { createAutomationWorkspace, MIN_PULUMI_CLI_VERSION, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
 import type { RunEvent, StackTarget } from "../runner.js";
 import { RESOURCE_TYPE, resourceUrn } from "../../programs/naming.js";
@@ -39,6 +39,29 @@ const urn = (name: string, type: string = CT) => resourceUrn("alice", type, name
 interface FakeBackend {
   cancel?: (stack: string) => void;
   clearPendingCreates?: (stack: string) => void;
+  /** Called while an operation's program "runs", with its process-wide handlers installed. */
+  during?: (stack: string, kind: string) => Promise<void> | void;
+}
+
+/**
+ * What the SDK's language server does around every inline-program run (`automation/server.js`,
+ * `LanguageServer.run`): process-wide uncaughtException/unhandledRejection handlers collect errors
+ * while the program runs, and the run fails with "One or more errors occurred: …" when any arrived.
+ */
+async function asInlineRun<T>(body: () => Promise<T>): Promise<T> {
+  const errors = new Set<unknown>();
+  const handler = (err: unknown) => void errors.add(err);
+  process.on("uncaughtException", handler);
+  process.on("unhandledRejection", handler);
+  try {
+    return await body();
+  } finally {
+    process.off("uncaughtException", handler);
+    process.off("unhandledRejection", handler);
+    if (errors.size > 0) {
+      throw sdkError("CommandError", `error: an unhandled error occurred: One or more errors occurred: ${[...errors].map((e) => (e as Error).message).join(", ")}`);
+    }
+  }
 }
 
 function fakeWorkspace(backend: FakeBackend = {}) {
@@ -48,6 +71,7 @@ function fakeWorkspace(backend: FakeBackend = {}) {
   const runningOps = new Map<string, number>();
   let maxOpsPerStack = 0;
   const failNext = new Map<string, Error>();
+  const parallels: string[] = [];
   const known = new Set<string>(["alice"]);
   const tick = () => new Promise((r) => setImmediate(r));
   const ev = (seq: number, e: Partial<EngineEvent>): EngineEvent => ({ sequence: seq, timestamp: 1_764_000_000 + seq, ...e });
@@ -68,8 +92,11 @@ function fakeWorkspace(backend: FakeBackend = {}) {
       calls.push(`${kind} ${name}`);
       runningOps.set(name, (runningOps.get(name) ?? 0) + 1);
       maxOpsPerStack = Math.max(maxOpsPerStack, runningOps.get(name) ?? 0);
-      await tick();
-      await tick();
+      await asInlineRun(async () => {
+        await tick();
+        await backend.during?.(name, kind);
+        await tick();
+      });
       runningOps.set(name, (runningOps.get(name) ?? 1) - 1);
       const err = failNext.get(name);
       if (err) {
@@ -80,14 +107,14 @@ function fakeWorkspace(backend: FakeBackend = {}) {
     };
     return {
       name,
-      preview: (o) => op("preview", () => (events(o, "update"), { changeSummary: { update: 1, same: 2 } })),
-      up: (o) => op("up", () => (events(o, "create"), { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } })),
+      preview: (o) => (parallels.push(`preview ${name} ${o.parallel}`), op("preview", () => (events(o, "update"), { changeSummary: { update: 1, same: 2 } }))),
+      up: (o) => (parallels.push(`up ${name} ${o.parallel}`), op("up", () => (events(o, "create"), { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } }))),
       refresh: (o) => op(o.clearPendingCreates ? "refresh --clear-pending-creates" : "refresh", () => {
         if (o.clearPendingCreates) backend.clearPendingCreates?.(name);
         events(o, "same");
         return { resourceChanges: { same: 3 } };
       }),
-      destroy: (o) => op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } })),
+      destroy: (o) => (parallels.push(`destroy ${name} ${o.parallel}`), op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } }))),
       cancel: () => op("cancel", () => backend.cancel?.(name)),
     };
   };
@@ -111,7 +138,7 @@ function fakeWorkspace(backend: FakeBackend = {}) {
     listStacks: () => Promise.resolve([...known]),
     cliVersion: () => Promise.resolve(MIN_PULUMI_CLI_VERSION),
   };
-  return { ws, calls, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
+  return { ws, calls, parallels, failNext, stats: () => ({ maxSelecting, maxOpsPerStack }) };
 }
 
 function memoryLog() {
@@ -151,6 +178,42 @@ describe("pulumi runner (fake workspace)", () => {
     expect(fake.stats().maxSelecting).toBe(1);
     expect(fake.stats().maxOpsPerStack).toBe(1);
     expect(fake.calls.filter((c) => c.startsWith("select"))).toHaveLength(7);
+  });
+
+  it("runs one Pulumi operation at a time per process: a stray rejection in one inline run fails that run only", async () => {
+    // The test runner's own handlers would report the injected rejection: set them aside meanwhile.
+    const saved = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    let active = 0;
+    let maxActive = 0;
+    const order: string[] = [];
+    try {
+      const { runner: first } = makeRunner({}, {
+        during: async (stack) => {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          order.push(`start ${stack}`);
+          if (stack === "alice") process.emit("unhandledRejection", new Error("stray rejection in alice's program"), Promise.resolve());
+          await new Promise((r) => setTimeout(r, 20));
+          order.push(`end ${stack}`);
+          active--;
+        },
+      });
+      // A second runner in the same process (say, a CLI command beside the engine) shares the gate.
+      const { runner: second } = makeRunner({}, {
+        during: (stack) => {
+          order.push(`start ${stack}`, `end ${stack}`);
+        },
+      });
+      const [a, b, c] = await Promise.allSettled([first.up(target("alice")), first.up(target("bob")), second.up(target("carol"))]);
+      expect(a).toMatchObject({ status: "rejected", reason: { code: "pulumi.command-failed", message: expect.stringContaining("stray rejection in alice's program") } });
+      expect(b).toMatchObject({ status: "fulfilled" });
+      expect(c).toMatchObject({ status: "fulfilled" });
+      expect(maxActive).toBe(1);
+      expect(order).toEqual(["start alice", "end alice", "start bob", "end bob", "start carol", "end carol"]);
+    } finally {
+      for (const l of saved) process.on("unhandledRejection", l);
+    }
   });
 
   it("translates engine events and plan steps, and keeps every secret out of what it records", async () => {
@@ -193,6 +256,24 @@ describe("pulumi runner (fake workspace)", () => {
     expect(got).toMatchObject({ code, kind });
     expect((got as Error).message).toMatch(/^up alice: pulumi: error:/);
     expect(JSON.stringify(got) + String(got) + log.text()).not.toContain(TOKEN);
+  });
+
+  it("asks the engine for one stack at a time per Proxmox node on real Proxmox, unless the platform file says otherwise", () => {
+    expect(realProxmoxEngineLimits(undefined)).toEqual({ perNodeLimit: 1 });
+    expect(realProxmoxEngineLimits(platform)).toEqual({ perNodeLimit: 1 });
+    expect(realProxmoxEngineLimits({ ...platform, proxmox: { ...platform.proxmox, perNodeLimit: 2 } })).toEqual({ perNodeLimit: 2 });
+  });
+
+  it("limits Pulumi's parallel for user stacks to the platform file's proxmox.parallel (default 1); the platform stack is not limited", async () => {
+    expect(platform.proxmox.parallel).toBe(1);
+    const { runner, fake } = makeRunner();
+    await runner.up(target("alice"));
+    await runner.destroy("alice");
+    await runner.preview({ kind: "platform", name: "platform", platform, users: [] });
+    const three = { ...platform, proxmox: { ...platform.proxmox, parallel: 3 } };
+    await runner.up({ kind: "user", name: "alice", spec: alice, platform: three });
+    await runner.destroy("alice");
+    expect(fake.parallels).toEqual(["up alice 1", "destroy alice 1", "preview platform undefined", "up alice 3", "destroy alice 3"]);
   });
 
   it("destroys an existing stack and treats an absent one as already destroyed", async () => {

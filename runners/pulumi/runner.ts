@@ -4,6 +4,7 @@ import { ProxstackError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/logger.js";
 import { PROJECT_NAME } from "../../programs/naming.js";
 import type { ApplyResult, PlanStep, PreviewResult, RunOptions, StackRunner, StackTarget } from "../runner.js";
+import type { PlatformSpec } from "../../schemas/index.js";
 import { createRedactor, mapPulumiError, type Redactor } from "./errors.js";
 import { changeSummaryOf, planStepOf, sanitise, translateEvent } from "./events.js";
 import { ensurePassphrase } from "./passphrase.js";
@@ -30,6 +31,15 @@ export interface PulumiRunnerDeps {
 
 const CHANGED_OPS = new Set(["create", "update", "replace", "create-replacement"]);
 
+/**
+ * One Pulumi operation at a time in this process, across every runner. An inline program runs in
+ * this process, and for each run the SDK's language server (`automation/server.js`) adds
+ * process-wide `uncaughtException`/`unhandledRejection` handlers: while two runs overlap, one stray
+ * rejection is recorded by both and fails both. Serialising the operations bounds a stray error to
+ * the run it happened in. (Different stacks still queue in the engine; they apply one after another.)
+ */
+const processGate = createSerialGate();
+
 /** The runner over any PulumiWorkspaceApi: the real Automation API adapter, or a fake in tests. */
 export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
   const redact = createRedactor(deps.secrets);
@@ -50,7 +60,7 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
       log.warn({ code: mapped.code, kind: mapped.kind, err: mapped.message }, "pulumi operation failed");
       return mapped;
     };
-    return stackGate(stack, async () => {
+    return stackGate(stack, () => processGate(async () => {
       try {
         return await fn(log);
       } catch (err) {
@@ -68,7 +78,7 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
           throw fail(again);
         }
       }
-    });
+    }));
   }
 
   /** Whether a lock was left by a process on this host that no longer exists. */
@@ -101,7 +111,17 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
   }
 
   /** Engine-event sink: forwards RunEvents, collects plan steps and the urns a run changed. */
-  function collector(opts: RunOptions | undefined) {
+  // The platform file's proxmox.parallel as last seen, for destroys (which get a stack name only).
+  let lastParallel = 1;
+  /** Pulumi's parallel for a target: the platform file's for user stacks (Proxmox locks), unbounded for the platform stack. */
+  const parallelOf = (target: StackTarget | undefined): number | undefined => {
+    if (target === undefined) return lastParallel;
+    if (target.kind === "platform") return undefined;
+    lastParallel = target.platform.proxmox.parallel;
+    return lastParallel;
+  };
+
+  function collector(opts: RunOptions | undefined, parallel: number | undefined) {
     const steps: PlanStep[] = [];
     const changed: string[] = [];
     const onEvent = (e: EngineEvent): void => {
@@ -113,12 +133,12 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
       const ev = translateEvent(e, redact);
       if (ev) opts?.onEvent?.(ev);
     };
-    const op: PulumiOpOptions = { onEvent, ...(opts?.signal ? { signal: opts.signal } : {}) };
+    const op: PulumiOpOptions = { onEvent, ...(opts?.signal ? { signal: opts.signal } : {}), ...(parallel !== undefined ? { parallel } : {}) };
     return { steps, changed, op };
   }
 
-  async function previewStack(stack: PulumiStackApi, opts: RunOptions | undefined): Promise<PreviewResult> {
-    const c = collector(opts);
+  async function previewStack(stack: PulumiStackApi, target: StackTarget, opts: RunOptions | undefined): Promise<PreviewResult> {
+    const c = collector(opts, parallelOf(target));
     const r = await stack.preview(c.op);
     return { steps: c.steps, changeSummary: changeSummaryOf(r.changeSummary) };
   }
@@ -127,12 +147,12 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
     mode: "pulumi",
 
     preview: (target, opts) =>
-      operate(target.name, "preview", async () => previewStack(await open(target.name, deps.programFor(target)), opts)),
+      operate(target.name, "preview", async () => previewStack(await open(target.name, deps.programFor(target)), target, opts)),
 
     up: (target, opts) =>
       operate(target.name, "up", async (log) => {
         const stack = await open(target.name, deps.programFor(target));
-        const c = collector(opts);
+        const c = collector(opts, parallelOf(target));
         const r = await stack.up(c.op);
         const result: ApplyResult = { outputs: plainOutputs(r.outputs, redact), changeSummary: changeSummaryOf(r.resourceChanges), changed: c.changed };
         log.info({ changeSummary: result.changeSummary, changed: result.changed.length }, "stack applied");
@@ -146,7 +166,7 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
           log.info("stack absent from the backend: nothing to destroy");
           return { outputs: {}, changeSummary: {}, changed: [] };
         }
-        const c = collector(opts);
+        const c = collector(opts, parallelOf(undefined));
         const r = await stack.destroy(c.op);
         return { outputs: {}, changeSummary: changeSummaryOf(r.resourceChanges), changed: [] };
       }),
@@ -155,11 +175,11 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
       operate(target.name, "refresh", async () => {
         const stack = await open(target.name, deps.programFor(target));
         // Refresh adopts the real state; the preview that follows is what would restore the desired one.
-        await stack.refresh(collector(opts).op);
-        return previewStack(stack, opts);
+        await stack.refresh(collector(opts, parallelOf(target)).op);
+        return previewStack(stack, target, opts);
       }),
 
-    recover: () => recover(deps, project, deadOwner, redact, open),
+    recover: () => processGate(() => recover(deps, project, deadOwner, redact, open)),
   };
 }
 
@@ -211,6 +231,15 @@ function pendingText(pending: { kind: string; urn: string }[]): string {
 /** Stack outputs as plain values; secret outputs are replaced, never returned in clear. */
 function plainOutputs(outputs: OutputMap, redact: Redactor): Record<string, unknown> {
   return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? "[secret]" : sanitise(v.value, redact)]));
+}
+
+/**
+ * What the engine must respect when it applies through this runner to real Proxmox: parallel creates
+ * and clones on one node hit Proxmox lock timeouts, so stacks on one node go one at a time unless the
+ * platform file's `proxmox.perNodeLimit` says otherwise (read at start; default 1 without a platform).
+ */
+export function realProxmoxEngineLimits(platform: PlatformSpec | undefined): { perNodeLimit: number } {
+  return { perNodeLimit: platform?.proxmox.perNodeLimit ?? 1 };
 }
 
 /** Settings of the real runner, from the parsed process config (schemas/config.ts). */

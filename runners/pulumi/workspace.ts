@@ -22,6 +22,8 @@ export type PulumiProgram = () => Promise<Record<string, unknown> | undefined>;
 export interface PulumiOpOptions {
   onEvent: (e: EngineEvent) => void;
   signal?: AbortSignal;
+  /** Resource operations at once within the stack (`--parallel`; 1 = one after another). */
+  parallel?: number;
 }
 
 /** The operations the runner performs on one selected stack. */
@@ -147,7 +149,12 @@ function isMissingBinary(err: unknown): boolean {
 }
 
 function wrapStack(stack: automation.Stack): PulumiStackApi {
-  const common = (o: PulumiOpOptions) => ({ onEvent: o.onEvent, color: "never" as const, ...(o.signal ? { signal: o.signal } : {}) });
+  const common = (o: PulumiOpOptions) => ({
+    onEvent: o.onEvent,
+    color: "never" as const,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
+  });
   return {
     name: stack.name,
     async preview(o) {

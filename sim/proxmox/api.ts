@@ -32,7 +32,20 @@ export interface PveApiDeps {
   now: () => number;
   backing: ContainerBacking | undefined;
   logger: Logger;
+  /** The token's effective privileges as GET /access/permissions reports them (path → privilege → propagate). */
+  permissions: Record<string, Record<string, number>>;
+  /** Linux bridges each node has. */
+  bridges: string[];
 }
+
+/** Every privilege of PVE 8/9's built-in Administrator role that proxstack's token may need. */
+export const ADMIN_PRIVILEGES = [
+  "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
+  "Pool.Allocate", "Pool.Audit", "SDN.Allocate", "SDN.Audit", "SDN.Use", "Sys.Audit", "Sys.Modify",
+  "VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit",
+  "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options",
+  "VM.Console", "VM.Migrate", "VM.PowerMgmt", "VM.Snapshot", "VM.Snapshot.Rollback",
+];
 
 export interface PveResult {
   data: unknown;
@@ -305,6 +318,22 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
   const handlers: Record<string, PveHandler> = {
     "GET /version": () => ({ data: version === "9.1" ? { version: "9.1.3", release: "9.1", repoid: "e5010dce", console: "xtermjs" } : { version: "8.4.2", release: "8.4", repoid: "fa0b4f6b", console: "xtermjs" } }),
 
+    "GET /access/permissions": (p) => {
+      if (p.path === undefined) return { data: deps.permissions };
+      // Only this path: what holds there, from itself or a propagating ancestor.
+      const path = String(p.path);
+      const privs: Record<string, number> = {};
+      for (const [at, granted] of Object.entries(deps.permissions)) {
+        const ancestor = at === "/" || path.startsWith(`${at}/`);
+        if (at !== path && !ancestor) continue;
+        for (const [priv, propagate] of Object.entries(granted)) if (at === path || propagate === 1) privs[priv] = propagate;
+      }
+      return { data: { [path]: privs } };
+    },
+    "GET /nodes/{node}/network": (p) => {
+      checkNode(p.node);
+      return { data: deps.bridges.map((iface) => ({ iface, type: "bridge", active: 1, autostart: 1, method: "manual", families: ["inet"], priority: 1 })) };
+    },
     "GET /nodes": () => ({
       data: deps.nodes.map((node) => ({ node, status: "online", cpu: 0.05, maxcpu: 16, mem: 8 * 1024 ** 3, maxmem: 64 * 1024 ** 3, uptime: 86400, level: "", ssl_fingerprint: "00:".repeat(31) + "00" })),
     }),
@@ -641,7 +670,7 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
 }
 
 /** Seeds template containers once (kept across restarts). */
-export function seedTemplates(store: PveStore, templates: { vmid: number; node: string; storage: string; bridge: string }[], now: number): void {
+export function seedTemplates(store: PveStore, templates: { vmid: number; node: string; storage: string; bridge: string; unprivileged?: boolean; diskGiB?: number }[], now: number): void {
   for (const t of templates) {
     if (store.getContainer(t.vmid)) continue;
     store.putContainer({
@@ -649,8 +678,10 @@ export function seedTemplates(store: PveStore, templates: { vmid: number; node: 
       node: t.node,
       config: {
         arch: "amd64", cores: 1, hostname: `template-${t.vmid}`, memory: 512, swap: 512, ostype: "debian", template: 1,
+        // proxstack's templates are unprivileged (the programs set unprivileged: true); a test may seed a privileged one.
+        ...(t.unprivileged === false ? {} : { unprivileged: 1 }),
         description: "simulation: template container seeded by the simulator",
-        rootfs: `${t.storage}:base-${t.vmid}-disk-0,size=4G`,
+        rootfs: `${t.storage}:base-${t.vmid}-disk-0,size=${t.diskGiB ?? 4}G`,
         net0: `name=eth0,bridge=${t.bridge},hwaddr=BC:24:11:00:${(t.vmid % 256).toString(16).padStart(2, "0").toUpperCase()}:01,ip=dhcp,type=veth`,
       },
       status: "stopped", runs: [], createdAt: now, parent: undefined, firewallOptions: {}, firewallRules: [],

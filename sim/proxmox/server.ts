@@ -6,7 +6,7 @@ import { silentLogger } from "../../lib/logger.js";
 import type { ContainerBacking } from "../backing.js";
 import { closeServer, listen, readBody, reasonPhrase, sendJson, SIMULATION_HEADER } from "../http.js";
 import { generatePveToken } from "../tokens.js";
-import { createPveApi, PveHttpError, seedTemplates } from "./api.js";
+import { ADMIN_PRIVILEGES, createPveApi, PveHttpError, seedTemplates } from "./api.js";
 import { checkParams, checkReturn, loadPveSchema, type PveVersion } from "./schema.js";
 import { openPveStore } from "./store.js";
 import { createTaskRunner } from "./tasks.js";
@@ -42,8 +42,10 @@ export interface ProxmoxSimulatorOptions {
   nodes: string[];
   /** Storage ids. @default ["local", "local-lvm"] */
   storages?: string[];
-  /** Template containers to seed (once). */
-  templates?: { vmid: number; node?: string }[];
+  /** Template containers to seed (once): unprivileged with a 4 GiB disk unless said otherwise. */
+  templates?: { vmid: number; node?: string; unprivileged?: boolean; diskGiB?: number }[];
+  /** The token's privileges as GET /access/permissions reports them. @default every Administrator privilege on `/`, propagated */
+  permissions?: Record<string, Record<string, number>>;
   /** OS template volumes create accepts, e.g. `local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst`. */
   osTemplates?: string[];
   /** Bridge seeded templates attach to. @default "vmbr0" */
@@ -93,7 +95,7 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
   const violations: string[] = [];
 
   const store = openPveStore(opts.dbPath);
-  seedTemplates(store, (opts.templates ?? []).map((t) => ({ vmid: t.vmid, node: t.node ?? opts.nodes[0] ?? "pve", storage: datastore, bridge: opts.bridge ?? "vmbr0" })), now());
+  seedTemplates(store, (opts.templates ?? []).map((t) => ({ ...t, node: t.node ?? opts.nodes[0] ?? "pve", storage: datastore, bridge: opts.bridge ?? "vmbr0" })), now());
 
   let work: Parameters<typeof createTaskRunner>[0]["work"] = () => undefined;
   let undo: Parameters<typeof createTaskRunner>[0]["undo"] = () => undefined;
@@ -107,7 +109,8 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
     undo: (t) => undo(t),
     onError: (err, t) => logger.info({ upid: t.upid, err: err instanceof Error ? err.message : String(err) }, "simulation: task failed"),
   });
-  const api = createPveApi({ schema, store, tasks, nodes: opts.nodes, storages, osTemplates: opts.osTemplates ?? [], now, backing: opts.backing, logger });
+  const permissions = opts.permissions ?? { "/": Object.fromEntries(ADMIN_PRIVILEGES.map((p) => [p, 1])) };
+  const api = createPveApi({ schema, store, tasks, nodes: opts.nodes, storages, osTemplates: opts.osTemplates ?? [], now, backing: opts.backing, logger, permissions, bridges: [opts.bridge ?? "vmbr0"] });
   work = api.work;
   undo = api.undo;
   tasks.resume();

@@ -91,4 +91,19 @@ describe("proxstack rollback", () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toContain("already as it was");
   });
+
+  it("a file that did not exist at the revision: the restoration removes it, a destroy that needs --allow-destroy", async () => {
+    const before = fx.git(server, ["rev-parse", "HEAD"]);
+    fx.write(server, "dave.yaml", fx.read(server, "carol.yaml").replace(/carol/g, "dave").replace(/\n  - name: box[\s\S]*$/, "\n"));
+    fx.commit(server, "dave joins", "dave@example.com");
+    const refused = await rollback("dave", "--to", before, "--yes");
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain("- **destroy** `lab`: the stack file is removed");
+    expect(fx.read(server, "dave.yaml")).toContain("name: dave");
+    const r = await rollback("dave", "--to", before, "--yes", "--allow-destroy");
+    expect(r.code).toBe(0);
+    expect(fx.git(server, ["ls-files", "dave.yaml"])).toBe("");
+    expect(fx.git(server, ["status", "--porcelain"])).toBe("");
+    expect(fx.git(server, ["log", "-1", "--format=%s"])).toBe(`rollback dave to ${before} (${before.slice(0, 12)})`);
+  });
 });

@@ -4,15 +4,18 @@ import path from "node:path";
 import { openStatusStore } from "../engine/status/store.js";
 import { systemClock } from "../lib/clock.js";
 import { loadConfig } from "../schemas/config.js";
+import { syncStatus } from "../stackrepo/sync.js";
 import { EXIT, parseFlags, type Command } from "./cli.js";
 import { statusJson, statusText } from "./engine-cli.js";
+import type { SyncStatus } from "../schemas/sync-status.js";
 
 export const command: Command = {
   summary: "stacks, conditions, instances (vmid, ip, power, state)",
   help: `Usage: proxstack status [--json]
 
 Prints every stack with its condition (Ready, Reconciling, Stalled) and reason, and every instance
-with its VMID, IP address, power and state; "simulation" marks simulated instances.
+with its VMID, IP address, power and state; "simulation" marks simulated instances; and the last
+sync of the stacks repository with its remote (a conflict names the files and what to do).
 Reads <data dir>/engine.db (PROXSTACK_DATA_DIR); the engine need not be running.
 
   --json   one JSON document instead of the table
@@ -27,10 +30,19 @@ Reads <data dir>/engine.db (PROXSTACK_DATA_DIR); the engine need not be running.
     }
     const store = openStatusStore(file, { clock: systemClock });
     try {
-      io.stdout(values.json ? JSON.stringify(statusJson(store), null, 2) + "\n" : statusText(store));
+      // The stacks repository's last sync (proxstack sync, serve's timer): a conflict or error is shown, never hidden.
+      const sync = syncStatus(config.dataDir);
+      io.stdout(values.json ? JSON.stringify({ ...statusJson(store), ...(sync ? { sync } : {}) }, null, 2) + "\n" : statusText(store) + (sync ? syncLine(sync) : ""));
       return Promise.resolve(store.listStacks().some((s) => s.condition === "Stalled") ? EXIT.failed : EXIT.ok);
     } finally {
       store.close();
     }
   },
 };
+
+function syncLine(s: SyncStatus): string {
+  const head = `\nsync: ${s.state} at ${s.at}${s.remote ? ` (${s.remote}/${s.branch ?? "?"})` : ""}\n`;
+  if (s.conflict) return `${head}    conflict in ${s.conflict.files.join(", ")}: ${s.conflict.message}\n`;
+  if (s.error) return `${head}    ${s.error}\n`;
+  return head;
+}

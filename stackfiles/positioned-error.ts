@@ -12,8 +12,8 @@ export interface PositionedError {
   message: string;
   /**
    * Stable machine code: `yaml.*` (the text is not acceptable YAML), `schema.*` (a zod rule; see
-   * {@link isJsonSchemaCode}), `file.*` (checks of one file beyond its schema) and `set.*`
-   * (checks across files).
+   * {@link isJsonSchemaCode}), `file.*` (checks of one file beyond its schema), `set.*`
+   * (checks across files) and `owners.*` (the pull-request check's OWNERS rules, stackrepo/owners.ts).
    */
   code: string;
 }

@@ -136,6 +136,23 @@ describe("proxstack check", () => {
     expect(gone.report.stacks[0]).toMatchObject({ stack: "bob", status: "deleted", destroyed: [{ instance: "app" }], pointsPerDay: { before: 24, after: null } });
   });
 
+  it("a platform change looks at every user stack: a smaller plan disk replaces the allocated containers on it, a price change reprices", async () => {
+    reset();
+    const platform = fx.read(clone, "platform.yaml");
+    fx.write(clone, "platform.yaml", platform.replace("    diskGiB: 8\n    pointsPerDay: 24", "    diskGiB: 6\n    pointsPerDay: 30"));
+    const { code, report } = await checkJson("--author", "ops@example.com");
+    expect(code).toBe(1);
+    expect(report.platformChanged).toBe(true);
+    expect(report.stacks.map((s) => ({ stack: s.stack, status: s.status, replaced: s.replaced.map((r) => r.instance), changed: s.changed, points: s.pointsPerDay }))).toEqual([
+      { stack: "alice", status: "platform-changed", replaced: ["dev"], changed: [], points: { before: 98, after: 104 } },
+      { stack: "bob", status: "platform-changed", replaced: ["app"], changed: [], points: { before: 24, after: 30 } },
+      // carol's lab was never allocated, so never created: nothing to replace, only the price moves.
+      { stack: "carol", status: "platform-changed", replaced: [], changed: [{ instance: "lab", fields: ["platform.plans.small"] }], points: { before: 24, after: 30 } },
+    ]);
+    expect(report.stacks[1]?.replaced[0]?.reasons).toEqual(["shrinking the disk of app from 8 to 6 GiB recreates it (disks only grow in place)"]);
+    expect((await checkJson("--author", "alice@example.com")).report.ownership.errors.map((e) => e.path)).toEqual(["stacks/platform.yaml"]);
+  });
+
   it("a hostname taken by another user is refused, naming both files", async () => {
     reset();
     // bob serves bob-app-api-v2; a new user named bob-app asks for instance api with subdomain v2: the same hostname.

@@ -55,10 +55,17 @@ describe("POST /api/hooks/git", () => {
     expect(pushes).toBe(before);
   });
 
+  it("a body over 1 MB: 413 in the envelope", async () => {
+    const big = "x".repeat(1024 * 1024 + 1);
+    const res = await post(big, { "x-hub-signature-256": sign(big) });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: { code: "body-too-large", message: "the webhook body is larger than 1mb" } });
+  });
+
   it("verifySignature accepts upper-case hex and refuses an empty header", () => {
     const body = Buffer.from("x");
     expect(verifySignature(SECRET, body, sign("x").toUpperCase().replace("SHA256=", "sha256="))).toBe(true);
     expect(verifySignature(SECRET, body, "")).toBe(false);
-    expect(() => createGitHookRouter({ secret: "", onPush: () => undefined })).toThrow(/empty secret/);
+    expect(() => createGitHookRouter({ secret: "", onPush: () => undefined })).toThrow(/webhook secret is empty/);
   });
 });

@@ -1,6 +1,6 @@
 // `POST /api/hooks/git`: a push webhook (GitHub's `X-Hub-Signature-256` HMAC-SHA256 format) that brings the next stacks sync forward.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import express, { type Request, type Response, type Router } from "express";
+import express, { type NextFunction, type Request, type Response, type Router } from "express";
 import type { Logger } from "../lib/logger.js";
 import { chainMessage, ProxstackError } from "../lib/errors.js";
 
@@ -22,8 +22,8 @@ export interface GitHookOptions {
  * A router serving {@link GIT_HOOK_PATH}. It reads the raw body itself (the signature covers the exact
  * bytes), so mount it before any JSON body parser: `app.use(createGitHookRouter({ secret, onPush }))`.
  * Answers: 202 `{"accepted":true}` for a verified push, 200 `{"pong":true}` for GitHub's `ping`, 200
- * `{"ignored":"<event>"}` for other events, 401 on a missing or wrong signature, all errors in the
- * envelope `{"error":{"code","message"}}`.
+ * `{"ignored":"<event>"}` for other events, 401 on a missing or wrong signature, 413 over 1 MB, all errors
+ * in the envelope `{"error":{"code","message"}}`.
  */
 export function createGitHookRouter(opts: GitHookOptions): Router {
   if (opts.secret.length === 0) throw new ProxstackError("bad-config", "the git webhook secret is empty: it would accept any sender", { kind: "stall" });
@@ -51,6 +51,16 @@ export function createGitHookRouter(opts: GitHookOptions): Router {
       .then(() => opts.onPush())
       .catch((err: unknown) => opts.log?.error({ err }, `git webhook: sync trigger failed: ${chainMessage(err)}`));
     res.status(202).json({ accepted: true });
+  });
+  // The body parser's own failures (too large, aborted) answer in the envelope too, never express's HTML page.
+  router.use(GIT_HOOK_PATH, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const e = err as { status?: number; type?: string };
+    if (e.type === "entity.too.large") fail(res, 413, "body-too-large", `the webhook body is larger than ${BODY_LIMIT}`);
+    else fail(res, typeof e.status === "number" && e.status >= 400 && e.status < 500 ? e.status : 400, "bad-request", "the webhook body could not be read");
   });
   return router;
 }

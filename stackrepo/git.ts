@@ -39,6 +39,7 @@ const GIT_TIMEOUT_MS = 120_000;
  */
 export function createGit(dir: string, identity: GitIdentity = ENGINE_IDENTITY): Git {
   const base = ["-C", dir, "-c", `user.name=${identity.name}`, "-c", `user.email=${identity.email}`];
+  // The child's environment, not configuration: no prompts, no editors, and English messages (stderr is matched below).
   const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", GIT_EDITOR: "true", GIT_MERGE_AUTOEDIT: "no" };
 
   const raw = (args: readonly string[], input: string | undefined, encoding: "utf8" | "buffer") =>

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { manualClock } from "../lib/clock.js";
+import { openStatusStore } from "../engine/status/store.js";
 import { manualTimers } from "../engine/timers.js";
 import type { CliIo } from "../scripts/cli.js";
 import { main } from "../scripts/proxstack.js";
@@ -157,6 +158,15 @@ describe("proxstack sync", () => {
     expect(JSON.parse(out)).toMatchObject({ state: "conflict", conflict: { files: ["bob.yaml"] } });
     expect(syncStatus(dataDir)?.state).toBe("conflict");
     expect(await main(["sync", "--bogus"], io)).toBe(2);
+
+    // proxstack status shows the conflict beside the stacks.
+    openStatusStore(join(dataDir, "engine.db"), { clock }).close();
+    out = "";
+    expect(await main(["status"], io)).toBe(0);
+    expect(out).toMatch(/\nsync: conflict at \S+ \(origin\/main\)\n    conflict in bob\.yaml: local commits and origin\/main both changed bob\.yaml; nothing was merged/);
+    out = "";
+    await main(["status", "--json"], io);
+    expect((JSON.parse(out) as { sync: { state: string } }).sync.state).toBe("conflict");
   });
 });
 

@@ -1,11 +1,16 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 // ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
 import ssh2 from "ssh2";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { skipUnless } from "../test/loud-skip.js";
 import { hashTree } from "./host-files.js";
-import { TEMPLATE_TOOLS } from "../hooks/ssh-harden.js";
+import { hardenHost, TEMPLATE_TOOLS } from "../hooks/ssh-harden.js";
+import { systemClock } from "../lib/clock.js";
+import { createHostKeyStore } from "../ssh/host-keys.js";
+import { loadProvisioningIdentity } from "../ssh/provisioning-key.js";
 import { canRunSshTestHosts, createSshTestHost, TEST_HOST_TOOLS, type SshTestHost } from "./ssh-host.js";
 import { tryLogin } from "./ssh-login.js";
 
@@ -41,6 +46,40 @@ describe.skipIf(skip)("ssh test hosts (real sshd in namespaces)", () => {
     await h.destroy();
     expect(await sh(["ip", "netns", "list"])).not.toContain(h.netns.name);
     expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it("keeps a tenant with sudo inside: own PIDs, no nsenter into the machine, a read-only machine, no disks, no machine sockets", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pxs-isolation-"));
+    const hostKeys = createHostKeyStore(":memory:", systemClock);
+    try {
+      const identity = await loadProvisioningIdentity(dir);
+      const tenant = ssh2.utils.generateKeyPairSync("ed25519");
+      const h = await createSshTestHost({ rootAuthorizedKeys: [identity.publicKey] });
+      hosts.push(h);
+      await hardenHost({ host: h.address, port: h.port, user: "alice", keys: [tenant.public], identity, hostKeys, readyTimeoutMs: 5000 });
+      const as = async (command: string) => {
+        const r = await tryLogin({ host: h.address, port: h.port, username: "alice", privateKey: tenant.private, command: `sudo -n sh -c '${command}' 2>&1; echo "exit $?"` });
+        if (!r.ok) throw new Error(`login failed: ${JSON.stringify(r)}`);
+        return r.stdout;
+      };
+      // Root inside, by sudo; yet only the host's own processes exist, and PID 1 is its own.
+      expect(await as("id -u")).toBe("0\nexit 0\n");
+      const pids = (await as("ls /proc | grep -E \"^[0-9]+$\" | sort -n | tr \"\\n\" \" \"")).split("\n")[0]!.trim().split(" ").map(Number);
+      expect(pids).not.toContain(process.pid);
+      expect(pids.length).toBeLessThan(30);
+      expect(await as("tr \"\\0\" \" \" < /proc/1/cmdline")).toMatch(/^sh -c /);
+      expect(await as("nsenter -t 1 -m -u -n -p -- true")).toMatch(/^nsenter: .*(Permission denied|Operation not permitted)\nexit 1\n$/);
+      expect(await as("touch /usr/pxs-escape")).toMatch(/Read-only file system\nexit 1\n$/);
+      expect(await as("cat /proc/sys/vm/overcommit_ratio > /proc/sys/vm/overcommit_ratio")).toMatch(/Read-only file system\nexit [12]\n$/);
+      expect(await as("mount -o remount,rw /usr")).toMatch(/exit (1|32)\n$/);
+      expect(await as("ls /dev | tr \"\\n\" \" \"")).toBe("full null ptmx pts random shm tty urandom zero exit 0\n");
+      // The machine's /run (the VPN's WireGuard control sockets) and /tmp (test data dirs, keys) are not the host's.
+      expect(await as("test -e /run/wireguard && echo present || echo absent")).toBe("absent\nexit 0\n");
+      expect(await as(`test -e ${dir} && echo present || echo absent`)).toBe("absent\nexit 0\n");
+    } finally {
+      hostKeys.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("can change its host key like a re-created container", async () => {

@@ -1,30 +1,83 @@
-// SSH test hosts: Debian's real sshd in a network namespace with a private overlay on /etc, /home, /root, /run and /var.
+// SSH test hosts: Debian's real sshd in its own network, mount, UTS, PID and user namespaces, with private /etc, /var, /root, /home, /run and /tmp.
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNetnsHost, type NetnsHost, type NetnsOptions } from "./netns.js";
 import { ProxstackError } from "../lib/errors.js";
 
-/** Directories the host sees through an overlay: everything sshd, useradd and logins write to. */
-const OVERLAID = ["etc", "home", "root", "run", "var"] as const;
+/** Directories the host sees through an overlay of the machine's own (its Debian configuration and state). */
+const OVERLAID = ["etc", "var"] as const;
+/** Directories the host gets empty (kept in its layers): the machine's homes, sockets and temporary files stay out of sight. */
+const PRIVATE = ["root", "home", "run", "tmp"] as const;
+/**
+ * Inside the host, root and the system ids (below 1000: sshd, shadow, tty…) are the machine's own, so
+ * the Debian files the host shares keep their owners; every user id from 1000 on (the tenants') is the
+ * machine's 100000 + N, no one's on the machine.
+ */
+const ID_MAP = "0 0 1000\n1000 101000 64536\n";
 
 /**
- * Runs inside the new mount namespace. Paths come in as arguments, never spliced into the script.
- * It mounts a private tmpfs for the overlay layers (so nothing is written to the host's disk) unless
- * the layers persist in a directory,
- * says "ready", waits for one line on stdin (the caller prepares users and keys meanwhile),
- * then becomes sshd.
+ * Stage 1, as the machine's root in new mount and UTS namespaces (inside the network namespace).
+ * Paths come in as arguments, never spliced into the script. It mounts a private tmpfs for the layers
+ * (so nothing is written to the host's disk) unless they persist in a directory; overlays /etc and /var;
+ * gives /root, /home, /run and /tmp empty directories of the layers and /dev a minimal tmpfs (no disks);
+ * makes every other mount read-only; lets sshd bind port 22 without the machine's capabilities; then
+ * starts stage 2 as PID 1 of a new PID namespace with its own /proc.
  */
-const SETUP_SCRIPT = `set -eu
+const STAGE1 = `set -eu
 layers="$1"; base="$2"; shift 2
 if [ "$layers" = tmpfs ]; then mount -t tmpfs -o mode=0700 pxs-sshhost "$base"; fi
 for d in ${OVERLAID.join(" ")}; do
   mkdir -p "$base/upper/$d" "$base/work/$d"
   mount -t overlay pxs-sshhost -o "lowerdir=/$d,upperdir=$base/upper/$d,workdir=$base/work/$d" "/$d"
 done
+for d in ${PRIVATE.join(" ")}; do mkdir -p "$base/private/$d"; mount --bind "$base/private/$d" "/$d"; done
+chmod 0700 /root; chmod 0755 /home /run; chmod 1777 /tmp
+mkdir -p "$base/dev"
+mount -t tmpfs -o mode=0755,nosuid,noexec pxs-dev "$base/dev"
+for n in null zero full random urandom tty; do touch "$base/dev/$n"; mount --bind "/dev/$n" "$base/dev/$n"; done
+mkdir "$base/dev/pts" "$base/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 pxs-devpts "$base/dev/pts"
+ln -s pts/ptmx "$base/dev/ptmx"
+mount -t tmpfs -o mode=1777,nosuid,nodev pxs-shm "$base/dev/shm"
+mount --move "$base/dev" /dev
+# Everything else the host sees is the machine's: read-only, and locked so once root is in its own user namespace.
+findmnt -rn -o TARGET | while read -r t; do
+  t=$(printf '%b' "$t")
+  case "$t" in /etc|/etc/*|/var|/var/*|/root|/home|/run|/tmp|/dev|/dev/*|/proc|/proc/*|"$base"|"$base"/*) continue ;; esac
+  mount -o remount,bind,ro "$t" 2>/dev/null || true
+done
+echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start
+exec unshare --pid --fork --kill-child --mount-proc sh -c "$1" sh "$@"`;
+
+/**
+ * Stage 2, PID 1 of the host's PID namespace (still the machine's root, in a mount namespace of its own
+ * with the PID namespace's /proc). It makes the kernel's knobs in /proc read-only, starts stage 3 in a
+ * new user namespace, maps its ids (ID_MAP), says "ready" and waits for it. Stage 3 has no mount
+ * namespace of its own, so root inside can neither remount nor unmount anything.
+ */
+const STAGE2 = `set -eu
+shift
+for p in sys sysrq-trigger irq bus fs; do
+  if [ -e "/proc/$p" ]; then mount --bind "/proc/$p" "/proc/$p"; mount -o remount,bind,ro "/proc/$p"; fi
+done
+# A background job's stdin is /dev/null unless redirected: stage 3 must read the caller's "go" line.
+exec 3<&0
+unshare --user sh -c "$1" sh "$@" <&3 3<&- &
+child=$!
+me=$(readlink /proc/self/ns/user)
+while [ "$(readlink /proc/$child/ns/user)" = "$me" ]; do sleep 0.01; done
+printf '${ID_MAP}' > /proc/$child/uid_map
+printf '${ID_MAP}' > /proc/$child/gid_map
 echo ready
+wait "$child"`;
+
+/** Stage 3, in the host's user namespace: waits for its id map and for one line on stdin (the caller prepares users and keys meanwhile), then becomes sshd. */
+const STAGE3 = `set -eu
+shift
+while [ -z "$(cat /proc/self/uid_map)" ]; do sleep 0.01; done
 read -r _go
 exec "$@"`;
 
@@ -58,7 +111,7 @@ export interface SshTestHost {
   port: number;
   netns: NetnsHost;
   sshdPid: number;
-  /** Runs a command inside the host (its mount and network namespaces); rejects on a non-zero exit. */
+  /** Runs a command as the host's root (its user, PID, mount, network and UTS namespaces); rejects on a non-zero exit. */
   exec(cmd: string, args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<{ stdout: string; stderr: string }>;
   /** Reads a file as the host sees it (through its overlay). */
   readFile(path: string): Promise<string>;
@@ -80,7 +133,8 @@ export interface SshTestHost {
 export const TEST_HOST_TOOLS: readonly (readonly [bin: string, pkg: string])[] = [
   // Building the host: namespaces, overlays, the process tree.
   ["ip", "iproute2"], ["unshare", "util-linux"], ["nsenter", "util-linux"], ["setpriv", "util-linux"], ["mount", "mount"],
-  ["sh", "dash"], ["sysctl", "procps"], ["hostname", "hostname"], ["cat", "coreutils"], ["install", "coreutils"], ["mkdir", "coreutils"],
+  ["findmnt", "util-linux"], ["sh", "dash"], ["hostname", "hostname"], ["cat", "coreutils"], ["install", "coreutils"], ["mkdir", "coreutils"],
+  ["readlink", "coreutils"],
   // Its sshd and the accounts the tests give it.
   ["/usr/sbin/sshd", "openssh-server"], ["ssh-keygen", "openssh-client"], ["useradd", "passwd"], ["chpasswd", "passwd"],
   // What the ssh-harden hook runs inside a container.
@@ -149,13 +203,23 @@ function cleanupSync(h: LiveHost): void {
 function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 20_000, maxBuffer: 16 * 1024 * 1024, encoding: "utf8" }, (err, stdout, stderr) => {
-      if (err) reject(new ProxstackError("testhost.command-failed", `${cmd} ${args.join(" ")}: ${stderr.trim() || err.message}`, { kind: "retry", cause: err }));
+      if (err) {
+        const why = `${stderr.trim() || err.message} (exit ${String((err as { code?: unknown }).code)} signal ${String((err as { signal?: unknown }).signal)})`;
+        reject(new ProxstackError("testhost.command-failed", `${cmd} ${args.join(" ")}: ${why}`, { kind: "retry", cause: err }));
+      }
       else resolve({ stdout, stderr });
     });
     // A command that exits without reading its input closes the pipe early; that is not an error here.
     child.stdin?.on("error", () => undefined);
     child.stdin?.end(opts.input ?? "");
   });
+}
+
+/** The only child of a process (the test host's stages each start one). */
+function childOf(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  if (children.length !== 1 || !Number.isInteger(children[0])) throw new Error(`test host process ${pid} has children [${children.join(", ")}], expected one`);
+  return children[0]!;
 }
 
 /** Polls until `address:port` accepts a TCP connection or `timeoutMs` passes. */
@@ -215,12 +279,12 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
     child = spawn(
       "ip",
       ["netns", "exec", netns.name, "setpriv", "--pdeathsig", "KILL", "unshare", "--mount", "--uts", "--propagation", "private",
-        "sh", "-c", SETUP_SCRIPT, "sh", removeBase ? "tmpfs" : "disk", base, "/usr/sbin/sshd", "-D", "-e", "-p", String(port)],
+        "sh", "-c", STAGE1, "sh", removeBase ? "tmpfs" : "disk", base, STAGE2, STAGE3, "/usr/sbin/sshd", "-D", "-e", "-p", String(port)],
       { stdio: ["pipe", "pipe", "pipe"] },
     );
-    const pid = child.pid;
-    if (pid === undefined) throw new ProxstackError("testhost.start-failed", "could not start the test host process", { kind: "retry" });
-    record.pid = pid;
+    const outer = child.pid;
+    if (outer === undefined) throw new ProxstackError("testhost.start-failed", "could not start the test host process", { kind: "retry" });
+    record.pid = outer;
     child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       stderr = (stderr + d).slice(-20_000);
     });
@@ -236,7 +300,10 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
       child?.once("exit", () => reject(new ProxstackError("testhost.setup-failed", `test host setup failed: ${exited ?? ""}`, { kind: "retry" })));
     });
 
-    const exec: SshTestHost["exec"] = (cmd, args, o) => run("nsenter", ["-t", String(pid), "-m", "-n", "-u", "--", cmd, ...args], o);
+    // The machine's PID of stage 3 (which becomes sshd): the child of stage 2, itself the child of the outer process.
+    const pid = childOf(childOf(outer));
+    // As the host's own root: its user, PID, mount, network and UTS namespaces.
+    const exec: SshTestHost["exec"] = (cmd, args, o) => run("nsenter", ["-t", String(pid), "-U", "-p", "-m", "-n", "-u", "--", cmd, ...args], o);
     const writeFile: SshTestHost["writeFile"] = async (path, content, mode = "0644") => {
       // Node's stdin pipe is a socket, which `install /dev/stdin` cannot open; cat reads it fine.
       await exec("sh", ["-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "sh", path, mode], { input: content });

@@ -77,7 +77,7 @@ describe("metering over random timelines", () => {
         let t = T0;
         const observe = (): Observation[] => defs.map((d, n) => ({
           stack: d.stack, instance: d.instance, running: state[n]!.running, sinceMs: state[n]!.since,
-          planRateMicroPerDay: d.plan, domainRateMicroPerDay: d.domains,
+          planRateMicroPerDay: Number(d.plan), domainRateMicroPerDay: Number(d.domains),
         }));
         const checkSums = (): void => {
           for (const s of stacks) expect(a.account(s)?.balanceMicro ?? 0n).toBe(a.ledgerSum(s));

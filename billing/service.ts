@@ -180,7 +180,7 @@ export function createBilling(deps: BillingDeps): Billing {
     async status(_now, only) {
       const { users, observations } = await observe();
       const burns = new Map<string, bigint>();
-      for (const o of observations) if (o.running) burns.set(o.stack, (burns.get(o.stack) ?? 0n) + o.planRateMicroPerDay + o.domainRateMicroPerDay);
+      for (const o of observations) if (o.running) burns.set(o.stack, (burns.get(o.stack) ?? 0n) + BigInt(o.planRateMicroPerDay + o.domainRateMicroPerDay));
       const names = new Set([...users.keys(), ...repo.accounts().map((a) => a.stack)]);
       const out: StatusReport["users"] = [];
       for (const stack of [...names].sort()) {

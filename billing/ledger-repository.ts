@@ -93,8 +93,12 @@ export interface LedgerRepository {
   events(stack?: string, limit?: number): BillingEvent[];
   suspensionStep(stack: string): { since: string; step: SuspensionStep } | undefined;
   setSuspensionStep(stack: string, since: string, step: SuspensionStep | undefined): void;
-  lastSlot(stack: string, instance: string, kind: "snapshot" | "backup"): bigint | undefined;
-  setLastSlot(stack: string, instance: string, kind: "snapshot" | "backup", minute: bigint): void;
+  lastSlot(stack: string, instance: string, kind: "snapshot" | "backup"): number | undefined;
+  setLastSlot(stack: string, instance: string, kind: "snapshot" | "backup", minute: number): void;
+  /** Backups proxstack took (only these are ever pruned), oldest first. */
+  ownBackups(stack: string, instance: string): { archive: string; takenAt: string }[];
+  recordBackup(stack: string, instance: string, archive: string, takenAt: string): void;
+  forgetBackup(archive: string): void;
   close(): void;
 }
 
@@ -117,6 +121,7 @@ CREATE TABLE IF NOT EXISTS meters (
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, stack TEXT NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_stack ON events (stack, id);
 CREATE TABLE IF NOT EXISTS suspensions (stack TEXT PRIMARY KEY, since TEXT NOT NULL, step TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS backups (archive TEXT PRIMARY KEY, stack TEXT NOT NULL, instance TEXT NOT NULL, taken_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schedules (stack TEXT NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL, last_slot INTEGER NOT NULL, PRIMARY KEY (stack, instance, kind));
 `;
 
@@ -198,6 +203,9 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     setSuspension: db.prepare("INSERT INTO suspensions (stack, since, step) VALUES (?, ?, ?) ON CONFLICT (stack) DO UPDATE SET since = excluded.since, step = excluded.step"),
     clearSuspension: db.prepare("DELETE FROM suspensions WHERE stack = ?"),
     lastSlot: db.prepare<[string, string, string], { last_slot: bigint }>("SELECT last_slot FROM schedules WHERE stack = ? AND instance = ? AND kind = ?"),
+    ownBackups: db.prepare<[string, string], { archive: string; taken_at: string }>("SELECT archive, taken_at FROM backups WHERE stack = ? AND instance = ? ORDER BY taken_at, archive"),
+    recordBackup: db.prepare("INSERT OR IGNORE INTO backups (archive, stack, instance, taken_at) VALUES (?, ?, ?, ?)"),
+    forgetBackup: db.prepare("DELETE FROM backups WHERE archive = ?"),
     setLastSlot: db.prepare(
       "INSERT INTO schedules (stack, instance, kind, last_slot) VALUES (?, ?, ?, ?) ON CONFLICT (stack, instance, kind) DO UPDATE SET last_slot = excluded.last_slot",
     ),
@@ -284,9 +292,19 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
       if (step === undefined) q.clearSuspension.run(stack);
       else q.setSuspension.run(stack, since, step);
     },
-    lastSlot: (stack, instance, kind) => q.lastSlot.get(stack, instance, kind)?.last_slot,
+    lastSlot: (stack, instance, kind) => {
+      const v = q.lastSlot.get(stack, instance, kind)?.last_slot;
+      return v === undefined ? undefined : Number(v);
+    },
     setLastSlot: (stack, instance, kind, minute) => {
-      q.setLastSlot.run(stack, instance, kind, minute);
+      q.setLastSlot.run(stack, instance, kind, BigInt(minute));
+    },
+    ownBackups: (stack, instance) => q.ownBackups.all(stack, instance).map((r) => ({ archive: r.archive, takenAt: r.taken_at })),
+    recordBackup: (stack, instance, archive, takenAt) => {
+      q.recordBackup.run(archive, stack, instance, takenAt);
+    },
+    forgetBackup: (archive) => {
+      q.forgetBackup.run(archive);
     },
     close: () => db.close(),
   };

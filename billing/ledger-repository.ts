@@ -57,6 +57,7 @@ export interface BillingEvent {
 
 /** Persisted steps of a points-exhausted suspension, so a restart never repeats or skips one. */
 export type SuspensionStep = "suspended" | "deletion-notified" | "deleted";
+const SUSPENSION_STEPS: readonly SuspensionStep[] = ["suspended", "deletion-notified", "deleted"];
 
 /** The writes a tick makes, all inside one BEGIN IMMEDIATE transaction. */
 export interface TickTx {
@@ -91,8 +92,9 @@ export interface LedgerRepository {
   tick<T>(fn: (tx: TickTx) => T): T;
   addEvent(stack: string, at: string, type: string, message: string): void;
   events(stack?: string, limit?: number): BillingEvent[];
-  suspensionStep(stack: string): { since: string; step: SuspensionStep } | undefined;
-  setSuspensionStep(stack: string, since: string, step: SuspensionStep | undefined): void;
+  /** The step a points-exhausted suspension reached, and when it reached it. */
+  suspensionStep(stack: string): { since: string; step: SuspensionStep; stepAt: string } | undefined;
+  setSuspensionStep(stack: string, since: string, step: SuspensionStep | undefined, stepAt?: string): void;
   lastSlot(stack: string, instance: string, kind: "snapshot" | "backup"): number | undefined;
   setLastSlot(stack: string, instance: string, kind: "snapshot" | "backup", minute: number): void;
   /** Backups proxstack took (only these are ever pruned), oldest first. */
@@ -120,7 +122,7 @@ CREATE TABLE IF NOT EXISTS meters (
   PRIMARY KEY (stack, instance)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, stack TEXT NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_stack ON events (stack, id);
-CREATE TABLE IF NOT EXISTS suspensions (stack TEXT PRIMARY KEY, since TEXT NOT NULL, step TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS suspensions (stack TEXT PRIMARY KEY, since TEXT NOT NULL, step TEXT NOT NULL, step_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS backups (archive TEXT PRIMARY KEY, stack TEXT NOT NULL, instance TEXT NOT NULL, taken_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schedules (stack TEXT NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL, last_slot INTEGER NOT NULL, PRIMARY KEY (stack, instance, kind));
 `;
@@ -199,8 +201,10 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     addEvent: db.prepare("INSERT INTO events (stack, at, type, message) VALUES (?, ?, ?, ?)"),
     events: db.prepare<[number], BillingEvent>("SELECT * FROM events ORDER BY id DESC LIMIT ?"),
     eventsOf: db.prepare<[string, number], BillingEvent>("SELECT * FROM events WHERE stack = ? ORDER BY id DESC LIMIT ?"),
-    suspension: db.prepare<[string], { since: string; step: string }>("SELECT since, step FROM suspensions WHERE stack = ?"),
-    setSuspension: db.prepare("INSERT INTO suspensions (stack, since, step) VALUES (?, ?, ?) ON CONFLICT (stack) DO UPDATE SET since = excluded.since, step = excluded.step"),
+    suspension: db.prepare<[string], { since: string; step: string; step_at: string }>("SELECT since, step, step_at FROM suspensions WHERE stack = ?"),
+    setSuspension: db.prepare(
+      "INSERT INTO suspensions (stack, since, step, step_at) VALUES (?, ?, ?, ?) ON CONFLICT (stack) DO UPDATE SET since = excluded.since, step = excluded.step, step_at = excluded.step_at",
+    ),
     clearSuspension: db.prepare("DELETE FROM suspensions WHERE stack = ?"),
     lastSlot: db.prepare<[string, string, string], { last_slot: bigint }>("SELECT last_slot FROM schedules WHERE stack = ? AND instance = ? AND kind = ?"),
     ownBackups: db.prepare<[string, string], { archive: string; taken_at: string }>("SELECT archive, taken_at FROM backups WHERE stack = ? AND instance = ? ORDER BY taken_at, archive"),
@@ -286,11 +290,13 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     events: (stack, limit = 100) => (stack === undefined ? q.events.all(limit) : q.eventsOf.all(stack, limit)),
     suspensionStep: (stack) => {
       const r = q.suspension.get(stack);
-      return r ? { since: r.since, step: r.step as SuspensionStep } : undefined;
+      if (!r) return undefined;
+      if (!(SUSPENSION_STEPS as readonly string[]).includes(r.step)) throw new ProxstackError("ledger-corrupt", `suspension of ${stack} has an unknown step '${r.step}'`);
+      return { since: r.since, step: r.step as SuspensionStep, stepAt: r.step_at };
     },
-    setSuspensionStep: (stack, since, step) => {
+    setSuspensionStep: (stack, since, step, stepAt) => {
       if (step === undefined) q.clearSuspension.run(stack);
-      else q.setSuspension.run(stack, since, step);
+      else q.setSuspension.run(stack, since, step, stepAt ?? since);
     },
     lastSlot: (stack, instance, kind) => {
       const v = q.lastSlot.get(stack, instance, kind)?.last_slot;

@@ -29,10 +29,12 @@ export const bench: Bench = {
   title: "Billing: one tick over 100,000 running instances",
   description:
     `runTick (billing/metering.ts) over ${INSTANCES.toLocaleString("en-US")} running instances of ${USERS.toLocaleString("en-US")} users in a WAL SQLite file: ` +
-    "one BEGIN IMMEDIATE transaction that reads every meter, advances each by one minute with the cumulative floor formula (BigInt), writes the meters, " +
+    "one BEGIN IMMEDIATE transaction that reads every meter, advances each by one minute with the cumulative floor formula (integer-exact arithmetic), writes the meters, " +
     "adds each user's charge to their hourly usage and domain-fee rows and balance, and updates runway warning levels. Steady state (meters and accounts exist), best of 3. " +
     "Baseline in the same run: the same 100,000 meter rows updated with one autocommit UPDATE statement per instance (no transaction, no ledger), " +
-    "the shape of the replaced system's per-instance writes.",
+    "the shape of the replaced system's per-instance writes. The goal is not met: reading, advancing and writing one meter row per running " +
+    "instance every minute cost about the same each (profiled); meeting it needs the per-instance work moved into set-based SQL or a cursor that " +
+    "running instances share, so a steady minute writes one row per user rather than per instance (not done).",
   async run(): Promise<BenchFigure[]> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pxs-billing-bench-"));
     try {

@@ -1,6 +1,6 @@
 // End to end with the engine in simulation: a user runs out → the stack file shows the suspension → containers stop → top-up → exactly those run again.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { waitFor } from "../engine/testing/engine-test-support.js";
 import { manualClock } from "../lib/clock.js";
 import { silentLogger } from "../lib/logger.js";
 import { loadConfig } from "../schemas/config.js";
-import { openBilling, type OpenedBilling } from "./billing.js";
+import { openBilling, startBilling, type OpenedBilling } from "./billing.js";
 import { composeEngine, type ComposedEngine } from "./compose.js";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -83,4 +83,28 @@ describe("billing with the engine in simulation", () => {
     expect(status.users[0]).toMatchObject({ stack: "alice", balanceMicro: 50_000_000n, suspended: false });
     expect(opened.repo.account("alice")?.balanceMicro).toBe(opened.repo.ledgerSum("alice"));
   }, 240_000);
+});
+
+describe("startBilling", () => {
+  it("ticks once at start with the injected clock, then on each scheduled minute; stop waits and closes", async () => {
+    root = mkdtempSync(join(tmpdir(), "billing-start-"));
+    const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);
+    cpSync(join(REPO, "stacks"), config.stacksDir, { recursive: true });
+    const clock = manualClock(new Date("2027-01-04T10:00:00Z"));
+    const status = [{ stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running" as const, state: "ready" as const, updatedAt: "2027-01-04T10:00:00.000Z" }];
+    let fire: (() => Promise<void>) | undefined;
+    const started = await startBilling(config, {
+      log: silentLogger(), clock, status: { listInstances: () => status }, notifier: { notify: async () => undefined },
+      scheduler: (_expr, run) => {
+        fire = run;
+        return { stop: () => (fire = undefined) };
+      },
+    });
+    expect(started.repo.account("alice")?.balanceMicro).toBe(100_000_000n);
+    clock.advance(60 * 60_000);
+    await fire!();
+    expect(started.repo.account("alice")?.balanceMicro).toBe(100_000_000n - 3_000_000n - 83_333n);
+    await started.stop();
+    expect(fire).toBeUndefined();
+  });
 });

@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { openLedgerRepository, type LedgerRepository } from "../billing/ledger-repository.js";
 import type { BillingNotifier } from "../billing/notifier.js";
 import { createOutboxNotifier } from "../billing/outbox-notifier.js";
-import { createBilling, specsFromIndex, type Billing } from "../billing/service.js";
+import { createBillingJobs, type BillingJobs, type Scheduler } from "../billing/jobs.js";
+import { backupVolid, runSchedules } from "../billing/schedules.js";
+import { createBilling, specsFromIndex, type Billing, type SpecSource } from "../billing/service.js";
+import type { ProxmoxClient } from "../clients/proxmox/client.js";
 import { createStackFileWriter, type SuspensionWriter } from "../billing/stack-file-writer.js";
 import { createStackIndex } from "../engine/stack-index.js";
 import { openStatusStore, type StatusStore } from "../engine/status/store.js";
@@ -28,6 +31,10 @@ export interface BillingWiring {
 export interface OpenedBilling {
   billing: Billing;
   repo: LedgerRepository;
+  specs: SpecSource;
+  instances(): ReturnType<StatusStore["listInstances"]>;
+  notifier: BillingNotifier;
+  log: Logger;
   close(): void;
 }
 
@@ -46,22 +53,77 @@ export function openBilling(config: Config, w: BillingWiring): OpenedBilling {
     closeStatus = () => store.close();
   }
   const repo = openLedgerRepository(join(config.dataDir, "billing.db"), { now: clock.now() });
-  const instances = status;
+  const source = status;
+  const instances = () => source.listInstances();
+  const log = w.log.child({ component: "billing" });
+  const specs = specsFromIndex(createStackIndex(config.stacksDir));
+  const notifier = w.notifier ?? createOutboxNotifier({ dir: join(config.dataDir, "outbox"), log, now: () => clock.now() });
   const billing = createBilling({
     repo,
-    instances: () => instances.listInstances(),
-    specs: specsFromIndex(createStackIndex(config.stacksDir)),
+    instances,
+    specs,
     writer: w.writer ?? createStackFileWriter({ stacksDir: config.stacksDir }),
-    notifier: w.notifier ?? createOutboxNotifier({ dir: join(config.dataDir, "outbox"), log: w.log.child({ component: "billing" }), now: () => clock.now() }),
+    notifier,
     isExempt: w.isExempt ?? (() => false),
-    log: w.log.child({ component: "billing" }),
+    log,
   });
   return {
     billing,
     repo,
+    specs,
+    instances,
+    notifier,
+    log,
     close() {
       repo.close();
       closeStatus?.();
+    },
+  };
+}
+
+export interface StartedBilling extends OpenedBilling {
+  jobs: BillingJobs;
+  /** Stops the jobs (waiting for a run in progress) and closes the databases. */
+  stop(): Promise<void>;
+}
+
+/**
+ * What `serve` calls once the engine runs: billing every minute and, when a Proxmox client is given
+ * (the simulator's in simulation), scheduled snapshots and backups.
+ * @example const billing = await startBilling(config, { log, status: composed.engine.store, proxmox: pve, isExempt });
+ */
+export async function startBilling(
+  config: Config,
+  w: BillingWiring & { status: Pick<StatusStore, "listInstances">; proxmox?: ProxmoxClient; scheduler?: Scheduler; backupStorage?: string },
+): Promise<StartedBilling> {
+  const clock = w.clock ?? systemClock;
+  const opened = openBilling(config, w);
+  const pve = w.proxmox;
+  const storage = w.backupStorage ?? "local";
+  const jobs = createBillingJobs({
+    clock,
+    log: opened.log,
+    tick: (now) => opened.billing.tick(now),
+    ...(pve
+      ? {
+          schedules: (now: Date) => runSchedules({
+            repo: opened.repo, specs: opened.specs, instances: opened.instances, pve, notifier: opened.notifier, log: opened.log, backupStorage: storage,
+            deleteBackup: async (node, archive) => {
+              await pve.request("DELETE", `/nodes/${encodeURIComponent(node)}/storage/${encodeURIComponent(storage)}/content/${encodeURIComponent(backupVolid(storage, archive))}`);
+            },
+          }, now),
+        }
+      : {}),
+    ...(w.scheduler ? { scheduler: w.scheduler } : {}),
+  });
+  if (!pve) opened.log.info("scheduled snapshots and backups are off: no Proxmox client was given to startBilling");
+  await jobs.start();
+  return {
+    ...opened,
+    jobs,
+    async stop() {
+      await jobs.stop();
+      opened.close();
     },
   };
 }

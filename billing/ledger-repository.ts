@@ -31,9 +31,9 @@ export interface Account {
 
 /** One billed component of an instance: its rate and the cumulative minutes and charge of its current segment. */
 export interface MeterComponent {
-  rateMicroPerDay: bigint;
-  minutes: bigint;
-  chargedMicro: bigint;
+  rateMicroPerDay: number;
+  minutes: number;
+  chargedMicro: number;
 }
 
 /** What billing knows of one instance: billed up to a minute, and whether it was running when last seen. */
@@ -41,7 +41,7 @@ export interface Meter {
   stack: string;
   instance: string;
   /** Epoch minute up to which the instance is billed (or known not to have run). */
-  billedUntil: bigint;
+  billedUntil: number;
   running: boolean;
   plan: MeterComponent;
   domains: MeterComponent;
@@ -57,10 +57,13 @@ export interface BillingEvent {
 
 /** Persisted steps of a points-exhausted suspension, so a restart never repeats or skips one. */
 export type SuspensionStep = "suspended" | "deletion-notified" | "deleted";
+const SUSPENSION_STEPS: readonly SuspensionStep[] = ["suspended", "deletion-notified", "deleted"];
 
 /** The writes a tick makes, all inside one BEGIN IMMEDIATE transaction. */
 export interface TickTx {
   meters(): Map<string, Meter>;
+  /** Every account, read once per tick. */
+  accounts(): Map<string, Account>;
   putMeter(m: Meter): void;
   account(stack: string): Account | undefined;
   /** Creates the account with its signup bonus (one ledger row) when it does not exist. */
@@ -73,7 +76,7 @@ export interface TickTx {
 
 export interface LedgerRepository {
   /** Epoch minute the billing database was created: instances running before it are billed from then on. */
-  readonly epochMinute: bigint;
+  readonly epochMinute: number;
   account(stack: string): Account | undefined;
   accounts(): Account[];
   ensureAccount(stack: string, bonusMicro: bigint, at: string): Account;
@@ -89,10 +92,15 @@ export interface LedgerRepository {
   tick<T>(fn: (tx: TickTx) => T): T;
   addEvent(stack: string, at: string, type: string, message: string): void;
   events(stack?: string, limit?: number): BillingEvent[];
-  suspensionStep(stack: string): { since: string; step: SuspensionStep } | undefined;
-  setSuspensionStep(stack: string, since: string, step: SuspensionStep | undefined): void;
-  lastSlot(stack: string, instance: string, kind: "snapshot" | "backup"): bigint | undefined;
-  setLastSlot(stack: string, instance: string, kind: "snapshot" | "backup", minute: bigint): void;
+  /** The step a points-exhausted suspension reached, and when it reached it. */
+  suspensionStep(stack: string): { since: string; step: SuspensionStep; stepAt: string } | undefined;
+  setSuspensionStep(stack: string, since: string, step: SuspensionStep | undefined, stepAt?: string): void;
+  lastSlot(stack: string, instance: string, kind: "snapshot" | "backup"): number | undefined;
+  setLastSlot(stack: string, instance: string, kind: "snapshot" | "backup", minute: number): void;
+  /** Backups proxstack took (only these are ever pruned), oldest first. */
+  ownBackups(stack: string, instance: string): { archive: string; takenAt: string }[];
+  recordBackup(stack: string, instance: string, archive: string, takenAt: string): void;
+  forgetBackup(archive: string): void;
   close(): void;
 }
 
@@ -114,16 +122,14 @@ CREATE TABLE IF NOT EXISTS meters (
   PRIMARY KEY (stack, instance)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, stack TEXT NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_stack ON events (stack, id);
-CREATE TABLE IF NOT EXISTS suspensions (stack TEXT PRIMARY KEY, since TEXT NOT NULL, step TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS suspensions (stack TEXT PRIMARY KEY, since TEXT NOT NULL, step TEXT NOT NULL, step_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS backups (archive TEXT PRIMARY KEY, stack TEXT NOT NULL, instance TEXT NOT NULL, taken_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schedules (stack TEXT NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL, last_slot INTEGER NOT NULL, PRIMARY KEY (stack, instance, kind));
 `;
 
 interface AccountRow { stack: string; balance_micro: bigint; written_off_micro: bigint; warned_level: bigint }
 interface LedgerRow { id: bigint; stack: string; at: string; amount_micro: bigint; reason: string; note: string; hour: string | null }
-interface MeterRow {
-  stack: string; instance: string; billed_until: bigint; running: bigint; plan_rate: bigint; plan_minutes: bigint; plan_charged: bigint;
-  domain_rate: bigint; domain_minutes: bigint; domain_charged: bigint;
-}
+type MeterRaw = [string, string, number, number, number, number, number, number, number, number];
 
 const toAccount = (r: AccountRow): Account => ({ stack: r.stack, balanceMicro: r.balance_micro, writtenOffMicro: r.written_off_micro, warnedLevel: Number(r.warned_level) });
 
@@ -134,11 +140,19 @@ function toEntry(r: LedgerRow): LedgerEntry {
   return { id: r.id, stack: r.stack, at: r.at, amountMicro: r.amount_micro, reason: r.reason as LedgerReason, note: r.note, hour: r.hour ?? undefined };
 }
 
-const toMeter = (r: MeterRow): Meter => ({
-  stack: r.stack, instance: r.instance, billedUntil: r.billed_until, running: r.running === 1n,
-  plan: { rateMicroPerDay: r.plan_rate, minutes: r.plan_minutes, chargedMicro: r.plan_charged },
-  domains: { rateMicroPerDay: r.domain_rate, minutes: r.domain_minutes, chargedMicro: r.domain_charged },
-});
+/** Meters are read as plain numbers (the hot path of a tick); each value must be a safe integer. */
+function toMeter(r: MeterRaw): Meter {
+  for (let i = 2; i < 10; i++) {
+    if (!Number.isSafeInteger(r[i])) throw new ProxstackError("meter-corrupt", `meter ${r[0]}/${r[1]} holds a value that is not a safe integer`);
+  }
+  return {
+    stack: r[0], instance: r[1], billedUntil: r[2], running: r[3] === 1,
+    plan: { rateMicroPerDay: r[4], minutes: r[5], chargedMicro: r[6] },
+    domains: { rateMicroPerDay: r[7], minutes: r[8], chargedMicro: r[9] },
+  };
+}
+
+const METER_COLUMNS = "stack, instance, billed_until, running, plan_rate, plan_minutes, plan_charged, domain_rate, domain_minutes, domain_charged";
 
 export const meterKey = (stack: string, instance: string): string => `${stack}\u0000${instance}`;
 
@@ -153,7 +167,7 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
   db.defaultSafeIntegers(true);
   db.exec(SCHEMA);
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch_minute', ?)").run(String(Math.floor(opts.now.getTime() / 60_000)));
-  const epochMinute = BigInt((db.prepare("SELECT value FROM meta WHERE key = 'epoch_minute'").get() as { value: string }).value);
+  const epochMinute = Number((db.prepare("SELECT value FROM meta WHERE key = 'epoch_minute'").get() as { value: string }).value);
 
   const q = {
     account: db.prepare<[string], AccountRow>("SELECT * FROM accounts WHERE stack = ?"),
@@ -172,21 +186,30 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     ),
     entries: db.prepare<[string, bigint, number], LedgerRow>("SELECT * FROM ledger WHERE stack = ? AND id < ? ORDER BY id DESC LIMIT ?"),
     sum: db.prepare<[string], { s: bigint | null }>("SELECT SUM(amount_micro) AS s FROM ledger WHERE stack = ?"),
-    meters: db.prepare<[], MeterRow>("SELECT * FROM meters ORDER BY stack, instance"),
-    metersOf: db.prepare<[string], MeterRow>("SELECT * FROM meters WHERE stack = ? ORDER BY instance"),
-    putMeter: db.prepare(
-      `INSERT INTO meters VALUES (@stack, @instance, @billedUntil, @running, @planRate, @planMinutes, @planCharged, @domainRate, @domainMinutes, @domainCharged)
+    meters: db.prepare<[], MeterRaw>(`SELECT ${METER_COLUMNS} FROM meters ORDER BY stack, instance`).raw(true).safeIntegers(false),
+    metersOf: db.prepare<[string], MeterRaw>(`SELECT ${METER_COLUMNS} FROM meters WHERE stack = ? ORDER BY instance`).raw(true).safeIntegers(false),
+    putMeter: db.prepare<MeterRaw>(
+      `INSERT INTO meters (${METER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (stack, instance) DO UPDATE SET billed_until = excluded.billed_until, running = excluded.running,
          plan_rate = excluded.plan_rate, plan_minutes = excluded.plan_minutes, plan_charged = excluded.plan_charged,
          domain_rate = excluded.domain_rate, domain_minutes = excluded.domain_minutes, domain_charged = excluded.domain_charged`,
     ),
+    updateMeter: db.prepare(
+      `UPDATE meters SET billed_until = ?, running = ?, plan_rate = ?, plan_minutes = ?, plan_charged = ?, domain_rate = ?, domain_minutes = ?, domain_charged = ?
+       WHERE stack = ? AND instance = ?`,
+    ),
     addEvent: db.prepare("INSERT INTO events (stack, at, type, message) VALUES (?, ?, ?, ?)"),
     events: db.prepare<[number], BillingEvent>("SELECT * FROM events ORDER BY id DESC LIMIT ?"),
     eventsOf: db.prepare<[string, number], BillingEvent>("SELECT * FROM events WHERE stack = ? ORDER BY id DESC LIMIT ?"),
-    suspension: db.prepare<[string], { since: string; step: string }>("SELECT since, step FROM suspensions WHERE stack = ?"),
-    setSuspension: db.prepare("INSERT INTO suspensions (stack, since, step) VALUES (?, ?, ?) ON CONFLICT (stack) DO UPDATE SET since = excluded.since, step = excluded.step"),
+    suspension: db.prepare<[string], { since: string; step: string; step_at: string }>("SELECT since, step, step_at FROM suspensions WHERE stack = ?"),
+    setSuspension: db.prepare(
+      "INSERT INTO suspensions (stack, since, step, step_at) VALUES (?, ?, ?, ?) ON CONFLICT (stack) DO UPDATE SET since = excluded.since, step = excluded.step, step_at = excluded.step_at",
+    ),
     clearSuspension: db.prepare("DELETE FROM suspensions WHERE stack = ?"),
     lastSlot: db.prepare<[string, string, string], { last_slot: bigint }>("SELECT last_slot FROM schedules WHERE stack = ? AND instance = ? AND kind = ?"),
+    ownBackups: db.prepare<[string, string], { archive: string; taken_at: string }>("SELECT archive, taken_at FROM backups WHERE stack = ? AND instance = ? ORDER BY taken_at, archive"),
+    recordBackup: db.prepare("INSERT OR IGNORE INTO backups (archive, stack, instance, taken_at) VALUES (?, ?, ?, ?)"),
+    forgetBackup: db.prepare("DELETE FROM backups WHERE archive = ?"),
     setLastSlot: db.prepare(
       "INSERT INTO schedules (stack, instance, kind, last_slot) VALUES (?, ?, ?, ?) ON CONFLICT (stack, instance, kind) DO UPDATE SET last_slot = excluded.last_slot",
     ),
@@ -225,16 +248,18 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
   const tx: TickTx = {
     meters: () => {
       const out = new Map<string, Meter>();
-      for (const r of q.meters.iterate()) out.set(meterKey(r.stack, r.instance), toMeter(r));
+      for (const r of q.meters.iterate()) out.set(meterKey(r[0], r[1]), toMeter(r));
       return out;
     },
     putMeter: (m) => {
-      q.putMeter.run({
-        stack: m.stack, instance: m.instance, billedUntil: m.billedUntil, running: m.running ? 1n : 0n,
-        planRate: m.plan.rateMicroPerDay, planMinutes: m.plan.minutes, planCharged: m.plan.chargedMicro,
-        domainRate: m.domains.rateMicroPerDay, domainMinutes: m.domains.minutes, domainCharged: m.domains.chargedMicro,
-      });
+      // Most writes move an existing meter: a plain UPDATE by key is cheaper than an upsert.
+      const moved = q.updateMeter.run(m.billedUntil, m.running ? 1 : 0, m.plan.rateMicroPerDay, m.plan.minutes, m.plan.chargedMicro,
+        m.domains.rateMicroPerDay, m.domains.minutes, m.domains.chargedMicro, m.stack, m.instance);
+      if (moved.changes > 0) return;
+      q.putMeter.run(m.stack, m.instance, m.billedUntil, m.running ? 1 : 0, m.plan.rateMicroPerDay, m.plan.minutes, m.plan.chargedMicro,
+        m.domains.rateMicroPerDay, m.domains.minutes, m.domains.chargedMicro);
     },
+    accounts: () => new Map(q.accounts.all().map((r) => [r.stack, toAccount(r)])),
     account,
     ensureAccount: ensure,
     chargeHour: (stack, reason, hour, amountMicro, at) => {
@@ -265,15 +290,27 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     events: (stack, limit = 100) => (stack === undefined ? q.events.all(limit) : q.eventsOf.all(stack, limit)),
     suspensionStep: (stack) => {
       const r = q.suspension.get(stack);
-      return r ? { since: r.since, step: r.step as SuspensionStep } : undefined;
+      if (!r) return undefined;
+      if (!(SUSPENSION_STEPS as readonly string[]).includes(r.step)) throw new ProxstackError("ledger-corrupt", `suspension of ${stack} has an unknown step '${r.step}'`);
+      return { since: r.since, step: r.step as SuspensionStep, stepAt: r.step_at };
     },
-    setSuspensionStep: (stack, since, step) => {
+    setSuspensionStep: (stack, since, step, stepAt) => {
       if (step === undefined) q.clearSuspension.run(stack);
-      else q.setSuspension.run(stack, since, step);
+      else q.setSuspension.run(stack, since, step, stepAt ?? since);
     },
-    lastSlot: (stack, instance, kind) => q.lastSlot.get(stack, instance, kind)?.last_slot,
+    lastSlot: (stack, instance, kind) => {
+      const v = q.lastSlot.get(stack, instance, kind)?.last_slot;
+      return v === undefined ? undefined : Number(v);
+    },
     setLastSlot: (stack, instance, kind, minute) => {
-      q.setLastSlot.run(stack, instance, kind, minute);
+      q.setLastSlot.run(stack, instance, kind, BigInt(minute));
+    },
+    ownBackups: (stack, instance) => q.ownBackups.all(stack, instance).map((r) => ({ archive: r.archive, takenAt: r.taken_at })),
+    recordBackup: (stack, instance, archive, takenAt) => {
+      q.recordBackup.run(archive, stack, instance, takenAt);
+    },
+    forgetBackup: (archive) => {
+      q.forgetBackup.run(archive);
     },
     close: () => db.close(),
   };

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openLedgerRepository, type LedgerRepository } from "./ledger-repository.js";
 import { advanceMeter, addMinutes, runTick, runwaySeconds, warningLevel, type Observation } from "./metering.js";
-import { microToPoints, pointsToMicro } from "./money.js";
+import { microToPoints, mulDivFloor, pointsToMicro } from "./money.js";
 
 const T0 = new Date("2026-11-30T10:00:00Z");
 let dir: string | undefined;
@@ -23,6 +23,12 @@ const open = (now = T0): LedgerRepository => {
 };
 
 describe("points arithmetic", () => {
+  it("mulDivFloor is exact on both sides of 2^53", () => {
+    expect(mulDivFloor(240_000_000, 1439, 1440)).toBe(239_833_333);
+    expect(mulDivFloor(10_000_000_000, 10_000_007, 1440)).toBe(Number((10_000_000_000n * 10_000_007n) / 1440n));
+    expect(() => mulDivFloor(10 ** 15, 10 ** 9, 1440)).toThrow(/beyond/);
+    expect(mulDivFloor(9_007_199_254_740_991, 1, 1440)).toBe(Number(9_007_199_254_740_991n / 1440n));
+  });
   it.each([
     ["12", 12_000_000n], ["12.5", 12_500_000n], ["-0.000001", -1n], ["0.1", 100_000n], [0.1, 100_000n], [72, 72_000_000n], [1e-6, 1n], [1e21, 10n ** 27n],
   ] as const)("pointsToMicro(%s) = %s", (input, micro) => {
@@ -64,34 +70,34 @@ describe("ledger repository", () => {
 
 describe("metering", () => {
   const obs = (o: Partial<Observation>): Observation => ({
-    stack: "alice", instance: "web", running: true, sinceMs: T0.getTime(), planRateMicroPerDay: 24_000_000n, domainRateMicroPerDay: 2_000_000n, ...o,
+    stack: "alice", instance: "web", running: true, sinceMs: T0.getTime(), planRateMicroPerDay: 24_000_000, domainRateMicroPerDay: 2_000_000, ...o,
   });
-  const minute = (d: Date) => BigInt(d.getTime() / 60_000);
+  const minute = (d: Date) => d.getTime() / 60_000;
 
   it("cumulative floor: 1 micro-point per day charged minute by minute totals exactly floor(minutes / 1440)", () => {
-    let c = { rateMicroPerDay: 1n, minutes: 0n, chargedMicro: 0n };
-    let total = 0n;
+    let c = { rateMicroPerDay: 1, minutes: 0, chargedMicro: 0 };
+    let total = 0;
     for (let i = 0; i < 2880; i++) {
-      const r = addMinutes(c, 1n);
+      const r = addMinutes(c, 1);
       c = r.next;
       total += r.dueMicro;
     }
-    expect(total).toBe(2n);
+    expect(total).toBe(2);
   });
 
   it("a rate change bills the elapsed minutes at the old rate and starts a new segment", () => {
     const first = advanceMeter(undefined, obs({}), minute(T0), minute(T0))!;
-    const r = advanceMeter(first.meter, obs({ planRateMicroPerDay: 48_000_000n }), minute(T0) + 60n, minute(T0))!;
-    expect([r.planDue, r.domainDue]).toEqual([1_000_000n, 83_333n]);
-    expect(r.meter.plan).toEqual({ rateMicroPerDay: 48_000_000n, minutes: 0n, chargedMicro: 0n });
-    const r2 = advanceMeter(r.meter, obs({ planRateMicroPerDay: 48_000_000n }), minute(T0) + 120n, minute(T0))!;
-    expect(r2.planDue).toBe(2_000_000n);
+    const r = advanceMeter(first.meter, obs({ planRateMicroPerDay: 48_000_000 }), minute(T0) + 60, minute(T0))!;
+    expect([r.planDue, r.domainDue]).toEqual([1_000_000, 83_333]);
+    expect(r.meter.plan).toEqual({ rateMicroPerDay: 48_000_000, minutes: 0, chargedMicro: 0 });
+    const r2 = advanceMeter(r.meter, obs({ planRateMicroPerDay: 48_000_000 }), minute(T0) + 120, minute(T0))!;
+    expect(r2.planDue).toBe(2_000_000);
   });
 
   it("a tick older than the cursor changes nothing", () => {
-    const first = advanceMeter(undefined, obs({}), minute(T0) + 10n, minute(T0))!;
-    expect(first.planDue).toBe(166_666n);
-    expect(advanceMeter(first.meter, obs({}), minute(T0) + 5n, minute(T0))).toBeUndefined();
+    const first = advanceMeter(undefined, obs({}), minute(T0) + 10, minute(T0))!;
+    expect(first.planDue).toBe(166_666);
+    expect(advanceMeter(first.meter, obs({}), minute(T0) + 5, minute(T0))).toBeUndefined();
   });
 
   it("the last charge is capped at the balance, the rest written off; runway warnings once per crossing", () => {

@@ -77,7 +77,7 @@ describe("metering over random timelines", () => {
         let t = T0;
         const observe = (): Observation[] => defs.map((d, n) => ({
           stack: d.stack, instance: d.instance, running: state[n]!.running, sinceMs: state[n]!.since,
-          planRateMicroPerDay: d.plan, domainRateMicroPerDay: d.domains,
+          planRateMicroPerDay: Number(d.plan), domainRateMicroPerDay: Number(d.domains),
         }));
         const checkSums = (): void => {
           for (const s of stacks) expect(a.account(s)?.balanceMicro ?? 0n).toBe(a.ledgerSum(s));
@@ -140,7 +140,8 @@ describe("metering over random timelines", () => {
           const acc = a.account(s);
           // Charged, plus what an exhausted balance could not pay, is the exact charge of the running minutes.
           expect(charged + (acc?.writtenOffMicro ?? 0n)).toBe(expected);
-          if ((acc?.writtenOffMicro ?? 0n) > 0n) expect(acc?.balanceMicro).toBe(0n);
+          // A tick never takes the balance below zero (a top-up after a write-off may leave some).
+          expect((acc?.balanceMicro ?? 0n) >= 0n).toBe(true);
           // Usage rows are aggregated per stack and hour, never one per minute.
           const hours = entries.filter((e) => e.reason === "usage").map((e) => e.hour);
           expect(new Set(hours).size).toBe(hours.length);
@@ -150,7 +151,7 @@ describe("metering over random timelines", () => {
         rmSync(dir, { recursive: true, force: true });
         dir = undefined;
       }),
-      { numRuns: 60 },
+      { numRuns: Number(process.env.PROP_RUNS ?? 60) },
     );
   }, 120_000);
 });

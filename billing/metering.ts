@@ -1,5 +1,5 @@
 // Metering: what a tick charges each instance from its billed-up-to cursor, with cumulative floor rounding that never drifts.
-import { floorDiv, MINUTES_PER_DAY, SECONDS_PER_DAY } from "./money.js";
+import { floorDiv, mulDivFloor, SECONDS_PER_DAY } from "./money.js";
 import { meterKey, type LedgerRepository, type Meter, type MeterComponent } from "./ledger-repository.js";
 
 /** One instance as the engine reports it, with its price. */
@@ -10,10 +10,10 @@ export interface Observation {
   running: boolean;
   /** When the engine recorded this state (epoch ms). */
   sinceMs: number;
-  /** The plan's points per day in micro-points; 0 for exempt stacks. */
-  planRateMicroPerDay: bigint;
-  /** Paid domains' points per day in micro-points; 0 for exempt stacks. */
-  domainRateMicroPerDay: bigint;
+  /** The plan's points per day in micro-points (a safe integer); 0 for exempt stacks. */
+  planRateMicroPerDay: number;
+  /** Paid domains' points per day in micro-points (a safe integer); 0 for exempt stacks. */
+  domainRateMicroPerDay: number;
 }
 
 /** Runway warning thresholds in seconds: 24 h, 1 h, 10 min. The level is how many of them the runway is below. */
@@ -35,35 +35,36 @@ export interface StackTick {
 }
 
 export interface TickResult {
-  nowMinute: bigint;
+  nowMinute: number;
   stacks: StackTick[];
 }
 
 /** Adds `minutes` to a component: its charge becomes floor(rate × cumulative minutes / 1440); returns what is due now. */
-export function addMinutes(c: MeterComponent, minutes: bigint): { next: MeterComponent; dueMicro: bigint } {
-  if (minutes <= 0n) return { next: c, dueMicro: 0n };
+export function addMinutes(c: MeterComponent, minutes: number): { next: MeterComponent; dueMicro: number } {
+  if (minutes <= 0) return { next: c, dueMicro: 0 };
   const total = c.minutes + minutes;
-  const charged = floorDiv(c.rateMicroPerDay * total, MINUTES_PER_DAY);
+  const charged = mulDivFloor(c.rateMicroPerDay, total, 1440);
   return { next: { rateMicroPerDay: c.rateMicroPerDay, minutes: total, chargedMicro: charged }, dueMicro: charged - c.chargedMicro };
 }
 
 /** Bills the elapsed minutes at the old rate, then starts a new segment when the rate changed. */
-function billComponent(c: MeterComponent, minutes: bigint, rate: bigint): { next: MeterComponent; dueMicro: bigint } {
+function billComponent(c: MeterComponent, minutes: number, rate: number): { next: MeterComponent; dueMicro: number } {
   const r = addMinutes(c, minutes);
   if (rate === c.rateMicroPerDay) return r;
-  return { next: { rateMicroPerDay: rate, minutes: 0n, chargedMicro: 0n }, dueMicro: r.dueMicro };
+  return { next: { rateMicroPerDay: rate, minutes: 0, chargedMicro: 0 }, dueMicro: r.dueMicro };
 }
 
-const clamp = (v: bigint, lo: bigint, hi: bigint): bigint => (v < lo ? lo : v > hi ? hi : v);
+const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
 
 /**
  * Moves one instance's meter to `nowMinute`. A running instance is billed from its cursor (or from when
  * the engine recorded it running, if later) to now, or to when the engine recorded it stopped. A tick
  * older than the cursor (an overlapping or late process) changes nothing, so no minute is billed twice.
+ * Minutes and micro-points are integers throughout (safe integers; see mulDivFloor).
  */
-export function advanceMeter(prior: Meter | undefined, o: Observation, nowMinute: bigint, epochMinute: bigint): { meter: Meter; planDue: bigint; domainDue: bigint } | undefined {
-  const sinceMinute = BigInt(Math.floor(o.sinceMs / 60_000));
-  const fresh = (rate: bigint): MeterComponent => ({ rateMicroPerDay: rate, minutes: 0n, chargedMicro: 0n });
+export function advanceMeter(prior: Meter | undefined, o: Observation, nowMinute: number, epochMinute: number): { meter: Meter; planDue: number; domainDue: number } | undefined {
+  const sinceMinute = Math.floor(o.sinceMs / 60_000);
+  const fresh = (rate: number): MeterComponent => ({ rateMicroPerDay: rate, minutes: 0, chargedMicro: 0 });
   const m: Meter = prior ?? {
     stack: o.stack,
     instance: o.instance,
@@ -73,13 +74,13 @@ export function advanceMeter(prior: Meter | undefined, o: Observation, nowMinute
     domains: fresh(o.domainRateMicroPerDay),
   };
   if (nowMinute < m.billedUntil) return undefined;
-  let minutes = 0n;
+  let minutes = 0;
   if (m.running) minutes = (o.running ? nowMinute : clamp(sinceMinute, m.billedUntil, nowMinute)) - m.billedUntil;
   else if (o.running) minutes = nowMinute - clamp(sinceMinute, m.billedUntil, nowMinute);
   const plan = billComponent(m.plan, minutes, o.planRateMicroPerDay);
   const domains = billComponent(m.domains, minutes, o.domainRateMicroPerDay);
-  const meter: Meter = { ...m, billedUntil: nowMinute, running: o.running, plan: plan.next, domains: domains.next };
-  if (prior && minutes === 0n && prior.billedUntil === nowMinute && prior.running === o.running && plan.next === prior.plan && domains.next === prior.domains) return undefined;
+  if (prior && minutes === 0 && prior.billedUntil === nowMinute && prior.running === o.running && plan.next === prior.plan && domains.next === prior.domains) return undefined;
+  const meter: Meter = { stack: m.stack, instance: m.instance, billedUntil: nowMinute, running: o.running, plan: plan.next, domains: domains.next };
   return { meter, planDue: plan.dueMicro, domainDue: domains.dueMicro };
 }
 
@@ -112,15 +113,15 @@ export function runTick(
   now: Date,
   opts: { signupBonusMicro: bigint | ((stack: string) => bigint) },
 ): TickResult {
-  const nowMinute = BigInt(Math.floor(now.getTime() / 60_000));
+  const nowMinute = Math.floor(now.getTime() / 60_000);
   const at = now.toISOString();
   const hour = hourOf(now);
   return repo.tick((tx) => {
     const meters = tx.meters();
-    const due = new Map<string, { plan: bigint; domains: bigint; burn: bigint }>();
+    const due = new Map<string, { plan: number; domains: number; burn: number }>();
     for (const o of observations) {
       let d = due.get(o.stack);
-      if (!d) due.set(o.stack, (d = { plan: 0n, domains: 0n, burn: 0n }));
+      if (!d) due.set(o.stack, (d = { plan: 0, domains: 0, burn: 0 }));
       if (o.running) d.burn += o.planRateMicroPerDay + o.domainRateMicroPerDay;
       const r = advanceMeter(meters.get(meterKey(o.stack, o.instance)), o, nowMinute, repo.epochMinute);
       if (!r) continue;
@@ -134,8 +135,10 @@ export function runTick(
       if (m.running && !seen.has(key) && m.billedUntil <= nowMinute) tx.putMeter({ ...m, running: false, billedUntil: nowMinute });
     }
     const stacks: StackTick[] = [];
-    for (const [stack, d] of due) {
-      const acc = tx.ensureAccount(stack, typeof opts.signupBonusMicro === "bigint" ? opts.signupBonusMicro : opts.signupBonusMicro(stack), at);
+    const accounts = tx.accounts();
+    for (const [stack, dn] of due) {
+      const d = { plan: BigInt(dn.plan), domains: BigInt(dn.domains), burn: BigInt(dn.burn) };
+      const acc = accounts.get(stack) ?? tx.ensureAccount(stack, typeof opts.signupBonusMicro === "bigint" ? opts.signupBonusMicro : opts.signupBonusMicro(stack), at);
       let balance = acc.balanceMicro;
       const plan = d.plan < balance ? d.plan : balance > 0n ? balance : 0n;
       balance -= plan;

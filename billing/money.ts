@@ -37,6 +37,31 @@ export function floorDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;
 }
 
+/**
+ * floor(a × b / d) for non-negative safe integers, exactly: integer arithmetic on numbers while the
+ * product stays below 2^53 (with the quotient corrected by its remainder), BigInt beyond.
+ * Throws when the result itself is not a safe integer.
+ */
+export function mulDivFloor(a: number, b: number, d: number): number {
+  const p = a * b;
+  if (p <= Number.MAX_SAFE_INTEGER) {
+    let q = Math.floor(p / d);
+    const r = p - q * d;
+    if (r < 0) q -= 1;
+    else if (r >= d) q += 1;
+    return q;
+  }
+  const q = (BigInt(a) * BigInt(b)) / BigInt(d);
+  if (q > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProxstackError("points-overflow", `a charge of ${q} micro-points is beyond what billing handles`, { kind: "bug" });
+  return Number(q);
+}
+
+/** A rate or amount that must be a non-negative safe integer of micro-points, as a number. */
+export function safeMicro(v: bigint): number {
+  if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProxstackError("points-overflow", `${v} micro-points is out of range`, { kind: "stall" });
+  return Number(v);
+}
+
 function numberText(n: number): string {
   if (!Number.isFinite(n)) throw new ProxstackError("points-invalid", `${n} is not an amount of points`, { kind: "stall" });
   const s = String(n);

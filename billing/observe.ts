@@ -2,29 +2,29 @@
 import type { InstanceStatus } from "../engine/status/store.js";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import type { Observation } from "./metering.js";
-import { pointsToMicro } from "./money.js";
+import { pointsToMicro, safeMicro } from "./money.js";
 
 /** Prices of one platform file in micro-points per day. */
 export interface Prices {
-  plan(name: string): bigint;
+  plan(name: string): number;
   /** Paid domains of an instance: those beyond the free ones, each at the extra rate. */
-  domains(count: number): bigint;
+  domains(count: number): number;
   signupBonusMicro: bigint;
 }
 
 export function pricesOf(platform: PlatformSpec): Prices {
-  const plans = new Map(Object.entries(platform.plans).map(([name, p]) => [name, pointsToMicro(p.pointsPerDay)]));
-  const extra = pointsToMicro(platform.domains.extraPointsPerDay);
+  const plans = new Map(Object.entries(platform.plans).map(([name, p]) => [name, safeMicro(pointsToMicro(p.pointsPerDay))]));
+  const extra = safeMicro(pointsToMicro(platform.domains.extraPointsPerDay));
   const free = platform.domains.freePerInstance;
   return {
-    plan: (name) => plans.get(name) ?? 0n,
-    domains: (count) => (count > free ? BigInt(count - free) * extra : 0n),
+    plan: (name) => plans.get(name) ?? 0,
+    domains: (count) => (count > free ? (count - free) * extra : 0),
     signupBonusMicro: pointsToMicro(platform.billing.signupBonusPoints),
   };
 }
 
 /** Rate of one instance of a spec (plan + paid domains), in micro-points per day. */
-export function instanceRate(prices: Prices, i: UserStackSpec["instances"][number]): { plan: bigint; domains: bigint } {
+export function instanceRate(prices: Prices, i: UserStackSpec["instances"][number]): { plan: number; domains: number } {
   return { plan: prices.plan(i.plan), domains: prices.domains(i.domains.length) };
 }
 
@@ -32,7 +32,7 @@ export function instanceRate(prices: Prices, i: UserStackSpec["instances"][numbe
 export function desiredBurn(prices: Prices, spec: UserStackSpec): bigint {
   return spec.instances.filter((i) => i.power === "running").reduce((sum, i) => {
     const r = instanceRate(prices, i);
-    return sum + r.plan + r.domains;
+    return sum + BigInt(r.plan) + BigInt(r.domains);
   }, 0n);
 }
 
@@ -56,7 +56,7 @@ export function observeInstances(
     const def = names.get(s.name);
     if (!def) continue;
     const exempt = isExempt(s.stack);
-    const rate = exempt ? { plan: 0n, domains: 0n } : instanceRate(prices, def);
+    const rate = exempt ? { plan: 0, domains: 0 } : instanceRate(prices, def);
     out.push({
       stack: s.stack,
       instance: s.name,

@@ -106,14 +106,14 @@ export function createBilling(deps: BillingDeps): Billing {
       if (repo.suspensionStep(stack)) repo.setSuspensionStep(stack, at, undefined); // lifted by hand
       if (deps.isExempt(stack) || balance > 0n || burn <= 0n) return;
       if (await deps.writer.suspend(stack, at)) {
-        repo.setSuspensionStep(stack, at, "suspended");
+        repo.setSuspensionStep(stack, at, "suspended", at);
         report.suspended.push(stack);
         await notify({ type: "suspended", stack, email, since: at }, at);
       }
       return;
     }
     if (susp.reason !== "points-exhausted") return;
-    const step = repo.suspensionStep(stack) ?? { since: susp.since, step: "suspended" as const };
+    const step = repo.suspensionStep(stack) ?? { since: susp.since, step: "suspended" as const, stepAt: at };
     const hoursMicro = pointsToMicro(platform.billing.resumeRunwayHours);
     const need = desiredBurn(prices, spec);
     // balance ≥ burn per day × hours / 24, in integers.
@@ -125,21 +125,22 @@ export function createBilling(deps: BillingDeps): Billing {
       repo.setSuspensionStep(stack, at, undefined);
       return;
     }
-    if (!repo.suspensionStep(stack)) repo.setSuspensionStep(stack, step.since, step.step);
+    if (!repo.suspensionStep(stack)) repo.setSuspensionStep(stack, step.since, step.step, at);
     const days = platform.billing.deleteAfterSuspendedDays;
     if (days === undefined) return;
     const deleteAt = Date.parse(step.since) + days * DAY_MS;
-    const noticeAt = Math.max(Date.parse(step.since), deleteAt - DAY_MS);
-    if (step.step === "suspended" && now.getTime() >= noticeAt) {
+    if (step.step === "suspended" && now.getTime() >= deleteAt - DAY_MS) {
       // Persisted before the mail: a restart never sends it twice.
-      repo.setSuspensionStep(stack, step.since, "deletion-notified");
-      await notify({ type: "deletion-scheduled", stack, email, deleteAt: new Date(deleteAt).toISOString() }, at);
-      step.step = "deletion-notified";
+      repo.setSuspensionStep(stack, step.since, "deletion-notified", at);
+      // The owner always gets a day's notice, even when deletion was switched on late.
+      const when = new Date(Math.max(deleteAt, now.getTime() + DAY_MS)).toISOString();
+      await notify({ type: "deletion-scheduled", stack, email, deleteAt: when }, at);
+      return;
     }
-    if (step.step === "deletion-notified" && now.getTime() >= deleteAt) {
+    if (step.step === "deletion-notified" && now.getTime() >= Math.max(deleteAt, Date.parse(step.stepAt) + DAY_MS)) {
       // The edit is idempotent, so it runs before the step is persisted: a restart repeats only a no-op.
       const removed = await deps.writer.removeUnprotectedInstances(stack);
-      repo.setSuspensionStep(stack, step.since, "deleted");
+      repo.setSuspensionStep(stack, step.since, "deleted", at);
       report.deleted.push({ stack, instances: removed });
       await notify({ type: "deleted", stack, email, instances: removed }, at);
     }
@@ -180,7 +181,7 @@ export function createBilling(deps: BillingDeps): Billing {
     async status(_now, only) {
       const { users, observations } = await observe();
       const burns = new Map<string, bigint>();
-      for (const o of observations) if (o.running) burns.set(o.stack, (burns.get(o.stack) ?? 0n) + o.planRateMicroPerDay + o.domainRateMicroPerDay);
+      for (const o of observations) if (o.running) burns.set(o.stack, (burns.get(o.stack) ?? 0n) + BigInt(o.planRateMicroPerDay + o.domainRateMicroPerDay));
       const names = new Set([...users.keys(), ...repo.accounts().map((a) => a.stack)]);
       const out: StatusReport["users"] = [];
       for (const stack of [...names].sort()) {

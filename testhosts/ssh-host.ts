@@ -218,7 +218,7 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
 /** The only child of a process (the test host's stages each start one). */
 function childOf(pid: number): number {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  if (children.length !== 1 || !Number.isInteger(children[0])) throw new Error(`test host process ${pid} has children [${children.join(", ")}], expected one`);
+  if (children.length !== 1 || !Number.isInteger(children[0])) throw new ProxstackError("testhost.start-failed", `test host process ${pid} has children [${children.join(", ")}], expected one`, { kind: "retry" });
   return children[0]!;
 }
 

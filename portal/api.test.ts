@@ -140,6 +140,22 @@ describe("catalog, instances and points", () => {
     expect(r.body.error.message).toBe("your stack is suspended (points-exhausted); Top up your points to start your containers again.");
   });
 
+  it("a stack file broken by hand answers 409 stack-invalid with file:line:col, and edits are refused until it is fixed", async () => {
+    const file = path.join(h.stacksDir, "alice.yaml");
+    const good = fs.readFileSync(file, "utf8");
+    fs.writeFileSync(file, good.replace("plan: medium", "plan: gigantic"));
+    try {
+      const r = await h.api("GET", "/api/instances", { token: alice.token });
+      expect([r.status, r.body.error.code]).toEqual([409, "stack-invalid"]);
+      expect(r.body.error.fields).toEqual({ 0: expect.stringMatching(/^alice\.yaml:\d+:\d+: .*plan "gigantic" is not in the platform's catalog/) });
+      expect((await h.api("POST", "/api/instances/alice.dev/start", { token: alice.token })).body.error.code).toBe("stack-invalid");
+      expect((await h.api("GET", "/api/points", { token: alice.token })).status).toBe(200);
+    } finally {
+      fs.writeFileSync(file, good);
+    }
+    expect((await h.api("GET", "/api/instances", { token: alice.token })).status).toBe(200);
+  });
+
   it("runtime actions on one's own instance go to Proxmox with the engine's vmid", async () => {
     expect((await h.api("POST", "/api/instances/alice.web/reboot", { token: alice.token })).status).toBe(202);
     expect((await h.api("POST", "/api/instances/alice.web/snapshots", { token: alice.token, body: { name: "pre", description: "before upgrade" } })).status).toBe(201);

@@ -243,6 +243,20 @@ const cases: Case[] = [
     status: 409, code: "domain-exists",
   },
   {
+    name: "a hostname another user already has (al + ice-web + www and al-ice + web + www are both al-ice-web-www)",
+    run: async () => {
+      const al = await h.signUp("al@example.com", "Al");
+      expect((await h.api("POST", "/api/instances", { token: al.token, body: { name: "ice-web", template: "debian-12", plan: "small", sshKeys: [KEY] } })).status).toBe(202);
+      expect((await h.api("POST", "/api/instances/al.ice-web/domains", { token: al.token, body: { subdomain: "www", port: 80 } })).status).toBe(201);
+      const alIce = await h.signUp("alice2@example.com", "Al Ice");
+      expect(alIce.stack).toBe("al-ice");
+      expect((await h.api("POST", "/api/instances", { token: alIce.token, body: { name: "web", template: "debian-12", plan: "small", sshKeys: [KEY] } })).status).toBe(202);
+      before = h.snapshot();
+      return h.api("POST", "/api/instances/al-ice.web/domains", { token: alIce.token, body: { subdomain: "www", port: 80 } });
+    },
+    status: 409, code: "already-taken",
+  },
+  {
     name: "quota: a sixth instance",
     run: async () => {
       for (const n of ["b2", "b3", "b4", "b5"]) expect((await h.api("POST", "/api/instances", { token: M(), body: { name: n, template: "debian-12", plan: "small" } })).status).toBe(202);

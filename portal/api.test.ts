@@ -133,6 +133,13 @@ describe("catalog, instances and points", () => {
     ]);
   });
 
+  it("resizing to a plan with a smaller disk is refused before anything is written (it would replace the container)", async () => {
+    const head = h.git("rev-parse", "HEAD");
+    const r = await h.api("PATCH", "/api/instances/alice.web", { token: alice.token, body: { plan: "small" } });
+    expect([r.status, r.body.error.code]).toEqual([409, "disk-shrink"]);
+    expect(h.git("rev-parse", "HEAD")).toBe(head);
+  });
+
   it("a suspended stack cannot be started from the portal", async () => {
     const bob = await h.signUp("bob@example.com", "Bob");
     const r = await h.api("POST", "/api/instances/bob.app/start", { token: bob.token });

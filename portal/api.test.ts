@@ -252,6 +252,22 @@ describe("admin", () => {
     expect((await h.api("GET", "/api/admin/users?limit=1", { token: alice.token })).status).toBe(403);
     expect((await h.api("GET", "/api/admin/nodes", { token: admin.token })).body.items[0]).toMatchObject({ node: "pve1", maxcpu: 8 });
   });
+
+  it("every stack with its condition and last error; a stalled stack is queued again on request", async () => {
+    const base = { appliedHash: undefined, appliedSpec: undefined, hasResources: true, lastRunId: 3, failures: 3, nextAttemptAt: undefined, updatedAt: "2026-11-30T09:00:00Z" };
+    const run = { id: 3, stack: "carol", action: "up", state: "failed", specHash: "h", mode: "simulation", queuedAt: "t", startedAt: "t", finishedAt: "t", outputs: undefined, errorCode: "pve.server", errorMessage: "proxmox: clone 9000 → 2000: storage full" } as const;
+    h.engine.setStack({ ...base, name: "carol", condition: "Stalled", reason: "RepeatedFailures", message: "storage full" }, [run]);
+    h.engine.setStack({ ...base, name: "alice", condition: "Ready", reason: "Applied", message: "", failures: 0 });
+    const list = await h.api("GET", "/api/admin/stacks", { token: admin.token });
+    expect(list.body.items).toEqual([
+      { name: "carol", condition: "Stalled", reason: "RepeatedFailures", message: "storage full", owner: "carol@example.com", lastError: "proxmox: clone 9000 → 2000: storage full", updatedAt: "2026-11-30T09:00:00Z" },
+      { name: "alice", condition: "Ready", reason: "Applied", message: "", owner: "alice@example.com", lastError: null, updatedAt: "2026-11-30T09:00:00Z" },
+    ]);
+    const before = h.engine.enqueued.length;
+    expect((await h.api("POST", "/api/admin/stacks/carol/retry", { token: admin.token })).status).toBe(202);
+    expect(h.engine.enqueued.slice(before)).toEqual(["carol"]);
+    expect((await h.api("POST", "/api/admin/stacks/nobody/retry", { token: admin.token })).status).toBe(404);
+  });
 });
 
 describe("server", () => {

@@ -209,6 +209,7 @@ const cases: Case[] = [
   { name: "verify: an already verified account", run: () => h.api("POST", "/api/auth/verify-email", { body: { email: "alice@example.com", code: "123456" } }), status: 400, code: "invalid-code" },
   { name: "login: wrong password", run: () => h.api("POST", "/api/auth/login", { body: { email: "alice@example.com", password: "wrong wrong wrong" } }), status: 401, code: "invalid-credentials" },
   { name: "login: unknown e-mail", run: () => h.api("POST", "/api/auth/login", { body: { email: "nobody@example.com", password: "wrong wrong wrong" } }), status: 401, code: "invalid-credentials" },
+  { name: "a path parameter that is not valid percent-encoding", run: () => h.api("GET", "/api/instances/%E0%A4%A", { token: M() }), status: 400, code: "bad-request" },
   { name: "unknown route", run: () => h.api("GET", "/api/nothing-here", { token: M() }), status: 404, code: "route-not-found" },
   { name: "VPN key that is not a WireGuard key", run: () => h.api("PUT", "/api/vpn/key", { token: M(), body: { publicKey: "not-a-key" } }), status: 400, code: "invalid-request" },
 

@@ -86,10 +86,12 @@ export async function startPortal(config: Config, deps: StartPortalDeps): Promis
   const identity = await loadProvisioningIdentity(config.dataDir).catch(() => undefined);
   const engine = engineView(deps.composed.engine);
   const specs = createSpecStore(config.stacksDir);
-  const terminal = identity
+  // The same pins the ssh-harden hook records: the terminal refuses a host whose key changed.
+  const hostKeys = identity ? createHostKeyStore(path.join(config.dataDir, "host-keys.db"), clock) : undefined;
+  const terminal = identity && hostKeys
     ? createTerminalSessions({
         identity,
-        hostKeys: createHostKeyStore(path.join(config.dataDir, "known-hosts.json"), clock),
+        hostKeys,
         log,
         // The host comes from the engine's state only; the Linux user from the stack file the engine applied.
         lookup: (stack, instance) => {
@@ -130,6 +132,7 @@ export async function startPortal(config: Config, deps: StartPortalDeps): Promis
       portal.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      hostKeys?.close();
       db.close();
     },
   };

@@ -133,11 +133,34 @@ describe("catalog, instances and points", () => {
     ]);
   });
 
+  it("resizing to a plan with a smaller disk is refused before anything is written (it would replace the container)", async () => {
+    const head = h.git("rev-parse", "HEAD");
+    const r = await h.api("PATCH", "/api/instances/alice.web", { token: alice.token, body: { plan: "small" } });
+    expect([r.status, r.body.error.code]).toEqual([409, "disk-shrink"]);
+    expect(h.git("rev-parse", "HEAD")).toBe(head);
+  });
+
   it("a suspended stack cannot be started from the portal", async () => {
     const bob = await h.signUp("bob@example.com", "Bob");
     const r = await h.api("POST", "/api/instances/bob.app/start", { token: bob.token });
     expect([r.status, r.body.error.code]).toEqual([409, "suspended"]);
     expect(r.body.error.message).toBe("your stack is suspended (points-exhausted); Top up your points to start your containers again.");
+  });
+
+  it("a stack file broken by hand answers 409 stack-invalid with file:line:col, and edits are refused until it is fixed", async () => {
+    const file = path.join(h.stacksDir, "alice.yaml");
+    const good = fs.readFileSync(file, "utf8");
+    fs.writeFileSync(file, good.replace("plan: medium", "plan: gigantic"));
+    try {
+      const r = await h.api("GET", "/api/instances", { token: alice.token });
+      expect([r.status, r.body.error.code]).toEqual([409, "stack-invalid"]);
+      expect(r.body.error.fields).toEqual({ 0: expect.stringMatching(/^alice\.yaml:\d+:\d+: .*plan "gigantic" is not in the platform's catalog/) });
+      expect((await h.api("POST", "/api/instances/alice.dev/start", { token: alice.token })).body.error.code).toBe("stack-invalid");
+      expect((await h.api("GET", "/api/points", { token: alice.token })).status).toBe(200);
+    } finally {
+      fs.writeFileSync(file, good);
+    }
+    expect((await h.api("GET", "/api/instances", { token: alice.token })).status).toBe(200);
   });
 
   it("runtime actions on one's own instance go to Proxmox with the engine's vmid", async () => {
@@ -228,6 +251,22 @@ describe("admin", () => {
     expect((await h.api("PUT", `/api/admin/users/${alice.id}/role`, { token: admin.token, body: { role: "user" } })).body.role).toBe("user");
     expect((await h.api("GET", "/api/admin/users?limit=1", { token: alice.token })).status).toBe(403);
     expect((await h.api("GET", "/api/admin/nodes", { token: admin.token })).body.items[0]).toMatchObject({ node: "pve1", maxcpu: 8 });
+  });
+
+  it("every stack with its condition and last error; a stalled stack is queued again on request", async () => {
+    const base = { appliedHash: undefined, appliedSpec: undefined, hasResources: true, lastRunId: 3, failures: 3, nextAttemptAt: undefined, updatedAt: "2026-11-30T09:00:00Z" };
+    const run = { id: 3, stack: "carol", action: "up", state: "failed", specHash: "h", mode: "simulation", queuedAt: "t", startedAt: "t", finishedAt: "t", outputs: undefined, errorCode: "pve.server", errorMessage: "proxmox: clone 9000 → 2000: storage full" } as const;
+    h.engine.setStack({ ...base, name: "carol", condition: "Stalled", reason: "RepeatedFailures", message: "storage full" }, [run]);
+    h.engine.setStack({ ...base, name: "alice", condition: "Ready", reason: "Applied", message: "", failures: 0 });
+    const list = await h.api("GET", "/api/admin/stacks", { token: admin.token });
+    expect(list.body.items).toEqual([
+      { name: "carol", condition: "Stalled", reason: "RepeatedFailures", message: "storage full", owner: "carol@example.com", lastError: "proxmox: clone 9000 → 2000: storage full", updatedAt: "2026-11-30T09:00:00Z" },
+      { name: "alice", condition: "Ready", reason: "Applied", message: "", owner: "alice@example.com", lastError: null, updatedAt: "2026-11-30T09:00:00Z" },
+    ]);
+    const before = h.engine.enqueued.length;
+    expect((await h.api("POST", "/api/admin/stacks/carol/retry", { token: admin.token })).status).toBe(202);
+    expect(h.engine.enqueued.slice(before)).toEqual(["carol"]);
+    expect((await h.api("POST", "/api/admin/stacks/nobody/retry", { token: admin.token })).status).toBe(404);
   });
 });
 

@@ -31,6 +31,10 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
     if (parser) {
       status = parser.status;
       body = { error: { code: parser.code, message: parser.message } };
+    } else if (isClientHttpError(err)) {
+      // express/router's own 4xx (e.g. a path parameter that is not valid percent-encoding): say it plainly.
+      status = err.status;
+      body = { error: { code: "bad-request", message: status === 400 ? "the request is malformed (check the URL's percent-encoding)" : `the request was refused (HTTP ${status})` } };
     } else if (err instanceof ProxstackError && err.status !== undefined && err.status < 500) {
       status = err.status;
       body = { error: { code: err.code, message: err.message, ...(err.fields ? { fields: err.fields } : {}) } };
@@ -54,6 +58,13 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
     }
     res.status(status).json(body);
   };
+}
+
+function isClientHttpError(err: unknown): err is { status: number } {
+  if (err instanceof ProxstackError || typeof err !== "object" || err === null) return false;
+  const status = (err as { status?: unknown; expose?: unknown }).status;
+  // http-errors set `expose` on client errors; router's URIError for a bad parameter carries only `status`.
+  return typeof status === "number" && status >= 400 && status < 500 && ((err as { expose?: unknown }).expose === true || err instanceof URIError);
 }
 
 /** Unknown routes answer the envelope too. */

@@ -209,6 +209,7 @@ const cases: Case[] = [
   { name: "verify: an already verified account", run: () => h.api("POST", "/api/auth/verify-email", { body: { email: "alice@example.com", code: "123456" } }), status: 400, code: "invalid-code" },
   { name: "login: wrong password", run: () => h.api("POST", "/api/auth/login", { body: { email: "alice@example.com", password: "wrong wrong wrong" } }), status: 401, code: "invalid-credentials" },
   { name: "login: unknown e-mail", run: () => h.api("POST", "/api/auth/login", { body: { email: "nobody@example.com", password: "wrong wrong wrong" } }), status: 401, code: "invalid-credentials" },
+  { name: "a path parameter that is not valid percent-encoding", run: () => h.api("GET", "/api/instances/%E0%A4%A", { token: M() }), status: 400, code: "bad-request" },
   { name: "unknown route", run: () => h.api("GET", "/api/nothing-here", { token: M() }), status: 404, code: "route-not-found" },
   { name: "VPN key that is not a WireGuard key", run: () => h.api("PUT", "/api/vpn/key", { token: M(), body: { publicKey: "not-a-key" } }), status: 400, code: "invalid-request" },
 
@@ -241,6 +242,20 @@ const cases: Case[] = [
       return h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "www", port: 8080 } });
     },
     status: 409, code: "domain-exists",
+  },
+  {
+    name: "a hostname another user already has (al + ice-web + www and al-ice + web + www are both al-ice-web-www)",
+    run: async () => {
+      const al = await h.signUp("al@example.com", "Al");
+      expect((await h.api("POST", "/api/instances", { token: al.token, body: { name: "ice-web", template: "debian-12", plan: "small", sshKeys: [KEY] } })).status).toBe(202);
+      expect((await h.api("POST", "/api/instances/al.ice-web/domains", { token: al.token, body: { subdomain: "www", port: 80 } })).status).toBe(201);
+      const alIce = await h.signUp("alice2@example.com", "Al Ice");
+      expect(alIce.stack).toBe("al-ice");
+      expect((await h.api("POST", "/api/instances", { token: alIce.token, body: { name: "web", template: "debian-12", plan: "small", sshKeys: [KEY] } })).status).toBe(202);
+      before = h.snapshot();
+      return h.api("POST", "/api/instances/al-ice.web/domains", { token: alIce.token, body: { subdomain: "www", port: 80 } });
+    },
+    status: 409, code: "already-taken",
   },
   {
     name: "quota: a sixth instance",

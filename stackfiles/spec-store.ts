@@ -74,6 +74,8 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
   const attempts = opts.attempts ?? 5;
   const committer = opts.committer ?? { name: "proxstack portal", email: "portal@proxstack.invalid" };
   const validator = createStackSetValidator();
+  // Reads check one file against the platform; a separate validator so its cache never evicts the whole set's.
+  const readValidator = createStackSetValidator();
   const gate = createKeyedGate();
   const cache = new Map<string, { mtimeMs: number; size: number; file: StackFile }>();
   let platformCache: { mtimeMs: number; size: number; spec: PlatformSpec } | undefined;
@@ -90,9 +92,20 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
     const hit = cache.get(path);
     if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.file;
     const text = await readFile(path, "utf8");
-    const file = parseUser(stack, path, text);
+    const file = await againstPlatform(stack, path, text);
     cache.set(path, { mtimeMs: st.mtimeMs, size: st.size, file });
     return file;
+  }
+
+  /** A file checked alone and against the platform (template, plan, ranges, quotas), not against other users' files. */
+  async function againstPlatform(stack: string, path: string, text: string): Promise<StackFile> {
+    const platformPath = join(dir, "platform.yaml");
+    const platformText = await readFile(platformPath).catch(() => undefined);
+    if (!platformText) return parseUser(stack, path, text);
+    const report = readValidator.validate([{ path: platformPath, text: platformText }, { path, text }]);
+    const errors = report.files.find((f) => f.path === path)?.errors ?? [];
+    const spec = report.users.find((u) => u.path === path)?.spec;
+    return { stack, path, text, spec: errors.length === 0 ? spec : undefined, errors };
   }
 
   async function platform(): Promise<PlatformSpec> {

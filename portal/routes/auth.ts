@@ -19,12 +19,13 @@ export function authRoutes(ctx: PortalContext, registry: RouteRegistry): Router 
   const { accounts, sessions, clock, options } = ctx;
   const user = requireUser(ctx);
 
-  // Every auth request counts against the caller's address; sized so a whole office behind one NAT can sign up.
-  r.use((req, _res, next) => {
+  // Requests that guess (passwords, codes) or create accounts count against the caller's address; sized so a whole
+  // office behind one NAT can sign up. Refresh, me, logout and password carry a secret already and are not counted.
+  const perIp = (req: Request, _res: unknown, next: () => void) => {
     const v = ctx.limits.authPerIp.hit(`ip:${req.ip ?? "?"}`);
     if (!v.ok) throw tooMany(v.retryAfterSeconds, "too many sign-in requests from this address");
     next();
-  });
+  };
 
   // A dummy hash so an unknown e-mail costs as much time as a wrong password (no account enumeration by timing).
   let dummyHash: Promise<string> | undefined;
@@ -66,7 +67,7 @@ export function authRoutes(ctx: PortalContext, registry: RouteRegistry): Router 
   }
 
   route(r, registry, { method: "post", path: "/register", tag: "auth", auth: "public", summary: "Create an account; a 6-digit code is mailed", body: RegisterBody,
-    response: { status: 201, schema: z.object({ status: z.literal("verification-sent"), email: z.string() }) }, errors: [400, 429] }, [], async (_req, res, { body }) => {
+    response: { status: 201, schema: z.object({ status: z.literal("verification-sent"), email: z.string() }) }, errors: [400, 429] }, [perIp], async (_req, res, { body }) => {
     const existing = accounts.byEmail(body.email);
     if (existing) {
       // Same answer as a new sign-up (no enumeration); the owner learns of the attempt by mail.
@@ -81,7 +82,7 @@ export function authRoutes(ctx: PortalContext, registry: RouteRegistry): Router 
   });
 
   route(r, registry, { method: "post", path: "/resend-verification", tag: "auth", auth: "public", summary: "Mail a new verification code", body: ResendBody,
-    response: { status: 202 }, errors: [400, 429] }, [], async (_req, res, { body }) => {
+    response: { status: 202 }, errors: [400, 429] }, [perIp], async (_req, res, { body }) => {
     const a = accounts.byEmail(body.email);
     if (a && !a.verifiedAt) {
       const v = ctx.limits.loginPerAccount.hit(`resend:${a.id}`);
@@ -92,7 +93,7 @@ export function authRoutes(ctx: PortalContext, registry: RouteRegistry): Router 
   });
 
   route(r, registry, { method: "post", path: "/verify-email", tag: "auth", auth: "public", summary: "Verify the e-mail with the mailed code; claims or names the account's stack",
-    body: VerifyEmailBody, response: { status: 200, schema: z.object({ user: UserOut }) }, errors: [400, 429] }, [], async (_req, res, { body }) => {
+    body: VerifyEmailBody, response: { status: 200, schema: z.object({ user: UserOut }) }, errors: [400, 429] }, [perIp], async (_req, res, { body }) => {
     const bad = () => httpError(400, "invalid-code", "the code is wrong or has expired; request a new one with POST /api/auth/resend-verification");
     const a = accounts.byEmail(body.email);
     if (!a || a.verifiedAt) throw bad();
@@ -117,7 +118,7 @@ export function authRoutes(ctx: PortalContext, registry: RouteRegistry): Router 
   });
 
   route(r, registry, { method: "post", path: "/login", tag: "auth", auth: "public", summary: "Log in: an access token and a refresh token", body: LoginBody,
-    response: { status: 200, schema: TokensOut }, errors: [400, 401, 403, 429] }, [], async (_req, res, { body }) => {
+    response: { status: 200, schema: TokensOut }, errors: [400, 401, 403, 429] }, [perIp], async (_req, res, { body }) => {
     const key = `login:${body.email}`;
     const blocked = ctx.limits.loginPerAccount.blocked(key);
     if (!blocked.ok) throw tooMany(blocked.retryAfterSeconds, "too many failed logins for this account");

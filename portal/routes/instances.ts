@@ -139,7 +139,13 @@ export function instanceRoutes(ctx: PortalContext, registry: RouteRegistry, tick
     response: { status: 202, schema: InstanceOut }, errors: [400, 401, 402, 404, 409, 422] }, [user], async (req, res, { body }) => {
     const a = caller(req).account;
     const o = await ownInstance(ctx, a, id(req));
-    if (!o.platform.plans[body.plan]) throw httpError(400, "invalid-request", `plan ${JSON.stringify(body.plan)} is not in the catalog (GET /api/plans)`, { plan: "is not in the catalog" });
+    const to = o.platform.plans[body.plan];
+    if (!to) throw httpError(400, "invalid-request", `plan ${JSON.stringify(body.plan)} is not in the catalog (GET /api/plans)`, { plan: "is not in the catalog" });
+    const from = o.platform.plans[o.instance.plan];
+    // Proxmox grows a root disk in place but cannot shrink one: a smaller disk would replace the container.
+    if (from && to.diskGiB < from.diskGiB) {
+      throw httpError(409, "disk-shrink", `plan ${body.plan} has a ${to.diskGiB} GiB disk, smaller than the ${from.diskGiB} GiB of ${o.instance.plan}; a disk cannot shrink in place (take a backup and create a new instance instead)`);
+    }
     const result = await ctx.specs.edit(o.stack, author(a), `portal: ${o.stack} resizes ${o.instance.name} to ${body.plan}`, (text, cur) => {
       if (cur.spec) {
         const next = { ...cur.spec, instances: cur.spec.instances.map((i) => (i.name === o.instance.name ? { ...i, plan: body.plan } : i)) };

@@ -15,7 +15,8 @@ export function pointsRoutes(ctx: PortalContext, registry: RouteRegistry): Route
     errors: [401] }, [user], async (req, res) => {
     const a = caller(req).account;
     const balanceMicro = a.stack ? ctx.ledger.balanceMicro(a.stack) : 0;
-    const own = await ownStack(ctx, a);
+    // An invalid stack file must not hide the balance: burn is then unknown (0).
+    const own = await ownStack(ctx, a).catch(() => undefined);
     const burnPerDay = own && a.role !== "admin" && !own.spec.suspension ? costOf(own.spec, own.platform).perDay : 0;
     const runwaySeconds = burnPerDay > 0 ? Math.max(0, Math.floor((balanceMicro / MICRO / burnPerDay) * 86_400)) : null;
     res.json({ balance: balanceMicro / MICRO, balanceMicro, burnPerDay, runwaySeconds });

@@ -13,7 +13,7 @@ import type { VpnClient } from "../../vpn/client.js";
 import { createApp, type PortalApp } from "../app.js";
 import type { PortalOptions, PortalProxmox } from "../context.js";
 import { openPortalDb, type PortalDb } from "../db.js";
-import type { EngineView, InstanceStatus, StatusEvent } from "../engine-view.js";
+import type { EngineView, InstanceStatus, RunRecord, StackStatus, StatusEvent } from "../engine-view.js";
 import { createOutboxTransport } from "../mail.js";
 import { createPasswordHasher } from "../passwords.js";
 import type { TerminalSession, TerminalSessions } from "../terminal-session.js";
@@ -27,6 +27,8 @@ export interface FakeEngine extends EngineView {
   settle(): Promise<void>;
   emit(e: StatusEvent): void;
   enqueued: string[];
+  /** Sets a stack's status row (what getStack/listStacks answer) and its runs. */
+  setStack(s: StackStatus, runs?: RunRecord[]): void;
 }
 
 function fakeEngine(specs: ReturnType<typeof createSpecStore>): FakeEngine {
@@ -34,12 +36,18 @@ function fakeEngine(specs: ReturnType<typeof createSpecStore>): FakeEngine {
   const listeners = new Set<(e: StatusEvent) => void>();
   let nextVmid = 2100;
   const enqueued: string[] = [];
+  const stacks = new Map<string, StackStatus>();
+  const runs = new Map<string, RunRecord[]>();
   return {
     enqueued,
-    getStack: () => undefined,
-    listStacks: () => [],
+    setStack(st, r = []) {
+      stacks.set(st.name, st);
+      runs.set(st.name, r);
+    },
+    getStack: (n) => stacks.get(n),
+    listStacks: () => [...stacks.values()],
     listInstances: (s) => rows.get(s) ?? [],
-    listRuns: () => [],
+    listRuns: (s) => runs.get(s) ?? [],
     subscribe(l) {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -137,7 +145,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<PortalOptions> = {}, extra: { vpn?: VpnClient } = {}): Promise<Harness> {
+export async function startHarness(options: Partial<PortalOptions> = {}, extra: { vpn?: VpnClient; terminal?: TerminalSessions } = {}): Promise<Harness> {
   const root = mkdtempSync(join(tmpdir(), "portal-test-"));
   const stacksDir = join(root, "stacks");
   cpSync(join(REPO, "stacks"), stacksDir, { recursive: true });
@@ -158,7 +166,7 @@ export async function startHarness(options: Partial<PortalOptions> = {}, extra: 
   const secret = new Uint8Array(Buffer.from("0123456789abcdef0123456789abcdef-test-secret"));
   const portal = createApp({
     db, specs, engine, ledger, mail: createOutboxTransport(outbox, "portal@example.invalid", clock), clock, log: silentLogger(), jwtSecret: secret,
-    pve, terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
+    pve, terminal: extra.terminal ?? terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
   });
   const server: Server = createServer(portal.app);
   portal.attach(server);

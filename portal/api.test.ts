@@ -254,7 +254,7 @@ describe("admin", () => {
   });
 
   it("every stack with its condition and last error; a stalled stack is queued again on request", async () => {
-    const base = { appliedHash: undefined, appliedSpec: undefined, hasResources: true, lastRunId: 3, failures: 3, nextAttemptAt: undefined, updatedAt: "2026-11-30T09:00:00Z" };
+    const base = { appliedHash: undefined, appliedSpec: undefined, appliedPlatform: undefined, stoppedFor: undefined, removalAt: undefined, removalHeld: false, hasResources: true, lastRunId: 3, failures: 3, nextAttemptAt: undefined, updatedAt: "2026-11-30T09:00:00Z" };
     const run = { id: 3, stack: "carol", action: "up", state: "failed", specHash: "h", mode: "simulation", queuedAt: "t", startedAt: "t", finishedAt: "t", outputs: undefined, errorCode: "pve.server", errorMessage: "proxmox: clone 9000 → 2000: storage full" } as const;
     h.engine.setStack({ ...base, name: "carol", condition: "Stalled", reason: "RepeatedFailures", message: "storage full" }, [run]);
     h.engine.setStack({ ...base, name: "alice", condition: "Ready", reason: "Applied", message: "", failures: 0 });

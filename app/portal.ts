@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import type { Router } from "express";
 import { createProxmoxClient } from "../clients/proxmox/client.js";
 import type { Engine } from "../engine/engine.js";
 import { systemClock, type Clock } from "../lib/clock.js";
@@ -36,6 +37,8 @@ export interface StartPortalDeps {
   host?: string;
   options?: Partial<PortalOptions>;
   mail?: MailTransport;
+  /** Routers that read the raw body themselves (the git push webhook), mounted before the JSON parser. */
+  rawBodyRouters?: Router[];
 }
 
 export interface RunningPortal {
@@ -104,8 +107,9 @@ export async function startPortal(config: Config, deps: StartPortalDeps): Promis
   const portal = createApp({
     db, specs, engine, ledger: deps.ledger, mail, clock, log, jwtSecret: loadJwtSecret(config.portal.jwtSecretFile),
     ...(pve ? { pve } : {}), ...(deps.vpn ? { vpn: deps.vpn } : {}), ...(terminal ? { terminal } : {}),
+    ...(deps.rawBodyRouters ? { rawBodyRouters: deps.rawBodyRouters } : {}),
     options: {
-      corsOrigins: config.portal.corsOrigins, trustProxy: config.portal.trustProxy, signupBonusPoints: config.portal.signupBonusPoints,
+      corsOrigins: config.portal.corsOrigins, trustProxy: config.portal.trustProxy,
       runwayHours: config.portal.runwayHours, ...deps.options,
     },
   });

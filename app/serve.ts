@@ -6,6 +6,14 @@ import type { SimulatorFaults } from "../sim/start.js";
 import { composeEngine, type ComposedEngine, type ComposeDeps, type Providers } from "./compose.js";
 import { ensureDataDir } from "./data-dir.js";
 import { serveExtras } from "./serve-extras.js";
+import { createProxmoxClient, type ProxmoxClient } from "../clients/proxmox/client.js";
+import { systemTimers } from "../engine/timers.js";
+import { createGitHookRouter } from "../stackrepo/git-hook.js";
+import { startSyncTimer, syncStackRepo } from "../stackrepo/sync.js";
+import { systemClock } from "../lib/clock.js";
+import { startBilling, type StartedBilling } from "./billing.js";
+import { pointsLedgerOf } from "./points-ledger.js";
+import { startPortal, type RunningPortal } from "./portal.js";
 
 export interface ServeOptions {
   log: Logger;
@@ -17,6 +25,8 @@ export interface ServeOptions {
   faults?: SimulatorFaults;
   /** Engine options and runner factories, for tests. */
   compose?: Pick<ComposeDeps, "options" | "runners" | "clock">;
+  /** Portal port; default config.port (0 picks a free one). */
+  port?: number;
 }
 
 /** The one JSON line `proxstack serve` prints on stdout: what runs and where. */
@@ -30,6 +40,8 @@ export interface ServeSummary {
   stacksDir: string;
   dataDir: string;
   statusDb: string;
+  /** The web portal and its API. */
+  portal: { url: string };
 }
 
 export interface RunningServe {
@@ -48,10 +60,48 @@ export async function startServe(config: Config, opts: ServeOptions): Promise<Ru
   try {
     composed = await composeEngine(config, {
       log: opts.log, repoRoot: opts.repoRoot, ...extras.deps, ...opts.compose,
+      options: {
+        removalGraceMs: config.removal.graceMs,
+        removalHoldAboveStacks: config.removal.holdAboveStacks,
+        removalHoldAboveShare: config.removal.holdAboveShare,
+        ...opts.compose?.options,
+      },
       ...(opts.faults ? { faults: opts.faults } : {}),
     });
     await composed.engine.start();
   } catch (err) {
+    await extras.close();
+    throw err;
+  }
+  // After the engine: the stacks repository's sync, billing and the portal, each closed in reverse.
+  const closers: (() => Promise<void>)[] = [];
+  let portal: RunningPortal;
+  try {
+    const clock = opts.compose?.clock ?? systemClock;
+    const sync = startSyncTimer({ sync: () => syncStackRepo({ dir: config.stacksDir, dataDir: config.dataDir, clock, log: opts.log }), timers: systemTimers, intervalMs: config.git.syncIntervalMs, log: opts.log });
+    closers.push(() => sync.stop());
+    const proxmox = proxmoxClientOf(config, composed);
+    // Administrators are never billed; the portal's accounts say who they are (read when billing asks).
+    let portalRef: RunningPortal | undefined;
+    const billing: StartedBilling = await startBilling(config, {
+      log: opts.log, clock, status: composed.engine.store, ...(proxmox ? { proxmox } : {}),
+      isExempt: (stack) => portalRef?.portal.ctx.accounts.byStack(stack)?.role === "admin",
+    });
+    closers.push(() => billing.stop());
+    const platform = composed.engine.index.platform().spec;
+    portal = await startPortal(config, {
+      composed, log: opts.log, clock, ledger: pointsLedgerOf(billing.repo, clock),
+      ...(extras.deps.vpn ? { vpn: extras.deps.vpn } : {}),
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      // The signup bonus is the platform file's (billing's), credited once when the e-mail is verified.
+      options: { signupBonusPoints: platform?.billing.signupBonusPoints ?? 100 },
+      ...(config.git.webhookSecret ? { rawBodyRouters: [createGitHookRouter({ secret: config.git.webhookSecret, onPush: () => sync.trigger(), log: opts.log })] } : {}),
+    });
+    portalRef = portal;
+    closers.push(() => portal.close());
+  } catch (err) {
+    for (const c of closers.reverse()) await c();
+    await composed.close();
     await extras.close();
     throw err;
   }
@@ -67,14 +117,26 @@ export async function startServe(config: Config, opts: ServeOptions): Promise<Ru
     stacksDir: config.stacksDir,
     dataDir: config.dataDir,
     statusDb: path.join(config.dataDir, "engine.db"),
+    portal: { url: portal.url },
   };
   return {
     composed,
     summary,
     notes: extras.notes,
     async close() {
+      for (const c of closers.reverse()) await c();
       await composed.close();
       await extras.close();
     },
   };
+}
+
+/** The Proxmox client runtime actions use (snapshots, backups, stats): the real endpoint, or the simulator. */
+function proxmoxClientOf(config: Config, composed: ComposedEngine): ProxmoxClient | undefined {
+  if (config.proxmox) {
+    const { endpoint, token, insecure, fingerprint } = config.proxmox;
+    return createProxmoxClient({ endpoint, token, tls: { insecure, ...(fingerprint ? { fingerprint } : {}) } });
+  }
+  const sim = composed.simulators.pve;
+  return sim ? createProxmoxClient({ endpoint: sim.url, token: sim.token, taskPollMs: 20 }) : undefined;
 }

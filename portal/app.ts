@@ -1,6 +1,6 @@
 // The portal API as an express app: createApp(deps) wires repositories and routes; the server and the engine are passed in by app/.
 import type { Server } from "node:http";
-import express, { type Express, type RequestHandler } from "express";
+import express, { type Express, type RequestHandler, type Router } from "express";
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import type { SpecStore } from "../stackfiles/spec-store.js";
@@ -48,6 +48,8 @@ export interface PortalDeps {
   /** Default scrypt N=2^15; tests pass cheaper parameters. */
   hasher?: PasswordHasher;
   options?: Partial<PortalOptions>;
+  /** Routers that read the raw body themselves (the git push webhook), mounted before the JSON parser. */
+  rawBodyRouters?: Router[];
 }
 
 export interface PortalApp {
@@ -141,6 +143,7 @@ export function createApp(deps: PortalDeps): PortalApp {
   app.use(securityHeaders);
   if (options.corsOrigins.length > 0) app.use(cors(options.corsOrigins));
   app.use(metrics.middleware);
+  for (const r of deps.rawBodyRouters ?? []) app.use(r);
   app.use(bodyGuard);
   app.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true, type: "application/json" }));
 

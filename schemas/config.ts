@@ -9,7 +9,7 @@ const UrlSchema = z.url("must be a URL such as https://pve.example.com:8006");
 export const EnvSchema = z.object({
   PROXSTACK_DATA_DIR: z.string().min(1).default("./data").describe("SQLite databases, Pulumi file backend, keys, simulator state. @default ./data"),
   PROXSTACK_STACKS_DIR: z.string().min(1).optional().describe("The stacks git repository the engine watches. @default <data dir>/stacks"),
-  PORT: z.coerce.number().int().min(1).max(65535).default(8080).describe("Portal HTTP port. @default 8080"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe("Portal HTTP port (0 picks a free one; serve.json tells which). @default 8080"),
   PROXMOX_VE_ENDPOINT: UrlSchema.optional().describe("Real Proxmox API endpoint; simulation when unset."),
   PROXMOX_VE_API_TOKEN: z.string().regex(/^[^@\s]+@[^!\s]+![^=\s]+=\S+$/, "must look like USER@REALM!TOKENID=SECRET").optional().describe("Proxmox API token."),
   PROXMOX_VE_INSECURE: z.enum(["true", "false"]).optional().describe("Accept a self-signed Proxmox certificate without pinning."),
@@ -30,7 +30,11 @@ export const EnvSchema = z.object({
     .describe("Origins allowed to call the portal API from a browser; CORS is off when unset."),
   PORTAL_TRUST_PROXY: z.string().regex(/^(loopback|linklocal|uniquelocal|\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, "must be a hop count, loopback, or a comma-separated list of proxy addresses/CIDRs").optional()
     .describe("Reverse proxies whose X-Forwarded-For the portal believes (express 'trust proxy'); off when unset."),
-  PORTAL_SIGNUP_BONUS: z.coerce.number().int().min(0).max(1_000_000).default(100).describe("Points credited once when an account verifies its e-mail. @default 100"),
+  GIT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional().describe("Shared secret of the stacks repository's push webhook (POST /api/hooks/git, GitHub's X-Hub-Signature-256); the route is off when unset."),
+  PROXSTACK_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(60).describe("How often serve syncs the stacks repository with its remote (when it has one). @default 60"),
+  PROXSTACK_REMOVAL_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(600).describe("A stack whose file is missing is destroyed only after this long (or an explicit proxstack destroy). @default 600"),
+  PROXSTACK_REMOVAL_HOLD_ABOVE_STACKS: z.coerce.number().int().min(0).default(3).describe("More missing files than this at once hold every removal until confirmed. @default 3"),
+  PROXSTACK_REMOVAL_HOLD_ABOVE_PERCENT: z.coerce.number().min(0).max(100).default(10).describe("More than this share of known stacks missing at once holds every removal until confirmed. @default 10"),
   PORTAL_RUNWAY_HOURS: z.coerce.number().min(0).max(24 * 365).default(24).describe("Creating or resizing needs points for this many hours at the new burn rate (402 otherwise). @default 24"),
 });
 
@@ -54,7 +58,11 @@ export interface Config {
   stacksDirSet: boolean;
   logLevel: Env["LOG_LEVEL"];
   mail: { smtpUrl: string | undefined; from: string; outboxDir: string };
-  portal: { jwtSecretFile: string; corsOrigins: string[]; trustProxy: string | undefined; signupBonusPoints: number; runwayHours: number };
+  portal: { jwtSecretFile: string; corsOrigins: string[]; trustProxy: string | undefined; runwayHours: number };
+  /** The stacks repository's remote: the push webhook's secret and the sync interval. */
+  git: { webhookSecret: string | undefined; syncIntervalMs: number };
+  /** Brakes on destroying stacks whose files went missing (engine options). */
+  removal: { graceMs: number; holdAboveStacks: number; holdAboveShare: number };
 }
 
 export class ConfigError extends ProxstackError {
@@ -105,8 +113,13 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string)
       jwtSecretFile: path.resolve(cwd, e.PORTAL_JWT_SECRET_FILE ?? path.join(dataDir, "portal-jwt-secret")),
       corsOrigins: e.PORTAL_CORS_ORIGINS ? e.PORTAL_CORS_ORIGINS.split(",") : [],
       trustProxy: e.PORTAL_TRUST_PROXY,
-      signupBonusPoints: e.PORTAL_SIGNUP_BONUS,
       runwayHours: e.PORTAL_RUNWAY_HOURS,
+    },
+    git: { webhookSecret: e.GIT_WEBHOOK_SECRET, syncIntervalMs: e.PROXSTACK_SYNC_INTERVAL_SECONDS * 1000 },
+    removal: {
+      graceMs: e.PROXSTACK_REMOVAL_GRACE_SECONDS * 1000,
+      holdAboveStacks: e.PROXSTACK_REMOVAL_HOLD_ABOVE_STACKS,
+      holdAboveShare: e.PROXSTACK_REMOVAL_HOLD_ABOVE_PERCENT / 100,
     },
   };
 }

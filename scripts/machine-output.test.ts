@@ -1,6 +1,6 @@
 // Every command as a child process: stdout carries only machine output (JSON with --json), logs go to stderr, --help lists only real commands.
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -13,7 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A clean environment: no real endpoint from the caller's shell, debug logs so that stderr is busy. */
 function env(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", HOME: process.env.HOME ?? "/root", PROXSTACK_DATA_DIR: path.join(dir, "data"), LOG_LEVEL: "debug" };
+  return { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", HOME: process.env.HOME ?? "/root", PROXSTACK_DATA_DIR: path.join(dir, "data"), LOG_LEVEL: "debug", PORT: "0" };
 }
 
 function proxstack(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -93,12 +93,17 @@ describe("proxstack: machine output on stdout, logs on stderr", () => {
     });
     let rest = "";
     child.stdout.on("data", (c: Buffer) => (rest += c.toString()));
-    const summary = JSON.parse(first) as { mode: string; providers: unknown; simulators: { pve: { url: string }; cloudflare: { url: string } }; faults: unknown; dataDir: string };
+    const summary = JSON.parse(first) as { mode: string; providers: unknown; simulators: { pve: { url: string }; cloudflare: { url: string } }; faults: unknown; dataDir: string; portal: { url: string } };
     expect(summary.mode).toBe("simulation");
     expect(summary.providers).toEqual({ proxmox: "simulated", cloudflare: "simulated" });
     expect(summary.simulators.pve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(summary.dataDir).toBe(path.join(dir, "data"));
     expect(summary.faults).toEqual({ pve: { latencyMs: 1 }, cloudflare: { rateLimitNext: 0 } });
+    // The portal listens where the summary and serve.json say, with the catalog from the platform file.
+    expect(summary.portal.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(JSON.parse(readFileSync(path.join(dir, "data", "serve.json"), "utf8"))).toMatchObject({ mode: "simulation", portal: { url: summary.portal.url }, pve: { url: summary.simulators.pve.url } });
+    expect(await (await fetch(`${summary.portal.url}/healthz`)).json()).toEqual({ ok: true });
+    expect(((await (await fetch(`${summary.portal.url}/api/plans`)).json()) as { items: unknown[] }).items.length).toBeGreaterThan(0);
     // The banner is written before the JSON line, but the two pipes are read independently.
     for (let i = 0; i < 200 && !stderr.includes("Ctrl-C stops."); i++) await new Promise((r) => setTimeout(r, 25));
     expect(stderr).toContain("proxstack is running (mode: simulation)");

@@ -7,11 +7,12 @@ import { cliLogger, EXIT, faultsFlag, parseFlags, type Command } from "./cli.js"
 import { REPO_ROOT } from "./engine-cli.js";
 
 export const command: Command = {
-  summary: "engine (+ a simulator for each provider not configured); what npm start runs",
+  summary: "portal, engine, billing and stacks sync (+ a simulator for each provider not configured); what npm start runs",
   help: `Usage: proxstack serve [--no-real-containers] [--no-vpn] [--faults LIST]
 
 Parses the configuration (see .env.example), creates the data directory, creates <data dir>/stacks as
-a git repository from the checkout's stacks/ on first start, and runs the engine. Each provider is real
+a git repository from the checkout's stacks/ on first start, and runs the engine, the portal on PORT, billing
+every minute and the stacks repository's sync with its remote. Each provider is real
 exactly when configured and simulated in-process otherwise (labelled "simulation"): Proxmox VE when
 PROXMOX_VE_ENDPOINT and PROXMOX_VE_API_TOKEN are set, Cloudflare when CLOUDFLARE_API_TOKEN is set.
 Where the host allows (root, OpenSSH server, iproute2), each running simulated container is backed
@@ -26,7 +27,7 @@ ${FAULTS_HELP}
 
 Prints one JSON line on stdout once running:
   {"mode","providers":{"proxmox","cloudflare"},"simulators":{"pve"?:{"url","token"},"cloudflare"?:{…}},
-   "faults","stacksDir","dataDir","statusDb"}
+   "faults","stacksDir","dataDir","statusDb","portal":{"url"}}
 and logs (with a start-up banner) on stderr. Stops cleanly on SIGINT or SIGTERM.
 `,
   async run(args, io) {
@@ -54,6 +55,7 @@ export function banner(s: ServeSummary, notes: string[]): string {
   const faults = faultsLabel(s.faults);
   const lines = [
     `proxstack is running (mode: ${s.mode})`,
+    `  portal:            ${s.portal.url}   (API under /api; writes <data dir>/serve.json)`,
     provider("proxmox:", s.providers.proxmox, s.simulators.pve),
     provider("cloudflare:", s.providers.cloudflare, s.simulators.cloudflare),
     ...(faults ? [`  FAULTS injected:   ${faults}`] : []),

@@ -96,6 +96,16 @@ export interface StackSetValidator {
  */
 export function createStackSetValidator(opts: ParseOptions = {}): StackSetValidator {
   let cache = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
+  // A file's checks against the platform and its claims depend only on its parse and the platform:
+  // kept per parse result while the platform stays the same, so revalidating after one edit is cheap.
+  const contributions = new WeakMap<ParsedStackFile, { platform: PlatformSpec | undefined; why: string; value: FileContribution }>();
+  const derive: Derive = (input, result, platform) => {
+    const hit = contributions.get(result);
+    if (hit && hit.platform === platform.spec && hit.why === platform.why) return hit.value;
+    const value = deriveFile(input, result, platform);
+    contributions.set(result, { platform: platform.spec, why: platform.why, value });
+    return value;
+  };
   return {
     validate(files, ctx = {}) {
       const next = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
@@ -104,7 +114,7 @@ export function createStackSetValidator(opts: ParseOptions = {}): StackSetValida
         const result = hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
         next.set(f.path, { text: f.text, result });
         return result;
-      }, ctx);
+      }, ctx, derive);
       cache = next;
       return report;
     },
@@ -116,7 +126,27 @@ function sameContent(a: string | Uint8Array, b: string | Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
-function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput) => ParsedStackFile, ctx: SetContext = {}): StackSetReport {
+/** What one file contributes to the set given the platform: its errors against the platform, and its claims. */
+interface FileContribution {
+  errors: PositionedError[];
+  claims: Claim[];
+}
+type Derive = (input: StackFileInput, result: ParsedStackFile, platform: ChosenPlatform) => FileContribution;
+
+function deriveFile(input: StackFileInput, result: ParsedStackFile, platform: ChosenPlatform): FileContribution {
+  const errors: PositionedError[] = [];
+  const add = (e: PositionedError) => errors.push(e);
+  if (result.ok && result.kind === "UserStack") {
+    if (platform.spec) checkAgainstPlatform(result.source, result.spec, platform.spec, add);
+    else add({ path: input.path, line: 1, col: 1, code: "set.platform-unavailable", message: `cannot be checked: ${platform.why}` });
+    return { errors, claims: claimsOf(result.source, result.spec) };
+  }
+  if (!result.ok && result.source && result.kind === "UserStack") return { errors, claims: claimsOf(result.source, rawUserShape(result.source.data)) };
+  if (!result.ok && !result.source) return { errors, claims: scannedClaims(input) };
+  return { errors, claims: [] };
+}
+
+function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput) => ParsedStackFile, ctx: SetContext = {}, derive: Derive = deriveFile): StackSetReport {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parsed = sorted.map((f) => ({ path: f.path, input: f, result: parseOne(f) }));
   const errors = new Map<string, PositionedError[]>(sorted.map((f) => [f.path, []]));
@@ -125,16 +155,10 @@ function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput
 
   const platform = choosePlatform(parsed, add);
   const claims: Claim[] = [];
-  for (const { path, input, result } of parsed) {
-    if (result.ok && result.kind === "UserStack") {
-      if (platform.spec) checkAgainstPlatform(result.source, result.spec, platform.spec, add);
-      else add({ path, line: 1, col: 1, code: "set.platform-unavailable", message: `cannot be checked: ${platform.why}` });
-      claims.push(...claimsOf(result.source, result.spec));
-    } else if (!result.ok && result.source && result.kind === "UserStack") {
-      claims.push(...claimsOf(result.source, rawUserShape(result.source.data)));
-    } else if (!result.ok && !result.source) {
-      claims.push(...scannedClaims(input));
-    }
+  for (const { input, result } of parsed) {
+    const d = derive(input, result, platform);
+    d.errors.forEach(add);
+    for (const c of d.claims) claims.push(c);
   }
   reportConflicts(claims, platform.spec?.baseDomain, add, ctx.holder);
 

@@ -20,6 +20,7 @@ import type { Config } from "../schemas/config.js";
 import { createHostKeyStore } from "../ssh/host-keys.js";
 import { loadProvisioningIdentity } from "../ssh/provisioning-key.js";
 import { createSpecStore } from "../stackfiles/spec-store.js";
+import { gitStackHistory } from "../portal/stack-history.js";
 import type { VpnClient } from "../vpn/client.js";
 import type { ComposedEngine } from "./compose.js";
 
@@ -36,7 +37,12 @@ export interface StartPortalDeps {
   host?: string;
   options?: Partial<PortalOptions>;
   mail?: MailTransport;
+  /** The built web portal; default portal/web/dist beside this checkout (served when it exists). */
+  webDist?: string;
 }
+
+/** Where `npm run build:web` writes the web portal. */
+export const WEB_DIST = path.resolve(import.meta.dirname, "../portal/web/dist");
 
 export interface RunningPortal {
   url: string;
@@ -102,6 +108,7 @@ export async function startPortal(config: Config, deps: StartPortalDeps): Promis
   const portal = createApp({
     db, specs, engine, ledger: deps.ledger, mail, clock, log, jwtSecret: loadJwtSecret(config.portal.jwtSecretFile),
     ...(pve ? { pve } : {}), ...(deps.vpn ? { vpn: deps.vpn } : {}), ...(terminal ? { terminal } : {}),
+    mode: { mode: deps.composed.mode, providers: deps.composed.providers }, history: gitStackHistory(config.stacksDir), webDist: deps.webDist ?? WEB_DIST,
     options: {
       corsOrigins: config.portal.corsOrigins, trustProxy: config.portal.trustProxy, signupBonusPoints: config.portal.signupBonusPoints,
       runwayHours: config.portal.runwayHours, ...deps.options,

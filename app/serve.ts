@@ -3,7 +3,10 @@ import path from "node:path";
 import type { Logger } from "../lib/logger.js";
 import type { Config } from "../schemas/config.js";
 import type { SimulatorFaults } from "../sim/start.js";
+import { openBilling, type OpenedBilling } from "./billing.js";
 import { composeEngine, type ComposedEngine, type ComposeDeps, type Providers } from "./compose.js";
+import { startPortal, type RunningPortal } from "./portal.js";
+import { portalLedger } from "./portal-ledger.js";
 import { serveExtras } from "./serve-extras.js";
 
 export interface ServeOptions {
@@ -14,6 +17,8 @@ export interface ServeOptions {
   /** Start the VPN service in-process where the host allows (when VPN_URL is unset). */
   vpn: boolean;
   faults?: SimulatorFaults;
+  /** Start the portal (API and web portal) on config.port. @default true */
+  portal?: boolean;
   /** Engine options and runner factories, for tests. */
   compose?: Pick<ComposeDeps, "options" | "runners" | "clock">;
 }
@@ -29,10 +34,13 @@ export interface ServeSummary {
   stacksDir: string;
   dataDir: string;
   statusDb: string;
+  /** The portal's URL (also in <data dir>/serve.json); absent when the portal is off. */
+  portal?: { url: string };
 }
 
 export interface RunningServe {
   composed: ComposedEngine;
+  portal: RunningPortal | undefined;
   summary: ServeSummary;
   /** Lines for people: what runs, and why something does not. */
   notes: string[];
@@ -53,6 +61,20 @@ export async function startServe(config: Config, opts: ServeOptions): Promise<Ru
     await extras.close();
     throw err;
   }
+  // The portal beside the engine, its points on billing's ledger (<data dir>/billing.db).
+  let billing: OpenedBilling | undefined;
+  let portal: RunningPortal | undefined;
+  if (opts.portal !== false) {
+    try {
+      billing = openBilling(config, { log: opts.log, status: composed.engine.store });
+      portal = await startPortal(config, { composed, log: opts.log, ledger: portalLedger(billing.repo), ...(extras.deps.vpn ? { vpn: extras.deps.vpn } : {}) });
+    } catch (err) {
+      billing?.close();
+      await composed.close();
+      await extras.close();
+      throw err;
+    }
+  }
   const { pve, cloudflare } = composed.simulators;
   const summary: ServeSummary = {
     mode: composed.mode,
@@ -65,12 +87,16 @@ export async function startServe(config: Config, opts: ServeOptions): Promise<Ru
     stacksDir: config.stacksDir,
     dataDir: config.dataDir,
     statusDb: path.join(config.dataDir, "engine.db"),
+    ...(portal ? { portal: { url: portal.url } } : {}),
   };
   return {
     composed,
+    portal,
     summary,
-    notes: extras.notes,
+    notes: portal ? [...extras.notes, `portal: ${portal.url} (web portal and API; ${path.join(config.dataDir, "serve.json")})`] : extras.notes,
     async close() {
+      await portal?.close();
+      billing?.close();
       await composed.close();
       await extras.close();
     },

@@ -27,9 +27,12 @@ afterAll(async () => {
 });
 
 describe("GET /api/mode", () => {
-  it("says simulation when a provider is simulated (the harness passes no mode: everything simulated)", async () => {
+  it("says simulation when a provider is simulated (the harness passes no mode), with the base domain, domain pricing and runway", async () => {
     const r = await h.api("GET", "/api/mode");
-    expect([r.status, r.body]).toEqual([200, { mode: "simulation", providers: { proxmox: "simulated", cloudflare: "simulated" }, simulation: true }]);
+    expect([r.status, r.body]).toEqual([200, {
+      mode: "simulation", providers: { proxmox: "simulated", cloudflare: "simulated" }, simulation: true, baseDomain: "example.com",
+      domains: { freePerInstance: 1, extraPointsPerDay: 2 }, runwayHours: 24,
+    }]);
   });
 });
 

@@ -19,6 +19,9 @@ export const ModeOut = z.object({
   mode: z.enum(["pulumi", "simulation"]),
   providers: z.object({ proxmox: z.enum(["real", "simulated"]), cloudflare: z.enum(["real", "simulated"]) }),
   simulation: z.boolean().describe("True when any provider is simulated: nothing real is created there."),
+  baseDomain: z.string().describe("Hostnames are <stack>-<instance>-<subdomain>.<baseDomain>."),
+  domains: z.object({ freePerInstance: z.number().int(), extraPointsPerDay: z.number() }),
+  runwayHours: z.number().describe("Creating or resizing needs points for this many hours at the new burn rate."),
 });
 
 export const SourceOut = z.object({
@@ -42,10 +45,14 @@ export function instanceText(text: string, name: string): string | undefined {
 
 export function aboutRoutes(ctx: PortalContext, registry: RouteRegistry, mode: PortalMode | undefined): Router {
   const r = Router();
-  route(r, registry, { method: "get", path: "/mode", tag: "catalog", auth: "public", summary: "Simulation or real: which providers are simulated here",
-    response: { status: 200, schema: ModeOut } }, [], (_req, res) => {
+  route(r, registry, { method: "get", path: "/mode", tag: "catalog", auth: "public", summary: "Simulation or real (which providers are simulated), the base domain, domain pricing and the runway rule",
+    response: { status: 200, schema: ModeOut } }, [], async (_req, res) => {
     const m = mode ?? { mode: "simulation", providers: { proxmox: "simulated", cloudflare: "simulated" } };
-    res.json({ ...m, simulation: m.providers.proxmox === "simulated" || m.providers.cloudflare === "simulated" });
+    const p = await ctx.specs.platform();
+    res.json({
+      ...m, simulation: m.providers.proxmox === "simulated" || m.providers.cloudflare === "simulated", baseDomain: p.baseDomain,
+      domains: { freePerInstance: p.domains.freePerInstance, extraPointsPerDay: p.domains.extraPointsPerDay }, runwayHours: ctx.options.runwayHours,
+    });
   });
   return r;
 }

@@ -16,10 +16,12 @@ Where the host allows (root, OpenSSH server, iproute2), each running simulated c
 by a real host in a network namespace, so the SSH hardening hook runs against a real sshd
 (--no-real-containers turns this off). Without VPN_URL, the VPN service starts in-process where
 WireGuard (wireguard-go or the kernel module) and nftables are available (--no-vpn turns it off).
+The portal (web portal at /, API under /api) listens on PORT (default 8080) and writes
+<data dir>/serve.json with its URL.
 
 Prints one JSON line on stdout once running:
   {"mode","providers":{"proxmox","cloudflare"},"simulators":{"pve"?:{"url","token"},"cloudflare"?:{…}},
-   "faults","stacksDir","dataDir","statusDb"}
+   "faults","stacksDir","dataDir","statusDb","portal":{"url"}}
 and logs (with a start-up banner) on stderr. Stops cleanly on SIGINT or SIGTERM.
 `,
   async run(args, io) {

@@ -25,7 +25,7 @@ function UserRow({ u }: { u: AdminUser }) {
     <li className="card inset" data-user={u.email}>
       <div className="row spread">
         <span><strong>{u.name}</strong> &lt;{u.email}&gt; · {u.role} · stack {u.stack ?? "—"} · {formatPoints(u.balance)} points {u.banned ? <span className="badge badge-error">Banned: {u.banReason}</span> : null}</span>
-        <button type="button" className="secondary" onClick={() => role.mutate()} aria-label={`Make ${u.email} ${u.role === "admin" ? "a user" : "an administrator"}`}>{u.role === "admin" ? "Make user" : "Make admin"}</button>
+        <button type="button" className="secondary" onClick={() => role.mutate()} aria-label={`${u.role === "admin" ? "Make user" : "Make admin"}: ${u.email}`}>{u.role === "admin" ? "Make user" : "Make admin"}</button>
       </div>
       <details>
         <summary>Ban, grant points</summary>

@@ -23,7 +23,14 @@ describe("portalLedger", () => {
   it("credits once per idempotency key and lists entries newest first with the balance after each", () => {
     const l = portalLedger(repo, () => T0);
     const bonus = l.credit("dana", 100_000_000, "signup-bonus", { idempotencyKey: "bonus:dana", note: "welcome" });
-    expect(bonus).toMatchObject({ user: "dana", amountMicro: 100_000_000, reason: "signup-bonus", note: "welcome", balanceMicro: 100_000_000, at: T0.toISOString() });
+    expect(bonus).toMatchObject({
+      user: "dana",
+      amountMicro: 100_000_000,
+      reason: "signup-bonus",
+      note: "welcome",
+      balanceMicro: 100_000_000,
+      at: T0.toISOString(),
+    });
     expect(l.credit("dana", 100_000_000, "signup-bonus", { idempotencyKey: "bonus:dana" }).id).toBe(bonus.id);
     l.credit("dana", 5_500_000, "admin-grant", { note: "thanks" });
     l.credit("dana", -2_000_000, "admin-grant");
@@ -31,7 +38,12 @@ describe("portalLedger", () => {
     expect(l.balanceMicro("nobody")).toBe(0);
     const page1 = l.entries("dana", { offset: 0, limit: 2 });
     expect(page1.total).toBe(3);
-    expect(page1.items.map((e) => [e.amountMicro, e.balanceMicro])).toEqual([[-2_000_000, 103_500_000], [5_500_000, 105_500_000]]);
-    expect(l.entries("dana", { offset: 2, limit: 2 }).items.map((e) => [e.amountMicro, e.balanceMicro, e.note])).toEqual([[100_000_000, 100_000_000, "welcome"]]);
+    expect(page1.items.map((e) => [e.amountMicro, e.balanceMicro])).toEqual([
+      [-2_000_000, 103_500_000],
+      [5_500_000, 105_500_000],
+    ]);
+    expect(l.entries("dana", { offset: 2, limit: 2 }).items.map((e) => [e.amountMicro, e.balanceMicro, e.note])).toEqual([
+      [100_000_000, 100_000_000, "welcome"],
+    ]);
   });
 });

@@ -12,10 +12,27 @@ export function portalLedger(repo: LedgerRepository, now: () => Date = () => new
     credit(user, amountMicro, reason, opts = {}) {
       if (!Number.isSafeInteger(amountMicro)) throw new ProxstackError("points-not-whole", "amount must be a whole number of micro-points", { kind: "bug" });
       const at = (opts.at ?? now()).toISOString();
-      const r = repo.post({ stack: user, amountMicro: BigInt(amountMicro), reason, note: opts.note ?? "", at, ...(opts.idempotencyKey ? { key: opts.idempotencyKey } : {}) });
+      const r = repo.post({
+        stack: user,
+        amountMicro: BigInt(amountMicro),
+        reason,
+        note: opts.note ?? "",
+        at,
+        ...(opts.idempotencyKey ? { key: opts.idempotencyKey } : {}),
+      });
       // The balance after this entry: the current one when it was just written; recomputed for an idempotent repeat.
-      const after = r.created ? num(r.balanceMicro) : entriesOf(user, 0, Number.MAX_SAFE_INTEGER).items.find((e) => e.id === num(r.entry.id))?.balanceMicro ?? num(r.balanceMicro);
-      return { id: num(r.entry.id), user, amountMicro: num(r.entry.amountMicro), reason: r.entry.reason, note: r.entry.note || undefined, balanceMicro: after, at: r.entry.at };
+      const after = r.created
+        ? num(r.balanceMicro)
+        : (entriesOf(user, 0, Number.MAX_SAFE_INTEGER).items.find((e) => e.id === num(r.entry.id))?.balanceMicro ?? num(r.balanceMicro));
+      return {
+        id: num(r.entry.id),
+        user,
+        amountMicro: num(r.entry.amountMicro),
+        reason: r.entry.reason,
+        note: r.entry.note || undefined,
+        balanceMicro: after,
+        at: r.entry.at,
+      };
     },
     entries: (user, page) => entriesOf(user, page.offset, page.limit),
   };

@@ -20,15 +20,23 @@ const SEP = "\u001f";
 
 export function gitStackHistory(stacksDir: string): StackHistory {
   return async (stack, limit) => {
-    if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(stack)) throw new ProxstackError("bad-stack-name", `not a stack name: ${JSON.stringify(stack)}`, { kind: "bug" });
+    if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(stack))
+      throw new ProxstackError("bad-stack-name", `not a stack name: ${JSON.stringify(stack)}`, { kind: "bug" });
     try {
-      const { stdout } = await run("git", ["-C", stacksDir, "log", `--max-count=${limit}`, `--format=%H${SEP}%an${SEP}%ae${SEP}%aI${SEP}%s`, "--", `${stack}.yaml`], {
-        maxBuffer: 4 * 1024 * 1024,
-      });
-      return stdout.split("\n").filter((l) => l.length > 0).map((l) => {
-        const [sha = "", author = "", email = "", at = "", subject = ""] = l.split(SEP);
-        return { sha, author, email, at, subject };
-      });
+      const { stdout } = await run(
+        "git",
+        ["-C", stacksDir, "log", `--max-count=${limit}`, `--format=%H${SEP}%an${SEP}%ae${SEP}%aI${SEP}%s`, "--", `${stack}.yaml`],
+        {
+          maxBuffer: 4 * 1024 * 1024,
+        },
+      );
+      return stdout
+        .split("\n")
+        .filter((l) => l.length > 0)
+        .map((l) => {
+          const [sha = "", author = "", email = "", at = "", subject = ""] = l.split(SEP);
+          return { sha, author, email, at, subject };
+        });
     } catch (err) {
       throw new ProxstackError("git-log-failed", `cannot read the history of ${stack}.yaml: ${(err as Error).message}`, { kind: "retry", cause: err });
     }

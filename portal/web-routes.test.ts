@@ -29,10 +29,17 @@ afterAll(async () => {
 describe("GET /api/mode", () => {
   it("says simulation when a provider is simulated (the harness passes no mode), with the base domain, domain pricing and runway", async () => {
     const r = await h.api("GET", "/api/mode");
-    expect([r.status, r.body]).toEqual([200, {
-      mode: "simulation", providers: { proxmox: "simulated", cloudflare: "simulated" }, simulation: true, baseDomain: "example.com",
-      domains: { freePerInstance: 1, extraPointsPerDay: 2 }, runwayHours: 24,
-    }]);
+    expect([r.status, r.body]).toEqual([
+      200,
+      {
+        mode: "simulation",
+        providers: { proxmox: "simulated", cloudflare: "simulated" },
+        simulation: true,
+        baseDomain: "example.com",
+        domains: { freePerInstance: 1, extraPointsPerDay: 2 },
+        runwayHours: 24,
+      },
+    ]);
   });
 });
 
@@ -46,7 +53,10 @@ describe("GET /api/instances/:id/source", () => {
     expect(r.body.file).toBe("dana-scully.yaml");
     expect(r.body.yaml).toMatch(/^- name: web\n  template: debian-12\n/);
     expect(r.body.yaml).toContain("\n  power: stopped\n");
-    expect(r.body.commits.map((c: { author: string; email: string }) => `${c.author} <${c.email}>`)).toEqual(["Dana Scully <dana@example.com>", "Dana Scully <dana@example.com>"]);
+    expect(r.body.commits.map((c: { author: string; email: string }) => `${c.author} <${c.email}>`)).toEqual([
+      "Dana Scully <dana@example.com>",
+      "Dana Scully <dana@example.com>",
+    ]);
     expect(r.body.commits[0].sha).toMatch(/^[0-9a-f]{40}$/);
   });
 
@@ -85,6 +95,8 @@ describe("the web portal at /", () => {
     expect((await h.api("GET", "/metrics", html)).text).toContain("# HELP");
     expect((await h.api("GET", "/assets/missing.js", html)).status).toBe(404);
     expect((await h.api("GET", "/missing.png", { headers: { accept: "image/*" } })).status).toBe(404);
-    expect((await h.api("GET", "/api/openapi.json", html)).headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+    expect((await h.api("GET", "/api/openapi.json", html)).headers.get("content-security-policy")).toBe(
+      "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    );
   });
 });

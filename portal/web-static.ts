@@ -9,8 +9,16 @@ export const RESERVED = /^\/(?:api|ws|metrics|healthz)(?:\/|$)/;
 
 /** The page's policy: scripts and styles from this origin only, images also from data: (the VPN QR code), fetch and WebSocket to this origin. */
 export const WEB_CSP = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:", "font-src 'self'",
-  "connect-src 'self'", "manifest-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'",
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
 ].join("; ");
 
 /** undefined when `dist` has no index.html (the web portal was not built): the API still runs. */
@@ -27,13 +35,17 @@ export function webStatic(dist: string): Router | undefined {
     next();
   };
   r.use(csp);
-  r.use(express.static(dist, {
-    index: false, fallthrough: true, redirect: false,
-    setHeaders: (res, file) => {
-      // Hashed assets never change; everything else is looked at again.
-      res.setHeader("Cache-Control", file.includes(`${path.sep}assets${path.sep}`) ? "public, max-age=31536000, immutable" : "no-store");
-    },
-  }));
+  r.use(
+    express.static(dist, {
+      index: false,
+      fallthrough: true,
+      redirect: false,
+      setHeaders: (res, file) => {
+        // Hashed assets never change; everything else is looked at again.
+        res.setHeader("Cache-Control", file.includes(`${path.sep}assets${path.sep}`) ? "public, max-age=31536000, immutable" : "no-store");
+      },
+    }),
+  );
   r.get(/.*/, (req, res, next) => {
     // Browsers navigating ask for text/html; a script or image asking for a missing file gets the 404.
     if (!(req.headers.accept ?? "").includes("text/html") || req.path.startsWith("/assets/")) {

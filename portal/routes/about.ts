@@ -45,29 +45,57 @@ export function instanceText(text: string, name: string): string | undefined {
 
 export function aboutRoutes(ctx: PortalContext, registry: RouteRegistry, mode: PortalMode | undefined): Router {
   const r = Router();
-  route(r, registry, { method: "get", path: "/mode", tag: "catalog", auth: "public", summary: "Simulation or real (which providers are simulated), the base domain, domain pricing and the runway rule",
-    response: { status: 200, schema: ModeOut } }, [], async (_req, res) => {
-    const m = mode ?? { mode: "simulation", providers: { proxmox: "simulated", cloudflare: "simulated" } };
-    const p = await ctx.specs.platform();
-    res.json({
-      ...m, simulation: m.providers.proxmox === "simulated" || m.providers.cloudflare === "simulated", baseDomain: p.baseDomain,
-      domains: { freePerInstance: p.domains.freePerInstance, extraPointsPerDay: p.domains.extraPointsPerDay }, runwayHours: ctx.options.runwayHours,
-    });
-  });
+  route(
+    r,
+    registry,
+    {
+      method: "get",
+      path: "/mode",
+      tag: "catalog",
+      auth: "public",
+      summary: "Simulation or real (which providers are simulated), the base domain, domain pricing and the runway rule",
+      response: { status: 200, schema: ModeOut },
+    },
+    [],
+    async (_req, res) => {
+      const m = mode ?? { mode: "simulation", providers: { proxmox: "simulated", cloudflare: "simulated" } };
+      const p = await ctx.specs.platform();
+      res.json({
+        ...m,
+        simulation: m.providers.proxmox === "simulated" || m.providers.cloudflare === "simulated",
+        baseDomain: p.baseDomain,
+        domains: { freePerInstance: p.domains.freePerInstance, extraPointsPerDay: p.domains.extraPointsPerDay },
+        runwayHours: ctx.options.runwayHours,
+      });
+    },
+  );
   return r;
 }
 
 export function sourceRoutes(ctx: PortalContext, registry: RouteRegistry, history: StackHistory | undefined): Router {
   const r = Router();
   const id = (req: Request) => String(req.params.id ?? "");
-  route(r, registry, { method: "get", path: "/:id/source", tag: "instances", auth: "user", summary: "The instance's part of the stack file (YAML) and the file's git history",
-    response: { status: 200, schema: SourceOut }, errors: [401, 404, 503] }, [requireUser(ctx)], async (req, res) => {
-    const o = await ownInstance(ctx, caller(req).account, id(req));
-    const file = await ctx.specs.read(o.stack);
-    const yaml = file ? instanceText(file.text, o.instance.name) : undefined;
-    if (yaml === undefined) throw httpError(404, "not-found", `instance ${o.stack}.${o.instance.name} is not in ${o.stack}.yaml`);
-    if (!history) throw httpError(503, "history-unavailable", "the stacks repository history is not available on this installation");
-    res.json({ file: `${o.stack}.yaml`, yaml, commits: await history(o.stack, 50) });
-  });
+  route(
+    r,
+    registry,
+    {
+      method: "get",
+      path: "/:id/source",
+      tag: "instances",
+      auth: "user",
+      summary: "The instance's part of the stack file (YAML) and the file's git history",
+      response: { status: 200, schema: SourceOut },
+      errors: [401, 404, 503],
+    },
+    [requireUser(ctx)],
+    async (req, res) => {
+      const o = await ownInstance(ctx, caller(req).account, id(req));
+      const file = await ctx.specs.read(o.stack);
+      const yaml = file ? instanceText(file.text, o.instance.name) : undefined;
+      if (yaml === undefined) throw httpError(404, "not-found", `instance ${o.stack}.${o.instance.name} is not in ${o.stack}.yaml`);
+      if (!history) throw httpError(503, "history-unavailable", "the stacks repository history is not available on this installation");
+      res.json({ file: `${o.stack}.yaml`, yaml, commits: await history(o.stack, 50) });
+    },
+  );
   return r;
 }

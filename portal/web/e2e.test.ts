@@ -19,7 +19,12 @@ const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 const LONG = 300_000;
 
-const why = process.getuid?.() !== 0 ? "needs root (real containers with sshd, the in-process VPN)" : !existsSync(CHROMIUM) ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : undefined;
+const why =
+  process.getuid?.() !== 0
+    ? "needs root (real containers with sshd, the in-process VPN)"
+    : !existsSync(CHROMIUM)
+      ? `no Chromium at ${CHROMIUM} (apt-get install chromium)`
+      : undefined;
 const skip = skipUnless(why ? { ok: false, why } : { ok: true }, "portal/web/e2e.test.ts");
 
 let root: string;
@@ -54,23 +59,35 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
 function codeFor(email: string): string | undefined {
   const dir = join(dataDir, "outbox");
   if (!existsSync(dir)) return undefined;
-  const mails = readdirSync(dir).filter((f) => f.endsWith(".eml")).sort().map((f) => readFileSync(join(dir, f), "utf8"));
+  const mails = readdirSync(dir)
+    .filter((f) => f.endsWith(".eml"))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), "utf8"));
   const mine = mails.filter((m) => m.includes(`To: ${email}`));
   return /code is (\d{6})/.exec(mine.at(-1) ?? "")?.[1];
 }
 
 const axeSource = readFileSync(join(REPO, "node_modules", "axe-core", "axe.min.js"), "utf8");
 
-interface Violation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
+interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
 
 /** axe-core in the page (evaluated over the DevTools protocol, so the page's CSP stays as served): serious and critical violations. */
 async function axe(page: Page): Promise<string[]> {
   await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Violation[] }> } }).axe.run(document, { resultTypes: ["violations"] });
+    const r = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Violation[] }> } }).axe.run(document, {
+      resultTypes: ["violations"],
+    });
     return r.violations;
   });
-  return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 /** Scans the page and saves it at desktop and phone widths as docs/screenshots/<name>-desktop.png / -phone.png. */
@@ -80,11 +97,17 @@ async function check(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}-desktop.png`), fullPage: true });
   await page.setViewportSize(PHONE);
   // Charts re-measure after the resize: wait for the layout to settle, and name what is too wide if it does not.
-  await expect.poll(() => page.evaluate(() => {
-    if (document.documentElement.scrollWidth <= window.innerWidth + 1) return "fits";
-    const wide = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).at(-1);
-    return `too wide: ${wide ? `${wide.tagName.toLowerCase()}.${wide.className} "${(wide.textContent ?? "").slice(0, 60)}"` : "?"}`;
-  }), { timeout: 15_000, message: `${name} fits a phone's width` }).toBe("fits");
+  await expect
+    .poll(
+      () =>
+        page.evaluate(() => {
+          if (document.documentElement.scrollWidth <= window.innerWidth + 1) return "fits";
+          const wide = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).at(-1);
+          return `too wide: ${wide ? `${wide.tagName.toLowerCase()}.${wide.className} "${(wide.textContent ?? "").slice(0, 60)}"` : "?"}`;
+        }),
+      { timeout: 15_000, message: `${name} fits a phone's width` },
+    )
+    .toBe("fits");
   await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
   await page.setViewportSize(DESKTOP);
 }
@@ -97,18 +120,25 @@ beforeAll(async () => {
   dataDir = join(root, "data");
   const port = await freePort();
   serve = spawn(process.execPath, [join(REPO, "bin", "proxstack.js"), "serve"], {
-    cwd: root, env: { ...process.env, PROXSTACK_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"],
+    cwd: root,
+    env: { ...process.env, PROXSTACK_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
   });
   serve.stdout?.on("data", (b: Buffer) => (serveLog += b.toString()));
   serve.stderr?.on("data", (b: Buffer) => (serveLog += b.toString()));
-  url = await until("serve.json with the portal URL", () => {
-    if (serve?.exitCode !== null) throw new Error(`serve exited with ${serve?.exitCode}\n${serveLog}`);
-    const f = join(dataDir, "serve.json");
-    if (!existsSync(f)) return undefined;
-    return (JSON.parse(readFileSync(f, "utf8")) as { portal?: { url: string } }).portal?.url;
-  }, LONG);
+  url = await until(
+    "serve.json with the portal URL",
+    () => {
+      if (serve?.exitCode !== null) throw new Error(`serve exited with ${serve?.exitCode}\n${serveLog}`);
+      const f = join(dataDir, "serve.json");
+      if (!existsSync(f)) return undefined;
+      return (JSON.parse(readFileSync(f, "utf8")) as { portal?: { url: string } }).portal?.url;
+    },
+    LONG,
+  );
   browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true,
+    executablePath: CHROMIUM,
+    headless: true,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }, LONG + 60_000);
@@ -171,7 +201,9 @@ async function newcomerFlow(): Promise<void> {
     await page.getByText("Use lower-case letters only.").waitFor();
     await page.getByLabel("Name").fill("web");
     await page.getByLabel("SSH public key").fill(KEY);
-    await expect.poll(() => page.getByTestId("runway").textContent()).toMatch(/^Your new burn is [\d.]+ points\/day; 24 h of it needs [\d.]+ points and you have 100\.$/);
+    await expect
+      .poll(() => page.getByTestId("runway").textContent())
+      .toMatch(/^Your new burn is [\d.]+ points\/day; 24 h of it needs [\d.]+ points and you have 100\.$/);
     await check(page, "create");
     await page.getByRole("button", { name: "Create instance" }).click();
     await page.waitForURL(/\/instances\/dana-scully\.web$/);
@@ -197,7 +229,10 @@ async function newcomerFlow(): Promise<void> {
     await page.getByAltText(/QR code of the WireGuard config/).waitFor();
 
     // The terminal: a shell prompt from the container's sshd, once the SSH hardening hook (which restarts sshd) is through.
-    await page.locator("#progress li", { hasText: /hook ssh-harden succeeded/ }).first().waitFor({ timeout: LONG });
+    await page
+      .locator("#progress li", { hasText: /hook ssh-harden succeeded/ })
+      .first()
+      .waitFor({ timeout: LONG });
     await page.getByRole("button", { name: "Open terminal" }).click();
     await expect.poll(() => page.getByTestId("terminal-status").textContent(), { timeout: 60_000 }).toBe("Terminal: connected");
     await expect.poll(() => page.locator(".xterm-rows").innerText(), { timeout: 60_000 }).toMatch(/[$#]\s*$/m);
@@ -205,6 +240,21 @@ async function newcomerFlow(): Promise<void> {
     await page.keyboard.type("echo proxstack-$((6*7))\n");
     await expect.poll(() => page.locator(".xterm-rows").innerText(), { timeout: 30_000 }).toContain("proxstack-42");
     await page.getByRole("button", { name: "Close terminal" }).click();
+    // A snapshot and a backup, through Proxmox (the simulator's API).
+    await page.getByLabel("Snapshot name").fill("before_upgrade");
+    await page.getByRole("button", { name: "Take snapshot" }).click();
+    await page
+      .locator("#snapshots")
+      .getByRole("button", { name: "Roll back to before_upgrade" })
+      .or(page.locator("#snapshots [role=alert]"))
+      .first()
+      .waitFor({ timeout: 60_000 });
+    expect(await page.locator("#snapshots [role=alert]").allTextContents()).toEqual([]);
+    await page.getByRole("button", { name: "Back up now" }).click();
+    await page
+      .locator("#backups li code", { hasText: /vzdump-lxc-/ })
+      .first()
+      .waitFor({ timeout: 60_000 });
     await page.getByRole("heading", { name: "History" }).waitFor();
     await expect.poll(() => page.locator("figure.chart").count()).toBe(4);
     await check(page, "instance");
@@ -221,7 +271,9 @@ async function newcomerFlow(): Promise<void> {
     const pwFile = join(root, "admin-password");
     writeFileSync(pwFile, "operator passphrase 42\n", { mode: 0o600 });
     execFileSync(process.execPath, [join(REPO, "bin", "proxstack.js"), "admin", "create", "--email", "ops@example.com", "--password-file", pwFile], {
-      cwd: root, env: { ...process.env, PROXSTACK_DATA_DIR: dataDir }, stdio: "pipe",
+      cwd: root,
+      env: { ...process.env, PROXSTACK_DATA_DIR: dataDir },
+      stdio: "pipe",
     });
     const adminContext = await browser.newContext({ viewport: DESKTOP });
     const admin = await adminContext.newPage();

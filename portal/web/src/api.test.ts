@@ -18,7 +18,10 @@ function fakeApi() {
     const body = init?.body ? (JSON.parse(String(init.body)) as Record<string, string>) : {};
     const auth = (init?.headers as Record<string, string> | undefined)?.authorization;
     calls.push(`${init?.method ?? "GET"} ${path}${auth ? ` ${auth}` : ""}`);
-    if (path === "/api/auth/login") return body.password === "right" ? json(200, { accessToken: "a0", refreshToken: "r0", expiresIn: 900, user }) : json(401, { error: { code: "invalid-credentials", message: "the e-mail or password is wrong" } });
+    if (path === "/api/auth/login")
+      return body.password === "right"
+        ? json(200, { accessToken: "a0", refreshToken: "r0", expiresIn: 900, user })
+        : json(401, { error: { code: "invalid-credentials", message: "the e-mail or password is wrong" } });
     if (path === "/api/auth/refresh") {
       if (body.refreshToken !== `r${n}`) return json(401, { error: { code: "invalid-refresh-token", message: "log in again" } });
       n++;
@@ -26,7 +29,8 @@ function fakeApi() {
       return json(200, { accessToken: `a${n}`, refreshToken: `r${n}`, expiresIn: 900, user });
     }
     if (path === "/api/me") return auth === `Bearer a${n}` ? json(200, { ok: n }) : json(401, { error: { code: "invalid-token", message: "expired" } });
-    if (path === "/api/bad") return json(400, { error: { code: "invalid-request", message: "the request body is invalid: name must be…", fields: { name: "must be lower-case" } } });
+    if (path === "/api/bad")
+      return json(400, { error: { code: "invalid-request", message: "the request body is invalid: name must be…", fields: { name: "must be lower-case" } } });
     return json(404, {});
   }) as typeof fetch;
   return { fetchImpl, calls, rotate: () => void n++ };
@@ -40,7 +44,11 @@ describe("Session", () => {
     await s.login("dana@example.com", "right");
     expect(await s.request("GET", "/api/me")).toEqual({ ok: 0 });
     now = 841_000; // 14 min 1 s: inside the last minute of a 15-minute token
-    expect(await Promise.all([s.request("GET", "/api/me"), s.request("GET", "/api/me"), s.request("GET", "/api/me")])).toEqual([{ ok: 1 }, { ok: 1 }, { ok: 1 }]);
+    expect(await Promise.all([s.request("GET", "/api/me"), s.request("GET", "/api/me"), s.request("GET", "/api/me")])).toEqual([
+      { ok: 1 },
+      { ok: 1 },
+      { ok: 1 },
+    ]);
     expect(api.calls.filter((c) => c.startsWith("POST /api/auth/refresh"))).toHaveLength(1);
   });
 
@@ -67,9 +75,17 @@ describe("Session", () => {
     const s = new Session(storage, api.fetchImpl, () => 0);
     expect(await s.resume()).toEqual(user);
     const wrong = await s.login("dana@example.com", "wrong").catch((e: unknown) => e);
-    expect([(wrong as ApiError).status, (wrong as ApiError).code, formError(wrong, ["email", "password"])]).toEqual([401, "invalid-credentials", "the e-mail or password is wrong"]);
+    expect([(wrong as ApiError).status, (wrong as ApiError).code, formError(wrong, ["email", "password"])]).toEqual([
+      401,
+      "invalid-credentials",
+      "the e-mail or password is wrong",
+    ]);
     expect(s.user).toEqual(user); // a failed sign-in attempt does not end the current session
     const bad = await s.request("POST", "/api/bad", {}).catch((e: unknown) => e);
-    expect([fieldError(bad, "name"), formError(bad, ["name"]), formError(bad, ["email"])]).toEqual(["must be lower-case", undefined, "the request body is invalid: name must be…"]);
+    expect([fieldError(bad, "name"), formError(bad, ["name"]), formError(bad, ["email"])]).toEqual([
+      "must be lower-case",
+      undefined,
+      "the request body is invalid: name must be…",
+    ]);
   });
 });

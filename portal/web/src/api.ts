@@ -81,7 +81,11 @@ export class Session {
     this.refreshing ??= (async () => {
       const refreshToken = this.storage.getItem(REFRESH_KEY);
       if (!refreshToken) return false;
-      const res = await this.fetchImpl("/api/auth/refresh", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refreshToken }) });
+      const res = await this.fetchImpl("/api/auth/refresh", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ refreshToken }),
+      });
       if (!res.ok) {
         this.clear();
         return false;

@@ -13,7 +13,10 @@ export function useSession(): Session {
 
 export function useUser(): User | undefined {
   const s = useSession();
-  return useSyncExternalStore((l) => s.subscribe(l), () => s.user);
+  return useSyncExternalStore(
+    (l) => s.subscribe(l),
+    () => s.user,
+  );
 }
 
 export interface Mode {

@@ -20,11 +20,17 @@ function setConnected(v: boolean): void {
 }
 
 export function useSteps(): Step[] {
-  return useSyncExternalStore((l) => (stepListeners.add(l), () => stepListeners.delete(l)), () => steps);
+  return useSyncExternalStore(
+    (l) => (stepListeners.add(l), () => stepListeners.delete(l)),
+    () => steps,
+  );
 }
 
 export function useLive(): boolean {
-  return useSyncExternalStore((l) => (stepListeners.add(l), () => stepListeners.delete(l)), () => connected);
+  return useSyncExternalStore(
+    (l) => (stepListeners.add(l), () => stepListeners.delete(l)),
+    () => connected,
+  );
 }
 
 /** Starts the stream; the returned function stops it. */

@@ -112,7 +112,7 @@ export interface RunwayCheck {
  */
 export function runwayCheck(p: Points, delta: number, runwayHours: number, exempt = false): RunwayCheck {
   const newBurnPerDay = Math.round((p.burnPerDay + delta) * 1e6) / 1e6;
-  const needed = Math.ceil(newBurnPerDay * 1e6 * runwayHours / 24) / 1e6;
+  const needed = Math.ceil((newBurnPerDay * 1e6 * runwayHours) / 24) / 1e6;
   if (exempt) return { newBurnPerDay, needed: 0, ok: true, text: "Administrators are not billed." };
   if (delta <= 0) return { newBurnPerDay, needed, ok: true, text: "This does not raise your burn rate, so no runway check applies." };
   const ok = p.balance >= needed;
@@ -178,8 +178,13 @@ export function foldSteps(steps: readonly Step[], ev: { event: string; data: Rec
     const state = String(ev.data.state ?? "");
     const action = String(ev.data.action ?? "apply");
     if (state === "running") return [...steps, { run, text: `${action} started`, status: "info" as const }].slice(-max);
-    if (state === "succeeded") return [...steps.map((s) => (s.run === run && s.status === "running" ? { ...s, status: "done" as const } : s)), { run, text: `${action} finished`, status: "done" as const }].slice(-max);
-    if (state === "failed") return [...steps, { run, text: `${action} failed${ev.data.error ? `: ${String(ev.data.error)}` : ""}`, status: "failed" as const }].slice(-max);
+    if (state === "succeeded")
+      return [
+        ...steps.map((s) => (s.run === run && s.status === "running" ? { ...s, status: "done" as const } : s)),
+        { run, text: `${action} finished`, status: "done" as const },
+      ].slice(-max);
+    if (state === "failed")
+      return [...steps, { run, text: `${action} failed${ev.data.error ? `: ${String(ev.data.error)}` : ""}`, status: "failed" as const }].slice(-max);
   }
   return [...steps];
 }

@@ -24,10 +24,13 @@ const queries = new QueryClient({
 function SimulationBanner() {
   const mode = useMode();
   if (!mode?.simulation) return null;
-  const which = [mode.providers.proxmox === "simulated" ? "Proxmox" : undefined, mode.providers.cloudflare === "simulated" ? "Cloudflare" : undefined].filter(Boolean).join(" and ");
+  const which = [mode.providers.proxmox === "simulated" ? "Proxmox" : undefined, mode.providers.cloudflare === "simulated" ? "Cloudflare" : undefined]
+    .filter(Boolean)
+    .join(" and ");
   return (
     <div className="sim-banner" role="note">
-      <strong>Simulation</strong> — {which} {which.includes(" and ") ? "are" : "is"} simulated on this installation: containers and hostnames are not real servers on the internet.
+      <strong>Simulation</strong> — {which} {which.includes(" and ") ? "are" : "is"} simulated on this installation: containers and hostnames are not real
+      servers on the internet.
     </div>
   );
 }
@@ -44,18 +47,28 @@ function Frame({ children }: { children: React.ReactNode }) {
   };
   return (
     <>
-      <a className="skip" href="#main">Skip to content</a>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <SimulationBanner />
       <header className="top">
-        <NavLink to="/" className="brand">proxstack</NavLink>
+        <NavLink to="/" className="brand">
+          proxstack
+        </NavLink>
         {user ? (
           <nav aria-label="Main">
-            <NavLink to="/" end>Dashboard</NavLink>
+            <NavLink to="/" end>
+              Dashboard
+            </NavLink>
             <NavLink to="/create">New instance</NavLink>
             <NavLink to="/points">Points</NavLink>
             {user.role === "admin" ? <NavLink to="/admin">Admin</NavLink> : null}
-            <span className={`live ${live ? "on" : ""}`} title={live ? "Live updates connected" : "Live updates reconnecting"}>{live ? "● Live" : "○ Offline"}</span>
-            <button type="button" className="link" onClick={() => void signOut()}>Sign out</button>
+            <span className={`live ${live ? "on" : ""}`} title={live ? "Live updates connected" : "Live updates reconnecting"}>
+              {live ? "● Live" : "○ Offline"}
+            </span>
+            <button type="button" className="link" onClick={() => void signOut()}>
+              Sign out
+            </button>
           </nav>
         ) : (
           <nav aria-label="Main">
@@ -64,7 +77,9 @@ function Frame({ children }: { children: React.ReactNode }) {
           </nav>
         )}
       </header>
-      <main id="main" tabIndex={-1}>{children}</main>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
     </>
   );
 }
@@ -84,19 +99,66 @@ function App() {
     void session.resume().finally(() => setReady(true));
   }, []);
   useEffect(() => (user ? startEvents(session, queries) : undefined), [user?.id]);
-  if (!ready) return <p className="muted" role="status">Loading…</p>;
+  if (!ready)
+    return (
+      <p className="muted" role="status">
+        Loading…
+      </p>
+    );
   return (
     <Frame>
       <Routes>
         <Route path="/signin" element={<SignInPage />} />
         <Route path="/signup" element={<SignUpPage />} />
         <Route path="/verify" element={<VerifyPage />} />
-        <Route path="/" element={<RequireUser><DashboardPage /></RequireUser>} />
-        <Route path="/create" element={<RequireUser><CreateInstancePage /></RequireUser>} />
-        <Route path="/instances/:id" element={<RequireUser><InstancePage /></RequireUser>} />
-        <Route path="/points" element={<RequireUser><PointsPage /></RequireUser>} />
-        <Route path="/admin" element={<RequireUser admin><AdminPage /></RequireUser>} />
-        <Route path="*" element={<p>There is no page here. <NavLink to="/">Back to the dashboard</NavLink></p>} />
+        <Route
+          path="/"
+          element={
+            <RequireUser>
+              <DashboardPage />
+            </RequireUser>
+          }
+        />
+        <Route
+          path="/create"
+          element={
+            <RequireUser>
+              <CreateInstancePage />
+            </RequireUser>
+          }
+        />
+        <Route
+          path="/instances/:id"
+          element={
+            <RequireUser>
+              <InstancePage />
+            </RequireUser>
+          }
+        />
+        <Route
+          path="/points"
+          element={
+            <RequireUser>
+              <PointsPage />
+            </RequireUser>
+          }
+        />
+        <Route
+          path="/admin"
+          element={
+            <RequireUser admin>
+              <AdminPage />
+            </RequireUser>
+          }
+        />
+        <Route
+          path="*"
+          element={
+            <p>
+              There is no page here. <NavLink to="/">Back to the dashboard</NavLink>
+            </p>
+          }
+        />
       </Routes>
     </Frame>
   );

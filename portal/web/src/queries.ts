@@ -20,5 +20,9 @@ export function usePlans() {
 
 export function useTemplates() {
   const s = useSession();
-  return useQuery({ queryKey: ["templates"], queryFn: () => s.request<{ items: { name: string; description: string }[] }>("GET", "/api/templates", undefined, { auth: false }), staleTime: 60_000 });
+  return useQuery({
+    queryKey: ["templates"],
+    queryFn: () => s.request<{ items: { name: string; description: string }[] }>("GET", "/api/templates", undefined, { auth: false }),
+    staleTime: 60_000,
+  });
 }

@@ -2,7 +2,12 @@
 import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from "react";
 import type { Instance } from "./logic.ts";
 
-export function Field(props: { label: string; error?: string | undefined; hint?: ReactNode; children: (p: { id: string; "aria-describedby"?: string; "aria-invalid"?: boolean }) => ReactNode }) {
+export function Field(props: {
+  label: string;
+  error?: string | undefined;
+  hint?: ReactNode;
+  children: (p: { id: string; "aria-describedby"?: string; "aria-invalid"?: boolean }) => ReactNode;
+}) {
   const id = useId();
   const hintId = `${id}-hint`;
   const errId = `${id}-err`;
@@ -11,30 +16,73 @@ export function Field(props: { label: string; error?: string | undefined; hint?:
     <div className="field">
       <label htmlFor={id}>{props.label}</label>
       {props.children({ id, ...(described ? { "aria-describedby": described } : {}), ...(props.error ? { "aria-invalid": true } : {}) })}
-      {props.hint ? <div className="hint" id={hintId}>{props.hint}</div> : null}
-      {props.error ? <div className="error" id={errId} role="alert">{props.error}</div> : null}
+      {props.hint ? (
+        <div className="hint" id={hintId}>
+          {props.hint}
+        </div>
+      ) : null}
+      {props.error ? (
+        <div className="error" id={errId} role="alert">
+          {props.error}
+        </div>
+      ) : null}
     </div>
   );
 }
 
-export function TextField({ label, error, hint, ...input }: { label: string; error?: string | undefined; hint?: ReactNode } & InputHTMLAttributes<HTMLInputElement>) {
-  return <Field label={label} error={error} hint={hint}>{(a) => <input {...input} {...a} />}</Field>;
+export function TextField({
+  label,
+  error,
+  hint,
+  ...input
+}: { label: string; error?: string | undefined; hint?: ReactNode } & InputHTMLAttributes<HTMLInputElement>) {
+  return (
+    <Field label={label} error={error} hint={hint}>
+      {(a) => <input {...input} {...a} />}
+    </Field>
+  );
 }
 
-export function SelectField({ label, error, hint, children, ...select }: { label: string; error?: string | undefined; hint?: ReactNode } & SelectHTMLAttributes<HTMLSelectElement>) {
-  return <Field label={label} error={error} hint={hint}>{(a) => <select {...select} {...a}>{children}</select>}</Field>;
+export function SelectField({
+  label,
+  error,
+  hint,
+  children,
+  ...select
+}: { label: string; error?: string | undefined; hint?: ReactNode } & SelectHTMLAttributes<HTMLSelectElement>) {
+  return (
+    <Field label={label} error={error} hint={hint}>
+      {(a) => (
+        <select {...select} {...a}>
+          {children}
+        </select>
+      )}
+    </Field>
+  );
 }
 
 const BADGE: Record<Instance["state"], string> = { provisioning: "Provisioning", running: "Running", stopped: "Stopped", error: "Error" };
 
 export function StatusBadge({ state }: { state: Instance["state"] }) {
-  return <span className={`badge badge-${state}`} data-state={state}>{BADGE[state]}</span>;
+  return (
+    <span className={`badge badge-${state}`} data-state={state}>
+      {BADGE[state]}
+    </span>
+  );
 }
 
 export function Notice({ kind, children }: { kind: "info" | "warn" | "error"; children: ReactNode }) {
-  return <div className={`notice notice-${kind}`} role={kind === "info" ? "status" : "alert"}>{children}</div>;
+  return (
+    <div className={`notice notice-${kind}`} role={kind === "info" ? "status" : "alert"}>
+      {children}
+    </div>
+  );
 }
 
 export function Loading({ what }: { what: string }) {
-  return <p className="muted" role="status">Loading {what}…</p>;
+  return (
+    <p className="muted" role="status">
+      Loading {what}…
+    </p>
+  );
 }

@@ -42,7 +42,16 @@ describe("SignUpPage", () => {
     const sent: unknown[] = [];
     renderSignUp((async (_p: string, init?: RequestInit) => {
       sent.push(JSON.parse(String(init?.body)));
-      return new Response(JSON.stringify({ error: { code: "invalid-request", message: "the request body is invalid", fields: { password: "must be at least 10 characters", email: "must be an e-mail address such as alice@example.com" } } }), { status: 400 });
+      return new Response(
+        JSON.stringify({
+          error: {
+            code: "invalid-request",
+            message: "the request body is invalid",
+            fields: { password: "must be at least 10 characters", email: "must be an e-mail address such as alice@example.com" },
+          },
+        }),
+        { status: 400 },
+      );
     }) as typeof fetch);
     fireEvent.change(screen.getByLabelText("Email"), { target: { value: "dana" } });
     fireEvent.change(screen.getByLabelText("Password"), { target: { value: "short" } });

@@ -28,12 +28,42 @@ export function SignInPage() {
       <h1>Sign in</h1>
       {params.get("verified") ? <Notice kind="info">Your e-mail is verified. Sign in to start.</Notice> : null}
       <form onSubmit={submit} noValidate>
-        <TextField label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} error={fieldError(err, "email")} />
-        <TextField label="Password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} error={fieldError(err, "password")} />
-        {formError(err, ["email", "password"]) ? <Notice kind="error">{formError(err, ["email", "password"])}{notVerified ? <> — <Link to={`/verify?email=${encodeURIComponent(email)}`}>enter your code</Link></> : null}</Notice> : null}
-        <button type="submit" disabled={m.isPending}>Sign in</button>
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          error={fieldError(err, "email")}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          error={fieldError(err, "password")}
+        />
+        {formError(err, ["email", "password"]) ? (
+          <Notice kind="error">
+            {formError(err, ["email", "password"])}
+            {notVerified ? (
+              <>
+                {" "}
+                — <Link to={`/verify?email=${encodeURIComponent(email)}`}>enter your code</Link>
+              </>
+            ) : null}
+          </Notice>
+        ) : null}
+        <button type="submit" disabled={m.isPending}>
+          Sign in
+        </button>
       </form>
-      <p>New here? <Link to="/signup">Create an account</Link>.</p>
+      <p>
+        New here? <Link to="/signup">Create an account</Link>.
+      </p>
     </section>
   );
 }
@@ -53,14 +83,48 @@ export function SignUpPage() {
     <section className="narrow">
       <h1>Sign up</h1>
       <p>You get a welcome balance of points; instances spend points per day while they exist.</p>
-      <form onSubmit={(e) => { e.preventDefault(); m.mutate(); }} noValidate>
-        <TextField label="Name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} error={fieldError(err, "name")} hint="Your stack file is named after it, e.g. dana-scully." />
-        <TextField label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} error={fieldError(err, "email")} />
-        <TextField label="Password" type="password" autoComplete="new-password" required value={password} onChange={(e) => setPassword(e.target.value)} error={fieldError(err, "password")} hint="At least 10 characters; a passphrase is best." />
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          m.mutate();
+        }}
+        noValidate
+      >
+        <TextField
+          label="Name"
+          autoComplete="name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          error={fieldError(err, "name")}
+          hint="Your stack file is named after it, e.g. dana-scully."
+        />
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          error={fieldError(err, "email")}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="new-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          error={fieldError(err, "password")}
+          hint="At least 10 characters; a passphrase is best."
+        />
         {formError(err, ["email", "password", "name"]) ? <Notice kind="error">{formError(err, ["email", "password", "name"])}</Notice> : null}
-        <button type="submit" disabled={m.isPending}>Sign up</button>
+        <button type="submit" disabled={m.isPending}>
+          Sign up
+        </button>
       </form>
-      <p>Have an account? <Link to="/signin">Sign in</Link>.</p>
+      <p>
+        Have an account? <Link to="/signin">Sign in</Link>.
+      </p>
     </section>
   );
 }
@@ -81,13 +145,41 @@ export function VerifyPage() {
     <section className="narrow">
       <h1>Verify your e-mail</h1>
       <p>We sent a 6-digit code to your address.</p>
-      <form onSubmit={(e) => { e.preventDefault(); m.mutate(); }} noValidate>
-        <TextField label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} error={fieldError(err, "email")} />
-        <TextField label="Code" inputMode="numeric" autoComplete="one-time-code" required value={code} onChange={(e) => setCode(e.target.value)} error={fieldError(err, "code") ?? (err && "code" in err && err.code === "invalid-code" ? err.message : undefined)} />
-        {formError(err, ["email", "code"]) && !(err && "code" in err && err.code === "invalid-code") ? <Notice kind="error">{formError(err, ["email", "code"])}</Notice> : null}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          m.mutate();
+        }}
+        noValidate
+      >
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          error={fieldError(err, "email")}
+        />
+        <TextField
+          label="Code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          required
+          value={code}
+          onChange={(e) => setCode(e.target.value)}
+          error={fieldError(err, "code") ?? (err && "code" in err && err.code === "invalid-code" ? err.message : undefined)}
+        />
+        {formError(err, ["email", "code"]) && !(err && "code" in err && err.code === "invalid-code") ? (
+          <Notice kind="error">{formError(err, ["email", "code"])}</Notice>
+        ) : null}
         <div className="row">
-          <button type="submit" disabled={m.isPending}>Verify</button>
-          <button type="button" className="secondary" onClick={() => resend.mutate()} disabled={resend.isPending || !email}>Send a new code</button>
+          <button type="submit" disabled={m.isPending}>
+            Verify
+          </button>
+          <button type="button" className="secondary" onClick={() => resend.mutate()} disabled={resend.isPending || !email}>
+            Send a new code
+          </button>
         </div>
         {resend.isSuccess ? <Notice kind="info">A new code is on its way.</Notice> : null}
       </form>

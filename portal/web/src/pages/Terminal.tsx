@@ -11,7 +11,13 @@ export function TerminalPanel({ id, onClose }: { id: string; onClose: () => void
   const [status, setStatus] = useState("connecting…");
   useEffect(() => {
     if (!el.current) return;
-    const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false, theme: { background: "#111", foreground: "#eee" }, screenReaderMode: true });
+    const term = new Terminal({
+      cursorBlink: true,
+      fontSize: 14,
+      convertEol: false,
+      theme: { background: "#111", foreground: "#eee" },
+      screenReaderMode: true,
+    });
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.open(el.current);
@@ -59,8 +65,12 @@ export function TerminalPanel({ id, onClose }: { id: string; onClose: () => void
   return (
     <div className="terminal-wrap">
       <div className="row spread">
-        <span role="status" data-testid="terminal-status">Terminal: {status}</span>
-        <button type="button" className="secondary" onClick={onClose}>Close terminal</button>
+        <span role="status" data-testid="terminal-status">
+          Terminal: {status}
+        </span>
+        <button type="button" className="secondary" onClick={onClose}>
+          Close terminal
+        </button>
       </div>
       <div ref={el} className="terminal" data-testid="terminal" />
     </div>

@@ -2,9 +2,9 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "data/**", "bin/**", "eslint.config.js", "schemas/json/**"] },
+  { ignores: ["node_modules/**", "data/**", "bin/**", "eslint.config.js", "schemas/json/**", "portal/web/dist/**"] },
   {
-    files: ["**/*.ts"],
+    files: ["**/*.ts", "**/*.tsx"],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },

@@ -2,8 +2,9 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["**/*.test.ts"],
-    exclude: ["node_modules/**", "data/**"],
+    // Node by default; the web portal's component tests choose a DOM per file (`// @vitest-environment happy-dom`).
+    include: ["**/*.test.ts", "**/*.test.tsx"],
+    exclude: ["node_modules/**", "data/**", "portal/web/dist/**"],
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -21,6 +21,7 @@ import type { Config } from "../schemas/config.js";
 import { createHostKeyStore } from "../ssh/host-keys.js";
 import { loadProvisioningIdentity } from "../ssh/provisioning-key.js";
 import { createSpecStore } from "../stackfiles/spec-store.js";
+import { gitStackHistory } from "../portal/stack-history.js";
 import type { VpnClient } from "../vpn/client.js";
 import type { ComposedEngine } from "./compose.js";
 
@@ -39,7 +40,12 @@ export interface StartPortalDeps {
   mail?: MailTransport;
   /** Routers that read the raw body themselves (the git push webhook), mounted before the JSON parser. */
   rawBodyRouters?: Router[];
+  /** The built web portal; default portal/web/dist beside this checkout (served when it exists). */
+  webDist?: string;
 }
+
+/** Where `npm run build:web` writes the web portal. */
+export const WEB_DIST = path.resolve(import.meta.dirname, "../portal/web/dist");
 
 export interface RunningPortal {
   url: string;
@@ -108,6 +114,7 @@ export async function startPortal(config: Config, deps: StartPortalDeps): Promis
     db, specs, engine, ledger: deps.ledger, mail, clock, log, jwtSecret: loadJwtSecret(config.portal.jwtSecretFile),
     ...(pve ? { pve } : {}), ...(deps.vpn ? { vpn: deps.vpn } : {}), ...(terminal ? { terminal } : {}),
     ...(deps.rawBodyRouters ? { rawBodyRouters: deps.rawBodyRouters } : {}),
+    mode: { mode: deps.composed.mode, providers: deps.composed.providers }, history: gitStackHistory(config.stacksDir), webDist: deps.webDist ?? WEB_DIST,
     options: {
       corsOrigins: config.portal.corsOrigins, trustProxy: config.portal.trustProxy,
       runwayHours: config.portal.runwayHours, ...deps.options,

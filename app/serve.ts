@@ -46,6 +46,7 @@ export interface ServeSummary {
 
 export interface RunningServe {
   composed: ComposedEngine;
+  portal: RunningPortal;
   summary: ServeSummary;
   /** Lines for people: what runs, and why something does not. */
   notes: string[];
@@ -121,8 +122,9 @@ export async function startServe(config: Config, opts: ServeOptions): Promise<Ru
   };
   return {
     composed,
+    portal,
     summary,
-    notes: extras.notes,
+    notes: [...extras.notes, `portal: ${portal.url} (web portal and API; ${path.join(config.dataDir, "serve.json")})`],
     async close() {
       for (const c of closers.reverse()) await c();
       await composed.close();

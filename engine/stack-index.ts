@@ -81,6 +81,15 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
   // The same validator as `proxstack validate`, keeping parses of unchanged files between calls.
   const validator = createStackSetValidator();
   const platformPath = join(dir, PLATFORM_FILE);
+  // The validator hands back the same spec object while a file's text is unchanged: its hash is kept with it.
+  const hashes = new WeakMap<UserStackSpec, { platform: PlatformSpec; hash: string }>();
+  const hashOf = (spec: UserStackSpec, platform: PlatformSpec): string => {
+    const hit = hashes.get(spec);
+    if (hit?.platform === platform) return hit.hash;
+    const hash = userStackHash(spec, platform);
+    hashes.set(spec, { platform, hash });
+    return hash;
+  };
 
   /** Who holds each value now: live resources first, then the last good spec of each file. */
   const holders = (): Map<string, string> => {
@@ -115,7 +124,7 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
         delete e.valid;
         delete e.errors;
         if (spec && platformSpec) {
-          e.valid = { spec, hash: userStackHash(spec, platformSpec) };
+          e.valid = { spec, hash: hashOf(spec, platformSpec) };
           e.lastGood = spec;
         } else {
           const errors = (byPath.get(e.path)?.errors ?? []).map(formatPositionedError);

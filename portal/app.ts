@@ -18,6 +18,7 @@ import { createRateLimiter } from "./rate-limit.js";
 import { createAccountsRepo } from "./repos/accounts.js";
 import { createAuditRepo } from "./repos/audit.js";
 import { createSessionsRepo } from "./repos/sessions.js";
+import { aboutRoutes, sourceRoutes, type PortalMode } from "./routes/about.js";
 import { adminRoutes } from "./routes/admin.js";
 import { authRoutes } from "./routes/auth.js";
 import { catalogRoutes } from "./routes/catalog.js";
@@ -26,10 +27,12 @@ import { instanceRoutes } from "./routes/instances.js";
 import { pointsRoutes } from "./routes/points.js";
 import { vpnRoutes } from "./routes/vpn.js";
 import type { RouteRegistry } from "./routing.js";
+import type { StackHistory } from "./stack-history.js";
 import type { TerminalSessions } from "./terminal-session.js";
 import { attachTerminal, type TerminalServer } from "./terminal-ws.js";
 import { createTicketStore } from "./terminal-tickets.js";
 import { createTokenService } from "./tokens.js";
+import { webStatic } from "./web-static.js";
 
 export interface PortalDeps {
   db: PortalDb;
@@ -50,6 +53,12 @@ export interface PortalDeps {
   options?: Partial<PortalOptions>;
   /** Routers that read the raw body themselves (the git push webhook), mounted before the JSON parser. */
   rawBodyRouters?: Router[];
+  /** Simulation or real, for GET /api/mode (default: everything simulated). */
+  mode?: PortalMode;
+  /** The stacks repository's history, for GET /api/instances/:id/source (503 without it). */
+  history?: StackHistory;
+  /** The built web portal (portal/web/dist); served at / when it holds an index.html. */
+  webDist?: string;
 }
 
 export interface PortalApp {
@@ -164,7 +173,9 @@ export function createApp(deps: PortalDeps): PortalApp {
   };
   mount("/api/auth", (reg) => authRoutes(ctx, reg));
   mount("/api", (reg) => catalogRoutes(ctx, reg));
+  mount("/api", (reg) => aboutRoutes(ctx, reg, deps.mode));
   mount("/api/instances", (reg) => instanceRoutes(ctx, reg, tickets));
+  mount("/api/instances", (reg) => sourceRoutes(ctx, reg, deps.history));
   mount("/api/points", (reg) => pointsRoutes(ctx, reg));
   mount("/api/vpn", (reg) => vpnRoutes(ctx, reg));
   mount("/api/events", (reg) => eventRoutes(ctx, reg));
@@ -174,6 +185,9 @@ export function createApp(deps: PortalDeps): PortalApp {
     openapi ??= openApiDocument(registry, mounts);
     res.json(openapi);
   });
+
+  const web = deps.webDist ? webStatic(deps.webDist) : undefined;
+  if (web) app.use(web);
 
   app.use(notFoundRoute);
   app.use(errorMiddleware(deps.log));

@@ -19,6 +19,8 @@ Where the host allows (root, OpenSSH server, iproute2), each running simulated c
 by a real host in a network namespace, so the SSH hardening hook runs against a real sshd
 (--no-real-containers turns this off). Without VPN_URL, the VPN service starts in-process where
 WireGuard (wireguard-go or the kernel module) and nftables are available (--no-vpn turns it off).
+The portal (web portal at /, API under /api) listens on PORT (default 8080) and writes
+<data dir>/serve.json with its URL.
 
 --faults LIST injects faults into the simulators from the start, to watch the engine converge under
 them, e.g. errorRate=0.2,lockTimeoutRate=0.1 (a knob goes to every simulator that has it; pve.K=V or

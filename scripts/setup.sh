@@ -40,4 +40,14 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund
 fi
+
+# The web portal (portal/web → portal/web/dist, served by the portal at /): built when missing or older than its sources.
+web_stale() {
+  [ -f portal/web/dist/index.html ] || return 0
+  [ -n "$(find portal/web/src portal/web/index.html portal/web/vite.config.ts package-lock.json -newer portal/web/dist/index.html -print -quit)" ]
+}
+if web_stale; then
+  echo "setup: building the web portal"
+  npm run build:web
+fi
 echo "setup: ready ($mode)"

@@ -16,6 +16,7 @@ import { openPortalDb, type PortalDb } from "../db.js";
 import type { EngineView, InstanceStatus, RunRecord, StackStatus, StatusEvent } from "../engine-view.js";
 import { createOutboxTransport } from "../mail.js";
 import { createPasswordHasher } from "../passwords.js";
+import { gitStackHistory } from "../stack-history.js";
 import type { TerminalSession, TerminalSessions } from "../terminal-session.js";
 import { client, codeFromOutbox } from "./http.js";
 import { createSqliteLedger } from "./sqlite-ledger.js";
@@ -145,7 +146,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<PortalOptions> = {}, extra: { vpn?: VpnClient; terminal?: TerminalSessions } = {}): Promise<Harness> {
+export async function startHarness(options: Partial<PortalOptions> = {}, extra: { vpn?: VpnClient; terminal?: TerminalSessions; webDist?: string } = {}): Promise<Harness> {
   const root = mkdtempSync(join(tmpdir(), "portal-test-"));
   const stacksDir = join(root, "stacks");
   cpSync(join(REPO, "stacks"), stacksDir, { recursive: true });
@@ -166,7 +167,7 @@ export async function startHarness(options: Partial<PortalOptions> = {}, extra: 
   const secret = new Uint8Array(Buffer.from("0123456789abcdef0123456789abcdef-test-secret"));
   const portal = createApp({
     db, specs, engine, ledger, mail: createOutboxTransport(outbox, "portal@example.invalid", clock), clock, log: silentLogger(), jwtSecret: secret,
-    pve, terminal: extra.terminal ?? terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
+    pve, terminal: extra.terminal ?? terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}), ...(extra.webDist ? { webDist: extra.webDist } : {}), history: gitStackHistory(stacksDir), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
   });
   const server: Server = createServer(portal.app);
   portal.attach(server);

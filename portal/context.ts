@@ -18,7 +18,7 @@ import type { TokenService } from "./tokens.js";
 /** The Proxmox operations the portal performs itself (runtime actions; desired state always goes through the spec store). */
 export type PortalProxmox = Pick<
   ProxmoxClient,
-  "containerStatus" | "rrddata" | "listSnapshots" | "createSnapshot" | "deleteSnapshot" | "rollbackSnapshot" | "backup" | "listBackups" | "rebootContainer" | "nodes"
+  "containerStatus" | "rrddata" | "listSnapshots" | "createSnapshot" | "deleteSnapshot" | "rollbackSnapshot" | "backup" | "listBackups" | "deleteVolume" | "rebootContainer" | "nodes"
 >;
 
 export interface PortalOptions {

@@ -95,7 +95,9 @@ function fakePve(): FakePve {
     },
     rollbackSnapshot: async (_n, vmid, name) => (calls.push(`rollback ${vmid} ${name}`), task),
     backup: async (_n, vmid) => (calls.push(`backup ${vmid}`), { ...task, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_30-00_00_00.tar.zst` }),
-    listBackups: async (_n, vmid) => [{ upid: task.upid, vmid: vmid ?? 0, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_29-00_00_00.tar.zst`, starttime: 1_795_910_400 }],
+    listBackups: async (_n, vmid) => [{ upid: task.upid, vmid: vmid ?? 0, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_29-00_00_00.tar.zst`, starttime: 1_795_910_400 }]
+      .filter((b) => !calls.includes(`delvolume local local:backup/${b.archive.split("/").at(-1) ?? ""}`)),
+    deleteVolume: async (_n, storage, volid) => (calls.push(`delvolume ${storage} ${volid}`), task),
     rebootContainer: async (_n, vmid) => (calls.push(`reboot ${vmid}`), task),
     nodes: async () => [{ node: "pve1", status: "online", cpu: 0.1, maxcpu: 8, mem: 1, maxmem: 2 }],
   };

@@ -168,7 +168,7 @@ export async function startHarness(options: Partial<PortalOptions> = {}, extra: 
   const secret = new Uint8Array(Buffer.from("0123456789abcdef0123456789abcdef-test-secret"));
   const portal = createApp({
     db, specs, engine, ledger, mail: createOutboxTransport(outbox, "portal@example.invalid", clock), clock, log: silentLogger(), jwtSecret: secret,
-    pve, terminal: extra.terminal ?? terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
+    pve, stackRepo: { stacksDir, dataDir: root }, terminal: extra.terminal ?? terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
   });
   const server: Server = createServer(portal.app);
   portal.attach(server);

@@ -5,7 +5,7 @@ import { openLedgerRepository, type LedgerRepository } from "../billing/ledger-r
 import type { BillingNotifier } from "../billing/notifier.js";
 import { createOutboxNotifier } from "../billing/outbox-notifier.js";
 import { createBillingJobs, type BillingJobs, type Scheduler } from "../billing/jobs.js";
-import { backupVolid, runSchedules } from "../billing/schedules.js";
+import { runSchedules } from "../billing/schedules.js";
 import { createBilling, specsFromIndex, type Billing, type SpecSource } from "../billing/service.js";
 import type { ProxmoxClient } from "../clients/proxmox/client.js";
 import { createStackFileWriter, type SuspensionWriter } from "../billing/stack-file-writer.js";
@@ -108,9 +108,6 @@ export async function startBilling(
       ? {
           schedules: (now: Date) => runSchedules({
             repo: opened.repo, specs: opened.specs, instances: opened.instances, pve, notifier: opened.notifier, log: opened.log, backupStorage: storage,
-            deleteBackup: async (node, archive) => {
-              await pve.request("DELETE", `/nodes/${encodeURIComponent(node)}/storage/${encodeURIComponent(storage)}/content/${encodeURIComponent(backupVolid(storage, archive))}`);
-            },
           }, now),
         }
       : {}),

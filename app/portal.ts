@@ -112,6 +112,7 @@ export async function startPortal(config: Config, deps: StartPortalDeps): Promis
     : undefined;
   const portal = createApp({
     db, specs, engine, ledger: deps.ledger, mail, clock, log, jwtSecret: loadJwtSecret(config.portal.jwtSecretFile),
+    stackRepo: { stacksDir: config.stacksDir, dataDir: config.dataDir },
     ...(pve ? { pve } : {}), ...(deps.vpn ? { vpn: deps.vpn } : {}), ...(terminal ? { terminal } : {}),
     ...(deps.rawBodyRouters ? { rawBodyRouters: deps.rawBodyRouters } : {}),
     mode: { mode: deps.composed.mode, providers: deps.composed.providers }, history: gitStackHistory(config.stacksDir), webDist: deps.webDist ?? WEB_DIST,

@@ -65,14 +65,11 @@ describe("scheduled snapshots and backups (Proxmox simulator)", () => {
     const spec: UserStackSpec = { ...alice, instances: [web] };
     const status: InstanceStatus[] = [{ stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running", state: "ready", updatedAt: "2026-11-01T00:00:00.000Z" }];
     repo = openLedgerRepository(join(dir, "billing.db"), { now: new Date("2026-11-30T10:00:00Z") });
-    const deleted: string[] = [];
     const notices: BillingNotice[] = [];
     const deps: ScheduleDeps = {
       repo, pve, log: silentLogger(),
       specs: { load: async () => ({ platform, users: new Map([["alice", spec]]) }) },
       instances: () => status,
-      // The simulator has no storage-content API, so backup volumes are deleted through this seam.
-      deleteBackup: async (_node, archive) => void deleted.push(archive),
       notifier: { notify: async (n) => void notices.push(n) },
     };
 
@@ -93,7 +90,12 @@ describe("scheduled snapshots and backups (Proxmox simulator)", () => {
     expect(third.map((o) => [o.kind, o.pruned.length])).toEqual([["snapshot", 1], ["backup", 1]]);
     expect(third[0]?.pruned).toEqual(["pxs_auto_202612030300"]);
     expect((await pve.listSnapshots("pve1", 2001)).map((s) => s.name).filter((n) => n !== "current").sort()).toEqual(["mine", "pxs_auto_202612040300", "pxs_auto_202612050300"]);
-    expect(deleted.map((a) => a.split("/").at(-1))).toEqual(["vzdump-lxc-2001-2026_12_03-10_00_00.tar.zst", "vzdump-lxc-2001-2026_12_04-05_00_00.tar.zst"]);
+    expect(third[1]?.pruned).toEqual(["vzdump-lxc-2001-2026_12_04-05_00_00.tar.zst"]);
+    // The pruned archives are gone from the simulator's storage; the one kept is still there.
+    for (const day of ["2026_12_03-10_00_00", "2026_12_04-05_00_00"]) {
+      await expect(pve.deleteVolume("pve1", "local", `local:backup/vzdump-lxc-2001-${day}.tar.zst`)).rejects.toThrow(/does not exist/);
+    }
+    expect((await pve.deleteVolume("pve1", "local", "local:backup/vzdump-lxc-2001-2026_12_05-05_00_00.tar.zst")).exitstatus).toBe("OK");
     expect(repo.ownBackups("alice", "web")).toHaveLength(1);
     expect(repo.events("alice").map((e) => e.type)).toEqual(["backup", "snapshot", "backup", "snapshot", "backup", "snapshot"]);
     expect(notices.every((n) => n.type === "snapshot" || n.type === "backup")).toBe(true);

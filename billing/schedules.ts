@@ -15,15 +15,13 @@ import type { SpecSource } from "./service.js";
 export const AUTO_SNAPSHOT = /^pxs_auto_\d{12}$/;
 
 /** What schedules need of Proxmox. */
-export type ScheduleProxmox = Pick<ProxmoxClient, "createSnapshot" | "listSnapshots" | "deleteSnapshot" | "backup">;
+export type ScheduleProxmox = Pick<ProxmoxClient, "createSnapshot" | "listSnapshots" | "deleteSnapshot" | "backup" | "deleteVolume">;
 
 export interface ScheduleDeps {
   repo: LedgerRepository;
   specs: SpecSource;
   instances(): InstanceStatus[];
   pve: ScheduleProxmox;
-  /** Deletes one backup archive proxstack took (a storage volume on real Proxmox). */
-  deleteBackup(node: string, archive: string): Promise<void>;
   notifier: BillingNotifier;
   log: Logger;
   /** vzdump target storage. @default local */
@@ -102,7 +100,7 @@ async function take(
       outcome.detail = basename(archive);
       const own = deps.repo.ownBackups(stack, instance);
       for (const old of own.slice(0, Math.max(0, own.length - keep))) {
-        await deps.deleteBackup(node, old.archive);
+        await deps.pve.deleteVolume(node, storage, backupVolid(storage, old.archive));
         deps.repo.forgetBackup(old.archive);
         outcome.pruned.push(basename(old.archive));
       }

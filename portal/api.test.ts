@@ -173,12 +173,17 @@ describe("catalog, instances and points", () => {
     expect(backup.body.volid).toBe("local:backup/vzdump-lxc-2001-2026_11_30-00_00_00.tar.zst");
     const own = "local:backup/vzdump-lxc-2001-2026_11_29-00_00_00.tar.zst";
     expect((await h.api("GET", "/api/instances/alice.web/backups", { token: alice.token })).body.items).toEqual([{ volid: own, createdAt: "2026-11-29T00:00:00.000Z" }]);
+    const head = h.git("rev-parse", "HEAD");
+    const notOwn = "local:backup/vzdump-lxc-2999-2026_11_29-00_00_00.tar.zst";
+    expect((await h.api("DELETE", `/api/instances/alice.web/backups/${encodeURIComponent(notOwn)}`, { token: alice.token })).body.error.code).toBe("not-found");
     const del = await h.api("DELETE", `/api/instances/alice.web/backups/${encodeURIComponent(own)}`, { token: alice.token });
-    expect([del.status, del.body.error.code]).toEqual([501, "not-implemented"]);
+    expect(h.git("rev-parse", "HEAD")).toBe(head);
+    expect(del.status).toBe(204);
+    expect((await h.api("GET", "/api/instances/alice.web/backups", { token: alice.token })).body.items).toEqual([]);
     expect((await h.api("GET", "/api/instances/alice.web/stats", { token: alice.token })).body).toEqual({
       state: "running", cpu: 0.1, cores: 1, memory: { used: 100, total: 512 }, disk: { used: 10, total: 80 }, network: { in: 1, out: 2 }, uptime: 60,
     });
-    expect(h.pve.calls).toEqual(["reboot 2001", "snapshot 2001 pre", "rollback 2001 pre", "delsnapshot 2001 pre", "backup 2001", "status 2001"]);
+    expect(h.pve.calls).toEqual(["reboot 2001", "snapshot 2001 pre", "rollback 2001 pre", "delsnapshot 2001 pre", "backup 2001", `delvolume local ${own}`, "status 2001"]);
   });
 });
 

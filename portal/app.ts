@@ -5,7 +5,7 @@ import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import type { SpecStore } from "../stackfiles/spec-store.js";
 import type { VpnClient } from "../vpn/client.js";
-import { DEFAULT_PORTAL_OPTIONS, type PortalContext, type PortalOptions, type PortalProxmox } from "./context.js";
+import { DEFAULT_PORTAL_OPTIONS, type PortalContext, type PortalOptions, type PortalProxmox, type StackRepoPaths } from "./context.js";
 import type { PortalDb } from "./db.js";
 import type { EngineView } from "./engine-view.js";
 import { errorMiddleware, httpError, notFoundRoute } from "./http-errors.js";
@@ -46,6 +46,8 @@ export interface PortalDeps {
   jwtSecret: Uint8Array;
   /** Runtime actions (snapshots, backups, stats, reboot); without it those routes answer 503. */
   pve?: PortalProxmox;
+  /** The stacks repository and data dir for GET /api/admin/sync and rollback; without it those routes answer 503. */
+  stackRepo?: StackRepoPaths;
   vpn?: VpnClient;
   terminal?: TerminalSessions;
   /** Default scrypt N=2^15; tests pass cheaper parameters. */
@@ -135,6 +137,7 @@ export function createApp(deps: PortalDeps): PortalApp {
     specs: deps.specs,
     engine: deps.engine,
     pve: deps.pve,
+    stackRepo: deps.stackRepo,
     vpn: deps.vpn,
     terminal: deps.terminal,
     limits: {

@@ -18,8 +18,14 @@ import type { TokenService } from "./tokens.js";
 /** The Proxmox operations the portal performs itself (runtime actions; desired state always goes through the spec store). */
 export type PortalProxmox = Pick<
   ProxmoxClient,
-  "containerStatus" | "rrddata" | "listSnapshots" | "createSnapshot" | "deleteSnapshot" | "rollbackSnapshot" | "backup" | "listBackups" | "rebootContainer" | "nodes"
+  "containerStatus" | "rrddata" | "listSnapshots" | "createSnapshot" | "deleteSnapshot" | "rollbackSnapshot" | "backup" | "listBackups" | "deleteVolume" | "rebootContainer" | "nodes"
 >;
+
+/** Where the admin's git interface reads and writes: `config.stacksDir` and `config.dataDir`. */
+export interface StackRepoPaths {
+  stacksDir: string;
+  dataDir: string;
+}
 
 export interface PortalOptions {
   /** Origins allowed by CORS; none: CORS off. @default [] */
@@ -89,6 +95,8 @@ export interface PortalContext {
   specs: SpecStore;
   engine: EngineView;
   pve: PortalProxmox | undefined;
+  /** The stacks git repository and the data dir (sync.json) for the admin's sync status and rollback; undefined: those routes answer 503. */
+  stackRepo: StackRepoPaths | undefined;
   vpn: VpnClient | undefined;
   terminal: TerminalSessions | undefined;
   limits: { loginPerAccount: RateLimiter; authPerIp: RateLimiter };

@@ -97,6 +97,10 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
       expect(backup.archive).toMatch(/^\/var\/lib\/vz\/dump\/vzdump-lxc-2001-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d\.tar\.zst$/);
       const backups = await client.listBackups(NODE, 2001);
       expect(backups.map((b) => b.archive)).toEqual([backup.archive]);
+      const volid = `local:backup/${backup.archive?.split("/").at(-1) ?? ""}`;
+      expect((await client.deleteVolume(NODE, "local", volid)).exitstatus).toBe("OK");
+      expect(await client.listBackups(NODE, 2001)).toEqual([]);
+      await expect(client.deleteVolume(NODE, "local", volid)).rejects.toThrow(`volume '${volid}' does not exist`);
 
       await client.setFirewallOptions(NODE, 2001, { enable: true, policy_in: "DROP" });
       expect(await client.getFirewallOptions(NODE, 2001)).toMatchObject({ enable: 1, policy_in: "DROP" });

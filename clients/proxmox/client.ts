@@ -153,8 +153,10 @@ export interface ProxmoxClient {
 
   /** Runs vzdump for one container; the result names the archive from the task log. */
   backup(node: string, vmid: number, opts?: { storage?: string; mode?: "snapshot" | "suspend" | "stop"; compress?: "0" | "1" | "gzip" | "lzo" | "zstd" }): Promise<TaskResult & { archive: string | undefined }>;
-  /** Backups made by vzdump tasks still in the node's task history (newest first). */
+  /** Backups made by vzdump tasks still in the node's task history (newest first), less those an imgdel task removed since. */
   listBackups(node: string, vmid?: number): Promise<Backup[]>;
+  /** Deletes a storage volume, e.g. a vzdump archive `local:backup/vzdump-lxc-….tar.zst` (a task). */
+  deleteVolume(node: string, storage: string, volid: string): Promise<TaskResult>;
 
   getFirewallOptions(node: string, vmid: number): Promise<Record<string, string | number>>;
   setFirewallOptions(node: string, vmid: number, options: Record<string, PveParamValue>, opts?: { delete?: string[] }): Promise<void>;
@@ -331,8 +333,18 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
           if (m && (vmid === undefined || Number(m[2]) === vmid)) out.push({ upid: t.upid, vmid: Number(m[2]), archive: m[1] ?? "", starttime: t.starttime });
         }
       }
-      return out;
+      // An archive deleted since (an imgdel task logged "Removed volume 'storage:backup/<file>'") is no longer a backup.
+      const removed = new Set<string>();
+      for (const t of await request<(Omit<TaskStatus, "status"> & { status?: string })[]>("GET", `/nodes/${enc(node)}/tasks`, { typefilter: "imgdel", limit: 500 })) {
+        if (t.status !== "OK") continue;
+        for (const line of await taskLog(node, t.upid)) {
+          const m = /^Removed volume '[^:']+:backup\/([^']+)'/.exec(line);
+          if (m?.[1]) removed.add(m[1]);
+        }
+      }
+      return out.filter((b) => !removed.has(b.archive.split("/").at(-1) ?? ""));
     },
+    deleteVolume: (node, storage, volid) => runTask(node, "DELETE", `/nodes/${enc(node)}/storage/${enc(storage)}/content/${enc(volid)}`),
     getFirewallOptions: (node, vmid) => request("GET", ct(node, vmid, "/firewall/options")),
     setFirewallOptions: async (node, vmid, options, o) => {
       await request("PUT", ct(node, vmid, "/firewall/options"), { ...options, delete: o?.delete?.length ? o.delete.join(",") : undefined });

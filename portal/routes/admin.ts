@@ -1,4 +1,5 @@
-// /api/admin (role admin): users (search, ban, role, point grants through the ledger), stacks with conditions, retry, node capacity.
+// /api/admin (role admin): users (search, ban, role, point grants through the ledger), stacks with conditions, retry, node capacity,
+// the stacks repository's sync status and a stack file's rollback (check report first, commit on confirm).
 import { Router, type Request } from "express";
 import { z } from "zod";
 import { AdminUsersQuery, BanBody, GrantBody, RoleBody, UserOut } from "../api-schemas.js";
@@ -10,8 +11,37 @@ import { MICRO } from "../points-ledger.js";
 import { proxmoxOf, pveCall } from "../proxmox-calls.js";
 import { route, type RouteRegistry } from "../routing.js";
 import { DNS_LABEL } from "../../schemas/common.js";
+import { SyncStatusSchema } from "../../schemas/sync-status.js";
+import { ProxstackError } from "../../lib/errors.js";
+import { commitRollback, planRollback, type RollbackPlan } from "../../stackrepo/rollback.js";
+import { syncStatus } from "../../stackrepo/sync.js";
 
 const AdminUserOut = UserOut.extend({ banned: z.boolean(), banReason: z.string().nullable(), banExpiresAt: z.string().nullable(), balance: z.number() });
+
+const RollbackBody = z
+  .object({
+    to: z.string().trim().min(1).max(200).describe("The revision to restore the stack file from: a commit id, a branch or HEAD~N. @example HEAD~1"),
+    confirm: z.boolean().optional().describe("Commit the restoration; without it only the check report is answered."),
+    allowReplace: z.boolean().optional().describe("Allow a restoration that replaces containers."),
+    allowDestroy: z.boolean().optional().describe("Allow a restoration that destroys containers."),
+  })
+  .strict();
+/** As `proxstack rollback --json`: the plan without the file texts, and the new commit once committed. */
+const RollbackOut = z.object({
+  stack: z.string(),
+  file: z.string().describe("@example alice.yaml"),
+  to: z.string(),
+  commit: z.string().describe("The revision resolved to a commit id."),
+  allocations: z.array(z.object({ instance: z.string(), field: z.enum(["vmid", "ip"]), value: z.string(), outcome: z.enum(["kept-current", "kept", "dropped"]), reason: z.string() })),
+  report: z.looseObject({ ok: z.boolean(), failures: z.array(z.string()), replacements: z.number(), destroys: z.number() }).describe("The check report of today → restored (as `proxstack check --json`)."),
+  changes: z.boolean().describe("False when the file is already as it was at the revision."),
+  committed: z.string().optional().describe("The rollback commit, when confirmed."),
+});
+
+const rollbackOut = (plan: RollbackPlan, committed?: string) => {
+  const { current: _c, restored: _r, ...rest } = plan;
+  return { ...rest, ...(committed ? { committed } : {}) };
+};
 
 export function adminRoutes(ctx: PortalContext, registry: RouteRegistry): Router {
   const r = Router();
@@ -95,6 +125,57 @@ export function adminRoutes(ctx: PortalContext, registry: RouteRegistry): Router
     response: { status: 200, schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) }, errors: [401, 403, 503] }, [admin], async (_req, res) => {
     const nodes = await pveCall("nodes", () => proxmoxOf(ctx).nodes());
     res.json({ items: nodes });
+  });
+  const repoPaths = () => {
+    if (!ctx.stackRepo) throw httpError(503, "not-configured", "this portal was started without the stacks repository; sync status and rollback are not available");
+    return ctx.stackRepo;
+  };
+
+  route(r, registry, { method: "get", path: "/sync", tag: "admin", auth: "admin", summary: "The last sync of the stacks repository with its remote (null: none yet)",
+    response: { status: 200, schema: z.object({ sync: SyncStatusSchema.nullable() }) }, errors: [401, 403, 503] }, [admin], (_req, res) => {
+    res.json({ sync: syncStatus(repoPaths().dataDir) ?? null });
+  });
+
+  route(r, registry, { method: "post", path: "/stacks/:stack/rollback", tag: "admin", auth: "admin",
+    summary: "Restore a stack file as it was at a revision: the check report, and with confirm a new commit (422 with the report when the check refuses it)",
+    body: RollbackBody, response: { status: 200, schema: RollbackOut }, errors: [400, 401, 403, 404, 409, 422, 503] }, [admin], async (req, res, { body }) => {
+    const { stacksDir } = repoPaths();
+    const stack = String(req.params.stack ?? "");
+    if (!DNS_LABEL.test(stack)) throw notFound(`stack ${JSON.stringify(stack.slice(0, 63))}`);
+    let plan: RollbackPlan;
+    try {
+      plan = await planRollback(stacksDir, stack, body.to, { allowReplace: body.allowReplace ?? false, allowDestroy: body.allowDestroy ?? false });
+    } catch (err) {
+      if (!(err instanceof ProxstackError)) throw err;
+      if (err.code === "no-such-stack") throw notFound(`stack ${JSON.stringify(stack)} (no ${stack}.yaml now or at ${body.to})`);
+      if (err.code === "unknown-revision") {
+        throw httpError(400, "unknown-revision", `git does not know the revision ${JSON.stringify(body.to)}; give a commit id, a branch or HEAD~N`, { to: "is not a known revision" });
+      }
+      if (err.code === "not-a-repository") throw httpError(503, "not-configured", "the stacks directory is not a git repository; rollback is not available");
+      throw err;
+    }
+    if (!body.confirm) {
+      res.json(rollbackOut(plan));
+      return;
+    }
+    if (!plan.changes) throw httpError(409, "nothing-to-roll-back", `${plan.file} is already as it was at ${body.to}; nothing to commit`);
+    if (!plan.report.ok) {
+      res.status(422).json({
+        error: { code: "rollback-refused", message: `restoring ${plan.file} as of ${body.to} is refused: ${plan.report.failures.join("; ")}` },
+        rollback: rollbackOut(plan),
+      });
+      return;
+    }
+    const me = caller(req).account;
+    let committed: string;
+    try {
+      committed = await commitRollback(stacksDir, plan, { name: me.name || me.email, email: me.email });
+    } catch (err) {
+      if (err instanceof ProxstackError && err.code === "changed-meanwhile") throw httpError(409, "changed-meanwhile", `${plan.file} changed while the rollback was prepared; check again`);
+      throw err;
+    }
+    ctx.audit.record({ actorId: me.id, action: "rollback-stack", detail: { stack, to: body.to, commit: plan.commit, committed } }, ctx.clock.now());
+    res.json(rollbackOut(plan, committed));
   });
   return r;
 }

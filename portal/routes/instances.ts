@@ -268,16 +268,16 @@ export function instanceRoutes(ctx: PortalContext, registry: RouteRegistry, tick
     res.status(201).json({ volid: volidOf(out.archive), createdAt: ctx.clock.now().toISOString() });
   });
 
-  route(r, registry, { method: "delete", path: `${IdParam}/backups/:volid`, tag: "backups", auth: "user", summary: "Delete a backup (not available yet: answers 501 for your own backups)",
-    response: { status: 204 }, errors: [401, 404, 501] }, [user], async (req, res) => {
+  route(r, registry, { method: "delete", path: `${IdParam}/backups/:volid`, tag: "backups", auth: "user", summary: "Delete one of this instance's backups (the storage volume is removed; 204)",
+    response: { status: 204 }, errors: [401, 404, 409] }, [user], async (req, res) => {
     const o = await ownInstance(ctx, caller(req).account, id(req));
     const at = await observed(o.stack, o.instance.name);
     const volid = String(req.params.volid ?? "");
     const list = await pveCall("list backups", () => proxmoxOf(ctx).listBackups(at.node, at.vmid));
     // The volid must be exactly one of this instance's archives: never a substring test.
     if (!list.some((b) => b.vmid === at.vmid && volidOf(b.archive) === volid)) throw notFound(`backup ${JSON.stringify(volid.slice(0, 120))}`);
-    void res;
-    throw httpError(501, "not-implemented", "deleting backups is not supported by this proxstack yet (the Proxmox client has no storage-content delete)");
+    await pveCall("delete backup", () => proxmoxOf(ctx).deleteVolume(at.node, volid.slice(0, volid.indexOf(":")), volid));
+    res.status(204).end();
   });
 
   // --- stats ---

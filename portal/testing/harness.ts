@@ -96,7 +96,9 @@ function fakePve(): FakePve {
     },
     rollbackSnapshot: async (_n, vmid, name) => (calls.push(`rollback ${vmid} ${name}`), task),
     backup: async (_n, vmid) => (calls.push(`backup ${vmid}`), { ...task, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_30-00_00_00.tar.zst` }),
-    listBackups: async (_n, vmid) => [{ upid: task.upid, vmid: vmid ?? 0, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_29-00_00_00.tar.zst`, starttime: 1_795_910_400 }],
+    listBackups: async (_n, vmid) => [{ upid: task.upid, vmid: vmid ?? 0, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_29-00_00_00.tar.zst`, starttime: 1_795_910_400 }]
+      .filter((b) => !calls.includes(`delvolume local local:backup/${b.archive.split("/").at(-1) ?? ""}`)),
+    deleteVolume: async (_n, storage, volid) => (calls.push(`delvolume ${storage} ${volid}`), task),
     rebootContainer: async (_n, vmid) => (calls.push(`reboot ${vmid}`), task),
     nodes: async () => [{ node: "pve1", status: "online", cpu: 0.1, maxcpu: 8, mem: 1, maxmem: 2 }],
   };
@@ -167,7 +169,8 @@ export async function startHarness(options: Partial<PortalOptions> = {}, extra: 
   const secret = new Uint8Array(Buffer.from("0123456789abcdef0123456789abcdef-test-secret"));
   const portal = createApp({
     db, specs, engine, ledger, mail: createOutboxTransport(outbox, "portal@example.invalid", clock), clock, log: silentLogger(), jwtSecret: secret,
-    pve, terminal: extra.terminal ?? terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}), ...(extra.webDist ? { webDist: extra.webDist } : {}), history: gitStackHistory(stacksDir), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
+    pve, stackRepo: { stacksDir, dataDir: root }, terminal: extra.terminal ?? terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}),
+    ...(extra.webDist ? { webDist: extra.webDist } : {}), history: gitStackHistory(stacksDir), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
   });
   const server: Server = createServer(portal.app);
   portal.attach(server);

@@ -266,7 +266,9 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
           if (!ct) throw taskError(`unable to find VM/CT ${id}`);
           log(`INFO: Starting Backup of VM ${id} (lxc)`);
           log(`INFO: CT Name: ${String(ct.config.hostname ?? `CT${id}`)}`);
-          log(`INFO: creating vzdump archive '${archivePath(String(a.storage), id)}'`);
+          const archive = archivePath(String(a.storage), id);
+          log(`INFO: creating vzdump archive '${archive}'`);
+          store.putVolume(t.node, `${String(a.storage)}:backup/${archive.split("/").at(-1) ?? ""}`);
           log(`INFO: Finished Backup of VM ${id} (00:00:01)`);
         }
         log("INFO: Backup job finished successfully");
@@ -288,6 +290,8 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
         store.putContainer({ ...fresh, config: { ...fresh.config, [disk]: String(fresh.config[disk]).replace(/size=[^,]+/, `size=${gib}G`) } });
         return;
       }
+      case "imgdel":
+        return;
       default:
         throw taskError(`simulation: unknown task action ${String(a.kind)}`);
     }
@@ -511,6 +515,19 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       vmids = vmids.filter((v) => !exclude.has(v));
       const first = [`INFO: starting new backup job: vzdump ${vmids.join(" ")} --storage ${storage} --mode ${String(p.mode ?? "snapshot")}`];
       return task(node, "vzdump", vmids.length === 1 ? String(vmids[0]) : "", user, { kind: "vzdump", vmids, storage }, first);
+    },
+
+    // The volume may be given with or without its `storage:` prefix, as PVE accepts both.
+    "DELETE /nodes/{node}/storage/{storage}/content/{volume}": (p, user) => {
+      const node = checkNode(p.node);
+      const storage = String(p.storage);
+      if (!deps.storages.includes(storage)) die(`storage '${storage}' does not exist`);
+      const volume = String(p.volume);
+      const volid = volume.includes(":") ? volume : `${storage}:${volume}`;
+      if (!volid.startsWith(`${storage}:`)) die(`volume '${volid}' is not on storage '${storage}'`);
+      if (!store.deleteVolume(node, volid)) die(`volume '${volid}' does not exist`);
+      // PVE's imgdel task carries no id (a volid's ':' and '/' cannot be in a UPID); the simulator removes the volume at once and the task reports it.
+      return task(node, "imgdel", "", user, { kind: "imgdel", volid }, [`Removed volume '${volid}'`]);
     },
 
     "GET /nodes/{node}/tasks/{upid}/status": (p) => {

@@ -69,7 +69,7 @@ export function referenceDir(): string {
 /** Loads the PVE schema of one version from the reference JSON; nothing is hand-copied. */
 export function loadPveSchema(version: PveVersion, dir = referenceDir()): PveApiSchema {
   const raw = JSON.parse(readFileSync(dir + FILES[version], "utf8")) as { endpoints: PveNode[]; related_endpoints: PveNode[] };
-  // The read-only endpoints `proxstack doctor` needs beyond the vendored subset (supplement.json says where they come from).
+  // The endpoints `proxstack doctor` and backup deletion need beyond the vendored subset (supplement.json says where they come from).
   const extra = JSON.parse(readFileSync(new URL("./supplement.json", import.meta.url), "utf8")) as { endpoints: PveNode[] };
   const nodes = [...raw.endpoints, ...raw.related_endpoints, ...extra.endpoints];
   const compiled = nodes.map((n) => ({

@@ -172,3 +172,22 @@ describe("PVE simulator: tasks", () => {
     expect([r.status, r.json?.message]).toEqual([500, "unable to parse worker upid 'not-a-upid'\n"]);
   });
 });
+
+describe("PVE simulator: storage content delete", () => {
+  it("deletes a vzdump archive it wrote (a task), then refuses it as it refuses any unknown volume", async () => {
+    const ct = await call("POST", "/nodes/pve1/lxc", { form: { vmid: "160", ostemplate: "local:vztmpl/debian-12.tar.zst" } });
+    expect((await waitTask(String(ct.json?.data))).exitstatus).toBe("OK");
+    const dump = await call("POST", "/nodes/pve1/vzdump", { form: { vmid: "160", storage: "local" } });
+    expect((await waitTask(String(dump.json?.data))).exitstatus).toBe("OK");
+    const log = await call("GET", `/nodes/pve1/tasks/${encodeURIComponent(String(dump.json?.data))}/log`);
+    const archive = /creating vzdump archive '[^']*\/(vzdump-lxc-160-[^']+)'/.exec(JSON.stringify(log.json?.data))?.[1];
+    expect(archive).toMatch(/^vzdump-lxc-160-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d\.tar\.zst$/);
+    const volid = `local:backup/${archive}`;
+    const del = await call("DELETE", `/nodes/pve1/storage/local/content/${encodeURIComponent(volid)}`);
+    expect(String(del.json?.data)).toMatch(UPID_RE);
+    expect(String(del.json?.data)).toMatch(/:imgdel::/);
+    expect((await waitTask(String(del.json?.data))).exitstatus).toBe("OK");
+    const again = await call("DELETE", `/nodes/pve1/storage/local/content/${encodeURIComponent(volid)}`);
+    expect([again.status, again.json?.message]).toEqual([500, `volume '${volid}' does not exist\n`]);
+  });
+});

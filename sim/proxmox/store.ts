@@ -81,6 +81,10 @@ export interface PveStore {
   putTask(t: Task): void;
   listTasks(node: string): Task[];
   runningTasks(): Task[];
+  /** Storage volumes vzdump wrote (volid `storage:backup/<file>`), per node. */
+  putVolume(node: string, volid: string): void;
+  /** Removes a volume; false when the node has no such volume. */
+  deleteVolume(node: string, volid: string): boolean;
   /** A counter that survives restarts (task pids). */
   nextCounter(name: string, start: number): number;
   close(): void;
@@ -96,6 +100,7 @@ export function openPveStore(dbPath: string): PveStore {
     CREATE TABLE IF NOT EXISTS snapshots (vmid INTEGER NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (vmid, name));
     CREATE TABLE IF NOT EXISTS tasks (upid TEXT PRIMARY KEY, node TEXT NOT NULL, status TEXT NOT NULL, starttime INTEGER NOT NULL, doc TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS volumes (node TEXT NOT NULL, volid TEXT NOT NULL, PRIMARY KEY (node, volid));
   `);
   const q = {
     getCt: db.prepare<[number], { doc: string }>("SELECT doc FROM containers WHERE vmid = ?"),
@@ -110,6 +115,8 @@ export function openPveStore(dbPath: string): PveStore {
     putTask: db.prepare("INSERT INTO tasks (upid, node, status, starttime, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT(upid) DO UPDATE SET status = excluded.status, doc = excluded.doc"),
     nodeTasks: db.prepare<[string], { doc: string }>("SELECT doc FROM tasks WHERE node = ? ORDER BY starttime DESC, rowid DESC"),
     running: db.prepare<[], { doc: string }>("SELECT doc FROM tasks WHERE status = 'running'"),
+    putVol: db.prepare("INSERT OR IGNORE INTO volumes (node, volid) VALUES (?, ?)"),
+    delVol: db.prepare("DELETE FROM volumes WHERE node = ? AND volid = ?"),
     counter: db.prepare<[string, number], { value: number }>(
       "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
     ),
@@ -146,6 +153,8 @@ export function openPveStore(dbPath: string): PveStore {
     putTask: (t) => void q.putTask.run(t.upid, t.node, t.status, t.starttime, JSON.stringify(t)),
     listTasks: (node) => q.nodeTasks.all(node).map((r) => toTask(r.doc)),
     runningTasks: () => q.running.all().map((r) => toTask(r.doc)),
+    putVolume: (node, volid) => void q.putVol.run(node, volid),
+    deleteVolume: (node, volid) => q.delVol.run(node, volid).changes > 0,
     nextCounter: (name, start) => q.counter.get(name, start)?.value ?? start,
     close: () => db.close(),
   };

@@ -23,7 +23,10 @@ export default tseslint.config(
     files: ["**/*.ts"],
     ignores: ["**/*.test.ts", "**/testing/**", "bench/**", "test/**"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["**/testing/**"], message: "test doubles live in testing/ folders: production code must not import them" }] }],
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["**/testing/**"], message: "test doubles live in testing/ folders: production code must not import them" }] },
+      ],
     },
   },
   // The engine depends on the StackRunner interface only: no simulator, VPN, hook, test-host or CLI implementation.
@@ -36,7 +39,29 @@ export default tseslint.config(
         {
           patterns: [
             { group: ["**/testing/**"], message: "production code must not import testing/ folders" },
-            { group: ["../sim/**", "../../sim/**", "../vpn/**", "../../vpn/**", "../hooks/**", "!../hooks/hook.js", "../../hooks/**", "!../../hooks/hook.js", "../testhosts/**", "../../testhosts/**", "../scripts/**", "../../scripts/**", "../app/**", "../../app/**", "../runners/pulumi/**", "../runners/simulation/**", "../../runners/pulumi/**", "../../runners/simulation/**"], message: "engine/ depends on interfaces only (runners/runner.ts); implementations are wired in app/" },
+            {
+              group: [
+                "../sim/**",
+                "../../sim/**",
+                "../vpn/**",
+                "../../vpn/**",
+                "../hooks/**",
+                "!../hooks/hook.js",
+                "../../hooks/**",
+                "!../../hooks/hook.js",
+                "../testhosts/**",
+                "../../testhosts/**",
+                "../scripts/**",
+                "../../scripts/**",
+                "../app/**",
+                "../../app/**",
+                "../runners/pulumi/**",
+                "../runners/simulation/**",
+                "../../runners/pulumi/**",
+                "../../runners/simulation/**",
+              ],
+              message: "engine/ depends on interfaces only (runners/runner.ts); implementations are wired in app/",
+            },
           ],
         },
       ],

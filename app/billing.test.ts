@@ -56,12 +56,16 @@ describe("billing with the engine in simulation", () => {
     const last = await billing.tick(at(1));
     expect(last.stacks.find((s) => s.stack === "alice")).toMatchObject({ dueMicro: 51_388n, chargedMicro: 10_000n, balanceMicro: 0n });
     expect(last.suspended).toEqual(["alice"]);
-    expect(notices.map((n) => [n.type, n.stack])).toEqual([["runway-warning", "alice"], ["suspended", "alice"]]);
+    expect(notices.map((n) => [n.type, n.stack])).toEqual([
+      ["runway-warning", "alice"],
+      ["suspended", "alice"],
+    ]);
 
     const alice = join(config.stacksDir, "alice.yaml");
     expect(readFileSync(alice, "utf8")).toContain(`suspension:\n  reason: points-exhausted\n  since: ${at(1).toISOString()}\n`);
-    expect(execFileSync("git", ["-C", config.stacksDir, "log", "-1", "--format=%an <%ae>|%s"], { encoding: "utf8" }).trim())
-      .toBe("proxstack billing <billing@proxstack.invalid>|billing: suspend alice (points exhausted)");
+    expect(execFileSync("git", ["-C", config.stacksDir, "log", "-1", "--format=%an <%ae>|%s"], { encoding: "utf8" }).trim()).toBe(
+      "proxstack billing <billing@proxstack.invalid>|billing: suspend alice (points exhausted)",
+    );
     await waitFor(async () => (await containers(pve))[2001] === "stopped", "alice/web stopped by the engine", 60_000);
     await waitFor(() => engine.store.getStack("alice")?.reason === "Applied", "alice applied", 60_000);
     expect(await containers(pve)).toEqual({ 2000: "running", 2001: "stopped", 2002: "stopped", 2003: "stopped" });
@@ -91,10 +95,15 @@ describe("startBilling", () => {
     const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);
     cpSync(join(REPO, "stacks"), config.stacksDir, { recursive: true });
     const clock = manualClock(new Date("2027-01-04T10:00:00Z"));
-    const status = [{ stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running" as const, state: "ready" as const, updatedAt: "2027-01-04T10:00:00.000Z" }];
+    const status = [
+      { stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running" as const, state: "ready" as const, updatedAt: "2027-01-04T10:00:00.000Z" },
+    ];
     let fire: (() => Promise<void>) | undefined;
     const started = await startBilling(config, {
-      log: silentLogger(), clock, status: { listInstances: () => status }, notifier: { notify: async () => undefined },
+      log: silentLogger(),
+      clock,
+      status: { listInstances: () => status },
+      notifier: { notify: async () => undefined },
       scheduler: (_expr, run) => {
         fire = run;
         return { stop: () => (fire = undefined) };

@@ -46,7 +46,9 @@ export function openBilling(config: Config, w: BillingWiring): OpenedBilling {
   if (!status) {
     const file = join(config.dataDir, "engine.db");
     if (!existsSync(file)) {
-      throw new ProxstackError("engine-db-missing", `no engine database at ${file}; start the engine with 'npm start' or 'proxstack reconcile'`, { kind: "stall" });
+      throw new ProxstackError("engine-db-missing", `no engine database at ${file}; start the engine with 'npm start' or 'proxstack reconcile'`, {
+        kind: "stall",
+      });
     }
     const store = openStatusStore(file, { clock });
     status = store;
@@ -106,9 +108,19 @@ export async function startBilling(
     tick: (now) => opened.billing.tick(now),
     ...(pve
       ? {
-          schedules: (now: Date) => runSchedules({
-            repo: opened.repo, specs: opened.specs, instances: opened.instances, pve, notifier: opened.notifier, log: opened.log, backupStorage: storage,
-          }, now),
+          schedules: (now: Date) =>
+            runSchedules(
+              {
+                repo: opened.repo,
+                specs: opened.specs,
+                instances: opened.instances,
+                pve,
+                notifier: opened.notifier,
+                log: opened.log,
+                backupStorage: storage,
+              },
+              now,
+            ),
         }
       : {}),
     ...(w.scheduler ? { scheduler: w.scheduler } : {}),

@@ -68,7 +68,10 @@ describe("composeEngine: each provider real exactly when configured", () => {
     expect(calls.pulumi).toHaveLength(0);
     expect(calls.simulation).toHaveLength(1);
     const { pve, cloudflare } = c.simulators;
-    expect(calls.simulation[0]?.simulators).toEqual({ pve: { url: pve?.url, token: pve?.token }, cloudflare: { url: cloudflare?.url, token: cloudflare?.token } });
+    expect(calls.simulation[0]?.simulators).toEqual({
+      pve: { url: pve?.url, token: pve?.token },
+      cloudflare: { url: cloudflare?.url, token: cloudflare?.token },
+    });
     expect(pve?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(cloudflare?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/client\/v4$/);
     expect(files).toEqual({ proxmox: true, cloudflare: true });
@@ -95,7 +98,10 @@ describe("composeEngine: each provider real exactly when configured", () => {
     expect(c.simulators.cloudflare).toBeUndefined();
     const pve = c.simulators.pve;
     expect(calls.pulumi).toHaveLength(0);
-    expect(calls.simulation[0]?.simulators).toEqual({ pve: { url: pve?.url, token: pve?.token }, cloudflare: { url: CF.CLOUDFLARE_API_URL, token: CF.CLOUDFLARE_API_TOKEN } });
+    expect(calls.simulation[0]?.simulators).toEqual({
+      pve: { url: pve?.url, token: pve?.token },
+      cloudflare: { url: CF.CLOUDFLARE_API_URL, token: CF.CLOUDFLARE_API_TOKEN },
+    });
     expect(files).toEqual({ proxmox: true, cloudflare: false });
   });
 
@@ -116,7 +122,11 @@ describe("composeEngine: each provider real exactly when configured", () => {
     root = mkdtempSync(join(tmpdir(), "compose-cf-"));
     external = await startCloudflareSimulator({ dbPath: join(root, "external-cf.db"), ...simulatorSeedFromPlatform(platform).cloudflare });
     const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data"), CLOUDFLARE_API_TOKEN: external.token, CLOUDFLARE_API_URL: external.url }, root);
-    composed = await composeEngine(config, { log: silentLogger(), repoRoot: REPO, options: { watch: false, resyncIntervalMs: 0, debounceMs: 10, platformQuietMs: 50 } });
+    composed = await composeEngine(config, {
+      log: silentLogger(),
+      repoRoot: REPO,
+      options: { watch: false, resyncIntervalMs: 0, debounceMs: 10, platformQuietMs: 50 },
+    });
     expect(composed.simulators.cloudflare).toBeUndefined();
     await composed.engine.start();
     await composed.engine.idle();
@@ -150,7 +160,10 @@ describe("composeEngine: first start and a missing stacks directory", () => {
     store.close();
 
     const mistyped = loadConfig({ PROXSTACK_DATA_DIR: data, PROXSTACK_STACKS_DIR: join(root, "stakcs") }, root);
-    const err = await composeEngine(mistyped, { log: silentLogger(), repoRoot: REPO, runners }).then(() => undefined, (e: unknown) => e);
+    const err = await composeEngine(mistyped, { log: silentLogger(), repoRoot: REPO, runners }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: "stacks-dir-missing", kind: "stall" });
     expect((err as Error).message).toBe(
       `the stacks directory ${join(root, "stakcs")} does not exist, but ${join(data, "engine.db")} knows 1 stack(s) (alice): ` +

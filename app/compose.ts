@@ -88,7 +88,11 @@ export interface ComposedEngine {
  * Refuses (naming the path) when `known` is non-empty: the status database then knows stacks, so the
  * directory is missing or mistyped, and seeding the examples would make the engine destroy them.
  */
-export async function ensureStacksRepo(stacksDir: string, seedDir: string, known: { db: string; stacks: readonly string[] } = { db: "", stacks: [] }): Promise<boolean> {
+export async function ensureStacksRepo(
+  stacksDir: string,
+  seedDir: string,
+  known: { db: string; stacks: readonly string[] } = { db: "", stacks: [] },
+): Promise<boolean> {
   if (existsSync(stacksDir)) return false;
   if (known.stacks.length > 0) {
     const some = known.stacks.slice(0, 5).join(", ") + (known.stacks.length > 5 ? ", …" : "");
@@ -134,23 +138,31 @@ export async function composeEngine(config: Config, deps: ComposeDeps): Promise<
 
 async function wire(config: Config, deps: ComposeDeps, clock: Clock, store: StatusStore, closers: (() => Promise<void> | void)[]): Promise<ComposedEngine> {
   const runners = { ...defaultRunners, ...deps.runners };
-  await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"), { db: join(config.dataDir, "engine.db"), stacks: store.listStacks().map((s) => s.name) });
+  await ensureStacksRepo(config.stacksDir, join(deps.repoRoot, "stacks"), {
+    db: join(config.dataDir, "engine.db"),
+    stacks: store.listStacks().map((s) => s.name),
+  });
   const { publicKey } = await ensureProvisioningKey(config.dataDir);
-  const vpnPeerAddresses = deps.vpnPeerAddresses ? { vpnPeerAddresses: deps.vpnPeerAddresses } : deps.vpn ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) } : {};
+  const vpnPeerAddresses = deps.vpnPeerAddresses
+    ? { vpnPeerAddresses: deps.vpnPeerAddresses }
+    : deps.vpn
+      ? { vpnPeerAddresses: createVpnPeerAddresses(deps.vpn) }
+      : {};
   const which = shouldSimulate(config);
   const providers = providersOf(config);
   const simDir = join(config.dataDir, "simulation");
 
-  const sims = which.pve || which.cloudflare
-    ? await startSimulators({
-      stateDir: simDir,
-      seed: simulatorSeedFromPlatform(await platformForSeed(config.stacksDir)),
-      which,
-      logger: deps.log,
-      ...(deps.backing && which.pve ? { backing: deps.backing } : {}),
-      ...(deps.faults ? { faults: deps.faults } : {}),
-    })
-    : undefined;
+  const sims =
+    which.pve || which.cloudflare
+      ? await startSimulators({
+          stateDir: simDir,
+          seed: simulatorSeedFromPlatform(await platformForSeed(config.stacksDir)),
+          which,
+          logger: deps.log,
+          ...(deps.backing && which.pve ? { backing: deps.backing } : {}),
+          ...(deps.faults ? { faults: deps.faults } : {}),
+        })
+      : undefined;
   if (sims) closers.push(() => sims.close());
   const simulators = { ...(sims?.pve ? { pve: sims.pve } : {}), ...(sims?.cloudflare ? { cloudflare: sims.cloudflare } : {}) };
   // A simulated provider talks to its simulator; a real one to the configured endpoint.
@@ -221,7 +233,9 @@ async function platformForSeed(stacksDir: string) {
   await probe.resync();
   const platform = probe.platform();
   if (!platform.spec) {
-    throw new ProxstackError("platform-invalid", `cannot seed the simulators: ${(platform.errors ?? ["platform.yaml is invalid"]).join("; ")}`, { kind: "stall" });
+    throw new ProxstackError("platform-invalid", `cannot seed the simulators: ${(platform.errors ?? ["platform.yaml is invalid"]).join("; ")}`, {
+      kind: "stall",
+    });
   }
   return platform.spec;
 }

@@ -35,6 +35,8 @@ describe("ensureDataDir", () => {
     const { log, lines } = capture();
     ensureDataDir(dir, log);
     expect(statSync(dir).mode & 0o777).toBe(0o755);
-    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([`data directory ${dir} is open to other local users (mode 755): run chmod 700 ${dir}`]);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      `data directory ${dir} is open to other local users (mode 755): run chmod 700 ${dir}`,
+    ]);
   });
 });

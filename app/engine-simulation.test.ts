@@ -21,7 +21,10 @@ afterEach(async () => {
 });
 
 async function containers(pve: ProxmoxClient): Promise<{ vmid: number; status: string }[]> {
-  return (await pve.listContainers("pve1")).filter((c) => c.template !== 1).map((c) => ({ vmid: c.vmid, status: c.status })).sort((a, b) => a.vmid - b.vmid);
+  return (await pve.listContainers("pve1"))
+    .filter((c) => c.template !== 1)
+    .map((c) => ({ vmid: c.vmid, status: c.status }))
+    .sort((a, b) => a.vmid - b.vmid);
 }
 
 describe("engine + simulation runner + simulators", () => {
@@ -41,7 +44,9 @@ describe("engine + simulation runner + simulators", () => {
       { vmid: 2003, status: "stopped" },
     ]);
     expect(engine.store.mode).toBe("simulation");
-    expect(execFileSync("git", ["-C", config.stacksDir, "log", "--format=%s"], { encoding: "utf8" })).toMatch(/engine: allocate carol: lab vmid 2000 ip 10\.10\.0\.20/);
+    expect(execFileSync("git", ["-C", config.stacksDir, "log", "--format=%s"], { encoding: "utf8" })).toMatch(
+      /engine: allocate carol: lab vmid 2000 ip 10\.10\.0\.20/,
+    );
 
     const carol = join(config.stacksDir, "carol.yaml");
     writeFileSync(carol, readFileSync(carol, "utf8").trimEnd() + "\n  - name: extra\n    template: ubuntu-24\n    plan: small\n");
@@ -84,7 +89,11 @@ describe("engine + simulation runner + simulators", () => {
   it("Proxmox faults at 20% (5xx and lock timeouts): every stack converges; a total outage shows Stalled, which clears", async () => {
     root = mkdtempSync(join(tmpdir(), "engine-sim-faults-"));
     const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);
-    composed = await composeEngine(config, { log: silentLogger(), repoRoot: REPO, options: { debounceMs: 30, platformQuietMs: 100, backoff: { baseMs: 50, capMs: 300, stallAfter: 2 } } });
+    composed = await composeEngine(config, {
+      log: silentLogger(),
+      repoRoot: REPO,
+      options: { debounceMs: 30, platformQuietMs: 100, backoff: { baseMs: 50, capMs: 300, stallAfter: 2 } },
+    });
     const { engine } = composed;
     const sims = composed.simulators.pve!;
     const seen = new Set<string>();
@@ -100,7 +109,11 @@ describe("engine + simulation runner + simulators", () => {
     expect(engine.store.getStack("alice")?.condition).toBe("Stalled");
     expect(engine.store.getStack("alice")?.message).toMatch(/simulated fault|500/);
     sims.setFaults({ errorRate: 0.1, lockTimeoutRate: 0.1 });
-    await waitFor(() => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"), "convergence under faults", 120_000).catch((e: unknown) => {
+    await waitFor(
+      () => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"),
+      "convergence under faults",
+      120_000,
+    ).catch((e: unknown) => {
       throw new Error(`${String(e)}: ${JSON.stringify(engine.store.listStacks().map((s) => [s.name, s.reason, s.failures, s.message]))}`);
     });
     sims.setFaults({});

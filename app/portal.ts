@@ -71,7 +71,8 @@ export function engineView(engine: Engine): EngineView {
 export function loadJwtSecret(file: string): Uint8Array {
   if (existsSync(file)) {
     const s = Buffer.from(readFileSync(file, "utf8").trim(), "base64url");
-    if (s.length < 32) throw new ProxstackError("jwt-secret-short", `PORTAL_JWT_SECRET_FILE ${file}: the secret must be at least 32 bytes (base64url)`, { kind: "stall" });
+    if (s.length < 32)
+      throw new ProxstackError("jwt-secret-short", `PORTAL_JWT_SECRET_FILE ${file}: the secret must be at least 32 bytes (base64url)`, { kind: "stall" });
     return s;
   }
   mkdirSync(path.dirname(file), { recursive: true });
@@ -87,38 +88,58 @@ export async function startPortal(config: Config, deps: StartPortalDeps): Promis
   const db = openPortalDb(path.join(config.dataDir, "portal.db"));
   const sim = deps.composed.simulators;
   const pve: PortalProxmox | undefined = config.proxmox
-    ? createProxmoxClient({ endpoint: config.proxmox.endpoint, token: config.proxmox.token, tls: { insecure: config.proxmox.insecure, ...(config.proxmox.fingerprint ? { fingerprint: config.proxmox.fingerprint } : {}) } })
+    ? createProxmoxClient({
+        endpoint: config.proxmox.endpoint,
+        token: config.proxmox.token,
+        tls: { insecure: config.proxmox.insecure, ...(config.proxmox.fingerprint ? { fingerprint: config.proxmox.fingerprint } : {}) },
+      })
     : sim?.pve
       ? createProxmoxClient({ endpoint: sim.pve.url, token: sim.pve.token, taskPollMs: 20 })
       : undefined;
-  const mail = deps.mail ?? (config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl, config.mail.from) : createOutboxTransport(config.mail.outboxDir, config.mail.from, clock));
+  const mail =
+    deps.mail ??
+    (config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl, config.mail.from) : createOutboxTransport(config.mail.outboxDir, config.mail.from, clock));
   const identity = await loadProvisioningIdentity(config.dataDir).catch(() => undefined);
   const engine = engineView(deps.composed.engine);
   const specs = createSpecStore(config.stacksDir);
   // The same pins the ssh-harden hook records: the terminal refuses a host whose key changed.
   const hostKeys = identity ? createHostKeyStore(path.join(config.dataDir, "host-keys.db"), clock) : undefined;
-  const terminal = identity && hostKeys
-    ? createTerminalSessions({
-        identity,
-        hostKeys,
-        log,
-        // The host comes from the engine's state only; the Linux user from the stack file the engine applied.
-        lookup: (stack, instance) => {
-          const row = engine.listInstances(stack).find((i) => i.name === instance && i.state !== "destroyed" && i.power === "running");
-          const applied = engine.getStack(stack)?.appliedSpec as { linuxUser?: unknown } | undefined;
-          return row?.ip && typeof applied?.linuxUser === "string" ? { ip: row.ip, linuxUser: applied.linuxUser } : undefined;
-        },
-      })
-    : undefined;
+  const terminal =
+    identity && hostKeys
+      ? createTerminalSessions({
+          identity,
+          hostKeys,
+          log,
+          // The host comes from the engine's state only; the Linux user from the stack file the engine applied.
+          lookup: (stack, instance) => {
+            const row = engine.listInstances(stack).find((i) => i.name === instance && i.state !== "destroyed" && i.power === "running");
+            const applied = engine.getStack(stack)?.appliedSpec as { linuxUser?: unknown } | undefined;
+            return row?.ip && typeof applied?.linuxUser === "string" ? { ip: row.ip, linuxUser: applied.linuxUser } : undefined;
+          },
+        })
+      : undefined;
   const portal = createApp({
-    db, specs, engine, ledger: deps.ledger, mail, clock, log, jwtSecret: loadJwtSecret(config.portal.jwtSecretFile),
+    db,
+    specs,
+    engine,
+    ledger: deps.ledger,
+    mail,
+    clock,
+    log,
+    jwtSecret: loadJwtSecret(config.portal.jwtSecretFile),
     stackRepo: { stacksDir: config.stacksDir, dataDir: config.dataDir },
-    ...(pve ? { pve } : {}), ...(deps.vpn ? { vpn: deps.vpn } : {}), ...(terminal ? { terminal } : {}),
+    ...(pve ? { pve } : {}),
+    ...(deps.vpn ? { vpn: deps.vpn } : {}),
+    ...(terminal ? { terminal } : {}),
     ...(deps.rawBodyRouters ? { rawBodyRouters: deps.rawBodyRouters } : {}),
-    mode: { mode: deps.composed.mode, providers: deps.composed.providers }, history: gitStackHistory(config.stacksDir), webDist: deps.webDist ?? WEB_DIST,
+    mode: { mode: deps.composed.mode, providers: deps.composed.providers },
+    history: gitStackHistory(config.stacksDir),
+    webDist: deps.webDist ?? WEB_DIST,
     options: {
-      corsOrigins: config.portal.corsOrigins, trustProxy: config.portal.trustProxy,
-      runwayHours: config.portal.runwayHours, ...deps.options,
+      corsOrigins: config.portal.corsOrigins,
+      trustProxy: config.portal.trustProxy,
+      runwayHours: config.portal.runwayHours,
+      ...deps.options,
     },
   });
   const server = createServer(portal.app);

@@ -66,8 +66,14 @@ describe.skipIf(skip)("engine: post-deploy hooks after a simulated apply", () =>
     // proven in vpn/vpn.netns.test.ts; here the engine's wiring to the service is under test.
     const token = "engine-test-token-0123456789";
     vpnServer = await startVpnService({
-      dataDir: join(root, "vpn"), token, endpoint: "vpn.example.com:51820", subnet: "10.99.0.0/24", pool: "10.77.0.0/24",
-      log: silentLogger(), device: createMemoryDevice(), firewall: createMemoryFirewall(),
+      dataDir: join(root, "vpn"),
+      token,
+      endpoint: "vpn.example.com:51820",
+      subnet: "10.99.0.0/24",
+      pool: "10.77.0.0/24",
+      log: silentLogger(),
+      device: createMemoryDevice(),
+      firewall: createMemoryFirewall(),
     });
     const vpn = createVpnClient({ url: vpnServer.url, token });
 

@@ -42,12 +42,7 @@ function vpnToken(dataDir: string): string {
   return token;
 }
 
-export async function serveExtras(
-  config: Config,
-  log: Logger,
-  repoRoot: string,
-  opts: { realContainers: boolean; vpn: boolean },
-): Promise<ServeExtras> {
+export async function serveExtras(config: Config, log: Logger, repoRoot: string, opts: { realContainers: boolean; vpn: boolean }): Promise<ServeExtras> {
   const notes: string[] = [];
   const closers: (() => Promise<void>)[] = [];
   const deps: ServeExtras["deps"] = {};
@@ -76,8 +71,12 @@ export async function serveExtras(
     else {
       const token = vpnToken(config.dataDir);
       const server = await startVpnService({
-        dataDir: path.join(config.dataDir, "vpn"), token, endpoint: platform.vpn.endpoint, subnet: platform.vpn.subnet,
-        pool: platform.network.pool, log,
+        dataDir: path.join(config.dataDir, "vpn"),
+        token,
+        endpoint: platform.vpn.endpoint,
+        subnet: platform.vpn.subnet,
+        pool: platform.network.pool,
+        log,
       });
       deps.vpn = createVpnClient({ url: server.url, token });
       closers.push(() => server.close());

@@ -60,7 +60,10 @@ export async function startServe(config: Config, opts: ServeOptions): Promise<Ru
   let composed: ComposedEngine;
   try {
     composed = await composeEngine(config, {
-      log: opts.log, repoRoot: opts.repoRoot, ...extras.deps, ...opts.compose,
+      log: opts.log,
+      repoRoot: opts.repoRoot,
+      ...extras.deps,
+      ...opts.compose,
       options: {
         removalGraceMs: config.removal.graceMs,
         removalHoldAboveStacks: config.removal.holdAboveStacks,
@@ -79,24 +82,37 @@ export async function startServe(config: Config, opts: ServeOptions): Promise<Ru
   let portal: RunningPortal;
   try {
     const clock = opts.compose?.clock ?? systemClock;
-    const sync = startSyncTimer({ sync: () => syncStackRepo({ dir: config.stacksDir, dataDir: config.dataDir, clock, log: opts.log }), timers: systemTimers, intervalMs: config.git.syncIntervalMs, log: opts.log });
+    const sync = startSyncTimer({
+      sync: () => syncStackRepo({ dir: config.stacksDir, dataDir: config.dataDir, clock, log: opts.log }),
+      timers: systemTimers,
+      intervalMs: config.git.syncIntervalMs,
+      log: opts.log,
+    });
     closers.push(() => sync.stop());
     const proxmox = proxmoxClientOf(config, composed);
     // Administrators are never billed; the portal's accounts say who they are (read when billing asks).
     let portalRef: RunningPortal | undefined;
     const billing: StartedBilling = await startBilling(config, {
-      log: opts.log, clock, status: composed.engine.store, ...(proxmox ? { proxmox } : {}),
+      log: opts.log,
+      clock,
+      status: composed.engine.store,
+      ...(proxmox ? { proxmox } : {}),
       isExempt: (stack) => portalRef?.portal.ctx.accounts.byStack(stack)?.role === "admin",
     });
     closers.push(() => billing.stop());
     const platform = composed.engine.index.platform().spec;
     portal = await startPortal(config, {
-      composed, log: opts.log, clock, ledger: pointsLedgerOf(billing.repo, clock),
+      composed,
+      log: opts.log,
+      clock,
+      ledger: pointsLedgerOf(billing.repo, clock),
       ...(extras.deps.vpn ? { vpn: extras.deps.vpn } : {}),
       ...(opts.port !== undefined ? { port: opts.port } : {}),
       // The signup bonus is the platform file's (billing's), credited once when the e-mail is verified.
       options: { signupBonusPoints: platform?.billing.signupBonusPoints ?? 100 },
-      ...(config.git.webhookSecret ? { rawBodyRouters: [createGitHookRouter({ secret: config.git.webhookSecret, onPush: () => sync.trigger(), log: opts.log })] } : {}),
+      ...(config.git.webhookSecret
+        ? { rawBodyRouters: [createGitHookRouter({ secret: config.git.webhookSecret, onPush: () => sync.trigger(), log: opts.log })] }
+        : {}),
     });
     portalRef = portal;
     closers.push(() => portal.close());

@@ -32,8 +32,10 @@ const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh
 
 function userFile(name: string): string {
   const inst = (n: string, plan: string) => `  - name: ${n}\n    template: debian-12\n    plan: ${plan}\n    domains:\n      - { subdomain: www, port: 80 }\n`;
-  return `# ${name}: generated for the portal benchmark\napiVersion: proxstack.dev/v1\nkind: UserStack\nname: ${name}\nowner:\n  email: ${name}@example.com\n` +
-    `linuxUser: ${name}\nsshKeys:\n  - ${KEY}\ninstances:\n${inst("web", "small")}${inst("db", "medium")}${inst("dev", "small")}`;
+  return (
+    `# ${name}: generated for the portal benchmark\napiVersion: proxstack.dev/v1\nkind: UserStack\nname: ${name}\nowner:\n  email: ${name}@example.com\n` +
+    `linuxUser: ${name}\nsshKeys:\n  - ${KEY}\ninstances:\n${inst("web", "small")}${inst("db", "medium")}${inst("dev", "small")}`
+  );
 }
 
 async function listen(app: express.Express): Promise<{ url: string; server: Server }> {
@@ -62,18 +64,39 @@ async function listInstances(): Promise<BenchFigure[]> {
     const names = Array.from({ length: USERS }, (_, i) => `u${String(i).padStart(4, "0")}`);
     names.forEach((n, i) => {
       writeFileSync(join(stacks, `${n}.yaml`), userFile(n));
-      rows.set(n, ["web", "db", "dev"].map((inst, j) => ({
-        stack: n, name: inst, vmid: 10_000 + i * 3 + j, ip: `10.${10 + (i >> 8)}.${i & 255}.${20 + j}`, power: "running", state: "ready", updatedAt: "2026-11-30T00:00:00Z",
-      })));
+      rows.set(
+        n,
+        ["web", "db", "dev"].map((inst, j) => ({
+          stack: n,
+          name: inst,
+          vmid: 10_000 + i * 3 + j,
+          ip: `10.${10 + (i >> 8)}.${i & 255}.${20 + j}`,
+          power: "running",
+          state: "ready",
+          updatedAt: "2026-11-30T00:00:00Z",
+        })),
+      );
     });
     const engine: EngineView = {
-      getStack: () => undefined, listStacks: () => [], listInstances: (s) => rows.get(s) ?? [], listRuns: () => [], subscribe: () => () => undefined,
-      enqueue: () => undefined, queueStats: () => ({ queued: 0, running: 0, delayed: 0 }),
+      getStack: () => undefined,
+      listStacks: () => [],
+      listInstances: (s) => rows.get(s) ?? [],
+      listRuns: () => [],
+      subscribe: () => () => undefined,
+      enqueue: () => undefined,
+      queueStats: () => ({ queued: 0, running: 0, delayed: 0 }),
     };
     const db = openPortalDb(join(root, "portal.db"));
     const portal = createApp({
-      db, specs: createSpecStore(stacks), engine, ledger: createSqliteLedger(), mail: createOutboxTransport(join(root, "outbox"), "b@example.com", systemClock),
-      clock: systemClock, log: silentLogger(), jwtSecret: new Uint8Array(48).fill(3), options: { authRequestsPerIp: 1_000_000 },
+      db,
+      specs: createSpecStore(stacks),
+      engine,
+      ledger: createSqliteLedger(),
+      mail: createOutboxTransport(join(root, "outbox"), "b@example.com", systemClock),
+      clock: systemClock,
+      log: silentLogger(),
+      jwtSecret: new Uint8Array(48).fill(3),
+      options: { authRequestsPerIp: 1_000_000 },
     });
     const hash = await createPasswordHasher().hash("bench password 123");
     const tokens: string[] = [];
@@ -105,11 +128,29 @@ async function listInstances(): Promise<BenchFigure[]> {
     db.close();
     if (real.non2xx > 0) throw new Error(`${real.non2xx} non-2xx answers in the portal run: ${JSON.stringify(real.statusCodeStats)}`);
     const ratio = real.requests.average / base.requests.average;
-    const timeouts = { name: "requests that timed out or failed (portal / bare)", value: real.errors + real.timeouts, unit: "requests", baseline: { name: "bare", value: base.errors + base.timeouts } };
+    const timeouts = {
+      name: "requests that timed out or failed (portal / bare)",
+      value: real.errors + real.timeouts,
+      unit: "requests",
+      baseline: { name: "bare", value: base.errors + base.timeouts },
+    };
     return [
-      { name: `GET /api/instances, ${USERS} users × 3 instances, ${CONNECTIONS} connections: requests/s`, value: real.requests.average, unit: "req/s",
-        baseline: { name: "bare express handler, same answer", value: base.requests.average }, goal: "≥ 50% of bare", met: ratio >= 0.5 },
-      { name: "GET /api/instances p99 latency", value: real.latency.p99, unit: "ms", baseline: { name: "bare express handler p99", value: base.latency.p99 }, goal: "< 50 ms", met: real.latency.p99 < 50 },
+      {
+        name: `GET /api/instances, ${USERS} users × 3 instances, ${CONNECTIONS} connections: requests/s`,
+        value: real.requests.average,
+        unit: "req/s",
+        baseline: { name: "bare express handler, same answer", value: base.requests.average },
+        goal: "≥ 50% of bare",
+        met: ratio >= 0.5,
+      },
+      {
+        name: "GET /api/instances p99 latency",
+        value: real.latency.p99,
+        unit: "ms",
+        baseline: { name: "bare express handler p99", value: base.latency.p99 },
+        goal: "< 50 ms",
+        met: real.latency.p99 < 50,
+      },
       timeouts,
     ];
   } finally {
@@ -136,7 +177,10 @@ async function submitToRunning(): Promise<BenchFigure[]> {
       const token = (await api("POST", "/api/auth/login", { body: { email, password: "correct horse battery" } })).body.accessToken as string;
       for (let i = 0; i < 5; i++) {
         const t0 = performance.now();
-        const r = await api("POST", "/api/instances", { token, body: { name: `i${i}`, template: "debian-12", plan: "small", ...(i === 0 ? { sshKeys: [KEY] } : {}) } });
+        const r = await api("POST", "/api/instances", {
+          token,
+          body: { name: `i${i}`, template: "debian-12", plan: "small", ...(i === 0 ? { sshKeys: [KEY] } : {}) },
+        });
         enqueue.push(performance.now() - t0);
         if (r.status !== 202) throw new Error(`create: ${r.status} ${r.text}`);
         for (;;) {
@@ -148,8 +192,20 @@ async function submitToRunning(): Promise<BenchFigure[]> {
     }
     const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)] ?? NaN;
     return [
-      { name: "portal submit → instance running (simulation), p95 of 10", value: p(samples, 0.95), unit: "ms", baseline: { name: "submit answered (202: edit, validate, commit), p95", value: p(enqueue, 0.95) }, goal: "< 1000 ms", met: p(samples, 0.95) < 1000 },
-      { name: "portal submit → instance running (simulation), p50", value: p(samples, 0.5), unit: "ms", baseline: { name: "submit answered, p50", value: p(enqueue, 0.5) } },
+      {
+        name: "portal submit → instance running (simulation), p95 of 10",
+        value: p(samples, 0.95),
+        unit: "ms",
+        baseline: { name: "submit answered (202: edit, validate, commit), p95", value: p(enqueue, 0.95) },
+        goal: "< 1000 ms",
+        met: p(samples, 0.95) < 1000,
+      },
+      {
+        name: "portal submit → instance running (simulation), p50",
+        value: p(samples, 0.5),
+        unit: "ms",
+        baseline: { name: "submit answered, p50", value: p(enqueue, 0.5) },
+      },
     ];
   } finally {
     await portal.close();

@@ -16,9 +16,7 @@ function fmt(n: number): string {
 }
 
 function figureLine(f: BenchFigure): string {
-  const base = f.baseline
-    ? ` | ${fmt(f.baseline.value)} ${f.unit} (${f.baseline.name}) | ${fmt(f.value / f.baseline.value)}×`
-    : " | – | –";
+  const base = f.baseline ? ` | ${fmt(f.baseline.value)} ${f.unit} (${f.baseline.name}) | ${fmt(f.value / f.baseline.value)}×` : " | – | –";
   const goal = f.goal ? ` | ${f.goal} ${f.met === undefined ? "" : f.met ? "✔ met" : "✘ not met"}` : " | –";
   return `| ${f.name} | ${fmt(f.value)} ${f.unit}${base}${goal} |`;
 }

@@ -29,12 +29,14 @@ async function throughput(url: string, headers: Record<string, string>): Promise
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
   let count = 0;
   const end = Date.now() + SECONDS * 1000;
-  await Promise.all(Array.from({ length: CLIENTS }, async () => {
-    while (Date.now() < end) {
-      await get(agent, url, "GET", headers);
-      count++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (Date.now() < end) {
+        await get(agent, url, "GET", headers);
+        count++;
+      }
+    }),
+  );
   agent.destroy();
   return count / SECONDS;
 }
@@ -54,7 +56,13 @@ export const bench: Bench = {
     });
     await new Promise<void>((r) => bare.listen(0, "127.0.0.1", r));
     const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/`;
-    const sim = await startProxmoxSimulator({ dbPath: path.join(dir, "pve.db"), nodes: ["pve1"], templates: [{ vmid: 9000 }], taskDelayMs: 0, authFailureDelayMs: 0 });
+    const sim = await startProxmoxSimulator({
+      dbPath: path.join(dir, "pve.db"),
+      nodes: ["pve1"],
+      templates: [{ vmid: 9000 }],
+      taskDelayMs: 0,
+      authFailureDelayMs: 0,
+    });
     try {
       const client = createProxmoxClient({ endpoint: sim.url, token: sim.token, taskPollMs: 2 });
       for (let i = 0; i < CLIENTS; i++) await client.cloneContainer("pve1", 9000, { newid: 2000 + i });
@@ -69,21 +77,23 @@ export const bench: Bench = {
       const bareRtt = (performance.now() - t0) / 200;
       const times: number[] = [];
       const end = Date.now() + SECONDS * 1000;
-      await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => {
-        const base = `${sim.url}/api2/json/nodes/pve1`;
-        let running = false;
-        while (Date.now() < end) {
-          const start = performance.now();
-          const upid = (JSON.parse(await get(agent, `${base}/lxc/${2000 + i}/status/${running ? "stop" : "start"}`, "POST", auth)) as { data: string }).data;
-          for (;;) {
-            const st = (JSON.parse(await get(agent, `${base}/tasks/${encodeURIComponent(upid)}/status`, "GET", auth)) as { data: { status: string } }).data;
-            if (st.status === "stopped") break;
-            await new Promise((r) => setTimeout(r, 5));
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async (_, i) => {
+          const base = `${sim.url}/api2/json/nodes/pve1`;
+          let running = false;
+          while (Date.now() < end) {
+            const start = performance.now();
+            const upid = (JSON.parse(await get(agent, `${base}/lxc/${2000 + i}/status/${running ? "stop" : "start"}`, "POST", auth)) as { data: string }).data;
+            for (;;) {
+              const st = (JSON.parse(await get(agent, `${base}/tasks/${encodeURIComponent(upid)}/status`, "GET", auth)) as { data: { status: string } }).data;
+              if (st.status === "stopped") break;
+              await new Promise((r) => setTimeout(r, 5));
+            }
+            times.push(performance.now() - start);
+            running = !running;
           }
-          times.push(performance.now() - start);
-          running = !running;
-        }
-      }));
+        }),
+      );
       agent.destroy();
       const mean = times.reduce((a, b) => a + b, 0) / Math.max(1, times.length);
       return [

@@ -84,7 +84,11 @@ export interface LedgerRepository {
    * Writes one ledger row and moves the balance with it, in one transaction. A debit that would take
    * the balance below zero is refused (`points-insufficient`); a `key` makes the row idempotent.
    */
-  post(e: { stack: string; amountMicro: bigint; reason: LedgerReason; note: string; at: string; key?: string }): { entry: LedgerEntry; balanceMicro: bigint; created: boolean };
+  post(e: { stack: string; amountMicro: bigint; reason: LedgerReason; note: string; at: string; key?: string }): {
+    entry: LedgerEntry;
+    balanceMicro: bigint;
+    created: boolean;
+  };
   /** Newest first; `beforeId` pages on. */
   entries(stack: string, opts?: { limit?: number; beforeId?: bigint }): LedgerEntry[];
   ledgerSum(stack: string): bigint;
@@ -127,11 +131,29 @@ CREATE TABLE IF NOT EXISTS backups (archive TEXT PRIMARY KEY, stack TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS schedules (stack TEXT NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL, last_slot INTEGER NOT NULL, PRIMARY KEY (stack, instance, kind));
 `;
 
-interface AccountRow { stack: string; balance_micro: bigint; written_off_micro: bigint; warned_level: bigint }
-interface LedgerRow { id: bigint; stack: string; at: string; amount_micro: bigint; reason: string; note: string; hour: string | null }
+interface AccountRow {
+  stack: string;
+  balance_micro: bigint;
+  written_off_micro: bigint;
+  warned_level: bigint;
+}
+interface LedgerRow {
+  id: bigint;
+  stack: string;
+  at: string;
+  amount_micro: bigint;
+  reason: string;
+  note: string;
+  hour: string | null;
+}
 type MeterRaw = [string, string, number, number, number, number, number, number, number, number];
 
-const toAccount = (r: AccountRow): Account => ({ stack: r.stack, balanceMicro: r.balance_micro, writtenOffMicro: r.written_off_micro, warnedLevel: Number(r.warned_level) });
+const toAccount = (r: AccountRow): Account => ({
+  stack: r.stack,
+  balanceMicro: r.balance_micro,
+  writtenOffMicro: r.written_off_micro,
+  warnedLevel: Number(r.warned_level),
+});
 
 function toEntry(r: LedgerRow): LedgerEntry {
   if (!(LEDGER_REASONS as readonly string[]).includes(r.reason)) {
@@ -146,7 +168,10 @@ function toMeter(r: MeterRaw): Meter {
     if (!Number.isSafeInteger(r[i])) throw new ProxstackError("meter-corrupt", `meter ${r[0]}/${r[1]} holds a value that is not a safe integer`);
   }
   return {
-    stack: r[0], instance: r[1], billedUntil: r[2], running: r[3] === 1,
+    stack: r[0],
+    instance: r[1],
+    billedUntil: r[2],
+    running: r[3] === 1,
     plan: { rateMicroPerDay: r[4], minutes: r[5], chargedMicro: r[6] },
     domains: { rateMicroPerDay: r[7], minutes: r[8], chargedMicro: r[9] },
   };
@@ -207,7 +232,9 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     ),
     clearSuspension: db.prepare("DELETE FROM suspensions WHERE stack = ?"),
     lastSlot: db.prepare<[string, string, string], { last_slot: bigint }>("SELECT last_slot FROM schedules WHERE stack = ? AND instance = ? AND kind = ?"),
-    ownBackups: db.prepare<[string, string], { archive: string; taken_at: string }>("SELECT archive, taken_at FROM backups WHERE stack = ? AND instance = ? ORDER BY taken_at, archive"),
+    ownBackups: db.prepare<[string, string], { archive: string; taken_at: string }>(
+      "SELECT archive, taken_at FROM backups WHERE stack = ? AND instance = ? ORDER BY taken_at, archive",
+    ),
     recordBackup: db.prepare("INSERT OR IGNORE INTO backups (archive, stack, instance, taken_at) VALUES (?, ?, ?, ?)"),
     forgetBackup: db.prepare("DELETE FROM backups WHERE archive = ?"),
     setLastSlot: db.prepare(
@@ -238,7 +265,10 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     }
     const acc = ensure(e.stack, 0n, e.at);
     if (e.amountMicro < 0n && acc.balanceMicro + e.amountMicro < 0n) {
-      throw new ProxstackError("points-insufficient", `${e.stack} has ${acc.balanceMicro} micro-points; taking ${-e.amountMicro} would go below zero`, { kind: "stall", status: 409 });
+      throw new ProxstackError("points-insufficient", `${e.stack} has ${acc.balanceMicro} micro-points; taking ${-e.amountMicro} would go below zero`, {
+        kind: "stall",
+        status: 409,
+      });
     }
     const row = q.insertEntry.get(e.stack, e.at, e.amountMicro, e.reason, e.note, e.key ?? null) as LedgerRow;
     q.addBalance.run(e.amountMicro, e.stack);
@@ -253,11 +283,31 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     },
     putMeter: (m) => {
       // Most writes move an existing meter: a plain UPDATE by key is cheaper than an upsert.
-      const moved = q.updateMeter.run(m.billedUntil, m.running ? 1 : 0, m.plan.rateMicroPerDay, m.plan.minutes, m.plan.chargedMicro,
-        m.domains.rateMicroPerDay, m.domains.minutes, m.domains.chargedMicro, m.stack, m.instance);
+      const moved = q.updateMeter.run(
+        m.billedUntil,
+        m.running ? 1 : 0,
+        m.plan.rateMicroPerDay,
+        m.plan.minutes,
+        m.plan.chargedMicro,
+        m.domains.rateMicroPerDay,
+        m.domains.minutes,
+        m.domains.chargedMicro,
+        m.stack,
+        m.instance,
+      );
       if (moved.changes > 0) return;
-      q.putMeter.run(m.stack, m.instance, m.billedUntil, m.running ? 1 : 0, m.plan.rateMicroPerDay, m.plan.minutes, m.plan.chargedMicro,
-        m.domains.rateMicroPerDay, m.domains.minutes, m.domains.chargedMicro);
+      q.putMeter.run(
+        m.stack,
+        m.instance,
+        m.billedUntil,
+        m.running ? 1 : 0,
+        m.plan.rateMicroPerDay,
+        m.plan.minutes,
+        m.plan.chargedMicro,
+        m.domains.rateMicroPerDay,
+        m.domains.minutes,
+        m.domains.chargedMicro,
+      );
     },
     accounts: () => new Map(q.accounts.all().map((r) => [r.stack, toAccount(r)])),
     account,
@@ -291,7 +341,8 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     suspensionStep: (stack) => {
       const r = q.suspension.get(stack);
       if (!r) return undefined;
-      if (!(SUSPENSION_STEPS as readonly string[]).includes(r.step)) throw new ProxstackError("ledger-corrupt", `suspension of ${stack} has an unknown step '${r.step}'`);
+      if (!(SUSPENSION_STEPS as readonly string[]).includes(r.step))
+        throw new ProxstackError("ledger-corrupt", `suspension of ${stack} has an unknown step '${r.step}'`);
       return { since: r.since, step: r.step as SuspensionStep, stepAt: r.step_at };
     },
     setSuspensionStep: (stack, since, step, stepAt) => {

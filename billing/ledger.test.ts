@@ -30,7 +30,14 @@ describe("points arithmetic", () => {
     expect(mulDivFloor(9_007_199_254_740_991, 1, 1440)).toBe(Number(9_007_199_254_740_991n / 1440n));
   });
   it.each([
-    ["12", 12_000_000n], ["12.5", 12_500_000n], ["-0.000001", -1n], ["0.1", 100_000n], [0.1, 100_000n], [72, 72_000_000n], [1e-6, 1n], [1e21, 10n ** 27n],
+    ["12", 12_000_000n],
+    ["12.5", 12_500_000n],
+    ["-0.000001", -1n],
+    ["0.1", 100_000n],
+    [0.1, 100_000n],
+    [72, 72_000_000n],
+    [1e-6, 1n],
+    [1e21, 10n ** 27n],
   ] as const)("pointsToMicro(%s) = %s", (input, micro) => {
     expect(pointsToMicro(input)).toBe(micro);
   });
@@ -70,7 +77,13 @@ describe("ledger repository", () => {
 
 describe("metering", () => {
   const obs = (o: Partial<Observation>): Observation => ({
-    stack: "alice", instance: "web", running: true, sinceMs: T0.getTime(), planRateMicroPerDay: 24_000_000, domainRateMicroPerDay: 2_000_000, ...o,
+    stack: "alice",
+    instance: "web",
+    running: true,
+    sinceMs: T0.getTime(),
+    planRateMicroPerDay: 24_000_000,
+    domainRateMicroPerDay: 2_000_000,
+    ...o,
   });
   const minute = (d: Date) => d.getTime() / 60_000;
 

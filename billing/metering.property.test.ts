@@ -12,7 +12,12 @@ const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 1);
 const BONUS = 50_000_000n;
 
-interface InstanceDef { stack: string; instance: string; plan: bigint; domains: bigint }
+interface InstanceDef {
+  stack: string;
+  instance: string;
+  plan: bigint;
+  domains: bigint;
+}
 
 type Step =
   | { kind: "toggle"; gap: number; i: number }
@@ -23,10 +28,12 @@ type Step =
 
 const RATES = [0n, 1n, 7n, 999_999n, 1_000_001n, 2_000_000n, 24_000_000n, 72_500_000n, 240_000_000n, 33_333_333n];
 
-const arbInstances = fc.array(
-  fc.record({ s: fc.integer({ min: 0, max: 2 }), plan: fc.constantFrom(...RATES), domains: fc.constantFrom(0n, 0n, 2_000_000n, 4_000_000n, 333_333n) }),
-  { minLength: 1, maxLength: 6 },
-).map((xs) => xs.map((x, n): InstanceDef => ({ stack: `u${x.s}`, instance: `i${n}`, plan: x.plan, domains: x.domains })));
+const arbInstances = fc
+  .array(
+    fc.record({ s: fc.integer({ min: 0, max: 2 }), plan: fc.constantFrom(...RATES), domains: fc.constantFrom(0n, 0n, 2_000_000n, 4_000_000n, 333_333n) }),
+    { minLength: 1, maxLength: 6 },
+  )
+  .map((xs) => xs.map((x, n): InstanceDef => ({ stack: `u${x.s}`, instance: `i${n}`, plan: x.plan, domains: x.domains })));
 
 const gap = fc.integer({ min: 0, max: 6 * 60 * MIN });
 const arbStep: fc.Arbitrary<Step> = fc.oneof(
@@ -47,19 +54,20 @@ afterEach(() => {
 function crashingRepo(repo: LedgerRepository, after: number): LedgerRepository {
   return {
     ...repo,
-    tick: (fn) => repo.tick((tx) => {
-      let writes = 0;
-      const dying: TickTx = {
-        ...tx,
-        putMeter: (m) => {
-          if (writes++ >= after) throw new Error("simulated crash");
-          tx.putMeter(m);
-        },
-      };
-      const out = fn(dying);
-      throw new Error("simulated crash");
-      return out;
-    }),
+    tick: (fn) =>
+      repo.tick((tx) => {
+        let writes = 0;
+        const dying: TickTx = {
+          ...tx,
+          putMeter: (m) => {
+            if (writes++ >= after) throw new Error("simulated crash");
+            tx.putMeter(m);
+          },
+        };
+        const out = fn(dying);
+        throw new Error("simulated crash");
+        return out;
+      }),
   };
 }
 
@@ -75,10 +83,15 @@ describe("metering over random timelines", () => {
         // Ground truth: the engine's status rows, and each instance's running intervals.
         const state = defs.map(() => ({ running: false, since: T0, minutes: 0n, changedSinceTick: false }));
         let t = T0;
-        const observe = (): Observation[] => defs.map((d, n) => ({
-          stack: d.stack, instance: d.instance, running: state[n]!.running, sinceMs: state[n]!.since,
-          planRateMicroPerDay: Number(d.plan), domainRateMicroPerDay: Number(d.domains),
-        }));
+        const observe = (): Observation[] =>
+          defs.map((d, n) => ({
+            stack: d.stack,
+            instance: d.instance,
+            running: state[n]!.running,
+            sinceMs: state[n]!.since,
+            planRateMicroPerDay: Number(d.plan),
+            domainRateMicroPerDay: Number(d.domains),
+          }));
         const checkSums = (): void => {
           for (const s of stacks) expect(a.account(s)?.balanceMicro ?? 0n).toBe(a.ledgerSum(s));
         };
@@ -134,7 +147,10 @@ describe("metering over random timelines", () => {
           if (st.running) st.minutes += BigInt(Math.floor(t / MIN) - Math.floor(st.since / MIN));
         });
         for (const s of stacks) {
-          const expected = defs.reduce((sum, d, n) => (d.stack === s ? sum + floorDiv(d.plan * state[n]!.minutes, 1440n) + floorDiv(d.domains * state[n]!.minutes, 1440n) : sum), 0n);
+          const expected = defs.reduce(
+            (sum, d, n) => (d.stack === s ? sum + floorDiv(d.plan * state[n]!.minutes, 1440n) + floorDiv(d.domains * state[n]!.minutes, 1440n) : sum),
+            0n,
+          );
           const entries = a.entries(s, { limit: 1000 });
           const charged = -entries.filter((e) => e.reason === "usage" || e.reason === "domain-fee").reduce((x, e) => x + e.amountMicro, 0n);
           const acc = a.account(s);

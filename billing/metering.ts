@@ -62,7 +62,12 @@ const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > 
  * older than the cursor (an overlapping or late process) changes nothing, so no minute is billed twice.
  * Minutes and micro-points are integers throughout (safe integers; see mulDivFloor).
  */
-export function advanceMeter(prior: Meter | undefined, o: Observation, nowMinute: number, epochMinute: number): { meter: Meter; planDue: number; domainDue: number } | undefined {
+export function advanceMeter(
+  prior: Meter | undefined,
+  o: Observation,
+  nowMinute: number,
+  epochMinute: number,
+): { meter: Meter; planDue: number; domainDue: number } | undefined {
   const sinceMinute = Math.floor(o.sinceMs / 60_000);
   const fresh = (rate: number): MeterComponent => ({ rateMicroPerDay: rate, minutes: 0, chargedMicro: 0 });
   const m: Meter = prior ?? {
@@ -79,7 +84,8 @@ export function advanceMeter(prior: Meter | undefined, o: Observation, nowMinute
   else if (o.running) minutes = nowMinute - clamp(sinceMinute, m.billedUntil, nowMinute);
   const plan = billComponent(m.plan, minutes, o.planRateMicroPerDay);
   const domains = billComponent(m.domains, minutes, o.domainRateMicroPerDay);
-  if (prior && minutes === 0 && prior.billedUntil === nowMinute && prior.running === o.running && plan.next === prior.plan && domains.next === prior.domains) return undefined;
+  if (prior && minutes === 0 && prior.billedUntil === nowMinute && prior.running === o.running && plan.next === prior.plan && domains.next === prior.domains)
+    return undefined;
   const meter: Meter = { stack: m.stack, instance: m.instance, billedUntil: nowMinute, running: o.running, plan: plan.next, domains: domains.next };
   return { meter, planDue: plan.dueMicro, domainDue: domains.dueMicro };
 }
@@ -138,7 +144,8 @@ export function runTick(
     const accounts = tx.accounts();
     for (const [stack, dn] of due) {
       const d = { plan: BigInt(dn.plan), domains: BigInt(dn.domains), burn: BigInt(dn.burn) };
-      const acc = accounts.get(stack) ?? tx.ensureAccount(stack, typeof opts.signupBonusMicro === "bigint" ? opts.signupBonusMicro : opts.signupBonusMicro(stack), at);
+      const acc =
+        accounts.get(stack) ?? tx.ensureAccount(stack, typeof opts.signupBonusMicro === "bigint" ? opts.signupBonusMicro : opts.signupBonusMicro(stack), at);
       let balance = acc.balanceMicro;
       const plan = d.plan < balance ? d.plan : balance > 0n ? balance : 0n;
       balance -= plan;

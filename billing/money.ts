@@ -34,7 +34,7 @@ export function microToPoints(micro: bigint): string {
 /** Floor division for non-negative numerators and positive divisors (BigInt division truncates). */
 export function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 /**
@@ -52,7 +52,8 @@ export function mulDivFloor(a: number, b: number, d: number): number {
     return q;
   }
   const q = (BigInt(a) * BigInt(b)) / BigInt(d);
-  if (q > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProxstackError("points-overflow", `a charge of ${q} micro-points is beyond what billing handles`, { kind: "bug" });
+  if (q > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ProxstackError("points-overflow", `a charge of ${q} micro-points is beyond what billing handles`, { kind: "bug" });
   return Number(q);
 }
 
@@ -71,6 +72,11 @@ function numberText(n: number): string {
   if (!m) return s;
   const digits = (m[2] ?? "") + (m[3] ?? "");
   const point = 1 + Number(m[4]);
-  const body = point <= 0 ? "0." + "0".repeat(-point) + digits : point >= digits.length ? digits + "0".repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  const body =
+    point <= 0
+      ? "0." + "0".repeat(-point) + digits
+      : point >= digits.length
+        ? digits + "0".repeat(point - digits.length)
+        : `${digits.slice(0, point)}.${digits.slice(point)}`;
   return (m[1] ?? "") + body;
 }

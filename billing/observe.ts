@@ -30,10 +30,12 @@ export function instanceRate(prices: Prices, i: UserStackSpec["instances"][numbe
 
 /** Burn of a stack if every instance its file wants running ran: what a resume must cover. */
 export function desiredBurn(prices: Prices, spec: UserStackSpec): bigint {
-  return spec.instances.filter((i) => i.power === "running").reduce((sum, i) => {
-    const r = instanceRate(prices, i);
-    return sum + BigInt(r.plan) + BigInt(r.domains);
-  }, 0n);
+  return spec.instances
+    .filter((i) => i.power === "running")
+    .reduce((sum, i) => {
+      const r = instanceRate(prices, i);
+      return sum + BigInt(r.plan) + BigInt(r.domains);
+    }, 0n);
 }
 
 /**

@@ -26,8 +26,17 @@ export function createOutboxNotifier(opts: { dir: string; from?: string; log: Lo
       await mkdir(opts.dir, { recursive: true });
       const date = opts.now();
       // Addresses come from validated stack files (schema-checked e-mail), the body is plain text.
-      const mail = [`From: ${from}`, `To: ${n.email}`, `Subject: ${SUBJECTS[n.type]}`, `Date: ${date.toUTCString()}`,
-        "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "", line, ""].join("\r\n");
+      const mail = [
+        `From: ${from}`,
+        `To: ${n.email}`,
+        `Subject: ${SUBJECTS[n.type]}`,
+        `Date: ${date.toUTCString()}`,
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        line,
+        "",
+      ].join("\r\n");
       const name = `${date.toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}.eml`;
       await writeFile(join(opts.dir, name), mail, { mode: 0o600 });
     },

@@ -63,11 +63,15 @@ describe("scheduled snapshots and backups (Proxmox simulator)", () => {
     const alice = parse<UserStackSpec>("alice.yaml");
     const web = { ...alice.instances[0]!, snapshots: { schedule: "0 3 * * *", keep: 2 }, backups: { schedule: "0 4 * * *", keep: 1 } };
     const spec: UserStackSpec = { ...alice, instances: [web] };
-    const status: InstanceStatus[] = [{ stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running", state: "ready", updatedAt: "2026-11-01T00:00:00.000Z" }];
+    const status: InstanceStatus[] = [
+      { stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running", state: "ready", updatedAt: "2026-11-01T00:00:00.000Z" },
+    ];
     repo = openLedgerRepository(join(dir, "billing.db"), { now: new Date("2026-11-30T10:00:00Z") });
     const notices: BillingNotice[] = [];
     const deps: ScheduleDeps = {
-      repo, pve, log: silentLogger(),
+      repo,
+      pve,
+      log: silentLogger(),
       specs: { load: async () => ({ platform, users: new Map([["alice", spec]]) }) },
       instances: () => status,
       notifier: { notify: async (n) => void notices.push(n) },
@@ -87,9 +91,17 @@ describe("scheduled snapshots and backups (Proxmox simulator)", () => {
     expect(await runSchedules(deps, at("2026-12-03T10:30:00Z"))).toEqual([]);
     await runSchedules(deps, at("2026-12-04T05:00:00Z"));
     const third = await runSchedules(deps, at("2026-12-05T05:00:00Z"));
-    expect(third.map((o) => [o.kind, o.pruned.length])).toEqual([["snapshot", 1], ["backup", 1]]);
+    expect(third.map((o) => [o.kind, o.pruned.length])).toEqual([
+      ["snapshot", 1],
+      ["backup", 1],
+    ]);
     expect(third[0]?.pruned).toEqual(["pxs_auto_202612030300"]);
-    expect((await pve.listSnapshots("pve1", 2001)).map((s) => s.name).filter((n) => n !== "current").sort()).toEqual(["mine", "pxs_auto_202612040300", "pxs_auto_202612050300"]);
+    expect(
+      (await pve.listSnapshots("pve1", 2001))
+        .map((s) => s.name)
+        .filter((n) => n !== "current")
+        .sort(),
+    ).toEqual(["mine", "pxs_auto_202612040300", "pxs_auto_202612050300"]);
     expect(third[1]?.pruned).toEqual(["vzdump-lxc-2001-2026_12_04-05_00_00.tar.zst"]);
     // The pruned archives are gone from the simulator's storage; the one kept is still there.
     for (const day of ["2026_12_03-10_00_00", "2026_12_04-05_00_00"]) {

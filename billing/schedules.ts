@@ -54,7 +54,12 @@ export function backupVolid(storage: string, archive: string): string {
 export async function runSchedules(deps: ScheduleDeps, now: Date): Promise<ScheduleOutcome[]> {
   const { platform, users } = await deps.specs.load();
   const node = platform.proxmox.nodes[0] ?? "pve1";
-  const live = new Map(deps.instances().filter((i) => i.state !== "destroyed" && i.vmid !== undefined).map((i) => [`${i.stack}/${i.name}`, i]));
+  const live = new Map(
+    deps
+      .instances()
+      .filter((i) => i.state !== "destroyed" && i.vmid !== undefined)
+      .map((i) => [`${i.stack}/${i.name}`, i]),
+  );
   const out: ScheduleOutcome[] = [];
   for (const [stack, spec] of users) {
     for (const inst of spec.instances) {
@@ -78,7 +83,15 @@ export async function runSchedules(deps: ScheduleDeps, now: Date): Promise<Sched
 }
 
 async function take(
-  deps: ScheduleDeps, spec: UserStackSpec, instance: string, vmid: number, node: string, kind: "snapshot" | "backup", keep: number, slot: number, now: Date,
+  deps: ScheduleDeps,
+  spec: UserStackSpec,
+  instance: string,
+  vmid: number,
+  node: string,
+  kind: "snapshot" | "backup",
+  keep: number,
+  slot: number,
+  now: Date,
 ): Promise<ScheduleOutcome> {
   const stack = spec.name;
   const outcome: ScheduleOutcome = { stack, instance, kind, ok: true, detail: "", pruned: [] };
@@ -87,7 +100,10 @@ async function take(
       const name = autoSnapshotName(slot);
       await deps.pve.createSnapshot(node, vmid, name, "scheduled by proxstack");
       outcome.detail = name;
-      const own = (await deps.pve.listSnapshots(node, vmid)).map((s) => s.name).filter((n) => AUTO_SNAPSHOT.test(n)).sort();
+      const own = (await deps.pve.listSnapshots(node, vmid))
+        .map((s) => s.name)
+        .filter((n) => AUTO_SNAPSHOT.test(n))
+        .sort();
       for (const old of own.slice(0, Math.max(0, own.length - keep))) {
         await deps.pve.deleteSnapshot(node, vmid, old);
         outcome.pruned.push(old);
@@ -110,7 +126,11 @@ async function take(
     outcome.detail = `${outcome.detail ? outcome.detail + ": " : ""}${chainMessage(err)}`;
   }
   const notice: BillingNotice = {
-    type: kind, stack, email: spec.owner.email, instance, ok: outcome.ok,
+    type: kind,
+    stack,
+    email: spec.owner.email,
+    instance,
+    ok: outcome.ok,
     detail: outcome.pruned.length > 0 ? `${outcome.detail} (pruned ${outcome.pruned.join(", ")})` : outcome.detail,
   };
   deps.repo.addEvent(stack, now.toISOString(), kind, describeNotice(notice));

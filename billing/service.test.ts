@@ -67,7 +67,14 @@ describe("billing service", () => {
     expect(r.stacks.find((s) => s.stack === "alice")).toMatchObject({ chargedMicro: 30_833_333n });
     expect(repo.account("bob")).toBeUndefined();
     expect(r.resumed).toEqual([]);
-    expect((await billing.status(min(600), "bob")).users[0]).toEqual({ stack: "bob", balanceMicro: 0n, burnPerDayMicro: 0n, runwaySeconds: null, suspended: true, instances: [{ name: "app", billedUntil: null }] });
+    expect((await billing.status(min(600), "bob")).users[0]).toEqual({
+      stack: "bob",
+      balanceMicro: 0n,
+      burnPerDayMicro: 0n,
+      runwaySeconds: null,
+      suspended: true,
+      instances: [{ name: "app", billedUntil: null }],
+    });
   });
 
   it("a suspension is lifted only once the balance covers the resume runway of what the file wants running", async () => {
@@ -100,7 +107,9 @@ describe("billing service", () => {
     await billing.tick(min(2 * day + 1));
     expect(repo.suspensionStep("carol")?.step).toBe("deletion-notified");
     await billing.tick(min(2 * day + 2));
-    expect(notices.filter((n) => n.type === "deletion-scheduled")).toEqual([{ type: "deletion-scheduled", stack: "carol", email: "carol@example.com", deleteAt: min(3 * day + 1).toISOString() }]);
+    expect(notices.filter((n) => n.type === "deletion-scheduled")).toEqual([
+      { type: "deletion-scheduled", stack: "carol", email: "carol@example.com", deleteAt: min(3 * day + 1).toISOString() },
+    ]);
     const del = await billing.tick(min(3 * day + 1));
     expect(del.deleted).toEqual([{ stack: "carol", instances: ["lab"] }]);
     expect(readFileSync(join(stacks, "carol.yaml"), "utf8")).not.toContain("name: lab");

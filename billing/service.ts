@@ -97,7 +97,15 @@ export function createBilling(deps: BillingDeps): Billing {
   };
 
   /** Suspend at zero, resume once a top-up covers the minimum runway, delete after the grace period: each step persisted. */
-  const enforce = async (stack: string, spec: UserStackSpec, burn: bigint, prices: Prices, platform: PlatformSpec, now: Date, report: TickReport): Promise<void> => {
+  const enforce = async (
+    stack: string,
+    spec: UserStackSpec,
+    burn: bigint,
+    prices: Prices,
+    platform: PlatformSpec,
+    now: Date,
+    report: TickReport,
+  ): Promise<void> => {
     const at = now.toISOString();
     const email = spec.owner.email;
     const balance = repo.account(stack)?.balanceMicro ?? 0n;
@@ -161,10 +169,17 @@ export function createBilling(deps: BillingDeps): Billing {
       for (const s of result.stacks) {
         const spec = users.get(s.stack);
         if (s.warning === undefined || !spec || s.runwaySeconds === undefined) continue;
-        await notify({
-          type: "runway-warning", stack: s.stack, email: spec.owner.email, threshold: WARNING_LABELS[s.warning] ?? "24 hours",
-          runwaySeconds: s.runwaySeconds, balanceMicro: s.balanceMicro,
-        }, report.now);
+        await notify(
+          {
+            type: "runway-warning",
+            stack: s.stack,
+            email: spec.owner.email,
+            threshold: WARNING_LABELS[s.warning] ?? "24 hours",
+            runwaySeconds: s.runwaySeconds,
+            balanceMicro: s.balanceMicro,
+          },
+          report.now,
+        );
       }
       for (const [stack, spec] of users) {
         if (!burns.has(stack) && !spec.suspension) continue;
@@ -202,7 +217,8 @@ export function createBilling(deps: BillingDeps): Billing {
           }),
         });
       }
-      if (only !== undefined && out.length === 0) throw new ProxstackError("stack-not-found", `no stack or billing account named '${only}'`, { kind: "stall", status: 404 });
+      if (only !== undefined && out.length === 0)
+        throw new ProxstackError("stack-not-found", `no stack or billing account named '${only}'`, { kind: "stall", status: 404 });
       return { users: out };
     },
 

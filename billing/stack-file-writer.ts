@@ -31,7 +31,11 @@ export function createStackFileWriter(opts: { stacksDir: string; author?: { name
   const fileOf = (stack: string): string => join(opts.stacksDir, `${stack}.yaml`);
 
   /** Re-reads, edits and compare-and-swaps until the edit lands on the file as it is now; then commits. */
-  const edit = async <T>(stack: string, change: (text: string, spec: UserStackSpec) => { text: string; result: T } | undefined, message: (r: T) => string): Promise<T | undefined> => {
+  const edit = async <T>(
+    stack: string,
+    change: (text: string, spec: UserStackSpec) => { text: string; result: T } | undefined,
+    message: (r: T) => string,
+  ): Promise<T | undefined> => {
     const file = fileOf(stack);
     for (let attempt = 0; attempt < 5; attempt++) {
       const text = await readFile(file, "utf8").catch((err: unknown) => {
@@ -39,7 +43,11 @@ export function createStackFileWriter(opts: { stacksDir: string; author?: { name
       });
       const parsed = parseStackFile(`${stack}.yaml`, text);
       if (!parsed.ok || parsed.kind !== "UserStack") {
-        throw new ProxstackError("stackfile-invalid", `cannot edit ${stack}.yaml: it does not validate (${parsed.ok ? "not a user stack" : parsed.errors[0]?.message ?? "invalid"})`, { kind: "retry" });
+        throw new ProxstackError(
+          "stackfile-invalid",
+          `cannot edit ${stack}.yaml: it does not validate (${parsed.ok ? "not a user stack" : (parsed.errors[0]?.message ?? "invalid")})`,
+          { kind: "retry" },
+        );
       }
       const next = change(text, parsed.spec);
       if (!next) return undefined;
@@ -53,17 +61,27 @@ export function createStackFileWriter(opts: { stacksDir: string; author?: { name
 
   return {
     suspend: async (stack, since) =>
-      (await edit(stack, (text, spec) => (spec.suspension ? undefined : { text: setSuspension(text, { reason: "points-exhausted", since }), result: true }),
-        () => `billing: suspend ${stack} (points exhausted)`)) ?? false,
+      (await edit(
+        stack,
+        (text, spec) => (spec.suspension ? undefined : { text: setSuspension(text, { reason: "points-exhausted", since }), result: true }),
+        () => `billing: suspend ${stack} (points exhausted)`,
+      )) ?? false,
     resume: async (stack) =>
-      (await edit(stack, (text, spec) => (spec.suspension?.reason !== "points-exhausted" ? undefined : { text: setSuspension(text, undefined), result: true }),
-        () => `billing: resume ${stack} (points added)`)) ?? false,
+      (await edit(
+        stack,
+        (text, spec) => (spec.suspension?.reason !== "points-exhausted" ? undefined : { text: setSuspension(text, undefined), result: true }),
+        () => `billing: resume ${stack} (points added)`,
+      )) ?? false,
     removeUnprotectedInstances: async (stack) =>
-      (await edit(stack, (text, spec) => {
-        const names = spec.instances.filter((i) => !i.protect).map((i) => i.name);
-        if (names.length === 0) return undefined;
-        return { text: names.reduce((t, n) => removeInstance(t, n), text), result: names };
-      }, (names) => `billing: delete ${names.join(", ")} of ${stack} (suspended for points past the grace period)`)) ?? [],
+      (await edit(
+        stack,
+        (text, spec) => {
+          const names = spec.instances.filter((i) => !i.protect).map((i) => i.name);
+          if (names.length === 0) return undefined;
+          return { text: names.reduce((t, n) => removeInstance(t, n), text), result: names };
+        },
+        (names) => `billing: delete ${names.join(", ")} of ${stack} (suspended for points past the grace period)`,
+      )) ?? [],
   };
 }
 
@@ -86,6 +104,9 @@ async function commit(dir: string, file: string, message: string, author: { name
     }
   };
   await git("add", "--", file);
-  const staged = await git("diff", "--cached", "--quiet", "--", file).then(() => false, () => true);
+  const staged = await git("diff", "--cached", "--quiet", "--", file).then(
+    () => false,
+    () => true,
+  );
   if (staged) await git("commit", "-q", "-m", message, "--", file);
 }

@@ -55,7 +55,9 @@ describe("writeIfUnchanged under concurrent writers (real files)", () => {
     const lock = join(file, "..", ".carol.yaml.lock");
     writeFileSync(lock, "12345\n");
     await expect(writeIfUnchanged(file, "name: carol\n", "x\n", { timeoutMs: 50 })).rejects.toMatchObject({
-      code: "stack-file-locked", kind: "retry", message: `${file} is being written by another proxstack process (lock ${lock} held over 0s); try again`,
+      code: "stack-file-locked",
+      kind: "retry",
+      message: `${file} is being written by another proxstack process (lock ${lock} held over 0s); try again`,
     });
     expect(readFileSync(file, "utf8")).toBe("name: carol\n");
     const old = new Date(Date.now() - 60_000);

@@ -79,9 +79,13 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
         continue;
       }
       if (Date.now() > deadline) {
-        throw new ProxstackError("stack-file-locked", `${path} is being written by another proxstack process (lock ${lock} held over ${Math.round(timeoutMs / 1000)}s); try again`, {
-          kind: "retry",
-        });
+        throw new ProxstackError(
+          "stack-file-locked",
+          `${path} is being written by another proxstack process (lock ${lock} held over ${Math.round(timeoutMs / 1000)}s); try again`,
+          {
+            kind: "retry",
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(5 + attempt * 5, 100)));
     }
@@ -112,7 +116,10 @@ export async function commitStackFile(dir: string, file: string, message: string
     }
   };
   await git("add", "--", file);
-  const staged = await git("diff", "--cached", "--quiet", "--", file).then(() => false, () => true);
+  const staged = await git("diff", "--cached", "--quiet", "--", file).then(
+    () => false,
+    () => true,
+  );
   if (!staged) return false;
   await git("commit", "-q", "-m", message, "--", file);
   return true;

@@ -18,12 +18,20 @@ describe("allocate", () => {
   it("takes the lowest free VMID and address, skipping reserved, gateway, engine and connector", () => {
     expect(allocate(carol, platform, none)).toEqual([{ instance: "lab", vmid: 2000, ip: "10.10.0.20" }]);
     expect(allocate(carol, platform, takenBy([alice]))).toEqual([{ instance: "lab", vmid: 2000, ip: "10.10.0.20" }]);
-    expect(allocate(carol, platform, { vmids: new Set([2000, 2001]), ips: new Set(["10.10.0.20"]) })).toEqual([{ instance: "lab", vmid: 2002, ip: "10.10.0.21" }]);
+    expect(allocate(carol, platform, { vmids: new Set([2000, 2001]), ips: new Set(["10.10.0.20"]) })).toEqual([
+      { instance: "lab", vmid: 2002, ip: "10.10.0.21" },
+    ]);
   });
 
   it("gives two new instances of one stack different values, and keeps what is written", () => {
-    const two: UserStackSpec = { ...carol, instances: [carol.instances[0]!, { ...carol.instances[0]!, name: "lab2" }, { ...carol.instances[0]!, name: "fixed", vmid: 2500, ip: "10.10.0.99" }] };
-    expect(allocate(two, platform, none)).toEqual([{ instance: "lab", vmid: 2000, ip: "10.10.0.20" }, { instance: "lab2", vmid: 2001, ip: "10.10.0.21" }]);
+    const two: UserStackSpec = {
+      ...carol,
+      instances: [carol.instances[0]!, { ...carol.instances[0]!, name: "lab2" }, { ...carol.instances[0]!, name: "fixed", vmid: 2500, ip: "10.10.0.99" }],
+    };
+    expect(allocate(two, platform, none)).toEqual([
+      { instance: "lab", vmid: 2000, ip: "10.10.0.20" },
+      { instance: "lab2", vmid: 2001, ip: "10.10.0.21" },
+    ]);
   });
 
   it("fails as a stall when the range is used up", () => {

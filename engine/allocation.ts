@@ -57,7 +57,11 @@ export function allocate(spec: UserStackSpec, platform: PlatformSpec, taken: Tak
     if (i.vmid === undefined) {
       while (nextVmid <= to && (vmids.has(nextVmid) || templateVmids.has(nextVmid))) nextVmid++;
       if (nextVmid > to) {
-        throw new ProxstackError("allocation-exhausted", `no free VMID left in proxmox.vmidRange ${from}–${to} for ${spec.name}/${i.name}; widen the range in platform.yaml`, { kind: "stall" });
+        throw new ProxstackError(
+          "allocation-exhausted",
+          `no free VMID left in proxmox.vmidRange ${from}–${to} for ${spec.name}/${i.name}; widen the range in platform.yaml`,
+          { kind: "stall" },
+        );
       }
       a.vmid = nextVmid;
       vmids.add(nextVmid);
@@ -66,7 +70,11 @@ export function allocate(spec: UserStackSpec, platform: PlatformSpec, taken: Tak
       for (;;) {
         const n = nextIp;
         if (n > pool.last) {
-          throw new ProxstackError("allocation-exhausted", `no free IP address left in network.pool ${platform.network.pool} for ${spec.name}/${i.name}; widen the pool in platform.yaml`, { kind: "stall" });
+          throw new ProxstackError(
+            "allocation-exhausted",
+            `no free IP address left in network.pool ${platform.network.pool} for ${spec.name}/${i.name}; widen the pool in platform.yaml`,
+            { kind: "stall" },
+          );
         }
         const hit = blocked.find((b) => n >= b.first && n <= b.last);
         if (hit) {

@@ -61,7 +61,9 @@ describe("engine conflicts through the shared validator", () => {
     await waitFor(() => state(engine, "ann-x")?.reason === "InvalidSpec", "ann-x refused");
     await engine.idle();
     expect(state(engine, "ann-x")).toMatchObject({ condition: "Stalled" });
-    expect(state(engine, "ann-x")?.message).toMatch(/ann-x\.yaml:\d+:\d+: hostname ann-x-lab-y\.example\.com is already held by stack ann; a hostname routes to one instance across all stacks/);
+    expect(state(engine, "ann-x")?.message).toMatch(
+      /ann-x\.yaml:\d+:\d+: hostname ann-x-lab-y\.example\.com is already held by stack ann; a hostname routes to one instance across all stacks/,
+    );
     expect(state(engine, "ann")).toMatchObject({ condition: "Ready", reason: "Applied" });
     expect(state(engine, "platform")).toMatchObject({ condition: "Ready", reason: "Applied" });
     expect(route()).toEqual([{ hostname: "ann-x-lab-y.example.com", service: `http://${annIp}:80` }]);
@@ -80,6 +82,8 @@ describe("engine conflicts through the shared validator", () => {
     expect(engine.store.listInstances("alice").map((i) => i.ip)).toContain("10.10.0.21");
     dir.write("zed", userFile(dir.read("carol"), "zed", "lab", ["vmid: 2100", "ip: 10.10.0.21"]));
     await waitFor(() => state(engine, "zed")?.reason === "InvalidSpec", "zed refused");
-    expect(state(engine, "zed")?.message).toMatch(/zed\.yaml:\d+:\d+: ip 10\.10\.0\.21 is already held by stack alice; an address belongs to one instance across all stacks/);
+    expect(state(engine, "zed")?.message).toMatch(
+      /zed\.yaml:\d+:\d+: ip 10\.10\.0\.21 is already held by stack alice; an address belongs to one instance across all stacks/,
+    );
   });
 });

@@ -9,7 +9,14 @@ const earlier = "2026-11-25T11:55:00Z";
 const graceOver = "2026-11-25T11:50:00Z";
 const grace = 10 * 60_000;
 const obs = (o: Partial<Observed>): Observed => ({
-  appliedHash: "h1", hasResources: true, reason: "Applied", nextAttemptAt: undefined, stoppedFor: undefined, removalAt: undefined, removalHeld: false, ...o,
+  appliedHash: "h1",
+  hasResources: true,
+  reason: "Applied",
+  nextAttemptAt: undefined,
+  stoppedFor: undefined,
+  removalAt: undefined,
+  removalHeld: false,
+  ...o,
 });
 const present = (hash: string): Desired => ({ kind: "present", hash });
 const removed: Desired = { kind: "absent", removalPolicy: "destroy", graceMs: grace };
@@ -36,17 +43,32 @@ describe("decide", () => {
     ["hooks failed, due", present("h1"), obs({ reason: "HookFailed", nextAttemptAt: earlier }), "up", "hooks-pending"],
     ["hooks failed, not due", present("h1"), obs({ reason: "HookFailed", nextAttemptAt: later }), "wait", "backing-off"],
     ["a failed re-apply of the applied spec is retried", present("h1"), obs({ reason: "Retrying", nextAttemptAt: earlier }), "up", "retry-due"],
-    ["first apply failed, not due", present("h1"), obs({ appliedHash: undefined, hasResources: false, reason: "Retrying", nextAttemptAt: later }), "wait", "backing-off"],
+    [
+      "first apply failed, not due",
+      present("h1"),
+      obs({ appliedHash: undefined, hasResources: false, reason: "Retrying", nextAttemptAt: later }),
+      "wait",
+      "backing-off",
+    ],
     ["destroy failing backs off", removed, obs({ reason: "Retrying", nextAttemptAt: later, removalAt: graceOver }), "wait", "backing-off"],
     // Bug: a protected stack whose file is gone was "destroyed" again (and refused again) at every resync.
     [
-      "file removed + Protected + retry due", removed, obs({ reason: "Protected", nextAttemptAt: earlier, stoppedFor: "absent", removalAt: graceOver }),
-      "noop", "stopped-until-file-changes",
+      "file removed + Protected + retry due",
+      removed,
+      obs({ reason: "Protected", nextAttemptAt: earlier, stoppedFor: "absent", removalAt: graceOver }),
+      "noop",
+      "stopped-until-file-changes",
     ],
     // Bug: a missing file was destroyed at once (~125 ms after a non-atomic save, a checkout or a reset).
     ["removed, first seen: the grace period starts", removed, obs({}), "wait", "removal-grace"],
     ["removed, in the grace period", removed, obs({ reason: "PendingRemoval", removalAt: later }), "wait", "removal-grace"],
-    ["removed with many others: held, even after the grace", held, obs({ reason: "PendingRemoval", removalAt: graceOver, removalHeld: true }), "noop", "removal-held"],
+    [
+      "removed with many others: held, even after the grace",
+      held,
+      obs({ reason: "PendingRemoval", removalAt: graceOver, removalHeld: true }),
+      "noop",
+      "removal-held",
+    ],
     ["removed, no grace configured", { ...removed, graceMs: 0 }, obs({}), "destroy", "file-removed"],
     ["the file came back in the grace period", present("h1"), obs({ reason: "PendingRemoval", removalAt: later }), "noop", "up-to-date"],
     ["file back after Protected: applied again", present("h1"), obs({ reason: "Protected", stoppedFor: "absent" }), "noop", "up-to-date"],
@@ -61,13 +83,22 @@ describe("decide", () => {
 
   it("the grace period is recorded when the file is first seen missing, and a held removal says why", () => {
     expect(decide(removed, obs({}), now).transition).toEqual({ mark: "pending-removal", at: new Date("2026-11-25T12:10:00Z"), hold: undefined });
-    expect(decide(held, obs({}), now).transition)
-      .toEqual({ mark: "pending-removal", at: new Date("2026-11-25T12:10:00Z"), hold: "5 of 12 stack files are missing at once" });
+    expect(decide(held, obs({}), now).transition).toEqual({
+      mark: "pending-removal",
+      at: new Date("2026-11-25T12:10:00Z"),
+      hold: "5 of 12 stack files are missing at once",
+    });
     // No longer held (files came back) with the grace over: destroyed.
-    expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: graceOver, removalHeld: true }), now)).toEqual({ action: "destroy", reason: "file-removed" });
+    expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: graceOver, removalHeld: true }), now)).toEqual({
+      action: "destroy",
+      reason: "file-removed",
+    });
     // Still in the grace period, no longer held: the status says so.
-    expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: later, removalHeld: true }), now).transition)
-      .toEqual({ mark: "pending-removal", at: new Date(later), hold: undefined });
+    expect(decide(removed, obs({ reason: "PendingRemoval", removalAt: later, removalHeld: true }), now).transition).toEqual({
+      mark: "pending-removal",
+      at: new Date(later),
+      hold: undefined,
+    });
   });
 
   // Every (situation, reason) pair. A cell is the action, then `>` and the status recorded before it, if any.
@@ -86,24 +117,40 @@ describe("decide", () => {
   };
   const cell = (d: Decision): string => {
     const t = d.transition;
-    const to = !t ? ""
-      : t.mark === "removed" ? `>${t.how}`
-      : t.mark === "applied" ? ">Applied"
-      : t.mark === "pending-removal" ? (t.hold ? ">PendingRemoval(held)" : ">PendingRemoval")
-      : t.mark === "removal-cancelled" ? ">cancel"
-      : `>${t.reason}`;
+    const to = !t
+      ? ""
+      : t.mark === "removed"
+        ? `>${t.how}`
+        : t.mark === "applied"
+          ? ">Applied"
+          : t.mark === "pending-removal"
+            ? t.hold
+              ? ">PendingRemoval(held)"
+              : ">PendingRemoval"
+            : t.mark === "removal-cancelled"
+              ? ">cancel"
+              : `>${t.reason}`;
     return `${d.action}${to}`;
   };
   const matrix = (rows: Record<Reason, string[]>, nextAttemptAt: string, stoppedFor: (d: Desired) => string): void => {
     expect(Object.keys(rows).sort()).toEqual(Object.keys(REASONS).sort());
     for (const [reason, cells] of Object.entries(rows) as [Reason, string[]][]) {
-      const got = Object.values(situations).map((s) => cell(decide(s.desired, obs({ reason, nextAttemptAt, stoppedFor: stoppedFor(s.desired), ...s.observed }), now)));
+      const got = Object.values(situations).map((s) =>
+        cell(decide(s.desired, obs({ reason, nextAttemptAt, stoppedFor: stoppedFor(s.desired), ...s.observed }), now)),
+      );
       expect([reason, ...got]).toEqual([reason, ...cells]);
     }
   };
   const columns = Object.keys(situations).join(", ");
-  const W = "wait", N = "noop", U = "up", D = "destroy", INV = "noop>InvalidSpec", RET = "noop>Retained";
-  const GRACE = "wait>PendingRemoval", HELD = "noop>PendingRemoval(held)", UTD = "noop>Applied";
+  const W = "wait",
+    N = "noop",
+    U = "up",
+    D = "destroy",
+    INV = "noop>InvalidSpec",
+    RET = "noop>Retained";
+  const GRACE = "wait>PendingRemoval",
+    HELD = "noop>PendingRemoval(held)",
+    UTD = "noop>Applied";
 
   it(`every reason × situation, retry not yet due, stop recorded for this very file (${columns})`, () => {
     const idle = [UTD, U, U, INV, GRACE, GRACE, D, HELD, RET, N, UTD];
@@ -160,7 +207,9 @@ describe("decide", () => {
 });
 
 describe("the status a failure leaves", () => {
-  const retry = (failures: number, repeated = false) => () => ({ failures, delayMs: 4000, repeated });
+  const retry =
+    (failures: number, repeated = false) =>
+    () => ({ failures, delayMs: 4000, repeated });
   it.each<[string, unknown, boolean, string]>([
     ["transient", new ProxstackError("pve-5xx", "boom", { kind: "retry" }), false, "Retrying"],
     ["transient, the retry book says repeated", new ProxstackError("pve-5xx", "boom", { kind: "retry" }), true, "RepeatedFailures"],
@@ -182,7 +231,11 @@ describe("the status a failure leaves", () => {
 
   it("hooks failed: retried after the pause", () => {
     expect(afterHooksFailed("ssh-unreachable", { failures: 2, delayMs: 2000, repeated: false }, now)).toEqual({
-      mark: "failed", reason: "HookFailed", message: "ssh-unreachable", nextAttemptAt: new Date("2026-11-25T12:00:02Z"), failures: 2,
+      mark: "failed",
+      reason: "HookFailed",
+      message: "ssh-unreachable",
+      nextAttemptAt: new Date("2026-11-25T12:00:02Z"),
+      failures: 2,
     });
   });
 });

@@ -33,9 +33,20 @@ export interface Observed {
 export type Action = "up" | "destroy" | "wait" | "noop";
 
 export type DecisionReason =
-  | "never-applied" | "spec-changed" | "hooks-pending" | "retry-due" | "up-to-date" | "stopped-until-file-changes"
-  | "invalid-spec" | "file-removed" | "retained" | "already-removed" | "backing-off" | "drift-detected"
-  | "removal-grace" | "removal-held";
+  | "never-applied"
+  | "spec-changed"
+  | "hooks-pending"
+  | "retry-due"
+  | "up-to-date"
+  | "stopped-until-file-changes"
+  | "invalid-spec"
+  | "file-removed"
+  | "retained"
+  | "already-removed"
+  | "backing-off"
+  | "drift-detected"
+  | "removal-grace"
+  | "removal-held";
 
 /**
  * A status change, written before the action runs (the store's `mark…` functions carry it out). Runs

@@ -26,10 +26,13 @@ describe("hooks after a destroy (fake runner, real SQLite)", () => {
       },
     };
     const { engine } = engineOnFake(stacks, join(root, "status.db"), { hooks });
-    cleanups.push(() => rmSync(root, { recursive: true, force: true }), async () => {
-      await engine.stop();
-      engine.store.close();
-    });
+    cleanups.push(
+      () => rmSync(root, { recursive: true, force: true }),
+      async () => {
+        await engine.stop();
+        engine.store.close();
+      },
+    );
     await engine.start();
     await waitFor(() => engine.store.getStack("carol")?.reason === "Applied", "carol applied");
     await engine.idle();

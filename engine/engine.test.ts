@@ -22,10 +22,13 @@ afterEach(async () => {
 async function started(opts: Parameters<typeof engineOnFake>[2] = {}) {
   const dir = tempStacks();
   const { engine, runner } = engineOnFake(dir.stacks, join(dir.root, "status.db"), opts);
-  cleanups.push(() => dir.cleanup(), async () => {
-    await engine.stop();
-    engine.store.close();
-  });
+  cleanups.push(
+    () => dir.cleanup(),
+    async () => {
+      await engine.stop();
+      engine.store.close();
+    },
+  );
   await engine.start();
   await waitFor(() => ["alice", "bob", "carol", "platform"].every((s) => engine.store.getStack(s)?.reason === "Applied"), "first convergence");
   await engine.idle();
@@ -74,7 +77,14 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     await waitFor(() => engine.store.listInstances("alice").length === 1, "instance row removed");
 
     // Renaming a protected instance would delete it: refused.
-    dir.write("alice", dir.read("alice").replace("name: web", "name: site").replace(/ *vmid: 2001\n/, "").replace(/ *ip: 10\.10\.0\.21\n/, ""));
+    dir.write(
+      "alice",
+      dir
+        .read("alice")
+        .replace("name: web", "name: site")
+        .replace(/ *vmid: 2001\n/, "")
+        .replace(/ *ip: 10\.10\.0\.21\n/, ""),
+    );
     await waitFor(() => reason(engine, "alice") === "Protected", "rename of a protected instance refused", 3000).catch((e: unknown) => {
       throw new Error(`${String(e)}: ${JSON.stringify(engine.store.getStack("alice"))} ${dir.read("alice")}`);
     });
@@ -87,8 +97,18 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     const boxBefore = containers(runner, "carol").find((c) => c.name === "carol/box/container");
     const labBefore = containers(runner, "carol").find((c) => c.name === "carol/lab/container");
     const upsBefore = ups(runner, "carol");
-    dir.write("carol", dir.read("carol").replace("name: lab", "name: lab2").replace(new RegExp(` *vmid: ${String(labBefore?.vmId)}\n`), "").replace(new RegExp(` *ip: ${String(labBefore?.ip).replaceAll(".", "\\.")}\n`), ""));
-    await waitFor(() => containers(runner, "carol").some((c) => c.name === "carol/lab2/container") && reason(engine, "carol") === "Applied", "renamed instance created");
+    dir.write(
+      "carol",
+      dir
+        .read("carol")
+        .replace("name: lab", "name: lab2")
+        .replace(new RegExp(` *vmid: ${String(labBefore?.vmId)}\n`), "")
+        .replace(new RegExp(` *ip: ${String(labBefore?.ip).replaceAll(".", "\\.")}\n`), ""),
+    );
+    await waitFor(
+      () => containers(runner, "carol").some((c) => c.name === "carol/lab2/container") && reason(engine, "carol") === "Applied",
+      "renamed instance created",
+    );
     const lab2 = containers(runner, "carol").find((c) => c.name === "carol/lab2/container");
     // The renamed instance gets fresh values: the old container holds its own until the run deletes it.
     expect(lab2?.vmId).not.toBe(labBefore?.vmId);
@@ -96,7 +116,13 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     expect(containers(runner, "carol").some((c) => c.name === "carol/lab/container")).toBe(false);
     const runs = engine.store.listRuns("carol", 5).filter((r) => r.action === "up" && r.state === "succeeded");
     expect(ups(runner, "carol") - upsBefore).toBeGreaterThanOrEqual(1);
-    for (const r of runs) expect(engine.store.runEvents(r.id).filter((e) => e.op === "replace").map((e) => `${r.id} ${e.urn ?? ""}`)).toEqual([]);
+    for (const r of runs)
+      expect(
+        engine.store
+          .runEvents(r.id)
+          .filter((e) => e.op === "replace")
+          .map((e) => `${r.id} ${e.urn ?? ""}`),
+      ).toEqual([]);
   });
 
   it("an invalid file is never applied; the last good state stays; Stalled with the positioned message; fixing it clears", async () => {
@@ -161,11 +187,17 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
       return t.name === "carol" ? { ...r, outputs: { instances: { lab: { vmid: 2000, ip: "10.10.0.20", power: "running" } } } } : r;
     };
     const runner: FakeRunner = { ...fake, up };
-    const { engine } = engineOnFake(dir.stacks, join(dir.root, "status.db"), { runner, options: { backoff: { baseMs: 60_000, capMs: 60_000, stallAfter: 5 } } });
-    cleanups.push(() => dir.cleanup(), async () => {
-      await engine.stop();
-      engine.store.close();
+    const { engine } = engineOnFake(dir.stacks, join(dir.root, "status.db"), {
+      runner,
+      options: { backoff: { baseMs: 60_000, capMs: 60_000, stallAfter: 5 } },
     });
+    cleanups.push(
+      () => dir.cleanup(),
+      async () => {
+        await engine.stop();
+        engine.store.close();
+      },
+    );
     await engine.start();
     await waitFor(() => reason(engine, "carol") === "Retrying", "carol's run failed");
     const run = engine.store.listRuns("carol", 1)[0];
@@ -216,7 +248,8 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     await waitFor(() => ["alice", "bob", "carol"].every((s) => engine.store.getStack(s)?.removalHeld === true), "all three held");
     dir.write("alice", texts.alice);
     dir.write("bob", texts.bob);
-    const released = () => reason(engine, "alice") === "Applied" && reason(engine, "bob") === "Applied" && engine.store.getStack("carol")?.removalHeld === false;
+    const released = () =>
+      reason(engine, "alice") === "Applied" && reason(engine, "bob") === "Applied" && engine.store.getStack("carol")?.removalHeld === false;
     await waitFor(released, "carol alone again, in its grace period");
     expect(reason(engine, "carol")).toBe("PendingRemoval");
     expect(runner.calls.filter((c) => c.method === "destroy")).toEqual([]);
@@ -249,7 +282,12 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     const off = engine.store.subscribe((e) => {
       if (e.type === "stack" && e.stack.name === "carol") seen.add(e.stack.reason);
     });
-    runner.failNext("up", 4, () => new ProxstackError("pve-lock-timeout", "proxmox: can't lock file '/run/lock/lxc/pve-config-2000.conf' - got timeout", { kind: "retry" }), "carol");
+    runner.failNext(
+      "up",
+      4,
+      () => new ProxstackError("pve-lock-timeout", "proxmox: can't lock file '/run/lock/lxc/pve-config-2000.conf' - got timeout", { kind: "retry" }),
+      "carol",
+    );
     dir.write("carol", dir.read("carol").replace("plan: small", "plan: medium"));
     await waitFor(() => reason(engine, "carol") === "Applied" && containers(runner, "carol")[0]?.plan === "medium", "carol converged after failures");
     off();
@@ -272,7 +310,16 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
           const now = new Date().toISOString();
           return Promise.resolve([
             failed
-              ? { type: "ssh-harden", status: "failed", changed: false, output: "", error: { code: "ssh-unreachable", kind: "retry", reason: "connect ECONNREFUSED" }, startedAt: now, finishedAt: now, durationMs: 0 }
+              ? {
+                  type: "ssh-harden",
+                  status: "failed",
+                  changed: false,
+                  output: "",
+                  error: { code: "ssh-unreachable", kind: "retry", reason: "connect ECONNREFUSED" },
+                  startedAt: now,
+                  finishedAt: now,
+                  durationMs: 0,
+                }
               : { type: "ssh-harden", status: "succeeded", changed: true, output: "ok", startedAt: now, finishedAt: now, durationMs: 0 },
           ]);
         },
@@ -294,13 +341,20 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     for (let i = 0; i < 500; i++) {
       const who = i % 2 ? "alice" : "carol";
       const port = 1000 + i;
-      const t = who === "alice"
-        ? base.alice.replace("{ subdomain: api, port: 8080 }", `{ subdomain: api, port: ${port} }`)
-        : base.carol.replace("plan: small", `plan: small\n    domains:\n      - { subdomain: www, port: ${port} }`);
+      const t =
+        who === "alice"
+          ? base.alice.replace("{ subdomain: api, port: 8080 }", `{ subdomain: api, port: ${port} }`)
+          : base.carol.replace("plan: small", `plan: small\n    domains:\n      - { subdomain: www, port: ${port} }`);
       dir.write(who, t);
       if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
     }
-    await waitFor(() => ["alice", "carol"].every((s) => reason(engine, s) === "Applied") && reason(engine, "platform") === "Applied" && engine.store.getStack("platform")?.appliedHash === engine.index.platformHash(), "platform converged");
+    await waitFor(
+      () =>
+        ["alice", "carol"].every((s) => reason(engine, s) === "Applied") &&
+        reason(engine, "platform") === "Applied" &&
+        engine.store.getStack("platform")?.appliedHash === engine.index.platformHash(),
+      "platform converged",
+    );
     expect(ups(runner, "platform") - before).toBeLessThanOrEqual(3);
     expect(ups(runner, "platform") - before).toBeGreaterThanOrEqual(1);
   });
@@ -309,20 +363,29 @@ describe("engine on real files, chokidar and SQLite (fake runner)", () => {
     const dir = tempStacks();
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn x@y";
     for (let i = 0; i < 12; i++) {
-      dir.write(`f${i}`, `apiVersion: proxstack.dev/v1\nkind: UserStack\nname: f${i}\nowner:\n  email: f${i}@example.com\nlinuxUser: f${i}\nsshKeys:\n  - ${key}\ninstances:\n  - name: a\n    template: debian-12\n    plan: small\n`);
+      dir.write(
+        `f${i}`,
+        `apiVersion: proxstack.dev/v1\nkind: UserStack\nname: f${i}\nowner:\n  email: f${i}@example.com\nlinuxUser: f${i}\nsshKeys:\n  - ${key}\ninstances:\n  - name: a\n    template: debian-12\n    plan: small\n`,
+      );
     }
     const { createFakeRunner } = await import("./testing/fake-runner.js");
     const runner = createFakeRunner();
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     runner.setFaultRate(0.2, () => new ProxstackError("pve-5xx", "proxmox: 500 simulated fault", { kind: "retry" }), random);
     // A stack that fails 3 times in a row shows Stalled, then clears.
     runner.failNext("up", 3, () => new ProxstackError("pve-timeout", "proxmox: timeout", { kind: "retry" }), "f0");
-    const { engine } = engineOnFake(dir.stacks, join(dir.root, "status.db"), { runner, options: { backoff: { baseMs: 10, capMs: 40, stallAfter: 3 }, concurrency: 4 } });
-    cleanups.push(() => dir.cleanup(), async () => {
-      await engine.stop();
-      engine.store.close();
+    const { engine } = engineOnFake(dir.stacks, join(dir.root, "status.db"), {
+      runner,
+      options: { backoff: { baseMs: 10, capMs: 40, stallAfter: 3 }, concurrency: 4 },
     });
+    cleanups.push(
+      () => dir.cleanup(),
+      async () => {
+        await engine.stop();
+        engine.store.close();
+      },
+    );
     const seen = new Set<string>();
     engine.store.subscribe((e) => {
       if (e.type === "stack") seen.add(e.stack.reason);
@@ -356,18 +419,27 @@ describe("a stack whose file goes missing (manual clock)", () => {
     const runner = createFakeRunner({ now: clock.now });
     const store = openStatusStore(join(dir.root, "status.db"), { clock });
     const engine = createEngine({
-      stacksDir: dir.stacks, store, runner, clock, timers, log: silentLogger(),
+      stacksDir: dir.stacks,
+      store,
+      runner,
+      clock,
+      timers,
+      log: silentLogger(),
       options: { watch: false, resyncIntervalMs: 0, refreshIntervalMs: 0, platformQuietMs: 10 },
     });
-    cleanups.push(() => dir.cleanup(), async () => {
-      await engine.stop();
-      store.close();
-    });
+    cleanups.push(
+      () => dir.cleanup(),
+      async () => {
+        await engine.stop();
+        store.close();
+      },
+    );
     /** Lets runs finish (real I/O: files, SQLite), moving the manual clock 10 ms per look. */
-    const settle = (cond: () => boolean, what: string) => waitFor(() => {
-      timers.advance(10);
-      return cond();
-    }, what);
+    const settle = (cond: () => boolean, what: string) =>
+      waitFor(() => {
+        timers.advance(10);
+        return cond();
+      }, what);
     /** Moves the manual clock to `at` exactly (firing what falls due) and lets what that started run. */
     const advanceTo = async (at: number) => {
       timers.advance(at - clock.now().getTime());
@@ -389,7 +461,9 @@ describe("a stack whose file goes missing (manual clock)", () => {
     const s = engine.store.getStack("carol")!;
     expect([s.condition, s.removalAt, s.removalHeld]).toEqual(["Reconciling", new Date(gone + GRACE).toISOString(), false]);
     const at = new Date(gone + GRACE).toISOString();
-    expect(s.message).toBe(`carol.yaml is missing: its resources are destroyed at ${at} unless the file comes back; 'proxstack destroy carol' destroys them now`);
+    expect(s.message).toBe(
+      `carol.yaml is missing: its resources are destroyed at ${at} unless the file comes back; 'proxstack destroy carol' destroys them now`,
+    );
     await advanceTo(gone + GRACE - 1);
     expect(destroys("carol")).toBe(0);
     expect(runner.resources("carol").length).toBe(1);
@@ -448,7 +522,10 @@ describe("a stack whose file goes missing (manual clock)", () => {
     dir.write("f1", texts.f1);
     dir.write("f2", texts.f2);
     await engine.resync();
-    await settle(() => reason(engine, "f3") === "Destroyed" && reason(engine, "f1") === "Applied" && reason(engine, "f2") === "Applied", "f3 destroyed, f1 and f2 back");
+    await settle(
+      () => reason(engine, "f3") === "Destroyed" && reason(engine, "f1") === "Applied" && reason(engine, "f2") === "Applied",
+      "f3 destroyed, f1 and f2 back",
+    );
     expect(["f0", "f1", "f2", "f3"].map(destroys)).toEqual([1, 0, 0, 1]);
   });
 });

@@ -171,7 +171,11 @@ export function createEngine(deps: EngineDeps): Engine {
     return queued;
   };
 
-  const pendingRemovals = (): string[] => store.listStacks().filter((s) => s.reason === "PendingRemoval").map((s) => s.name);
+  const pendingRemovals = (): string[] =>
+    store
+      .listStacks()
+      .filter((s) => s.reason === "PendingRemoval")
+      .map((s) => s.name);
 
   let idleWaiters: (() => void)[] = [];
   const notifyIdle = (): void => {
@@ -186,7 +190,10 @@ export function createEngine(deps: EngineDeps): Engine {
   const scheduleResync = (): void => {
     if (stopped || o.resyncIntervalMs <= 0) return;
     resyncTimer = timers.setTimeout(() => {
-      engine.resync().catch((err: unknown) => log.error({ err }, "resync failed")).finally(scheduleResync);
+      engine
+        .resync()
+        .catch((err: unknown) => log.error({ err }, "resync failed"))
+        .finally(scheduleResync);
     }, o.resyncIntervalMs);
   };
 
@@ -227,7 +234,13 @@ export function createEngine(deps: EngineDeps): Engine {
       for (const s of store.listStacks()) retries.restore(s.name, s.failures);
       const { queued } = await engine.resync();
       // Every stack the store knows is asked again: a crash can leave one mid-run or with a retry pending.
-      enqueueChanged(store.listStacks().map((s) => s.name).filter((n) => !queued.includes(n)), "resync");
+      enqueueChanged(
+        store
+          .listStacks()
+          .map((s) => s.name)
+          .filter((n) => !queued.includes(n)),
+        "resync",
+      );
       scheduleResync();
       scheduleRefresh();
     },
@@ -252,7 +265,10 @@ export function createEngine(deps: EngineDeps): Engine {
       await reconciler.destroy(stack);
     },
     refresh() {
-      const applied = store.listStacks().filter((s) => s.reason === "Applied").map((s) => s.name);
+      const applied = store
+        .listStacks()
+        .filter((s) => s.reason === "Applied")
+        .map((s) => s.name);
       for (const name of applied) {
         reconciler.requestRefresh(name);
         queue.add(name, "resync");

@@ -37,7 +37,13 @@ export type GuardVerdict = { ok: true } | { ok: false; reason: "UnsafePlan" | "P
  * from the file; replacing one only when the file change asked for it; a protected instance is
  * never deleted or replaced.
  */
-export function guardPlan(stack: string, steps: readonly PlanStep[], before: UserStackSpec | undefined, after: UserStackSpec, asked: ReadonlySet<string>): GuardVerdict {
+export function guardPlan(
+  stack: string,
+  steps: readonly PlanStep[],
+  before: UserStackSpec | undefined,
+  after: UserStackSpec,
+  asked: ReadonlySet<string>,
+): GuardVerdict {
   const problems: string[] = [];
   let protectedHit = false;
   for (const step of steps) {
@@ -48,7 +54,9 @@ export function guardPlan(stack: string, steps: readonly PlanStep[], before: Use
     const what = step.op === "delete" || step.op === "delete-replaced" ? (stillInFile ? "replace" : "delete") : "replace";
     if (wasProtected) {
       protectedHit = true;
-      problems.push(`${stack}/${inst ?? step.name} is protected and would be ${what === "delete" ? "deleted" : "replaced"}; remove "protect: true" first if that is really wanted`);
+      problems.push(
+        `${stack}/${inst ?? step.name} is protected and would be ${what === "delete" ? "deleted" : "replaced"}; remove "protect: true" first if that is really wanted`,
+      );
       continue;
     }
     if (what === "delete" && !stillInFile) continue;

@@ -131,8 +131,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       case "pending-removal": {
         const file = stackFileName(stack);
         const message = t.hold
-          ? `${file} is missing and so are others: ${t.hold}. ` +
-            `Nothing is destroyed until 'proxstack destroy ${stack}' confirms it, or the files come back`
+          ? `${file} is missing and so are others: ${t.hold}. ` + `Nothing is destroyed until 'proxstack destroy ${stack}' confirms it, or the files come back`
           : `${file} is missing: its resources are destroyed at ${t.at.toISOString()} unless the file comes back; ` +
             `'proxstack destroy ${stack}' destroys them now`;
         deps.log.warn({ stack, at: t.at.toISOString(), held: t.hold !== undefined }, "stack file missing; removal pending");
@@ -152,7 +151,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       if (!e?.valid || !platform) return "ok";
       const spec = e.valid.spec;
       if (spec.instances.every((i) => i.vmid !== undefined && i.ip !== undefined)) return "ok";
-      const others = index.names().filter((n) => n !== stack).map((n) => index.get(n)).flatMap((o) => (o?.valid ? [o.valid.spec] : o?.lastGood ? [o.lastGood] : []));
+      const others = index
+        .names()
+        .filter((n) => n !== stack)
+        .map((n) => index.get(n))
+        .flatMap((o) => (o?.valid ? [o.valid.spec] : o?.lastGood ? [o.lastGood] : []));
       // Live instances count as taken, this stack's own included: a renamed instance must not get the
       // VMID of the container it replaces, which exists until the run deletes it.
       const held = store.heldAllocations();
@@ -204,9 +207,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const run = startRun(stack, "up", hash);
     try {
       const preview = await runner.preview(target, { onEvent: run.onEvent });
-      const asked = deps.replacementRisks && before
-        ? new Set(deps.replacementRisks(before, spec, platform).filter((r) => r.kind === "replace").map((r) => r.instance))
-        : askedReplacements(before, spec);
+      const asked =
+        deps.replacementRisks && before
+          ? new Set(
+              deps
+                .replacementRisks(before, spec, platform)
+                .filter((r) => r.kind === "replace")
+                .map((r) => r.instance),
+            )
+          : askedReplacements(before, spec);
       const verdict = guardPlan(stack, preview.steps, before, spec, asked);
       if (!verdict.ok) {
         store.finishRun(run.id, { state: "failed", errorCode: verdict.reason === "Protected" ? "protected" : "unsafe-plan", errorMessage: verdict.message });
@@ -219,8 +228,17 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       deps.hooks?.forgetHosts?.((before?.instances ?? []).filter((i) => gone.has(i.name) && i.ip).map((i) => i.ip!));
       const outputs = parseRunOutputs(UserStackOutputsSchema, result.outputs, `${stack}: run ${run.id}`);
       store.finishRun(run.id, { state: "succeeded", outputs });
-      const changed = new Set(result.changed.map((urn) => instanceOfStep({ urn, type: "", name: urnName(urn), op: "update", inputs: {} })).filter((n): n is string => n !== undefined));
-      const hookFailedBefore = new Set(store.listInstances(stack).filter((i) => i.state === "hook-failed").map((i) => i.name));
+      const changed = new Set(
+        result.changed
+          .map((urn) => instanceOfStep({ urn, type: "", name: urnName(urn), op: "update", inputs: {} }))
+          .filter((n): n is string => n !== undefined),
+      );
+      const hookFailedBefore = new Set(
+        store
+          .listInstances(stack)
+          .filter((i) => i.state === "hook-failed")
+          .map((i) => i.name),
+      );
       const instances = spec.instances.map((i) => {
         const out = outputs.instances.find((o) => o.name === i.name);
         if (!out) {
@@ -229,8 +247,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         const isNew = !before?.instances.some((b) => b.name === i.name);
         return { name: i.name, vmid: out.vmid, ip: out.ip, power: out.power, changed: changed.has(i.name) || hookFailedBefore.has(i.name) || isNew };
       });
-      for (const i of instances) store.upsertInstance({ stack, name: i.name, vmid: i.vmid, ip: i.ip, power: i.power, state: deps.hooks ? "provisioning" : "ready" });
-      store.removeInstances(stack, instances.map((i) => i.name));
+      for (const i of instances)
+        store.upsertInstance({ stack, name: i.name, vmid: i.vmid, ip: i.ip, power: i.power, state: deps.hooks ? "provisioning" : "ready" });
+      store.removeInstances(
+        stack,
+        instances.map((i) => i.name),
+      );
       store.markApplied(stack, hash, spec);
       if (JSON.stringify(routesOf(spec)) !== JSON.stringify(before ? routesOf(before) : [])) deps.onRoutesChanged();
       return await runHooks(stack, spec, platform, instances, run.onEvent);
@@ -239,13 +261,24 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     }
   };
 
-  const runHooks = async (stack: string, spec: UserStackSpec, platform: PlatformSpec, instances: HookContext["instances"], onEvent: (e: RunEvent) => void): Promise<Step> => {
+  const runHooks = async (
+    stack: string,
+    spec: UserStackSpec,
+    platform: PlatformSpec,
+    instances: HookContext["instances"],
+    onEvent: (e: RunEvent) => void,
+  ): Promise<Step> => {
     if (!deps.hooks) return undefined;
     const records = await deps.hooks.run({ stack, spec, platform, instances, signal: new AbortController().signal, log: deps.log.child({ stack }) });
     // Each hook's outcome is recorded on the run it followed, so status and the portal show it.
     for (const r of records) {
       const detail = r.error ? `${r.error.code}: ${r.error.reason}` : `${r.changed ? "changed" : "no change"}${r.output ? ` — ${r.output}` : ""}`;
-      onEvent({ at: r.finishedAt, type: "diagnostic", severity: r.status === "succeeded" ? "info" : "error", message: `hook ${r.type} ${r.status}: ${detail}` });
+      onEvent({
+        at: r.finishedAt,
+        type: "diagnostic",
+        severity: r.status === "succeeded" ? "info" : "error",
+        message: `hook ${r.type} ${r.status}: ${detail}`,
+      });
     }
     const outcome = hookOutcome(records);
     const state = outcome.status === "ok" ? "ready" : "hook-failed";

@@ -109,7 +109,13 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
   const validate = (inputs: { name: string; path: string; text: string; stamp?: string }[]): void => {
     for (const i of inputs) {
       const prev = users.get(i.name);
-      users.set(i.name, { name: i.name, path: i.path, text: i.text, ...(i.stamp ? { stamp: i.stamp } : prev?.stamp ? { stamp: prev.stamp } : {}), ...(prev?.lastGood ? { lastGood: prev.lastGood } : {}) });
+      users.set(i.name, {
+        name: i.name,
+        path: i.path,
+        text: i.text,
+        ...(i.stamp ? { stamp: i.stamp } : prev?.stamp ? { stamp: prev.stamp } : {}),
+        ...(prev?.lastGood ? { lastGood: prev.lastGood } : {}),
+      });
     }
     let held = holders();
     for (let pass = 0; pass < 2; pass++) {
@@ -198,7 +204,10 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
     const toValidate: { name: string; path: string; text: string; stamp: string }[] = [];
     let read = 1;
     // Reads run in parallel chunks: thousands of files take one pass of the event loop each.
-    const names = files.filter((f) => f !== PLATFORM_FILE).map((f) => stackNameOfFile(f)).filter((n): n is string => n !== undefined);
+    const names = files
+      .filter((f) => f !== PLATFORM_FILE)
+      .map((f) => stackNameOfFile(f))
+      .filter((n): n is string => n !== undefined);
     const CHUNK = 256;
     for (let i = 0; i < names.length; i += CHUNK) {
       const chunk = names.slice(i, i + CHUNK);

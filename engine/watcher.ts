@@ -9,8 +9,14 @@ import type { Timers } from "./timers.js";
 /** Whether a file name is an editor's temp, swap, backup or lock file (vim, emacs, JetBrains, sed -i …) or hidden. */
 export function isEditorTempFile(name: string): boolean {
   return (
-    name.startsWith(".") || name.startsWith("#") || name.endsWith("~") || name.endsWith(".swp") || name.endsWith(".swx") ||
-    name.endsWith(".tmp") || name === "4913" || /^sed[A-Za-z0-9]{6}$/.test(name)
+    name.startsWith(".") ||
+    name.startsWith("#") ||
+    name.endsWith("~") ||
+    name.endsWith(".swp") ||
+    name.endsWith(".swx") ||
+    name.endsWith(".tmp") ||
+    name === "4913" ||
+    /^sed[A-Za-z0-9]{6}$/.test(name)
   );
 }
 

@@ -27,10 +27,20 @@ describe.skipIf(skip)("post-apply hooks as the engine calls them", () => {
     hooks = await createPostApplyHooks({
       dataDir: dir,
       log: silentLogger(),
-      extra: [{
-        handler: { type: "vpn-peer", params: z.object({}).strict(), timeoutMs: 1000, run: async (ctx) => { seen.push(ctx.stack); throw new Error("vpn service unreachable"); } },
-        data: { type: "vpn-peer", params: {} },
-      }],
+      extra: [
+        {
+          handler: {
+            type: "vpn-peer",
+            params: z.object({}).strict(),
+            timeoutMs: 1000,
+            run: async (ctx) => {
+              seen.push(ctx.stack);
+              throw new Error("vpn service unreachable");
+            },
+          },
+          data: { type: "vpn-peer", params: {} },
+        },
+      ],
     });
   });
   afterAll(async () => {
@@ -49,10 +59,16 @@ describe.skipIf(skip)("post-apply hooks as the engine calls them", () => {
       log: silentLogger(),
     };
     const first = await hooks.run(ctx);
-    expect(first.map((r) => [r.type, r.status, r.changed])).toEqual([["ssh-harden", "succeeded", true], ["vpn-peer", "failed", false]]);
+    expect(first.map((r) => [r.type, r.status, r.changed])).toEqual([
+      ["ssh-harden", "succeeded", true],
+      ["vpn-peer", "failed", false],
+    ]);
     expect(first[1]?.error?.reason).toBe("vpn service unreachable");
     expect(seen).toEqual(["alice"]);
-    expect(await tryLogin({ host: host.address, port: host.port, username: "alice", privateKey: hooks.identity.privateKey, command: "id -un" })).toMatchObject({ ok: true, stdout: "alice\n" });
+    expect(await tryLogin({ host: host.address, port: host.port, username: "alice", privateKey: hooks.identity.privateKey, command: "id -un" })).toMatchObject({
+      ok: true,
+      stdout: "alice\n",
+    });
     const retry = await hooks.run(ctx);
     expect(retry[0]).toMatchObject({ type: "ssh-harden", status: "succeeded", changed: false });
   });
@@ -63,16 +79,25 @@ describe("post-apply hooks after a destroy", () => {
     const dir = await mkdtemp(join(tmpdir(), "pxs-postapply-destroyed-"));
     const seen: string[] = [];
     const handler = (type: string, fail: boolean) => ({
-      type, params: z.object({}).strict(), timeoutMs: 1000,
+      type,
+      params: z.object({}).strict(),
+      timeoutMs: 1000,
       run: () => Promise.resolve({ changed: false, output: "" }),
       destroyed: (ctx: { stack: string }) => {
         seen.push(`${type}:${ctx.stack}`);
-        return fail ? Promise.reject(new ProxstackError("vpn-unreachable", "vpn service down", { kind: "retry" })) : Promise.resolve({ changed: true, output: "peer removed" });
+        return fail
+          ? Promise.reject(new ProxstackError("vpn-unreachable", "vpn service down", { kind: "retry" }))
+          : Promise.resolve({ changed: true, output: "peer removed" });
       },
     });
     const hooks = await createPostApplyHooks({
-      dataDir: dir, log: silentLogger(), sshHarden: false,
-      extra: [{ handler: handler("vpn-peer", false), data: { type: "vpn-peer" } }, { handler: handler("other", true), data: { type: "other" } }],
+      dataDir: dir,
+      log: silentLogger(),
+      sshHarden: false,
+      extra: [
+        { handler: handler("vpn-peer", false), data: { type: "vpn-peer" } },
+        { handler: handler("other", true), data: { type: "other" } },
+      ],
     });
     try {
       const records = await hooks.destroyed("carol");

@@ -67,11 +67,25 @@ export async function createPostApplyHooks(deps: PostApplyHooksDeps): Promise<Po
           log.info({ changed: out.changed }, "hook cleaned up after a destroy");
         } catch (err) {
           const reason = cleanRemoteText(chainMessage(err));
-          r = { status: "failed", changed: false, output: "", error: { code: err instanceof ProxstackError ? err.code : "hook-failed", kind: kindOf(err), reason } };
-          log.error({ reason }, `hook could not clean up after destroying ${stack}; remove what it left by hand (for the VPN: DELETE /peers/${stack} on the VPN service)`);
+          r = {
+            status: "failed",
+            changed: false,
+            output: "",
+            error: { code: err instanceof ProxstackError ? err.code : "hook-failed", kind: kindOf(err), reason },
+          };
+          log.error(
+            { reason },
+            `hook could not clean up after destroying ${stack}; remove what it left by hand (for the VPN: DELETE /peers/${stack} on the VPN service)`,
+          );
         }
         const ended = clock.now();
-        records.push({ type: h.type, ...r, startedAt: started.toISOString(), finishedAt: ended.toISOString(), durationMs: ended.getTime() - started.getTime() });
+        records.push({
+          type: h.type,
+          ...r,
+          startedAt: started.toISOString(),
+          finishedAt: ended.toISOString(),
+          durationMs: ended.getTime() - started.getTime(),
+        });
       }
       return records;
     },

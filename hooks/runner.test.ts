@@ -103,13 +103,19 @@ describe("hook records carry container text safely", () => {
       params: z.object({ fail: z.boolean() }).strict(),
       timeoutMs: 1000,
       run: async (_c, p) => {
-        if (p.fail) throw new ProxstackError("ssh-command-failed", `web: visudo said \x1b]52;c;cm0gLXJmIH4=\x07\x1b[2Jok${"x".repeat(100_000)}`, { kind: "retry" });
+        if (p.fail)
+          throw new ProxstackError("ssh-command-failed", `web: visudo said \x1b]52;c;cm0gLXJmIH4=\x07\x1b[2Jok${"x".repeat(100_000)}`, { kind: "retry" });
         return { changed: true, output: "\x1b]0;title\x07\x1b[31mdone\x1b[0m\r" };
       },
     };
     const r = createHookRunner({ handlers: createHookRegistry([hostile]), log: silentLogger(), clock: manualClock(new Date("2026-11-25T10:00:00Z")) });
-    const [ok, failed] = await r.run(ctx(), [{ type: "hostile", params: { fail: false } }, { type: "hostile", params: { fail: true } }]);
+    const [ok, failed] = await r.run(ctx(), [
+      { type: "hostile", params: { fail: false } },
+      { type: "hostile", params: { fail: true } },
+    ]);
     expect(ok?.output).toBe("done");
-    expect(failed?.error?.reason).toBe(`web: visudo said ok${"x".repeat(2000 - "web: visudo said ok".length)}…(+${100_000 - (2000 - "web: visudo said ok".length)} characters cut)`);
+    expect(failed?.error?.reason).toBe(
+      `web: visudo said ok${"x".repeat(2000 - "web: visudo said ok".length)}…(+${100_000 - (2000 - "web: visudo said ok".length)} characters cut)`,
+    );
   });
 });

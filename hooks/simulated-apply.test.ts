@@ -85,6 +85,9 @@ describe.skipIf(skip)("post-deploy hooks after a simulated apply", () => {
     expect(records[0]?.output).not.toMatch(/dev/);
     const ak = await backing.host(2001)!.readFile("/home/alice/.ssh/authorized_keys");
     for (const k of alice.sshKeys) expect(ak).toContain(k);
-    expect(await tryLogin({ host: "10.10.0.21", port: 22, username: "alice", privateKey: hooks.identity.privateKey, command: "hostname" })).toMatchObject({ ok: true, stdout: "alice-web\n" });
+    expect(await tryLogin({ host: "10.10.0.21", port: 22, username: "alice", privateKey: hooks.identity.privateKey, command: "hostname" })).toMatchObject({
+      ok: true,
+      stdout: "alice-web\n",
+    });
   });
 });

@@ -110,13 +110,24 @@ describe.skipIf(skip)("ssh-harden against real OpenSSH in test hosts", () => {
   const hosts: SshTestHost[] = [];
   const before = skip ? "" : hashTree(HOST_PATHS);
   const start = async (o: Partial<SshTestHostOptions> = {}) => {
-    const h = await createSshTestHost({ rootAuthorizedKeys: [identity.publicKey], users: [{ name: "alice", password: "alice-pw-1" }], rootPassword: "root-pw-1", ...o });
+    const h = await createSshTestHost({
+      rootAuthorizedKeys: [identity.publicKey],
+      users: [{ name: "alice", password: "alice-pw-1" }],
+      rootPassword: "root-pw-1",
+      ...o,
+    });
     hosts.push(h);
     return h;
   };
-  const harden = (h: SshTestHost, keys: string[], user = "alice") => hardenHost({ host: h.address, port: h.port, user, keys, identity, hostKeys, readyTimeoutMs: 5000 });
+  const harden = (h: SshTestHost, keys: string[], user = "alice") =>
+    hardenHost({ host: h.address, port: h.port, user, keys, identity, hostKeys, readyTimeoutMs: 5000 });
   const snapshot = async (h: SshTestHost) =>
-    (await h.exec("sh", ["-c", "cat /etc/passwd /etc/group /etc/shadow; ls -lanR /home /etc/ssh /etc/sudoers.d; cat /etc/ssh/sshd_config.d/* /home/*/.ssh/* 2>/dev/null || true"])).stdout;
+    (
+      await h.exec("sh", [
+        "-c",
+        "cat /etc/passwd /etc/group /etc/shadow; ls -lanR /home /etc/ssh /etc/sudoers.d; cat /etc/ssh/sshd_config.d/* /home/*/.ssh/* 2>/dev/null || true",
+      ])
+    ).stdout;
 
   afterEach(async () => {
     for (const h of hosts.splice(0)) await h.destroy();
@@ -174,12 +185,18 @@ describe.skipIf(skip)("ssh-harden against real OpenSSH in test hosts", () => {
     const r = await harden(h, [laptop.public], "bob");
     expect(r.actions).toEqual(expect.arrayContaining(["created user bob", "wrote authorized_keys (2 keys)"]));
     expect((await h.exec("getent", ["passwd", "bob"])).stdout).toMatch(/^bob:x:\d+:\d+::\/home\/bob:\/bin\/bash$/m);
-    expect(await tryLogin({ host: h.address, port: h.port, username: "bob", privateKey: laptop.private, command: "sudo -n id -un" })).toMatchObject({ ok: true, stdout: "root\n" });
+    expect(await tryLogin({ host: h.address, port: h.port, username: "bob", privateKey: laptop.private, command: "sudo -n id -un" })).toMatchObject({
+      ok: true,
+      stdout: "root\n",
+    });
   });
 
   it("runs from the hook runner after an apply and records the outcome per instance", async () => {
     const h = await start();
-    const runner = createHookRunner({ handlers: createHookRegistry([createSshHardenHandler({ identity, hostKeys, readyTimeoutMs: 5000 })]), log: silentLogger() });
+    const runner = createHookRunner({
+      handlers: createHookRegistry([createSshHardenHandler({ identity, hostKeys, readyTimeoutMs: 5000 })]),
+      log: silentLogger(),
+    });
     const ctx = (linuxUser: string): HookContext => ({
       stack: "alice",
       spec: { linuxUser, sshKeys: [laptop.public] } as unknown as UserStackSpec,
@@ -253,7 +270,11 @@ describe.skipIf(skip)("ssh-harden against real OpenSSH in test hosts", () => {
     const at = { host: h.address, port: h.port };
     // A broken drop-in added after sshd started: the running daemon is fine, `sshd -t` is not.
     await h.writeFile("/etc/ssh/sshd_config.d/99-broken.conf", "ThisIsNotAnSshdOption yes\n");
-    await expectCode(harden(h, [laptop.public]), "sshd-config-invalid", /sshd -t rejected the configuration, so the previous one stays in place: .*ThisIsNotAnSshdOption/);
+    await expectCode(
+      harden(h, [laptop.public]),
+      "sshd-config-invalid",
+      /sshd -t rejected the configuration, so the previous one stays in place: .*ThisIsNotAnSshdOption/,
+    );
     expect((await h.exec("ls", ["/etc/ssh/sshd_config.d"])).stdout).toBe("50-legacy-insecure.conf\n99-broken.conf\n");
     // sshd was not reloaded into a broken state: it still serves with its old settings.
     expect(await tryLogin({ ...at, username: "alice", password: "alice-pw-1" })).toMatchObject({ ok: true });

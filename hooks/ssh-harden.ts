@@ -37,7 +37,9 @@ export const SshHardenParamsSchema = z
     onlyChanged: z
       .boolean()
       .default(false)
-      .describe("Harden only instances created or changed by the apply. Off by default, so key changes in the stack file reach every running container. @default false"),
+      .describe(
+        "Harden only instances created or changed by the apply. Off by default, so key changes in the stack file reach every running container. @default false",
+      ),
   })
   .strict();
 export type SshHardenParams = z.infer<typeof SshHardenParamsSchema>;
@@ -92,9 +94,16 @@ export function createSshHardenHandler(deps: SshHardenDeps): HookHandler<SshHard
         const where = `${inst.name} (${inst.ip})`;
         try {
           const r = await hardenHost({
-            host: inst.ip, port: params.port, user, keys: ctx.spec.sshKeys, identity: deps.identity, hostKeys: deps.hostKeys,
+            host: inst.ip,
+            port: params.port,
+            user,
+            keys: ctx.spec.sshKeys,
+            identity: deps.identity,
+            hostKeys: deps.hostKeys,
             ...(inst.vmid > 0 ? { vmid: inst.vmid } : {}),
-            signal: ctx.signal, readyTimeoutMs: deps.readyTimeoutMs, log: ctx.log.child({ instance: inst.name }),
+            signal: ctx.signal,
+            readyTimeoutMs: deps.readyTimeoutMs,
+            log: ctx.log.child({ instance: inst.name }),
           });
           changed ||= r.changed;
           lines.push(`${where}: ${r.actions.join(", ") || "no changes"}; ${r.verified}`);
@@ -125,7 +134,16 @@ export async function hardenHost(t: HardenTarget): Promise<HardenReport> {
   const keys = checkPublicKeys(t.keys);
   const [platformKey] = checkPublicKeys([t.identity.publicKey], () => "the provisioning key");
   const actions: string[] = [];
-  const root = await openSshSession({ host: t.host, port: t.port, username: "root", privateKey: t.identity.privateKey, hostKeys: t.hostKeys, vmid: t.vmid, signal: t.signal, readyTimeoutMs: t.readyTimeoutMs });
+  const root = await openSshSession({
+    host: t.host,
+    port: t.port,
+    username: "root",
+    privateKey: t.identity.privateKey,
+    hostKeys: t.hostKeys,
+    vmid: t.vmid,
+    signal: t.signal,
+    readyTimeoutMs: t.readyTimeoutMs,
+  });
   try {
     const fs = sftpOps(await root.sftp());
     await preflight(root);
@@ -144,7 +162,11 @@ export async function hardenHost(t: HardenTarget): Promise<HardenReport> {
       throw new ProxstackError("ssh-verify-failed", `after the reload sshd still offers ${verified.methods.join(", ")} to ${user}`, { kind: "retry" });
     }
     t.log?.info({ host: t.host, actions }, "ssh-harden done");
-    return { changed: actions.length > 0, actions, verified: `verified key login as ${user} (sshd offers ${verified.methods.join(", ") || "publickey"}; sudo works)` };
+    return {
+      changed: actions.length > 0,
+      actions,
+      verified: `verified key login as ${user} (sshd offers ${verified.methods.join(", ") || "publickey"}; sudo works)`,
+    };
   } finally {
     root.end();
   }
@@ -170,7 +192,10 @@ else echo "found no running sshd to reload" >&2; exit 1; fi`;
 
 async function preflight(root: SshSession): Promise<void> {
   const r = await root.exec(["sh", "-c", PREFLIGHT]);
-  if (r.code !== 0) throw new ProxstackError("ssh-template-unsupported", firstLines(r.stderr) === "no output" ? "the template lacks required commands" : firstLines(r.stderr), { kind: "stall" });
+  if (r.code !== 0)
+    throw new ProxstackError("ssh-template-unsupported", firstLines(r.stderr) === "no output" ? "the template lacks required commands" : firstLines(r.stderr), {
+      kind: "stall",
+    });
 }
 
 interface Account {
@@ -205,7 +230,8 @@ async function ensureUser(root: SshSession, fs: SftpOps, user: string, actions: 
 }
 
 async function ensureSudo(root: SshSession, fs: SftpOps, user: string, actions: string[]): Promise<void> {
-  const group = (await root.exec(["getent", "group", "sudo"])).code === 0 ? "sudo" : (await root.exec(["getent", "group", "wheel"])).code === 0 ? "wheel" : undefined;
+  const group =
+    (await root.exec(["getent", "group", "sudo"])).code === 0 ? "sudo" : (await root.exec(["getent", "group", "wheel"])).code === 0 ? "wheel" : undefined;
   if (group) {
     const groups = (await root.run(`list groups of ${user}`, ["id", "-nG", "--", user])).stdout.trim().split(/\s+/);
     if (!groups.includes(group)) {
@@ -264,7 +290,8 @@ async function ensureAuthorizedKeys(fs: SftpOps, a: Account, keys: readonly Chec
   }
   const want = authorizedKeysContent(keys);
   const fst = await fs.lstat(file);
-  if (fst && !fst.isFile()) throw new ProxstackError("ssh-dir-invalid", `${file} is not a regular file (a symlink?); refusing to write through it`, { kind: "stall" });
+  if (fst && !fst.isFile())
+    throw new ProxstackError("ssh-dir-invalid", `${file} is not a regular file (a symlink?); refusing to write through it`, { kind: "stall" });
   const { content: have, oversized } = fst ? await readManaged(fs, file) : {};
   if (have === want && fst && fst.uid === a.uid && (fst.mode & 0o777) === 0o600) return;
   const tmp = posix.join(dir, ".authorized_keys.proxstack-new");
@@ -300,11 +327,9 @@ async function ensureSshdDropin(root: SshSession, fs: SftpOps, user: string, act
   const test = await root.exec(["/usr/sbin/sshd", "-t"]);
   if (test.code !== 0) {
     if (changed) await restore();
-    throw new ProxstackError(
-      "sshd-config-invalid",
-      `sshd -t rejected the configuration, so the previous one stays in place: ${firstLines(test.stderr)}`,
-      { kind: "retry" },
-    );
+    throw new ProxstackError("sshd-config-invalid", `sshd -t rejected the configuration, so the previous one stays in place: ${firstLines(test.stderr)}`, {
+      kind: "retry",
+    });
   }
   for (const who of [user, "root"]) {
     const eff = await root.exec(["/usr/sbin/sshd", "-T", "-C", `user=${who},host=proxstack-check,addr=127.0.0.1`]);
@@ -355,10 +380,20 @@ async function verifyLogin(t: HardenTarget, user: string, opts: { untilKeyOnly?:
   for (let attempt = 0; attempt < 20; attempt++) {
     if (t.signal?.aborted) break;
     try {
-      const s = await openSshSession({ host: t.host, port: t.port, username: user, privateKey: t.identity.privateKey, hostKeys: t.hostKeys, vmid: t.vmid, signal: t.signal, readyTimeoutMs: t.readyTimeoutMs });
+      const s = await openSshSession({
+        host: t.host,
+        port: t.port,
+        username: user,
+        privateKey: t.identity.privateKey,
+        hostKeys: t.hostKeys,
+        vmid: t.vmid,
+        signal: t.signal,
+        readyTimeoutMs: t.readyTimeoutMs,
+      });
       try {
         const who = await s.run(`verify login as ${user}`, ["id", "-un"]);
-        if (who.stdout.trim() !== user) throw new ProxstackError("ssh-verify-failed", `logged in as ${firstLines(who.stdout)} instead of ${user}`, { kind: "retry" });
+        if (who.stdout.trim() !== user)
+          throw new ProxstackError("ssh-verify-failed", `logged in as ${firstLines(who.stdout)} instead of ${user}`, { kind: "retry" });
         await s.run(`verify sudo for ${user}`, ["sudo", "-n", "true"]);
         const methods = s.methodsOffered;
         const offersPasswords = methods.includes("password") || methods.includes("keyboard-interactive");

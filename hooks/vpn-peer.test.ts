@@ -35,7 +35,15 @@ describe("vpn-peer hook (against the real service in-process, in-memory device a
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "pxs-vpnhook-"));
     device = createMemoryDevice();
     firewall = createMemoryFirewall();
-    server = await startVpnService({ dataDir: dir, token: TOKEN, endpoint: "vpn.example.test:51820", pool: "10.10.0.0/24", device, firewall, log: silentLogger() });
+    server = await startVpnService({
+      dataDir: dir,
+      token: TOKEN,
+      endpoint: "vpn.example.test:51820",
+      pool: "10.10.0.0/24",
+      device,
+      firewall,
+      log: silentLogger(),
+    });
   });
   afterEach(async () => {
     await server.close();

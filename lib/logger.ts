@@ -5,9 +5,20 @@ import { prettyFactory } from "pino-pretty";
 export type Logger = PinoLogger;
 
 const REDACT = [
-  "token", "password", "passphrase", "privateKey", "secret", "authorization",
-  "*.token", "*.password", "*.passphrase", "*.privateKey", "*.secret", "*.authorization",
-  "headers.authorization", "*.headers.authorization",
+  "token",
+  "password",
+  "passphrase",
+  "privateKey",
+  "secret",
+  "authorization",
+  "*.token",
+  "*.password",
+  "*.passphrase",
+  "*.privateKey",
+  "*.secret",
+  "*.authorization",
+  "headers.authorization",
+  "*.headers.authorization",
 ];
 
 export interface LoggerOptions {

@@ -49,7 +49,14 @@ describe("admin: git interface", () => {
 
     const plan = await h.api("POST", url, { token: admin.token, body: { to: "HEAD~1" } });
     expect(plan.status).toBe(200);
-    expect(plan.body).toMatchObject({ stack: "alice", file: "alice.yaml", to: "HEAD~1", commit: h.git("rev-parse", "HEAD~1").trim(), changes: true, report: { ok: true, failures: [] } });
+    expect(plan.body).toMatchObject({
+      stack: "alice",
+      file: "alice.yaml",
+      to: "HEAD~1",
+      commit: h.git("rev-parse", "HEAD~1").trim(),
+      changes: true,
+      report: { ok: true, failures: [] },
+    });
     expect(plan.body.committed).toBeUndefined();
     expect(h.git("rev-parse", "HEAD").trim()).toBe(edited);
 
@@ -68,7 +75,10 @@ describe("admin: git interface", () => {
     const head = h.git("rev-parse", "HEAD").trim();
     const refused = await h.api("POST", url, { token: admin.token, body: { to: withoutDev, confirm: true } });
     expect(refused.status).toBe(422);
-    expect(refused.body.error).toEqual({ code: "rollback-refused", message: `restoring alice.yaml as of ${withoutDev} is refused: 1 container destroyed; allow with --allow-destroy` });
+    expect(refused.body.error).toEqual({
+      code: "rollback-refused",
+      message: `restoring alice.yaml as of ${withoutDev} is refused: 1 container destroyed; allow with --allow-destroy`,
+    });
     expect(refused.body.rollback).toMatchObject({ changes: true, report: { ok: false, destroys: 1 } });
     expect(h.git("rev-parse", "HEAD").trim()).toBe(head);
     expect(fs.readFileSync(aliceFile(), "utf8")).toBe(original);
@@ -82,9 +92,14 @@ describe("admin: git interface", () => {
     const nobody = await h.api("POST", "/api/admin/stacks/nobody/rollback", { token: admin.token, body: { to: "HEAD~1" } });
     expect([nobody.status, nobody.body.error.code]).toEqual([404, "not-found"]);
     const rev = await h.api("POST", "/api/admin/stacks/alice/rollback", { token: admin.token, body: { to: "no-such-branch" } });
-    expect([rev.status, rev.body.error]).toEqual([400, {
-      code: "unknown-revision", message: "git does not know the revision \"no-such-branch\"; give a commit id, a branch or HEAD~N", fields: { to: "is not a known revision" },
-    }]);
+    expect([rev.status, rev.body.error]).toEqual([
+      400,
+      {
+        code: "unknown-revision",
+        message: 'git does not know the revision "no-such-branch"; give a commit id, a branch or HEAD~N',
+        fields: { to: "is not a known revision" },
+      },
+    ]);
     const option = await h.api("POST", "/api/admin/stacks/alice/rollback", { token: admin.token, body: { to: "--output=/tmp/x" } });
     expect(option.body.error.code).toBe("unknown-revision");
     const bad = await h.api("POST", "/api/admin/stacks/alice/rollback", { token: admin.token, body: { to: "HEAD", yes: true } });

@@ -22,7 +22,10 @@ const DisplayName = z
   .trim()
   .min(1, "must not be empty")
   .max(60, "must be at most 60 characters")
-  .refine((s) => !/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069<>]/.test(s), "must not contain control, invisible or angle-bracket characters")
+  .refine(
+    (s) => !/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069<>]/.test(s),
+    "must not contain control, invisible or angle-bracket characters",
+  )
   .describe("Display name. @example Alice Martin");
 
 export const RegisterBody = z.object({ email: Email, password: Password, name: DisplayName.optional() }).strict();
@@ -57,7 +60,12 @@ export const CreateInstanceBody = z
     name: InstanceName,
     template: CatalogName.describe("A template from GET /api/templates. @example debian-12"),
     plan: CatalogName.describe("A plan from GET /api/plans. @example small"),
-    sshKeys: z.array(SshPublicKeySchema).min(1).max(20).optional().describe("Needed only for your first instance: the public keys allowed to log in (they go into your new stack file)."),
+    sshKeys: z
+      .array(SshPublicKeySchema)
+      .min(1)
+      .max(20)
+      .optional()
+      .describe("Needed only for your first instance: the public keys allowed to log in (they go into your new stack file)."),
   })
   .strict();
 export const ResizeBody = z.object({ plan: CatalogName }).strict();
@@ -116,11 +124,26 @@ export const VpnKeyBody = z.object({ publicKey: z.string().max(60) }).strict();
 export const VpnConfigBody = z.object({ format: z.enum(["png", "svg"]).default("svg") }).strict();
 
 export const PointsOut = z.object({
-  balance: z.number(), balanceMicro: z.number().int(), burnPerDay: z.number(), runwaySeconds: z.number().nullable(),
+  balance: z.number(),
+  balanceMicro: z.number().int(),
+  burnPerDay: z.number(),
+  runwaySeconds: z.number().nullable(),
 });
 export const LedgerOut = z.object({
-  items: z.array(z.object({ id: z.number(), amount: z.number(), amountMicro: z.number(), reason: z.string(), note: z.string().nullable(), balance: z.number(), at: z.string() })),
-  page: z.number(), limit: z.number(), total: z.number(),
+  items: z.array(
+    z.object({
+      id: z.number(),
+      amount: z.number(),
+      amountMicro: z.number(),
+      reason: z.string(),
+      note: z.string().nullable(),
+      balance: z.number(),
+      at: z.string(),
+    }),
+  ),
+  page: z.number(),
+  limit: z.number(),
+  total: z.number(),
 });
 
 export const AdminUsersQuery = PageQuery.extend({ search: z.string().max(100).default("") }).strict();
@@ -135,7 +158,10 @@ export const BanBody = z
 export const RoleBody = z.object({ role: z.enum(["user", "admin"]) }).strict();
 export const GrantBody = z
   .object({
-    amount: z.number().refine((n) => Number.isFinite(n) && n !== 0 && Math.abs(n) <= 1_000_000, "must be a non-zero number of points up to 1,000,000").refine((n) => Number.isInteger(n * 1_000_000) || Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, "has more than 6 decimals"),
+    amount: z
+      .number()
+      .refine((n) => Number.isFinite(n) && n !== 0 && Math.abs(n) <= 1_000_000, "must be a non-zero number of points up to 1,000,000")
+      .refine((n) => Number.isInteger(n * 1_000_000) || Math.abs(n * 1e6 - Math.round(n * 1e6)) < 1e-6, "has more than 6 decimals"),
     reason: z.string().trim().min(1).max(500),
   })
   .strict();

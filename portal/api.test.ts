@@ -23,8 +23,16 @@ let admin: Awaited<ReturnType<Harness["signUp"]>>;
 beforeAll(async () => {
   vpnDir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-vpn-"));
   vpnServer = await startVpnService({
-    dataDir: vpnDir, token: "test-token-0123456789abcdef", endpoint: "vpn.example.test:51820", subnet: "10.99.0.0/24", pool: "10.10.0.0/24",
-    dns: ["10.10.0.1"], device: createMemoryDevice(), firewall: createMemoryFirewall(), log: silentLogger(), clock: manualClock(new Date("2026-11-30T10:00:00Z")),
+    dataDir: vpnDir,
+    token: "test-token-0123456789abcdef",
+    endpoint: "vpn.example.test:51820",
+    subnet: "10.99.0.0/24",
+    pool: "10.10.0.0/24",
+    dns: ["10.10.0.1"],
+    device: createMemoryDevice(),
+    firewall: createMemoryFirewall(),
+    log: silentLogger(),
+    clock: manualClock(new Date("2026-11-30T10:00:00Z")),
   });
   h = await startHarness({}, { vpn: createVpnClient({ url: vpnServer.url, token: "test-token-0123456789abcdef" }) });
   alice = await h.signUp("alice@example.com", "Alice");
@@ -56,7 +64,8 @@ describe("accounts", () => {
     expect((await login()).body.error.code).toBe("email-not-verified");
     const code = codeFromOutbox(h.outbox, "newbie@example.com");
     const wrong = code === "000000" ? "111111" : "000000";
-    for (let i = 0; i < 5; i++) expect((await h.api("POST", "/api/auth/verify-email", { body: { email: "newbie@example.com", code: wrong } })).status).toBe(400);
+    for (let i = 0; i < 5; i++)
+      expect((await h.api("POST", "/api/auth/verify-email", { body: { email: "newbie@example.com", code: wrong } })).status).toBe(400);
     expect((await h.api("POST", "/api/auth/verify-email", { body: { email: "newbie@example.com", code } })).body.error.code).toBe("invalid-code");
     expect((await h.api("POST", "/api/auth/resend-verification", { body: { email: "newbie@example.com" } })).status).toBe(202);
     const fresh = codeFromOutbox(h.outbox, "newbie@example.com");
@@ -68,7 +77,8 @@ describe("accounts", () => {
 
   it("thirty sign-ups from one address (an office behind NAT) are all accepted", async () => {
     const answers = [];
-    for (let i = 0; i < 30; i++) answers.push((await h.api("POST", "/api/auth/register", { body: { email: `staff${i}@example.com`, password: "correct horse battery" } })).status);
+    for (let i = 0; i < 30; i++)
+      answers.push((await h.api("POST", "/api/auth/register", { body: { email: `staff${i}@example.com`, password: "correct horse battery" } })).status);
     expect(new Set(answers)).toEqual(new Set([201]));
   });
 
@@ -82,7 +92,10 @@ describe("accounts", () => {
     expect(r2.status).toBe(200);
     expect((await h.api("GET", "/api/auth/me", { token: r2.body.accessToken })).body).toMatchObject({ email: "alice@example.com", stack: "alice" });
 
-    const changed = await h.api("PUT", "/api/auth/password", { token: r2.body.accessToken, body: { currentPassword: "correct horse battery", newPassword: "an even better passphrase" } });
+    const changed = await h.api("PUT", "/api/auth/password", {
+      token: r2.body.accessToken,
+      body: { currentPassword: "correct horse battery", newPassword: "an even better passphrase" },
+    });
     expect(changed.status).toBe(204);
     expect((await h.api("GET", "/api/auth/me", { token: r2.body.accessToken })).status).toBe(200);
     expect((await h.api("GET", "/api/auth/me", { token: b.body.accessToken })).status).toBe(401);
@@ -106,23 +119,47 @@ describe("catalog, instances and points", () => {
       ],
     });
     const plans = (await h.api("GET", "/api/plans")).body.items;
-    expect(plans.map((p: { name: string; pointsPerDay: number }) => [p.name, p.pointsPerDay])).toEqual([["small", 24], ["medium", 72], ["large", 240]]);
+    expect(plans.map((p: { name: string; pointsPerDay: number }) => [p.name, p.pointsPerDay])).toEqual([
+      ["small", 24],
+      ["medium", 72],
+      ["large", 240],
+    ]);
     expect(plans[0]).toEqual({ name: "small", description: "1 core, 512 MiB, 8 GiB", cores: 1, memoryMiB: 512, swapMiB: 512, diskGiB: 8, pointsPerDay: 24 });
   });
 
   it("instances are paginated and carry id, state, vmid, ip, hostnames and cost", async () => {
     const page2 = await h.api("GET", "/api/instances?page=2&limit=1", { token: alice.token });
     expect(page2.body).toEqual({
-      items: [{
-        id: "alice.dev", stack: "alice", name: "dev", template: "ubuntu-24", plan: "small", power: "stopped", state: "stopped", reason: null, vmid: 2002,
-        ip: "10.10.0.22", hostnames: [], protected: false, pointsPerDay: 24,
-      }],
-      page: 2, limit: 1, total: 2,
+      items: [
+        {
+          id: "alice.dev",
+          stack: "alice",
+          name: "dev",
+          template: "ubuntu-24",
+          plan: "small",
+          power: "stopped",
+          state: "stopped",
+          reason: null,
+          vmid: 2002,
+          ip: "10.10.0.22",
+          hostnames: [],
+          protected: false,
+          pointsPerDay: 24,
+        },
+      ],
+      page: 2,
+      limit: 1,
+      total: 2,
     });
   });
 
   it("points: the signup bonus, burn and runway; an admin grant is a ledger entry with its reason", async () => {
-    expect((await h.api("GET", "/api/points", { token: alice.token })).body).toEqual({ balance: 100, balanceMicro: 100 * MICRO, burnPerDay: 98, runwaySeconds: 88163 });
+    expect((await h.api("GET", "/api/points", { token: alice.token })).body).toEqual({
+      balance: 100,
+      balanceMicro: 100 * MICRO,
+      burnPerDay: 98,
+      runwaySeconds: 88163,
+    });
     const grant = await h.api("POST", `/api/admin/users/${alice.id}/points`, { token: admin.token, body: { amount: 12.5, reason: "refund for the outage" } });
     expect(grant.status).toBe(201);
     expect(grant.body.balance).toBe(112.5);
@@ -165,14 +202,18 @@ describe("catalog, instances and points", () => {
 
   it("runtime actions on one's own instance go to Proxmox with the engine's vmid", async () => {
     expect((await h.api("POST", "/api/instances/alice.web/reboot", { token: alice.token })).status).toBe(202);
-    expect((await h.api("POST", "/api/instances/alice.web/snapshots", { token: alice.token, body: { name: "pre", description: "before upgrade" } })).status).toBe(201);
+    expect(
+      (await h.api("POST", "/api/instances/alice.web/snapshots", { token: alice.token, body: { name: "pre", description: "before upgrade" } })).status,
+    ).toBe(201);
     expect((await h.api("GET", "/api/instances/alice.web/snapshots", { token: alice.token })).body.items.map((s: { name: string }) => s.name)).toEqual(["pre"]);
     expect((await h.api("POST", "/api/instances/alice.web/snapshots/pre/rollback", { token: alice.token })).status).toBe(200);
     expect((await h.api("DELETE", "/api/instances/alice.web/snapshots/pre", { token: alice.token })).status).toBe(204);
     const backup = await h.api("POST", "/api/instances/alice.web/backups", { token: alice.token });
     expect(backup.body.volid).toBe("local:backup/vzdump-lxc-2001-2026_11_30-00_00_00.tar.zst");
     const own = "local:backup/vzdump-lxc-2001-2026_11_29-00_00_00.tar.zst";
-    expect((await h.api("GET", "/api/instances/alice.web/backups", { token: alice.token })).body.items).toEqual([{ volid: own, createdAt: "2026-11-29T00:00:00.000Z" }]);
+    expect((await h.api("GET", "/api/instances/alice.web/backups", { token: alice.token })).body.items).toEqual([
+      { volid: own, createdAt: "2026-11-29T00:00:00.000Z" },
+    ]);
     const head = h.git("rev-parse", "HEAD");
     const notOwn = "local:backup/vzdump-lxc-2999-2026_11_29-00_00_00.tar.zst";
     expect((await h.api("DELETE", `/api/instances/alice.web/backups/${encodeURIComponent(notOwn)}`, { token: alice.token })).body.error.code).toBe("not-found");
@@ -181,9 +222,23 @@ describe("catalog, instances and points", () => {
     expect(del.status).toBe(204);
     expect((await h.api("GET", "/api/instances/alice.web/backups", { token: alice.token })).body.items).toEqual([]);
     expect((await h.api("GET", "/api/instances/alice.web/stats", { token: alice.token })).body).toEqual({
-      state: "running", cpu: 0.1, cores: 1, memory: { used: 100, total: 512 }, disk: { used: 10, total: 80 }, network: { in: 1, out: 2 }, uptime: 60,
+      state: "running",
+      cpu: 0.1,
+      cores: 1,
+      memory: { used: 100, total: 512 },
+      disk: { used: 10, total: 80 },
+      network: { in: 1, out: 2 },
+      uptime: 60,
     });
-    expect(h.pve.calls).toEqual(["reboot 2001", "snapshot 2001 pre", "rollback 2001 pre", "delsnapshot 2001 pre", "backup 2001", `delvolume local ${own}`, "status 2001"]);
+    expect(h.pve.calls).toEqual([
+      "reboot 2001",
+      "snapshot 2001 pre",
+      "rollback 2001 pre",
+      "delsnapshot 2001 pre",
+      "backup 2001",
+      `delvolume local ${own}`,
+      "status 2001",
+    ]);
   });
 });
 
@@ -198,18 +253,49 @@ describe("live events (SSE)", () => {
       while (!pred()) text += new TextDecoder().decode((await reader.read()).value);
     };
     await until(() => text.includes(": proxstack events"));
-    const stack = (name: string) => ({ name, condition: "Reconciling", reason: "Applying", message: "", appliedHash: undefined, appliedSpec: undefined, appliedPlatform: undefined, hasResources: true, lastRunId: 1, failures: 0, nextAttemptAt: undefined, stoppedFor: undefined, removalAt: undefined, removalHeld: false, updatedAt: "x" }) as const;
+    const stack = (name: string) =>
+      ({
+        name,
+        condition: "Reconciling",
+        reason: "Applying",
+        message: "",
+        appliedHash: undefined,
+        appliedSpec: undefined,
+        appliedPlatform: undefined,
+        hasResources: true,
+        lastRunId: 1,
+        failures: 0,
+        nextAttemptAt: undefined,
+        stoppedFor: undefined,
+        removalAt: undefined,
+        removalHeld: false,
+        updatedAt: "x",
+      }) as const;
     h.engine.emit({ type: "stack", stack: stack("bob") });
     h.engine.emit({ type: "stack", stack: stack("alice") });
-    h.engine.emit({ type: "run-event", runId: 7, stack: "alice", event: { at: "x", type: "resource-pre", op: "create", urn: "urn:pulumi:alice::proxstack::proxstack:user:Instance$proxmoxve:CT/Container::web" } });
-    h.engine.emit({ type: "instance", instance: { stack: "bob", name: "app", vmid: 2003, ip: "10.10.0.23", power: "running", state: "ready", updatedAt: "x" } });
-    h.engine.emit({ type: "instance", instance: { stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running", state: "ready", updatedAt: "x" } });
+    h.engine.emit({
+      type: "run-event",
+      runId: 7,
+      stack: "alice",
+      event: { at: "x", type: "resource-pre", op: "create", urn: "urn:pulumi:alice::proxstack::proxstack:user:Instance$proxmoxve:CT/Container::web" },
+    });
+    h.engine.emit({
+      type: "instance",
+      instance: { stack: "bob", name: "app", vmid: 2003, ip: "10.10.0.23", power: "running", state: "ready", updatedAt: "x" },
+    });
+    h.engine.emit({
+      type: "instance",
+      instance: { stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running", state: "ready", updatedAt: "x" },
+    });
     await until(() => text.includes("event: instance"));
     ctl.abort();
-    const events = text.split("\n\n").filter((b) => b.startsWith("id:")).map((b) => {
-      const lines = b.split("\n");
-      return [lines[1]?.slice(7), JSON.parse(lines[2]?.slice(6) ?? "{}") as unknown];
-    });
+    const events = text
+      .split("\n\n")
+      .filter((b) => b.startsWith("id:"))
+      .map((b) => {
+        const lines = b.split("\n");
+        return [lines[1]?.slice(7), JSON.parse(lines[2]?.slice(6) ?? "{}") as unknown];
+      });
     expect(events).toEqual([
       ["stack", { stack: "alice", condition: "Reconciling", reason: "Applying", text: "A run (preview, then up or destroy) is in progress.", message: "" }],
       ["step", { stack: "alice", run: 7, type: "resource-pre", text: "create web" }],
@@ -259,13 +345,46 @@ describe("admin", () => {
   });
 
   it("every stack with its condition and last error; a stalled stack is queued again on request", async () => {
-    const base = { appliedHash: undefined, appliedSpec: undefined, appliedPlatform: undefined, stoppedFor: undefined, removalAt: undefined, removalHeld: false, hasResources: true, lastRunId: 3, failures: 3, nextAttemptAt: undefined, updatedAt: "2026-11-30T09:00:00Z" };
-    const run = { id: 3, stack: "carol", action: "up", state: "failed", specHash: "h", mode: "simulation", queuedAt: "t", startedAt: "t", finishedAt: "t", outputs: undefined, errorCode: "pve.server", errorMessage: "proxmox: clone 9000 → 2000: storage full" } as const;
+    const base = {
+      appliedHash: undefined,
+      appliedSpec: undefined,
+      appliedPlatform: undefined,
+      stoppedFor: undefined,
+      removalAt: undefined,
+      removalHeld: false,
+      hasResources: true,
+      lastRunId: 3,
+      failures: 3,
+      nextAttemptAt: undefined,
+      updatedAt: "2026-11-30T09:00:00Z",
+    };
+    const run = {
+      id: 3,
+      stack: "carol",
+      action: "up",
+      state: "failed",
+      specHash: "h",
+      mode: "simulation",
+      queuedAt: "t",
+      startedAt: "t",
+      finishedAt: "t",
+      outputs: undefined,
+      errorCode: "pve.server",
+      errorMessage: "proxmox: clone 9000 → 2000: storage full",
+    } as const;
     h.engine.setStack({ ...base, name: "carol", condition: "Stalled", reason: "RepeatedFailures", message: "storage full" }, [run]);
     h.engine.setStack({ ...base, name: "alice", condition: "Ready", reason: "Applied", message: "", failures: 0 });
     const list = await h.api("GET", "/api/admin/stacks", { token: admin.token });
     expect(list.body.items).toEqual([
-      { name: "carol", condition: "Stalled", reason: "RepeatedFailures", message: "storage full", owner: "carol@example.com", lastError: "proxmox: clone 9000 → 2000: storage full", updatedAt: "2026-11-30T09:00:00Z" },
+      {
+        name: "carol",
+        condition: "Stalled",
+        reason: "RepeatedFailures",
+        message: "storage full",
+        owner: "carol@example.com",
+        lastError: "proxmox: clone 9000 → 2000: storage full",
+        updatedAt: "2026-11-30T09:00:00Z",
+      },
       { name: "alice", condition: "Ready", reason: "Applied", message: "", owner: "alice@example.com", lastError: null, updatedAt: "2026-11-30T09:00:00Z" },
     ]);
     const before = h.engine.enqueued.length;
@@ -279,18 +398,55 @@ describe("server", () => {
   it("OpenAPI 3.1 lists every route with schemas that compile", async () => {
     const doc = (await h.api("GET", "/api/openapi.json")).body;
     expect(doc.openapi).toBe("3.1.0");
-    const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
     for (const r of [
-      "POST /api/auth/register", "POST /api/auth/verify-email", "POST /api/auth/login", "POST /api/auth/refresh", "POST /api/auth/logout", "GET /api/auth/me",
-      "PUT /api/auth/password", "GET /api/templates", "GET /api/plans", "GET /api/instances", "POST /api/instances", "GET /api/instances/{id}",
-      "DELETE /api/instances/{id}", "PATCH /api/instances/{id}", "POST /api/instances/{id}/start", "POST /api/instances/{id}/stop", "POST /api/instances/{id}/reboot",
-      "GET /api/instances/{id}/domains", "POST /api/instances/{id}/domains", "DELETE /api/instances/{id}/domains/{subdomain}", "GET /api/instances/{id}/snapshots",
-      "POST /api/instances/{id}/snapshots", "POST /api/instances/{id}/snapshots/{name}/rollback", "DELETE /api/instances/{id}/snapshots/{name}",
-      "GET /api/instances/{id}/backups", "POST /api/instances/{id}/backups", "DELETE /api/instances/{id}/backups/{volid}", "GET /api/instances/{id}/stats",
-      "GET /api/instances/{id}/stats/history", "POST /api/instances/{id}/terminal", "GET /api/vpn", "POST /api/vpn/config", "PUT /api/vpn/key", "GET /api/events",
-      "GET /api/points", "GET /api/points/ledger", "GET /api/admin/users", "PUT /api/admin/users/{id}/ban", "PUT /api/admin/users/{id}/role",
-      "POST /api/admin/users/{id}/points", "GET /api/admin/stacks", "POST /api/admin/stacks/{name}/retry", "GET /api/admin/nodes",
-    ]) expect(routes).toContain(r);
+      "POST /api/auth/register",
+      "POST /api/auth/verify-email",
+      "POST /api/auth/login",
+      "POST /api/auth/refresh",
+      "POST /api/auth/logout",
+      "GET /api/auth/me",
+      "PUT /api/auth/password",
+      "GET /api/templates",
+      "GET /api/plans",
+      "GET /api/instances",
+      "POST /api/instances",
+      "GET /api/instances/{id}",
+      "DELETE /api/instances/{id}",
+      "PATCH /api/instances/{id}",
+      "POST /api/instances/{id}/start",
+      "POST /api/instances/{id}/stop",
+      "POST /api/instances/{id}/reboot",
+      "GET /api/instances/{id}/domains",
+      "POST /api/instances/{id}/domains",
+      "DELETE /api/instances/{id}/domains/{subdomain}",
+      "GET /api/instances/{id}/snapshots",
+      "POST /api/instances/{id}/snapshots",
+      "POST /api/instances/{id}/snapshots/{name}/rollback",
+      "DELETE /api/instances/{id}/snapshots/{name}",
+      "GET /api/instances/{id}/backups",
+      "POST /api/instances/{id}/backups",
+      "DELETE /api/instances/{id}/backups/{volid}",
+      "GET /api/instances/{id}/stats",
+      "GET /api/instances/{id}/stats/history",
+      "POST /api/instances/{id}/terminal",
+      "GET /api/vpn",
+      "POST /api/vpn/config",
+      "PUT /api/vpn/key",
+      "GET /api/events",
+      "GET /api/points",
+      "GET /api/points/ledger",
+      "GET /api/admin/users",
+      "PUT /api/admin/users/{id}/ban",
+      "PUT /api/admin/users/{id}/role",
+      "POST /api/admin/users/{id}/points",
+      "GET /api/admin/stacks",
+      "POST /api/admin/stacks/{name}/retry",
+      "GET /api/admin/nodes",
+    ])
+      expect(routes).toContain(r);
     const ajv = new Ajv2020({ strict: false });
     let compiled = 0;
     for (const ops of Object.values(doc.paths as Record<string, Record<string, { requestBody?: { content: Record<string, { schema: object }> } }>>)) {

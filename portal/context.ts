@@ -18,7 +18,17 @@ import type { TokenService } from "./tokens.js";
 /** The Proxmox operations the portal performs itself (runtime actions; desired state always goes through the spec store). */
 export type PortalProxmox = Pick<
   ProxmoxClient,
-  "containerStatus" | "rrddata" | "listSnapshots" | "createSnapshot" | "deleteSnapshot" | "rollbackSnapshot" | "backup" | "listBackups" | "deleteVolume" | "rebootContainer" | "nodes"
+  | "containerStatus"
+  | "rrddata"
+  | "listSnapshots"
+  | "createSnapshot"
+  | "deleteSnapshot"
+  | "rollbackSnapshot"
+  | "backup"
+  | "listBackups"
+  | "deleteVolume"
+  | "rebootContainer"
+  | "nodes"
 >;
 
 /** Where the admin's git interface reads and writes: `config.stacksDir` and `config.dataDir`. */

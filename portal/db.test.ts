@@ -34,7 +34,9 @@ describe("portal database", () => {
   it("a role outside user/admin is refused by the schema", () => {
     dir = mkdtempSync(join(tmpdir(), "portal-db-"));
     const db = openPortalDb(join(dir, "p.db"));
-    expect(() => db.prepare("INSERT INTO accounts (email, name, password_hash, role, created_at, updated_at) VALUES ('a@b.c', 'a', 'h', 'root', 'x', 'x')").run()).toThrow(/CHECK/);
+    expect(() =>
+      db.prepare("INSERT INTO accounts (email, name, password_hash, role, created_at, updated_at) VALUES ('a@b.c', 'a', 'h', 'root', 'x', 'x')").run(),
+    ).toThrow(/CHECK/);
     db.close();
   });
 });

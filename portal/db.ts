@@ -67,7 +67,11 @@ export function openPortalDb(file: string): PortalDb {
 export function migrate(db: PortalDb): number {
   const current = db.pragma("user_version", { simple: true }) as number;
   if (current > MIGRATIONS.length) {
-    throw new ProxstackError("portal-db-newer", `the portal database is at schema version ${current}, newer than this proxstack (${MIGRATIONS.length}); upgrade proxstack`, { kind: "stall" });
+    throw new ProxstackError(
+      "portal-db-newer",
+      `the portal database is at schema version ${current}, newer than this proxstack (${MIGRATIONS.length}); upgrade proxstack`,
+      { kind: "stall" },
+    );
   }
   for (let v = current; v < MIGRATIONS.length; v++) {
     db.transaction(() => {

@@ -83,7 +83,9 @@ describe("portal end to end (engine in simulation)", () => {
     const file = join(config.stacksDir, "dana-scully.yaml");
     // After every step: the header comment is intact and the working tree is committed.
     const intact = () => {
-      expect(readFileSync(file, "utf8")).toMatch(/^# Stack of dana@example\.com, created by the proxstack portal\. Edit freely: comments and layout are kept\.\n/);
+      expect(readFileSync(file, "utf8")).toMatch(
+        /^# Stack of dana@example\.com, created by the proxstack portal\. Edit freely: comments and layout are kept\.\n/,
+      );
       expect(git("status", "--porcelain", "--", "dana-scully.yaml")).toBe("");
     };
     intact();
@@ -134,7 +136,9 @@ describe("portal end to end (engine in simulation)", () => {
       "Dana Scully <dana@example.com>|portal: dana-scully stops web",
       "Dana Scully <dana@example.com>|portal: dana-scully deletes instance web",
     ]);
-    expect(log.filter((l) => !l.startsWith("Dana Scully"))).toEqual([expect.stringMatching(/^proxstack engine <engine@proxstack\.invalid>\|engine: allocate dana-scully/)]);
+    expect(log.filter((l) => !l.startsWith("Dana Scully"))).toEqual([
+      expect.stringMatching(/^proxstack engine <engine@proxstack\.invalid>\|engine: allocate dana-scully/),
+    ]);
     const text = readFileSync(file, "utf8");
     expect(text).toMatch(/^# Stack of dana@example\.com, created by the proxstack portal/);
     expect(text).not.toContain("name: web");
@@ -147,13 +151,21 @@ describe("portal end to end (engine in simulation)", () => {
     expect(stack).toBe("alice");
     const list = await api("GET", "/api/instances", { token });
     expect(list.body.items.map((i: { id: string }) => i.id)).toEqual(["alice.web", "alice.dev"]);
-    expect(list.body.items[0]).toMatchObject({ state: "running", vmid: 2001, ip: "10.10.0.21", protected: true, hostnames: ["alice-web-www.example.com", "alice-web-api.example.com"] });
+    expect(list.body.items[0]).toMatchObject({
+      state: "running",
+      vmid: 2001,
+      ip: "10.10.0.21",
+      protected: true,
+      hostnames: ["alice-web-www.example.com", "alice-web-api.example.com"],
+    });
 
     const added = await api("POST", "/api/instances/alice.dev/domains", { token, body: { subdomain: "docs", port: 3000 } });
     expect(added.status).toBe(201);
     const after = readFileSync(join(config.stacksDir, "alice.yaml"), "utf8");
     for (const line of before.split("\n").filter((l) => l.includes("#"))) expect(after).toContain(line);
-    const diff = git("diff", "HEAD~1", "HEAD", "--unified=0", "--", "alice.yaml").split("\n").filter((l) => /^[+-][^+-]/.test(l));
+    const diff = git("diff", "HEAD~1", "HEAD", "--unified=0", "--", "alice.yaml")
+      .split("\n")
+      .filter((l) => /^[+-][^+-]/.test(l));
     expect(diff).toEqual(["+    domains:", "+      - subdomain: docs", "+        port: 3000"]);
     expect(git("log", "-1", "--format=%an <%ae>|%s")).toBe("Alice <alice@example.com>|portal: alice adds domain alice-dev-docs.example.com → dev:3000\n");
 

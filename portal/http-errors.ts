@@ -34,7 +34,12 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
     } else if (isClientHttpError(err)) {
       // express/router's own 4xx (e.g. a path parameter that is not valid percent-encoding): say it plainly.
       status = err.status;
-      body = { error: { code: "bad-request", message: status === 400 ? "the request is malformed (check the URL's percent-encoding)" : `the request was refused (HTTP ${status})` } };
+      body = {
+        error: {
+          code: "bad-request",
+          message: status === 400 ? "the request is malformed (check the URL's percent-encoding)" : `the request was refused (HTTP ${status})`,
+        },
+      };
     } else if (err instanceof ProxstackError && err.status !== undefined && err.status < 500) {
       status = err.status;
       body = { error: { code: err.code, message: err.message, ...(err.fields ? { fields: err.fields } : {}) } };

@@ -13,13 +13,24 @@ export interface PortalMetrics {
 export function createMetrics(engine: EngineView, opts: { defaultMetrics?: boolean } = {}): PortalMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
-  const requests = new Counter({ name: "proxstack_http_requests_total", help: "HTTP requests by method, route and status", labelNames: ["method", "route", "status"], registers: [registry] });
+  const requests = new Counter({
+    name: "proxstack_http_requests_total",
+    help: "HTTP requests by method, route and status",
+    labelNames: ["method", "route", "status"],
+    registers: [registry],
+  });
   const latency = new Histogram({
-    name: "proxstack_http_request_duration_seconds", help: "HTTP request latency", labelNames: ["method", "route"], registers: [registry],
+    name: "proxstack_http_request_duration_seconds",
+    help: "HTTP request latency",
+    labelNames: ["method", "route"],
+    registers: [registry],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
   new Gauge({
-    name: "proxstack_engine_queue_depth", help: "Stacks queued, running and delayed in the engine", labelNames: ["state"], registers: [registry],
+    name: "proxstack_engine_queue_depth",
+    help: "Stacks queued, running and delayed in the engine",
+    labelNames: ["state"],
+    registers: [registry],
     collect() {
       const s = engine.queueStats();
       this.set({ state: "queued" }, s.queued);

@@ -11,14 +11,26 @@ export function openApiDocument(registry: RouteRegistry, mounts: Map<RouteRegist
   for (const r of registry) {
     const full = `${mounts.get(r) ?? ""}${r.path === "/" ? "" : r.path}`.replace(/:([A-Za-z]+)/g, "{$1}") || "/";
     const params = [...full.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
-    const query = r.query ? Object.entries((json(r.query, "input").properties ?? {}) as Record<string, unknown>).map(([name, schema]) => ({ name, in: "query", required: false, schema })) : [];
+    const query = r.query
+      ? Object.entries((json(r.query, "input").properties ?? {}) as Record<string, unknown>).map(([name, schema]) => ({
+          name,
+          in: "query",
+          required: false,
+          schema,
+        }))
+      : [];
     const responses: Record<string, unknown> = {};
     const ok = r.response ?? { status: 200 };
     responses[String(ok.status)] = {
       description: r.summary,
-      ...(ok.schema ? { content: { [ok.contentType ?? "application/json"]: { schema: json(ok.schema, "output") } } } : ok.contentType ? { content: { [ok.contentType]: {} } } : {}),
+      ...(ok.schema
+        ? { content: { [ok.contentType ?? "application/json"]: { schema: json(ok.schema, "output") } } }
+        : ok.contentType
+          ? { content: { [ok.contentType]: {} } }
+          : {}),
     };
-    for (const s of [...(r.errors ?? []), 500]) responses[String(s)] = { description: "error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
+    for (const s of [...(r.errors ?? []), 500])
+      responses[String(s)] = { description: "error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
     paths[full] ??= {};
     (paths[full] as Record<string, unknown>)[r.method] = {
       summary: r.summary,
@@ -31,7 +43,11 @@ export function openApiDocument(registry: RouteRegistry, mounts: Map<RouteRegist
   }
   return {
     openapi: "3.1.0",
-    info: { title: "proxstack portal API", version: "1", description: "Every change a user makes becomes an edit of their stack file. Errors: {\"error\":{\"code\",\"message\",\"fields\"?}}." },
+    info: {
+      title: "proxstack portal API",
+      version: "1",
+      description: 'Every change a user makes becomes an edit of their stack file. Errors: {"error":{"code","message","fields"?}}.',
+    },
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } }, schemas: { Error: json(ErrorSchema, "output") } },

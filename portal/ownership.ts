@@ -25,7 +25,12 @@ export async function ownStack(ctx: PortalContext, a: Account): Promise<OwnedSta
   if (!file.spec) {
     if (!new RegExp(`^\\s*email:\\s*["']?${a.email.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}["']?\\s*$`, "mi").test(file.text)) return undefined;
     const fields = Object.fromEntries(file.errors.slice(0, 20).map((e, i) => [String(i), formatPositionedError({ ...e, path: `${a.stack}.yaml` })]));
-    throw httpError(409, "stack-invalid", `your stack file ${a.stack}.yaml does not pass validation, so nothing in it is applied: ${file.errors[0]?.message ?? "invalid"}`, fields);
+    throw httpError(
+      409,
+      "stack-invalid",
+      `your stack file ${a.stack}.yaml does not pass validation, so nothing in it is applied: ${file.errors[0]?.message ?? "invalid"}`,
+      fields,
+    );
   }
   if (file.spec.owner.email.toLowerCase() !== a.email) return undefined;
   return { stack: a.stack, spec: file.spec, platform: await ctx.specs.platform() };

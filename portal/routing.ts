@@ -67,14 +67,19 @@ export function route<B extends z.ZodType | undefined, Q extends z.ZodType | und
   handler: (req: Request, res: Response, parsed: Parsed<Out<B>, Out<Q>>) => Promise<void> | void,
 ): void {
   registry.push(spec as RouteSpec<z.ZodType | undefined, z.ZodType | undefined>);
-  router[spec.method](spec.path, (req: Request, res: Response, next: NextFunction) => {
-    // The route pattern for metrics, taken while req.baseUrl still names the mount point.
-    res.locals.routeLabel = `${req.baseUrl}${spec.path === "/" ? "" : spec.path}`;
-    next();
-  }, ...guards, async (req: Request, res: Response) => {
-    const bodySchema = spec.body ?? (spec.method === "get" ? undefined : NO_BODY);
-    const body = (bodySchema ? parseOr400(bodySchema, req.body ?? {}, "request body") : undefined) as Out<B>;
-    const query = (spec.query ? parseOr400(spec.query, req.query, "query string") : undefined) as Out<Q>;
-    await handler(req, res, { body, query });
-  });
+  router[spec.method](
+    spec.path,
+    (req: Request, res: Response, next: NextFunction) => {
+      // The route pattern for metrics, taken while req.baseUrl still names the mount point.
+      res.locals.routeLabel = `${req.baseUrl}${spec.path === "/" ? "" : spec.path}`;
+      next();
+    },
+    ...guards,
+    async (req: Request, res: Response) => {
+      const bodySchema = spec.body ?? (spec.method === "get" ? undefined : NO_BODY);
+      const body = (bodySchema ? parseOr400(bodySchema, req.body ?? {}, "request body") : undefined) as Out<B>;
+      const query = (spec.query ? parseOr400(spec.query, req.query, "query string") : undefined) as Out<Q>;
+      await handler(req, res, { body, query });
+    },
+  );
 }

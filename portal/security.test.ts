@@ -56,77 +56,115 @@ interface Case {
 const M = () => mallory.token;
 const cases: Case[] = [
   // Other users' resources: 404, never 403.
-  ...([
-    ["GET", "/api/instances/alice.web"],
-    ["GET", "/api/instances/alice.dev"],
-    ["DELETE", "/api/instances/alice.dev"],
-    ["POST", "/api/instances/alice.dev/start"],
-    ["POST", "/api/instances/alice.web/stop"],
-    ["POST", "/api/instances/alice.web/reboot"],
-    ["PATCH", "/api/instances/alice.dev", { plan: "large" }],
-    ["GET", "/api/instances/alice.web/domains"],
-    ["POST", "/api/instances/alice.web/domains", { subdomain: "pwn", port: 80 }],
-    ["DELETE", "/api/instances/alice.web/domains/www"],
-    ["GET", "/api/instances/alice.web/snapshots"],
-    ["POST", "/api/instances/alice.web/snapshots", { name: "pwn" }],
-    ["POST", "/api/instances/alice.web/snapshots/s1/rollback"],
-    ["DELETE", "/api/instances/alice.web/snapshots/s1"],
-    ["GET", "/api/instances/alice.web/backups"],
-    ["POST", "/api/instances/alice.web/backups"],
-    ["DELETE", `/api/instances/alice.web/backups/${encodeURIComponent("local:backup/vzdump-lxc-2001-2026_11_29-00_00_00.tar.zst")}`],
-    ["GET", "/api/instances/alice.web/stats"],
-    ["GET", "/api/instances/alice.web/stats/history?timeframe=day"],
-    ["POST", "/api/instances/alice.web/terminal"],
-    ["GET", "/api/instances/bob.app"],
-    ["GET", "/api/instances/alice.nope"],
-    ["GET", "/api/instances/..%2Falice.web"],
-    ["GET", "/api/instances/mallory.box%2F..%2F..%2Falice.web"],
-  ] as [string, string, unknown?][]).map(([method, path, body]): Case => ({
+  ...(
+    [
+      ["GET", "/api/instances/alice.web"],
+      ["GET", "/api/instances/alice.dev"],
+      ["DELETE", "/api/instances/alice.dev"],
+      ["POST", "/api/instances/alice.dev/start"],
+      ["POST", "/api/instances/alice.web/stop"],
+      ["POST", "/api/instances/alice.web/reboot"],
+      ["PATCH", "/api/instances/alice.dev", { plan: "large" }],
+      ["GET", "/api/instances/alice.web/domains"],
+      ["POST", "/api/instances/alice.web/domains", { subdomain: "pwn", port: 80 }],
+      ["DELETE", "/api/instances/alice.web/domains/www"],
+      ["GET", "/api/instances/alice.web/snapshots"],
+      ["POST", "/api/instances/alice.web/snapshots", { name: "pwn" }],
+      ["POST", "/api/instances/alice.web/snapshots/s1/rollback"],
+      ["DELETE", "/api/instances/alice.web/snapshots/s1"],
+      ["GET", "/api/instances/alice.web/backups"],
+      ["POST", "/api/instances/alice.web/backups"],
+      ["DELETE", `/api/instances/alice.web/backups/${encodeURIComponent("local:backup/vzdump-lxc-2001-2026_11_29-00_00_00.tar.zst")}`],
+      ["GET", "/api/instances/alice.web/stats"],
+      ["GET", "/api/instances/alice.web/stats/history?timeframe=day"],
+      ["POST", "/api/instances/alice.web/terminal"],
+      ["GET", "/api/instances/bob.app"],
+      ["GET", "/api/instances/alice.nope"],
+      ["GET", "/api/instances/..%2Falice.web"],
+      ["GET", "/api/instances/mallory.box%2F..%2F..%2Falice.web"],
+    ] as [string, string, unknown?][]
+  ).map(([method, path, body]): Case => ({
     name: `someone else's: ${method} ${path}`,
     run: () => h.api(method, path, { token: M(), ...(body ? { body } : {}) }),
     status: 404,
     code: "not-found",
   })),
-  { name: "a snapshot name of another instance, through one's own id", run: () => h.api("DELETE", "/api/instances/mallory.box/snapshots/s1", { token: M() }), status: 404, code: "not-found" },
+  {
+    name: "a snapshot name of another instance, through one's own id",
+    run: () => h.api("DELETE", "/api/instances/mallory.box/snapshots/s1", { token: M() }),
+    status: 404,
+    code: "not-found",
+  },
   {
     name: "a volid that merely contains one's vmid (the replaced system's substring check)",
-    run: () => h.api("DELETE", `/api/instances/mallory.box/backups/${encodeURIComponent("local-lvm:vm-2100-disk-0")}`, { token: M() }), status: 404, code: "not-found",
+    run: () => h.api("DELETE", `/api/instances/mallory.box/backups/${encodeURIComponent("local-lvm:vm-2100-disk-0")}`, { token: M() }),
+    status: 404,
+    code: "not-found",
   },
 
   // Tokens.
   { name: "no token", run: () => h.api("GET", "/api/instances"), status: 401, code: "unauthenticated" },
-  { name: "Authorization without a token", run: () => h.api("GET", "/api/instances", { headers: { authorization: "Bearer" } }), status: 401, code: "unauthenticated" },
-  { name: "Basic auth instead of a bearer token", run: () => h.api("GET", "/api/instances", { headers: { authorization: "Basic YWxpY2U6eA==" } }), status: 401, code: "unauthenticated" },
+  {
+    name: "Authorization without a token",
+    run: () => h.api("GET", "/api/instances", { headers: { authorization: "Bearer" } }),
+    status: 401,
+    code: "unauthenticated",
+  },
+  {
+    name: "Basic auth instead of a bearer token",
+    run: () => h.api("GET", "/api/instances", { headers: { authorization: "Basic YWxpY2U6eA==" } }),
+    status: 401,
+    code: "unauthenticated",
+  },
   {
     name: "tampered token (sub changed to alice, signature kept)",
     run: () => {
       const [head, , sig] = M().split(".");
       return h.api("GET", "/api/instances", { headers: { authorization: `Bearer ${head}.${b64({ ...claimsOf(M()), sub: String(alice.id) })}.${sig}` } });
     },
-    status: 401, code: "invalid-token",
+    status: 401,
+    code: "invalid-token",
   },
   {
     name: "alg: none token",
-    run: () => h.api("GET", "/api/auth/me", { headers: { authorization: `Bearer ${b64({ alg: "none", typ: "JWT" })}.${b64({ ...claimsOf(M()), sub: String(alice.id) })}.` } }),
-    status: 401, code: "invalid-token",
+    run: () =>
+      h.api("GET", "/api/auth/me", {
+        headers: { authorization: `Bearer ${b64({ alg: "none", typ: "JWT" })}.${b64({ ...claimsOf(M()), sub: String(alice.id) })}.` },
+      }),
+    status: 401,
+    code: "invalid-token",
   },
   {
     name: "token signed with another key",
     run: async () => {
-      const t = await new SignJWT({ sid: claimsOf(M()).sid }).setProtectedHeader({ alg: "HS256" }).setSubject(String(alice.id)).setIssuer("proxstack")
-        .setAudience("proxstack-portal").setIssuedAt().setExpirationTime("5m").sign(new Uint8Array(32).fill(7));
+      const t = await new SignJWT({ sid: claimsOf(M()).sid })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(String(alice.id))
+        .setIssuer("proxstack")
+        .setAudience("proxstack-portal")
+        .setIssuedAt()
+        .setExpirationTime("5m")
+        .sign(new Uint8Array(32).fill(7));
       return h.api("GET", "/api/auth/me", { token: t });
     },
-    status: 401, code: "invalid-token",
+    status: 401,
+    code: "invalid-token",
   },
   {
     name: "token with the right key but HS512 (algorithm pinned)",
     run: async () => {
-      const t = await new SignJWT({ sid: claimsOf(M()).sid }).setProtectedHeader({ alg: "HS512" }).setSubject(String(mallory.id)).setIssuer("proxstack")
-        .setAudience("proxstack-portal").setIssuedAt(Math.floor(h.clock.now().getTime() / 1000)).setExpirationTime(Math.floor(h.clock.now().getTime() / 1000) + 300).sign(h.secret);
+      const t = await new SignJWT({ sid: claimsOf(M()).sid })
+        .setProtectedHeader({ alg: "HS512" })
+        .setSubject(String(mallory.id))
+        .setIssuer("proxstack")
+        .setAudience("proxstack-portal")
+        .setIssuedAt(Math.floor(h.clock.now().getTime() / 1000))
+        .setExpirationTime(Math.floor(h.clock.now().getTime() / 1000) + 300)
+        .sign(h.secret);
       return h.api("GET", "/api/auth/me", { token: t });
     },
-    status: 401, code: "invalid-token",
+    status: 401,
+    code: "invalid-token",
   },
   {
     name: "expired token (16 minutes later)",
@@ -138,9 +176,15 @@ const cases: Case[] = [
         h.clock.advance(-16 * 60_000);
       }
     },
-    status: 401, code: "invalid-token",
+    status: 401,
+    code: "invalid-token",
   },
-  { name: "refresh with a made-up token", run: () => h.api("POST", "/api/auth/refresh", { body: { refreshToken: "x".repeat(43) } }), status: 401, code: "invalid-refresh-token" },
+  {
+    name: "refresh with a made-up token",
+    run: () => h.api("POST", "/api/auth/refresh", { body: { refreshToken: "x".repeat(43) } }),
+    status: 401,
+    code: "invalid-refresh-token",
+  },
   {
     name: "refresh-token reuse ends the whole session",
     run: async () => {
@@ -153,7 +197,8 @@ const cases: Case[] = [
       expect((await h.api("POST", "/api/auth/refresh", { body: { refreshToken: first.body.refreshToken } })).status).toBe(401);
       return h.api("GET", "/api/auth/me", { token: first.body.accessToken });
     },
-    status: 401, code: "invalid-token",
+    status: 401,
+    code: "invalid-token",
   },
   {
     name: "access token after logout",
@@ -162,66 +207,242 @@ const cases: Case[] = [
       expect((await h.api("POST", "/api/auth/logout", { token: s.body.accessToken })).status).toBe(204);
       return h.api("GET", "/api/instances", { token: s.body.accessToken });
     },
-    status: 401, code: "invalid-token",
+    status: 401,
+    code: "invalid-token",
   },
   { name: "a user on an admin route", run: () => h.api("GET", "/api/admin/users", { token: M() }), status: 403, code: "forbidden" },
-  { name: "a user granting himself points", run: () => h.api("POST", `/api/admin/users/${mallory.id}/points`, { token: M(), body: { amount: 1000, reason: "me" } }), status: 403, code: "forbidden" },
+  {
+    name: "a user granting himself points",
+    run: () => h.api("POST", `/api/admin/users/${mallory.id}/points`, { token: M(), body: { amount: 1000, reason: "me" } }),
+    status: 403,
+    code: "forbidden",
+  },
 
   // Malformed input.
   { name: "malformed JSON", run: () => h.api("POST", "/api/instances", { token: M(), raw: '{"name": "x",' }), status: 400, code: "malformed-json" },
   { name: "JSON that is not an object", run: () => h.api("POST", "/api/instances", { token: M(), raw: '"web"' }), status: 400, code: "malformed-json" },
-  { name: "body over 1 MB", run: () => h.api("POST", "/api/instances", { token: M(), raw: JSON.stringify({ name: "x".repeat(1_100_000) }) }), status: 413, code: "body-too-large" },
-  { name: "form body instead of JSON", run: () => h.api("POST", "/api/auth/login", { raw: "email=a@b.c&password=x", headers: { "content-type": "application/x-www-form-urlencoded" } }), status: 415, code: "unsupported-media-type" },
-  ...([
-    ["unknown field", { name: "web2", template: "debian-12", plan: "small", vmid: 2001 }],
-    ["name with a path", { name: "../etc", template: "debian-12", plan: "small" }],
-    ["name with shell characters", { name: "a;rm -rf /", template: "debian-12", plan: "small" }],
-    ["name with a Cyrillic confusable", { name: "w\u0435b", template: "debian-12", plan: "small" }],
-    ["name in upper case", { name: "Web", template: "debian-12", plan: "small" }],
-    ["name with a newline (YAML injection)", { name: "x\n  - name: evil", template: "debian-12", plan: "small" }],
-    ["template with a path", { name: "web2", template: "../../platform", plan: "small" }],
-    ["name as a number", { name: 42, template: "debian-12", plan: "small" }],
-    ["sshKeys once the stack exists", { name: "web2", template: "debian-12", plan: "small", sshKeys: [KEY] }],
-  ] as [string, unknown][]).map(([what, body]): Case => ({
-    name: `create: ${what}`, run: () => h.api("POST", "/api/instances", { token: M(), body }), status: 400, code: "invalid-request",
+  {
+    name: "body over 1 MB",
+    run: () => h.api("POST", "/api/instances", { token: M(), raw: JSON.stringify({ name: "x".repeat(1_100_000) }) }),
+    status: 413,
+    code: "body-too-large",
+  },
+  {
+    name: "form body instead of JSON",
+    run: () => h.api("POST", "/api/auth/login", { raw: "email=a@b.c&password=x", headers: { "content-type": "application/x-www-form-urlencoded" } }),
+    status: 415,
+    code: "unsupported-media-type",
+  },
+  ...(
+    [
+      ["unknown field", { name: "web2", template: "debian-12", plan: "small", vmid: 2001 }],
+      ["name with a path", { name: "../etc", template: "debian-12", plan: "small" }],
+      ["name with shell characters", { name: "a;rm -rf /", template: "debian-12", plan: "small" }],
+      ["name with a Cyrillic confusable", { name: "w\u0435b", template: "debian-12", plan: "small" }],
+      ["name in upper case", { name: "Web", template: "debian-12", plan: "small" }],
+      ["name with a newline (YAML injection)", { name: "x\n  - name: evil", template: "debian-12", plan: "small" }],
+      ["template with a path", { name: "web2", template: "../../platform", plan: "small" }],
+      ["name as a number", { name: 42, template: "debian-12", plan: "small" }],
+      ["sshKeys once the stack exists", { name: "web2", template: "debian-12", plan: "small", sshKeys: [KEY] }],
+    ] as [string, unknown][]
+  ).map(([what, body]): Case => ({
+    name: `create: ${what}`,
+    run: () => h.api("POST", "/api/instances", { token: M(), body }),
+    status: 400,
+    code: "invalid-request",
   })),
-  { name: "create: a template the catalog lacks", run: () => h.api("POST", "/api/instances", { token: M(), body: { name: "web2", template: "windows", plan: "small" } }), status: 422, code: "invalid-spec" },
-  { name: "create: an existing name", run: () => h.api("POST", "/api/instances", { token: M(), body: { name: "box", template: "debian-12", plan: "small" } }), status: 409, code: "instance-exists" },
-  { name: "body on a route that takes none", run: () => h.api("POST", "/api/instances/mallory.box/start", { token: M(), body: { power: "running" } }), status: 400, code: "invalid-request" },
-  { name: "resize to a plan the catalog lacks", run: () => h.api("PATCH", "/api/instances/mallory.box", { token: M(), body: { plan: "huge" } }), status: 400, code: "invalid-request" },
-  { name: "domain: subdomain with a dot", run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "a.b", port: 80 } }), status: 400, code: "invalid-request" },
-  { name: "domain: port 0", run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "a", port: 0 } }), status: 400, code: "invalid-request" },
-  { name: "domain: port as a string", run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "a", port: "80" } }), status: 400, code: "invalid-request" },
-  { name: "domain: port 65536", run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "a", port: 65536 } }), status: 400, code: "invalid-request" },
-  { name: "domain: subdomain with Unicode", run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "caf\u00e9", port: 80 } }), status: 400, code: "invalid-request" },
-  { name: "domain: remove one that does not exist", run: () => h.api("DELETE", "/api/instances/mallory.box/domains/nope", { token: M() }), status: 404, code: "not-found" },
-  { name: "snapshot name with a path", run: () => h.api("POST", "/api/instances/mallory.box/snapshots", { token: M(), body: { name: "../x" } }), status: 400, code: "invalid-request" },
-  { name: "snapshot name 'current' is not a snapshot", run: () => h.api("DELETE", "/api/instances/mallory.box/snapshots/current", { token: M() }), status: 404, code: "not-found" },
+  {
+    name: "create: a template the catalog lacks",
+    run: () => h.api("POST", "/api/instances", { token: M(), body: { name: "web2", template: "windows", plan: "small" } }),
+    status: 422,
+    code: "invalid-spec",
+  },
+  {
+    name: "create: an existing name",
+    run: () => h.api("POST", "/api/instances", { token: M(), body: { name: "box", template: "debian-12", plan: "small" } }),
+    status: 409,
+    code: "instance-exists",
+  },
+  {
+    name: "body on a route that takes none",
+    run: () => h.api("POST", "/api/instances/mallory.box/start", { token: M(), body: { power: "running" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "resize to a plan the catalog lacks",
+    run: () => h.api("PATCH", "/api/instances/mallory.box", { token: M(), body: { plan: "huge" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "domain: subdomain with a dot",
+    run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "a.b", port: 80 } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "domain: port 0",
+    run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "a", port: 0 } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "domain: port as a string",
+    run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "a", port: "80" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "domain: port 65536",
+    run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "a", port: 65536 } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "domain: subdomain with Unicode",
+    run: () => h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "caf\u00e9", port: 80 } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "domain: remove one that does not exist",
+    run: () => h.api("DELETE", "/api/instances/mallory.box/domains/nope", { token: M() }),
+    status: 404,
+    code: "not-found",
+  },
+  {
+    name: "snapshot name with a path",
+    run: () => h.api("POST", "/api/instances/mallory.box/snapshots", { token: M(), body: { name: "../x" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "snapshot name 'current' is not a snapshot",
+    run: () => h.api("DELETE", "/api/instances/mallory.box/snapshots/current", { token: M() }),
+    status: 404,
+    code: "not-found",
+  },
   { name: "limit over 100", run: () => h.api("GET", "/api/instances?limit=1000", { token: M() }), status: 400, code: "invalid-request" },
   { name: "negative page", run: () => h.api("GET", "/api/instances?page=-1", { token: M() }), status: 400, code: "invalid-request" },
   { name: "unknown query parameter", run: () => h.api("GET", "/api/instances?owner=alice", { token: M() }), status: 400, code: "invalid-request" },
-  { name: "stats timeframe year", run: () => h.api("GET", "/api/instances/mallory.box/stats/history?timeframe=year", { token: M() }), status: 400, code: "invalid-request" },
-  { name: "register: name with a right-to-left override", run: () => h.api("POST", "/api/auth/register", { body: { email: "x@example.com", password: "correct horse battery", name: "evil\u202egnp.exe" } }), status: 400, code: "invalid-request" },
-  { name: "register: not an e-mail", run: () => h.api("POST", "/api/auth/register", { body: { email: "alice", password: "correct horse battery" } }), status: 400, code: "invalid-request" },
-  { name: "register: short password", run: () => h.api("POST", "/api/auth/register", { body: { email: "x@example.com", password: "short" } }), status: 400, code: "invalid-request" },
-  { name: "register: unknown field (role)", run: () => h.api("POST", "/api/auth/register", { body: { email: "x@example.com", password: "correct horse battery", role: "admin" } }), status: 400, code: "invalid-request" },
-  { name: "verify: code that is not 6 digits", run: () => h.api("POST", "/api/auth/verify-email", { body: { email: "alice@example.com", code: "12345a" } }), status: 400, code: "invalid-request" },
-  { name: "verify: an already verified account", run: () => h.api("POST", "/api/auth/verify-email", { body: { email: "alice@example.com", code: "123456" } }), status: 400, code: "invalid-code" },
-  { name: "login: wrong password", run: () => h.api("POST", "/api/auth/login", { body: { email: "alice@example.com", password: "wrong wrong wrong" } }), status: 401, code: "invalid-credentials" },
-  { name: "login: unknown e-mail", run: () => h.api("POST", "/api/auth/login", { body: { email: "nobody@example.com", password: "wrong wrong wrong" } }), status: 401, code: "invalid-credentials" },
-  { name: "a path parameter that is not valid percent-encoding", run: () => h.api("GET", "/api/instances/%E0%A4%A", { token: M() }), status: 400, code: "bad-request" },
+  {
+    name: "stats timeframe year",
+    run: () => h.api("GET", "/api/instances/mallory.box/stats/history?timeframe=year", { token: M() }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "register: name with a right-to-left override",
+    run: () => h.api("POST", "/api/auth/register", { body: { email: "x@example.com", password: "correct horse battery", name: "evil\u202egnp.exe" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "register: not an e-mail",
+    run: () => h.api("POST", "/api/auth/register", { body: { email: "alice", password: "correct horse battery" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "register: short password",
+    run: () => h.api("POST", "/api/auth/register", { body: { email: "x@example.com", password: "short" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "register: unknown field (role)",
+    run: () => h.api("POST", "/api/auth/register", { body: { email: "x@example.com", password: "correct horse battery", role: "admin" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "verify: code that is not 6 digits",
+    run: () => h.api("POST", "/api/auth/verify-email", { body: { email: "alice@example.com", code: "12345a" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "verify: an already verified account",
+    run: () => h.api("POST", "/api/auth/verify-email", { body: { email: "alice@example.com", code: "123456" } }),
+    status: 400,
+    code: "invalid-code",
+  },
+  {
+    name: "login: wrong password",
+    run: () => h.api("POST", "/api/auth/login", { body: { email: "alice@example.com", password: "wrong wrong wrong" } }),
+    status: 401,
+    code: "invalid-credentials",
+  },
+  {
+    name: "login: unknown e-mail",
+    run: () => h.api("POST", "/api/auth/login", { body: { email: "nobody@example.com", password: "wrong wrong wrong" } }),
+    status: 401,
+    code: "invalid-credentials",
+  },
+  {
+    name: "a path parameter that is not valid percent-encoding",
+    run: () => h.api("GET", "/api/instances/%E0%A4%A", { token: M() }),
+    status: 400,
+    code: "bad-request",
+  },
   { name: "unknown route", run: () => h.api("GET", "/api/nothing-here", { token: M() }), status: 404, code: "route-not-found" },
-  { name: "VPN key that is not a WireGuard key", run: () => h.api("PUT", "/api/vpn/key", { token: M(), body: { publicKey: "not-a-key" } }), status: 400, code: "invalid-request" },
+  {
+    name: "VPN key that is not a WireGuard key",
+    run: () => h.api("PUT", "/api/vpn/key", { token: M(), body: { publicKey: "not-a-key" } }),
+    status: 400,
+    code: "invalid-request",
+  },
 
   // Admin input.
-  { name: "admin: grant to an unknown user", run: () => h.api("POST", "/api/admin/users/99999/points", { token: admin.token, body: { amount: 5, reason: "x" } }), status: 404, code: "not-found" },
-  { name: "admin: grant with 7 decimals", run: () => h.api("POST", `/api/admin/users/${mallory.id}/points`, { token: admin.token, body: { amount: 0.0000001, reason: "x" } }), status: 400, code: "invalid-request" },
-  { name: "admin: grant without a reason", run: () => h.api("POST", `/api/admin/users/${mallory.id}/points`, { token: admin.token, body: { amount: 5 } }), status: 400, code: "invalid-request" },
-  { name: "admin: take more points than the balance", run: () => h.api("POST", `/api/admin/users/${alice.id}/points`, { token: admin.token, body: { amount: -1000, reason: "x" } }), status: 409, code: "insufficient-points" },
-  { name: "admin: role 'root'", run: () => h.api("PUT", `/api/admin/users/${mallory.id}/role`, { token: admin.token, body: { role: "root" } }), status: 400, code: "invalid-request" },
-  { name: "admin: ban without a reason", run: () => h.api("PUT", `/api/admin/users/${mallory.id}/ban`, { token: admin.token, body: { banned: true } }), status: 400, code: "invalid-request" },
-  { name: "admin: ban oneself", run: () => h.api("PUT", `/api/admin/users/${admin.id}/ban`, { token: admin.token, body: { banned: true, reason: "oops" } }), status: 409, code: "self" },
-  { name: "admin: retry a stack that does not exist", run: () => h.api("POST", "/api/admin/stacks/..%2Fetc/retry", { token: admin.token }), status: 404, code: "not-found" },
+  {
+    name: "admin: grant to an unknown user",
+    run: () => h.api("POST", "/api/admin/users/99999/points", { token: admin.token, body: { amount: 5, reason: "x" } }),
+    status: 404,
+    code: "not-found",
+  },
+  {
+    name: "admin: grant with 7 decimals",
+    run: () => h.api("POST", `/api/admin/users/${mallory.id}/points`, { token: admin.token, body: { amount: 0.0000001, reason: "x" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "admin: grant without a reason",
+    run: () => h.api("POST", `/api/admin/users/${mallory.id}/points`, { token: admin.token, body: { amount: 5 } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "admin: take more points than the balance",
+    run: () => h.api("POST", `/api/admin/users/${alice.id}/points`, { token: admin.token, body: { amount: -1000, reason: "x" } }),
+    status: 409,
+    code: "insufficient-points",
+  },
+  {
+    name: "admin: role 'root'",
+    run: () => h.api("PUT", `/api/admin/users/${mallory.id}/role`, { token: admin.token, body: { role: "root" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "admin: ban without a reason",
+    run: () => h.api("PUT", `/api/admin/users/${mallory.id}/ban`, { token: admin.token, body: { banned: true } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "admin: ban oneself",
+    run: () => h.api("PUT", `/api/admin/users/${admin.id}/ban`, { token: admin.token, body: { banned: true, reason: "oops" } }),
+    status: 409,
+    code: "self",
+  },
+  {
+    name: "admin: retry a stack that does not exist",
+    run: () => h.api("POST", "/api/admin/stacks/..%2Fetc/retry", { token: admin.token }),
+    status: 404,
+    code: "not-found",
+  },
 
   // Quotas, runway, duplicates.
   {
@@ -231,9 +452,15 @@ const cases: Case[] = [
       before = h.snapshot();
       return h.api("POST", "/api/instances", { token: poor.token, body: { name: "big", template: "debian-12", plan: "large", sshKeys: [KEY] } });
     },
-    status: 402, code: "insufficient-points",
+    status: 402,
+    code: "insufficient-points",
   },
-  { name: "runway: resizing beyond the balance", run: () => h.api("PATCH", "/api/instances/alice.dev", { token: alice.token, body: { plan: "large" } }), status: 402, code: "insufficient-points" },
+  {
+    name: "runway: resizing beyond the balance",
+    run: () => h.api("PATCH", "/api/instances/alice.dev", { token: alice.token, body: { plan: "large" } }),
+    status: 402,
+    code: "insufficient-points",
+  },
   {
     name: "duplicate domain on one instance",
     run: async () => {
@@ -241,30 +468,38 @@ const cases: Case[] = [
       before = h.snapshot();
       return h.api("POST", "/api/instances/mallory.box/domains", { token: M(), body: { subdomain: "www", port: 8080 } });
     },
-    status: 409, code: "domain-exists",
+    status: 409,
+    code: "domain-exists",
   },
   {
     name: "a hostname another user already has (al + ice-web + www and al-ice + web + www are both al-ice-web-www)",
     run: async () => {
       const al = await h.signUp("al@example.com", "Al");
-      expect((await h.api("POST", "/api/instances", { token: al.token, body: { name: "ice-web", template: "debian-12", plan: "small", sshKeys: [KEY] } })).status).toBe(202);
+      expect(
+        (await h.api("POST", "/api/instances", { token: al.token, body: { name: "ice-web", template: "debian-12", plan: "small", sshKeys: [KEY] } })).status,
+      ).toBe(202);
       expect((await h.api("POST", "/api/instances/al.ice-web/domains", { token: al.token, body: { subdomain: "www", port: 80 } })).status).toBe(201);
       const alIce = await h.signUp("alice2@example.com", "Al Ice");
       expect(alIce.stack).toBe("al-ice");
-      expect((await h.api("POST", "/api/instances", { token: alIce.token, body: { name: "web", template: "debian-12", plan: "small", sshKeys: [KEY] } })).status).toBe(202);
+      expect(
+        (await h.api("POST", "/api/instances", { token: alIce.token, body: { name: "web", template: "debian-12", plan: "small", sshKeys: [KEY] } })).status,
+      ).toBe(202);
       before = h.snapshot();
       return h.api("POST", "/api/instances/al-ice.web/domains", { token: alIce.token, body: { subdomain: "www", port: 80 } });
     },
-    status: 409, code: "already-taken",
+    status: 409,
+    code: "already-taken",
   },
   {
     name: "quota: a sixth instance",
     run: async () => {
-      for (const n of ["b2", "b3", "b4", "b5"]) expect((await h.api("POST", "/api/instances", { token: M(), body: { name: n, template: "debian-12", plan: "small" } })).status).toBe(202);
+      for (const n of ["b2", "b3", "b4", "b5"])
+        expect((await h.api("POST", "/api/instances", { token: M(), body: { name: n, template: "debian-12", plan: "small" } })).status).toBe(202);
       before = h.snapshot();
       return h.api("POST", "/api/instances", { token: M(), body: { name: "b6", template: "debian-12", plan: "small" } });
     },
-    status: 409, code: "quota-exceeded",
+    status: 409,
+    code: "quota-exceeded",
   },
   {
     name: "quota: cores over the limit by a resize",
@@ -273,7 +508,8 @@ const cases: Case[] = [
       before = h.snapshot();
       return h.api("PATCH", "/api/instances/mallory.b3", { token: M(), body: { plan: "large" } });
     },
-    status: 409, code: "quota-exceeded",
+    status: 409,
+    code: "quota-exceeded",
   },
 
   // Bans are checked on every request.
@@ -284,10 +520,16 @@ const cases: Case[] = [
       before = h.snapshot();
       return h.api("GET", "/api/instances", { token: trent.token });
     },
-    status: 403, code: "banned",
+    status: 403,
+    code: "banned",
   },
   { name: "banned: refresh refused", run: () => h.api("POST", "/api/auth/refresh", { body: { refreshToken: trent.refresh } }), status: 403, code: "banned" },
-  { name: "banned: login refused", run: () => h.api("POST", "/api/auth/login", { body: { email: "trent@example.com", password: "correct horse battery" } }), status: 403, code: "banned" },
+  {
+    name: "banned: login refused",
+    run: () => h.api("POST", "/api/auth/login", { body: { email: "trent@example.com", password: "correct horse battery" } }),
+    status: 403,
+    code: "banned",
+  },
   {
     name: "banned through the admin API: every session ends at once",
     run: async () => {
@@ -297,21 +539,24 @@ const cases: Case[] = [
       before = h.snapshot();
       return h.api("GET", "/api/auth/me", { token: s.body.accessToken });
     },
-    status: 401, code: "invalid-token",
+    status: 401,
+    code: "invalid-token",
   },
 
   // Rate limits and a spoofed X-Forwarded-For.
   {
     name: "ten failed logins lock the account (even the right password) with Retry-After",
     run: async () => {
-      for (let i = 0; i < 10; i++) expect((await h.api("POST", "/api/auth/login", { body: { email: "bob@example.com", password: `guess ${i} guess` } })).status).toBe(401);
+      for (let i = 0; i < 10; i++)
+        expect((await h.api("POST", "/api/auth/login", { body: { email: "bob@example.com", password: `guess ${i} guess` } })).status).toBe(401);
       const locked = await h.api("POST", "/api/auth/login", { body: { email: "bob@example.com", password: "correct horse battery" } });
       expect(locked.headers.get("retry-after")).toBe("900");
       // Another account from the same address is not affected.
       expect((await h.api("POST", "/api/auth/login", { body: { email: "alice@example.com", password: "correct horse battery" } })).status).toBe(200);
       return locked;
     },
-    status: 429, code: "rate-limited",
+    status: 429,
+    code: "rate-limited",
   },
   {
     name: "spoofed X-Forwarded-For (no proxy trusted) does not escape the per-IP limit",
@@ -325,7 +570,8 @@ const cases: Case[] = [
       expect(Number(last?.headers.get("retry-after"))).toBeGreaterThan(0);
       return last!;
     },
-    status: 429, code: "rate-limited",
+    status: 429,
+    code: "rate-limited",
   },
 ];
 
@@ -356,10 +602,12 @@ describe("terminal tickets (WebSocket)", () => {
     const t1 = await ticket();
     const first = await openTerminal(t1);
     expect(first.status).toBe(101);
-    const echoed = new Promise<string>((r) => first.ws!.on("message", (m) => {
-      const msg = JSON.parse(String(m)) as { type: string; data?: string };
-      if (msg.type === "data") r(msg.data ?? "");
-    }));
+    const echoed = new Promise<string>((r) =>
+      first.ws!.on("message", (m) => {
+        const msg = JSON.parse(String(m)) as { type: string; data?: string };
+        if (msg.type === "data") r(msg.data ?? "");
+      }),
+    );
     first.ws!.send(JSON.stringify({ type: "input", data: "ls\n" }));
     expect(await echoed).toBe("ls\n");
     expect(h.terminal.opened).toEqual(["mallory.box"]);
@@ -379,7 +627,9 @@ describe("concurrent edits", () => {
   it("five domain additions at once to one file: all land, five commits, nothing lost", async () => {
     const headBefore = h.git("rev-list", "--count", "HEAD").trim();
     const subs = ["c1", "c2", "c3", "c4", "c5"];
-    const answers = await Promise.all(subs.map((s, i) => h.api("POST", "/api/instances/mallory.b3/domains", { token: M(), body: { subdomain: s, port: 8000 + i } })));
+    const answers = await Promise.all(
+      subs.map((s, i) => h.api("POST", "/api/instances/mallory.b3/domains", { token: M(), body: { subdomain: s, port: 8000 + i } })),
+    );
     expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
     const text = h.git("show", "HEAD:mallory.yaml");
     for (const s of subs) expect(text).toContain(`subdomain: ${s}`);

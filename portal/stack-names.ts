@@ -6,8 +6,14 @@ export const MAX_STACK_NAME = 20;
 
 /** `Zoë O'Brien` → `zoe-obrien`; empty when nothing usable is left. */
 export function sanitiseStackName(raw: string): string {
-  const ascii = raw.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
-  let s = ascii.replace(/['’]/g, "").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  const ascii = raw
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase();
+  let s = ascii
+    .replace(/['’]/g, "")
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   if (/^[0-9]/.test(s)) s = `u-${s}`;
   return s.slice(0, MAX_STACK_NAME).replace(/-+$/g, "");
 }

@@ -41,13 +41,22 @@ function reader(t: TerminalSession) {
 describe("terminal sessions: bad requests", () => {
   const sessions = () => createTerminalSessions({ lookup: () => undefined, identity, hostKeys });
   it("refuses an instance the engine does not know, with a 404", async () => {
-    await expect(sessions().open({ stack: "alice", instance: "nope", cols: 80, rows: 24 })).rejects.toMatchObject({ code: "terminal-unknown-instance", status: 404 });
+    await expect(sessions().open({ stack: "alice", instance: "nope", cols: 80, rows: 24 })).rejects.toMatchObject({
+      code: "terminal-unknown-instance",
+      status: 404,
+    });
   });
-  it.each([[0, 24], [80, 1001], [80.5, 24]])("refuses the size %sx%s", async (cols, rows) => {
+  it.each([
+    [0, 24],
+    [80, 1001],
+    [80.5, 24],
+  ])("refuses the size %sx%s", async (cols, rows) => {
     await expect(sessions().open({ stack: "alice", instance: "web", cols, rows })).rejects.toMatchObject({ code: "terminal-bad-size", status: 400 });
   });
   it("refuses a terminal type with odd characters", async () => {
-    await expect(sessions().open({ stack: "alice", instance: "web", cols: 80, rows: 24, term: "xterm;id" })).rejects.toMatchObject({ code: "terminal-bad-term" });
+    await expect(sessions().open({ stack: "alice", instance: "web", cols: 80, rows: 24, term: "xterm;id" })).rejects.toMatchObject({
+      code: "terminal-bad-term",
+    });
   });
 });
 
@@ -76,7 +85,7 @@ describe.skipIf(skip)("terminal sessions against a real sshd", () => {
     const t = await sessions.open({ stack: "alice", instance: "web", cols: 100, rows: 30 });
     expect(looked).toEqual(["alice/web"]);
     const read = reader(t);
-    t.write("echo \"user=$(id -un) sum=$((6*7))\"\n");
+    t.write('echo "user=$(id -un) sum=$((6*7))"\n');
     await read(/user=alice sum=42/);
     t.write("stty size\n");
     await read(/\b30 100\b/);

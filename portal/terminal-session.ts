@@ -69,15 +69,21 @@ export function createTerminalSessions(deps: TerminalSessionDeps): TerminalSessi
   return {
     async open(req) {
       checkSize(req.cols, req.rows);
-      if (req.term !== undefined && !TERM.test(req.term)) throw new ProxstackError("terminal-bad-term", `unsupported terminal type '${req.term.slice(0, 64)}'`, { kind: "stall", status: 400 });
+      if (req.term !== undefined && !TERM.test(req.term))
+        throw new ProxstackError("terminal-bad-term", `unsupported terminal type '${req.term.slice(0, 64)}'`, { kind: "stall", status: 400 });
       const target = deps.lookup(req.stack, req.instance);
       if (!target) {
         throw new ProxstackError("terminal-unknown-instance", `${req.stack}/${req.instance}: no such running instance`, { kind: "stall", status: 404 });
       }
       const user = checkLinuxUser(target.linuxUser);
       const session = await openSshSession({
-        host: target.ip, port: deps.port ?? 22, username: user, privateKey: deps.identity.privateKey, hostKeys: deps.hostKeys,
-        signal: req.signal, readyTimeoutMs: deps.readyTimeoutMs,
+        host: target.ip,
+        port: deps.port ?? 22,
+        username: user,
+        privateKey: deps.identity.privateKey,
+        hostKeys: deps.hostKeys,
+        signal: req.signal,
+        readyTimeoutMs: deps.readyTimeoutMs,
       });
       let channel: ClientChannel;
       try {

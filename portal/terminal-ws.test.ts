@@ -29,7 +29,9 @@ describe.skipIf(skip)("web terminal through the portal (real sshd)", () => {
     await hardenHost({ host: host.address, port: host.port, user: "alice", keys: [identity.publicKey], identity, hostKeys });
     // The address comes from the engine's state (here: the harness's fake engine rows for alice.web), never from the client.
     const terminal = createTerminalSessions({
-      identity, hostKeys, port: host.port,
+      identity,
+      hostKeys,
+      port: host.port,
       lookup: (stack, instance) => (stack === "alice" && instance === "web" ? { ip: host.address, linuxUser: "alice" } : undefined),
     });
     h = await startHarness({}, { terminal });
@@ -53,7 +55,7 @@ describe.skipIf(skip)("web terminal through the portal (real sshd)", () => {
     const closed = new Promise<void>((r) => ws.on("close", () => r()));
     ws.on("message", (m) => {
       const msg = JSON.parse(String(m)) as { type: string; data?: string };
-      if (msg.type === "connected") ws.send(JSON.stringify({ type: "input", data: "echo \"user=$(id -un) sum=$((6*7))\"; exit\n" }));
+      if (msg.type === "connected") ws.send(JSON.stringify({ type: "input", data: 'echo "user=$(id -un) sum=$((6*7))"; exit\n' }));
       if (msg.type === "data") out += msg.data ?? "";
     });
     await closed;

@@ -14,7 +14,11 @@ describe("access tokens", () => {
     clock.advance(899_000);
     expect(await t.verify(token)).toEqual({ accountId: 7, session: "fam-1" });
     clock.advance(1_000);
-    await expect(t.verify(token)).rejects.toMatchObject({ code: "invalid-token", status: 401, message: "the access token is expired; log in again or refresh it" });
+    await expect(t.verify(token)).rejects.toMatchObject({
+      code: "invalid-token",
+      status: 401,
+      message: "the access token is expired; log in again or refresh it",
+    });
   });
 
   it("refuses garbage and a token from another service's secret", async () => {

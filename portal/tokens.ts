@@ -41,7 +41,13 @@ export function createTokenService(secret: Uint8Array, clock: Clock, accessTtlSe
     },
     async verify(token) {
       try {
-        const { payload } = await jwtVerify(token, secret, { algorithms: [ALG], issuer: ISSUER, audience: AUDIENCE, currentDate: clock.now(), requiredClaims: ["exp", "sub", "sid"] });
+        const { payload } = await jwtVerify(token, secret, {
+          algorithms: [ALG],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          currentDate: clock.now(),
+          requiredClaims: ["exp", "sub", "sid"],
+        });
         const id = Number(payload.sub);
         if (!Number.isSafeInteger(id) || id <= 0 || typeof payload.sid !== "string") throw unauthorized("malformed");
         return { accountId: id, session: payload.sid };

@@ -8,7 +8,18 @@ import { runCliStack } from "./cli-entry.js";
 import { PROJECT_NAME } from "./naming.js";
 import { mockRun } from "../runners/simulation/mock-run.js";
 import { platformStackProgram } from "./platform-stack.js";
-import { CF_TOKEN, EXAMPLE_STACKS_DIR, PROVISIONING_KEY, PVE_TOKEN, byName, examplePlatform, exampleUser, inputDiff, resourceSet, userInput } from "./testing/test-support.js";
+import {
+  CF_TOKEN,
+  EXAMPLE_STACKS_DIR,
+  PROVISIONING_KEY,
+  PVE_TOKEN,
+  byName,
+  examplePlatform,
+  exampleUser,
+  inputDiff,
+  resourceSet,
+  userInput,
+} from "./testing/test-support.js";
 import { userStackProgram } from "./user-stack.js";
 
 let root: string;
@@ -16,7 +27,13 @@ let dataDir: string;
 let stacksDir: string;
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { PROXSTACK_DATA_DIR: dataDir, PROXMOX_VE_ENDPOINT: "https://pve.example.com:8006/", PROXMOX_VE_API_TOKEN: PVE_TOKEN, CLOUDFLARE_API_TOKEN: CF_TOKEN, ...extra };
+  return {
+    PROXSTACK_DATA_DIR: dataDir,
+    PROXMOX_VE_ENDPOINT: "https://pve.example.com:8006/",
+    PROXMOX_VE_API_TOKEN: PVE_TOKEN,
+    CLOUDFLARE_API_TOKEN: CF_TOKEN,
+    ...extra,
+  };
 }
 
 function cli(stack: string, e: Record<string, string | undefined> = env(), config: Record<string, string> = {}, secretConfigKeys: string[] = []) {
@@ -45,16 +62,25 @@ describe("CLI entry (pulumi up -s <stack>)", () => {
 
   it("the platform stack aggregates every user file like the engine", async () => {
     const viaCli = await cli("platform");
-    const direct = await mockRun(() => platformStackProgram({
-      platform: examplePlatform(), users: [exampleUser("alice"), exampleUser("bob"), exampleUser("carol")].map((u) => (u.name === "carol" ? { ...u, instances: u.instances.map(({ vmid: _v, ip: _i, ...r }) => r) } : u)),
-      cloudflare: { apiToken: CF_TOKEN },
-    }), { stack: "platform" });
+    const direct = await mockRun(
+      () =>
+        platformStackProgram({
+          platform: examplePlatform(),
+          users: [exampleUser("alice"), exampleUser("bob"), exampleUser("carol")].map((u) =>
+            u.name === "carol" ? { ...u, instances: u.instances.map(({ vmid: _v, ip: _i, ...r }) => r) } : u,
+          ),
+          cloudflare: { apiToken: CF_TOKEN },
+        }),
+      { stack: "platform" },
+    );
     expect(inputDiff(viaCli.registrations, direct.registrations)).toEqual([]);
     expect(viaCli.outputs).toEqual(direct.outputs);
   });
 
   it("Pulumi config overrides the environment, and the token from config stays secret", async () => {
-    const { registrations } = await cli("bob", env(), { "proxstack:proxmoxEndpoint": "https://other:8006/", "proxstack:proxmoxApiToken": "from-config" }, ["proxstack:proxmoxApiToken"]);
+    const { registrations } = await cli("bob", env(), { "proxstack:proxmoxEndpoint": "https://other:8006/", "proxstack:proxmoxApiToken": "from-config" }, [
+      "proxstack:proxmoxApiToken",
+    ]);
     const provider = byName(registrations, "proxmox");
     expect(provider.inputs).toMatchObject({ endpoint: "https://other:8006/", apiToken: "from-config" });
     expect(provider.secretPaths).toEqual(["apiToken"]);
@@ -69,7 +95,10 @@ describe("CLI entry (pulumi up -s <stack>)", () => {
     const original = fs.readFileSync(bobFile, "utf8");
     fs.writeFileSync(bobFile, original.replace("plan: small", "plan: small\n    power: maybe"));
     try {
-      const err = await cli("bob").then(() => undefined, (e: unknown) => e as Error);
+      const err = await cli("bob").then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       expect(err?.message).toMatch(/^refusing to run stack bob/);
       expect(err?.message).toMatch(/bob\.yaml:\d+:\d+: /);
       await expect(cli("platform")).rejects.toMatchObject({ code: "invalid-stack-file" });
@@ -81,12 +110,18 @@ describe("CLI entry (pulumi up -s <stack>)", () => {
   });
 
   it("says what to do when the Proxmox settings, the provisioning key or the file are missing", async () => {
-    await expect(cli("alice", { PROXSTACK_DATA_DIR: dataDir })).rejects.toMatchObject({ code: "proxmox-unconfigured", message: expect.stringContaining("PROXMOX_VE_ENDPOINT") });
+    await expect(cli("alice", { PROXSTACK_DATA_DIR: dataDir })).rejects.toMatchObject({
+      code: "proxmox-unconfigured",
+      message: expect.stringContaining("PROXMOX_VE_ENDPOINT"),
+    });
     await expect(cli("platform", { PROXSTACK_DATA_DIR: dataDir })).rejects.toMatchObject({ code: "cloudflare-unconfigured" });
     await expect(cli("nobody")).rejects.toMatchObject({ code: "stack-file-missing", message: expect.stringContaining("nobody.yaml") });
     const other = path.join(root, "other-data");
     fs.cpSync(stacksDir, path.join(other, "stacks"), { recursive: true });
-    await expect(cli("alice", env({ PROXSTACK_DATA_DIR: other }))).rejects.toMatchObject({ code: "provisioning-key-missing", message: expect.stringContaining("provisioning_ed25519.pub") });
+    await expect(cli("alice", env({ PROXSTACK_DATA_DIR: other }))).rejects.toMatchObject({
+      code: "provisioning-key-missing",
+      message: expect.stringContaining("provisioning_ed25519.pub"),
+    });
     await expect(cli("alice", env(), { "proxstack:vpnPeerAddresses": "10.99.0.5" })).rejects.toMatchObject({ code: "bad-config" });
   });
 
@@ -104,7 +139,11 @@ describe("CLI entry (pulumi up -s <stack>)", () => {
 
   it("Pulumi.yaml names the engine's project and points at this entry through tsx", () => {
     const project = parse(fs.readFileSync(path.join(import.meta.dirname, "..", "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-    expect(project).toMatchObject({ name: PROJECT_NAME, main: "programs/index.ts", runtime: { name: "nodejs", options: { typescript: false, nodeargs: "--import tsx" } } });
+    expect(project).toMatchObject({
+      name: PROJECT_NAME,
+      main: "programs/index.ts",
+      runtime: { name: "nodejs", options: { typescript: false, nodeargs: "--import tsx" } },
+    });
     expect(fs.existsSync(path.join(import.meta.dirname, "..", String(project.main)))).toBe(true);
   });
 });

@@ -49,14 +49,22 @@ export async function runCliStack(deps: CliEntryDeps): Promise<UserStackOutputs 
   const report = await loadStackDir(env.stacksDir);
   if (deps.stack === PLATFORM_STACK) {
     // The platform aggregates every user's routes: dropping an invalid user's file would delete their routes.
-    refuseInvalid(report, report.files.map((f) => f.path), "the platform stack");
+    refuseInvalid(
+      report,
+      report.files.map((f) => f.path),
+      "the platform stack",
+    );
     const platform = requirePlatform(report, env.stacksDir);
     return platformStackProgram({ platform, users: report.users.map((u) => u.spec), cloudflare: cloudflareSettings(config, env) });
   }
   const userFile = path.join(env.stacksDir, stackFileName(deps.stack));
   const platformFile = path.join(env.stacksDir, PLATFORM_FILE);
   if (!report.files.some((f) => f.path === userFile)) {
-    throw new ProxstackError("stack-file-missing", `no stack file ${userFile} for stack "${deps.stack}": stacks are "${PLATFORM_STACK}" or a user with a file in ${env.stacksDir}`, { kind: "stall" });
+    throw new ProxstackError(
+      "stack-file-missing",
+      `no stack file ${userFile} for stack "${deps.stack}": stacks are "${PLATFORM_STACK}" or a user with a file in ${env.stacksDir}`,
+      { kind: "stall" },
+    );
   }
   refuseInvalid(report, [platformFile, userFile], `stack ${deps.stack}`);
   const platform = requirePlatform(report, env.stacksDir);
@@ -74,7 +82,9 @@ export async function runCliStack(deps: CliEntryDeps): Promise<UserStackOutputs 
 function refuseInvalid(report: StackSetReport, paths: string[], what: string): void {
   const errors = report.files.filter((f) => paths.includes(f.path)).flatMap((f) => f.errors);
   if (errors.length > 0) {
-    throw new ProxstackError("invalid-stack-file", `refusing to run ${what}: fix these stack files first\n${errors.map(formatPositionedError).join("\n")}`, { kind: "stall" });
+    throw new ProxstackError("invalid-stack-file", `refusing to run ${what}: fix these stack files first\n${errors.map(formatPositionedError).join("\n")}`, {
+      kind: "stall",
+    });
   }
 }
 
@@ -120,10 +130,16 @@ function vpnPeerAddresses(config: pulumi.Config): string[] | undefined {
   try {
     parsed = JSON.parse(raw);
   } catch (e) {
-    throw new ProxstackError("bad-config", `${CONFIG_NAMESPACE}:${CONFIG_KEYS.vpnPeerAddresses} must be a JSON list such as ["10.99.0.5"]`, { kind: "stall", cause: e });
+    throw new ProxstackError("bad-config", `${CONFIG_NAMESPACE}:${CONFIG_KEYS.vpnPeerAddresses} must be a JSON list such as ["10.99.0.5"]`, {
+      kind: "stall",
+      cause: e,
+    });
   }
   const list = z.array(z.string()).safeParse(parsed);
-  if (!list.success) throw new ProxstackError("bad-config", `${CONFIG_NAMESPACE}:${CONFIG_KEYS.vpnPeerAddresses} must be a JSON list of addresses such as ["10.99.0.5"]`, { kind: "stall" });
+  if (!list.success)
+    throw new ProxstackError("bad-config", `${CONFIG_NAMESPACE}:${CONFIG_KEYS.vpnPeerAddresses} must be a JSON list of addresses such as ["10.99.0.5"]`, {
+      kind: "stall",
+    });
   return list.data;
 }
 
@@ -133,7 +149,11 @@ async function readProvisioningKey(dataDir: string): Promise<string> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (e) {
-    throw new ProxstackError("provisioning-key-missing", `cannot read the provisioning public key ${file}: start proxstack once (it generates the key) or point PROXSTACK_DATA_DIR at the engine's data directory`, { kind: "stall", cause: e });
+    throw new ProxstackError(
+      "provisioning-key-missing",
+      `cannot read the provisioning public key ${file}: start proxstack once (it generates the key) or point PROXSTACK_DATA_DIR at the engine's data directory`,
+      { kind: "stall", cause: e },
+    );
   }
   const key = text.trim();
   if (!/^ssh-ed25519 [A-Za-z0-9+/=]+( .*)?$/.test(key)) {

@@ -57,11 +57,9 @@ export function requireAllocation(user: string, instance: Instance, platform: Pl
     );
   }
   if (!inCidr(instance.ip, platform.network.pool)) {
-    throw new ProxstackError(
-      "ip-outside-pool",
-      `instance ${user}/${instance.name} has ip ${instance.ip}, outside the platform pool ${platform.network.pool}`,
-      { kind: "stall" },
-    );
+    throw new ProxstackError("ip-outside-pool", `instance ${user}/${instance.name} has ip ${instance.ip}, outside the platform pool ${platform.network.pool}`, {
+      kind: "stall",
+    });
   }
   return { vmid: instance.vmid, ip: instance.ip };
 }
@@ -71,10 +69,18 @@ export function catalogEntries(user: string, instance: Instance, platform: Platf
   const template = platform.templates[instance.template];
   const plan = platform.plans[instance.plan];
   if (template === undefined) {
-    throw new ProxstackError("unknown-template", `instance ${user}/${instance.name} uses template "${instance.template}", which stacks/platform.yaml does not list (known: ${Object.keys(platform.templates).join(", ")})`, { kind: "stall" });
+    throw new ProxstackError(
+      "unknown-template",
+      `instance ${user}/${instance.name} uses template "${instance.template}", which stacks/platform.yaml does not list (known: ${Object.keys(platform.templates).join(", ")})`,
+      { kind: "stall" },
+    );
   }
   if (plan === undefined) {
-    throw new ProxstackError("unknown-plan", `instance ${user}/${instance.name} uses plan "${instance.plan}", which stacks/platform.yaml does not list (known: ${Object.keys(platform.plans).join(", ")})`, { kind: "stall" });
+    throw new ProxstackError(
+      "unknown-plan",
+      `instance ${user}/${instance.name} uses plan "${instance.plan}", which stacks/platform.yaml does not list (known: ${Object.keys(platform.plans).join(", ")})`,
+      { kind: "stall" },
+    );
   }
   // A clone starts with the template's disk and a disk cannot shrink: the provider would plan a
   // replacement on every run (which the plan guard refuses), so the pair is refused up front.
@@ -115,9 +121,17 @@ export function containerArgs(spec: UserStackSpec, instance: Instance, platform:
   const name = hostname(user, instance.name);
   assertLabelLength(name, "container hostname");
   const prefix = prefixLength(platform.network.pool);
-  const source = "clone" in template
-    ? { clone: { vmId: template.clone.vmid, ...(template.clone.node !== undefined && template.clone.node !== node ? { nodeName: template.clone.node } : {}), datastoreId: datastore, full: true } }
-    : { operatingSystem: { templateFileId: template.osTemplate, type: template.osType } };
+  const source =
+    "clone" in template
+      ? {
+          clone: {
+            vmId: template.clone.vmid,
+            ...(template.clone.node !== undefined && template.clone.node !== node ? { nodeName: template.clone.node } : {}),
+            datastoreId: datastore,
+            full: true,
+          },
+        }
+      : { operatingSystem: { templateFileId: template.osTemplate, type: template.osType } };
   const args = {
     nodeName: node,
     vmId: vmid,
@@ -128,12 +142,14 @@ export function containerArgs(spec: UserStackSpec, instance: Instance, platform:
     cpu: { cores: plan.cores },
     memory: { dedicated: plan.memoryMiB, swap: plan.swapMiB },
     disk: { datastoreId: datastore, size: plan.diskGiB },
-    networkInterfaces: [{
-      name: "eth0",
-      bridge: platform.proxmox.bridge,
-      firewall: true,
-      ...(instance.rateLimitMBps !== undefined ? { rateLimit: instance.rateLimitMBps } : {}),
-    }],
+    networkInterfaces: [
+      {
+        name: "eth0",
+        bridge: platform.proxmox.bridge,
+        firewall: true,
+        ...(instance.rateLimitMBps !== undefined ? { rateLimit: instance.rateLimitMBps } : {}),
+      },
+    ],
     initialization: {
       hostname: name,
       ipConfigs: [{ ipv4: { address: `${ip}/${prefix ?? 32}`, gateway: platform.network.gateway } }],

@@ -57,18 +57,32 @@ export function checkVpnPeerAddresses(user: string, addresses: readonly string[]
 export function firewallRules(user: string, instance: Instance, platform: PlatformSpec, vpnPeerAddresses: readonly string[]): FirewallRule[] {
   checkVpnPeerAddresses(user, vpnPeerAddresses, platform);
   const rules: FirewallRule[] = [...new Set(vpnPeerAddresses)].sort(byAddress).map((a) => ({
-    type: "in", action: "ACCEPT", source: a, iface: "net0", comment: ruleComment.vpnPeer(user),
+    type: "in",
+    action: "ACCEPT",
+    source: a,
+    iface: "net0",
+    comment: ruleComment.vpnPeer(user),
   }));
   const ports = [...new Set(instance.domains.map((d) => d.port))].sort((a, b) => a - b);
   for (const port of ports) {
     rules.push({
-      type: "in", action: "ACCEPT", source: platform.network.tunnelConnector, iface: "net0",
-      proto: "tcp", dport: String(port), comment: ruleComment.tunnel(port),
+      type: "in",
+      action: "ACCEPT",
+      source: platform.network.tunnelConnector,
+      iface: "net0",
+      proto: "tcp",
+      dport: String(port),
+      comment: ruleComment.tunnel(port),
     });
   }
   rules.push({
-    type: "in", action: "ACCEPT", source: platform.network.engineHost, iface: "net0",
-    proto: "tcp", dport: "22", comment: ruleComment.engineSsh(),
+    type: "in",
+    action: "ACCEPT",
+    source: platform.network.engineHost,
+    iface: "net0",
+    proto: "tcp",
+    dport: "22",
+    comment: ruleComment.engineSsh(),
   });
   return rules satisfies proxmox.types.input.firewall.RulesLegacyRule[];
 }

@@ -2,7 +2,18 @@
 import * as proxmox from "@muhlba91/pulumi-proxmoxve";
 import * as cloudflare from "@pulumi/cloudflare";
 import { describe, expect, it } from "vitest";
-import { assertLabelLength, containerTags, hostname, logicalName, parseUrn, RESOURCE_TYPE, resourceUrn, tunnelHostname, tunnelLabel, urnName } from "./naming.js";
+import {
+  assertLabelLength,
+  containerTags,
+  hostname,
+  logicalName,
+  parseUrn,
+  RESOURCE_TYPE,
+  resourceUrn,
+  tunnelHostname,
+  tunnelLabel,
+  urnName,
+} from "./naming.js";
 
 /** The token a provider class registers its resources under (generated code keeps it as a static). */
 const tokenOf = (cls: unknown): unknown => (cls as { __pulumiType?: unknown }).__pulumiType;
@@ -54,7 +65,10 @@ describe("naming", () => {
   });
 
   it.each([
-    [resourceUrn("alice", RESOURCE_TYPE.dnsRecord, "dns/a.example.com"), { stack: "alice", project: "proxstack", type: RESOURCE_TYPE.dnsRecord, name: "dns/a.example.com" }],
+    [
+      resourceUrn("alice", RESOURCE_TYPE.dnsRecord, "dns/a.example.com"),
+      { stack: "alice", project: "proxstack", type: RESOURCE_TYPE.dnsRecord, name: "dns/a.example.com" },
+    ],
     [
       `urn:pulumi:alice::proxstack::proxstack:user:Instance$${RESOURCE_TYPE.container}::alice/web/container`,
       { stack: "alice", project: "proxstack", type: RESOURCE_TYPE.container, name: "alice/web/container" },

@@ -62,7 +62,10 @@ describe("platform stack program", () => {
 
   it("adding a domain changes the platform stack and leaves the user stack's inputs identical", async () => {
     const alice = exampleUser("alice");
-    const withBlog = { ...alice, instances: alice.instances.map((i) => (i.name === "web" ? { ...i, domains: [...i.domains, { subdomain: "blog", port: 80 }] } : i)) };
+    const withBlog = {
+      ...alice,
+      instances: alice.instances.map((i) => (i.name === "web" ? { ...i, domains: [...i.domains, { subdomain: "blog", port: 80 }] } : i)),
+    };
     const userBefore = await mockRun(() => userStackProgram(userInput(alice, platform)), { stack: "alice" });
     const userAfter = await mockRun(() => userStackProgram(userInput(withBlog, platform)), { stack: "alice" });
     expect(inputDiff(userBefore.registrations, userAfter.registrations)).toEqual([]);
@@ -73,11 +76,21 @@ describe("platform stack program", () => {
       expect.arrayContaining(["dns/alice-web-blog.example.com: added", "tunnel-config: config.ingresses.4.service"]),
     );
     const ingresses = (byName(after.registrations, "tunnel-config").inputs.config as { ingresses: { hostname?: string }[] }).ingresses;
-    expect(ingresses.map((i) => i.hostname)).toEqual(["alice-web-api.example.com", "alice-web-blog.example.com", "alice-web-www.example.com", "bob-app-app.example.com", undefined]);
+    expect(ingresses.map((i) => i.hostname)).toEqual([
+      "alice-web-api.example.com",
+      "alice-web-blog.example.com",
+      "alice-web-www.example.com",
+      "bob-app-app.example.com",
+      undefined,
+    ]);
   });
 
   it("refuses two users whose names produce the same hostname", () => {
-    const a = { ...exampleUser("alice"), name: "a", instances: [{ ...exampleUser("alice").instances[0]!, name: "b-c", domains: [{ subdomain: "d", port: 80 }] }] };
+    const a = {
+      ...exampleUser("alice"),
+      name: "a",
+      instances: [{ ...exampleUser("alice").instances[0]!, name: "b-c", domains: [{ subdomain: "d", port: 80 }] }],
+    };
     const b = { ...exampleUser("bob"), name: "a-b", instances: [{ ...exampleUser("bob").instances[0]!, name: "c", domains: [{ subdomain: "d", port: 80 }] }] };
     expect(() => tunnelRoutes(platform, [a, b])).toThrow(/a-b-c-d\.example\.com is claimed by both a\/b-c \(d\) and a-b\/c \(d\)/);
   });
@@ -102,7 +115,10 @@ describe("platform stack program", () => {
         ],
       },
     };
-    const { registrations: regs, outputs } = await mockRun(() => platformStackProgram({ platform: withOperator, users: examples(), cloudflare: { apiToken: CF_TOKEN } }), { stack: "platform" });
+    const { registrations: regs, outputs } = await mockRun(
+      () => platformStackProgram({ platform: withOperator, users: examples(), cloudflare: { apiToken: CF_TOKEN } }),
+      { stack: "platform" },
+    );
     expect((byName(regs, "tunnel-config").inputs.config as { ingresses: unknown[] }).ingresses).toEqual([
       { hostname: "portal.example.com", path: "^/api/", service: "http://10.10.0.2:8081" },
       { hostname: "portal.example.com", service: "http://10.10.0.2:8080" },
@@ -114,15 +130,28 @@ describe("platform stack program", () => {
     ]);
     // One CNAME for the operator hostname (two paths), none for the dns: false route.
     expect(regs.filter((r) => r.type === DNS_RECORD).map((r) => r.name)).toEqual([
-      "dns/portal.example.com", "dns/alice-web-api.example.com", "dns/alice-web-www.example.com", "dns/bob-app-app.example.com",
+      "dns/portal.example.com",
+      "dns/alice-web-api.example.com",
+      "dns/alice-web-www.example.com",
+      "dns/bob-app-app.example.com",
     ]);
-    expect(byName(regs, "dns/portal.example.com").inputs).toMatchObject({ type: "CNAME", content: TUNNEL_TARGET, proxied: true, comment: "proxstack operator route portal.example.com (stacks/platform.yaml cloudflare.extraIngress)" });
+    expect(byName(regs, "dns/portal.example.com").inputs).toMatchObject({
+      type: "CNAME",
+      content: TUNNEL_TARGET,
+      proxied: true,
+      comment: "proxstack operator route portal.example.com (stacks/platform.yaml cloudflare.extraIngress)",
+    });
     expect(PlatformStackOutputsSchema.parse(outputs).hostnames).toEqual(["alice-web-api.example.com", "alice-web-www.example.com", "bob-app-app.example.com"]);
   });
 
   it("refuses a user hostname that is an operator route", () => {
-    const clash = { ...platform, cloudflare: { ...platform.cloudflare, extraIngress: [{ hostname: "bob-app-app.example.com", service: "http://10.10.0.2:8080", dns: true }] } };
-    expect(() => tunnelRoutes(clash, examples())).toThrow(/bob-app-app\.example\.com is claimed by both the operator route cloudflare\.extraIngress\[0\] of stacks\/platform\.yaml and bob\/app \(app\)/);
+    const clash = {
+      ...platform,
+      cloudflare: { ...platform.cloudflare, extraIngress: [{ hostname: "bob-app-app.example.com", service: "http://10.10.0.2:8080", dns: true }] },
+    };
+    expect(() => tunnelRoutes(clash, examples())).toThrow(
+      /bob-app-app\.example\.com is claimed by both the operator route cloudflare\.extraIngress\[0\] of stacks\/platform\.yaml and bob\/app \(app\)/,
+    );
   });
 
   it("keeps the Cloudflare token secret and out of every other resource and the outputs", async () => {

@@ -32,12 +32,18 @@ export interface IngressRule {
  */
 export function tunnelRoutes(platform: PlatformSpec, users: readonly UserStackSpec[]): PlatformRouteOutput[] {
   const routes: PlatformRouteOutput[] = [];
-  const owner = new Map<string, string>(platform.cloudflare.extraIngress.map((r, i) => [r.hostname.toLowerCase(), `the operator route cloudflare.extraIngress[${i}] of stacks/platform.yaml`]));
+  const owner = new Map<string, string>(
+    platform.cloudflare.extraIngress.map((r, i) => [r.hostname.toLowerCase(), `the operator route cloudflare.extraIngress[${i}] of stacks/platform.yaml`]),
+  );
   for (const spec of users) {
     for (const instance of spec.instances) {
       if (instance.domains.length === 0) continue;
       if (instance.ip === undefined) {
-        throw new ProxstackError("allocation-missing", `instance ${spec.name}/${instance.name} declares domains but has no ip yet: the engine allocates it before any run`, { kind: "stall" });
+        throw new ProxstackError(
+          "allocation-missing",
+          `instance ${spec.name}/${instance.name} declares domains but has no ip yet: the engine allocates it before any run`,
+          { kind: "stall" },
+        );
       }
       for (const d of instance.domains) {
         assertLabelLength(tunnelLabel(spec.name, instance.name, d.subdomain), "tunnel hostname label");
@@ -85,12 +91,16 @@ export async function platformStackProgram(input: PlatformStackProgramInput): Pr
 }
 
 function createTunnelConfig(platform: PlatformSpec, routes: PlatformRouteOutput[], provider: cloudflare.Provider): void {
-  new cloudflare.ZeroTrustTunnelCloudflaredConfig(logicalName.tunnelConfig, {
-    accountId: platform.cloudflare.accountId,
-    tunnelId: platform.cloudflare.tunnelId,
-    source: "cloudflare",
-    config: { ingresses: ingressRules(routes, platform.cloudflare.extraIngress) },
-  }, { provider });
+  new cloudflare.ZeroTrustTunnelCloudflaredConfig(
+    logicalName.tunnelConfig,
+    {
+      accountId: platform.cloudflare.accountId,
+      tunnelId: platform.cloudflare.tunnelId,
+      source: "cloudflare",
+      config: { ingresses: ingressRules(routes, platform.cloudflare.extraIngress) },
+    },
+    { provider },
+  );
 }
 
 function createDnsRecords(platform: PlatformSpec, routes: PlatformRouteOutput[], provider: cloudflare.Provider): void {
@@ -101,19 +111,23 @@ function createDnsRecords(platform: PlatformSpec, routes: PlatformRouteOutput[],
     ...routes.map((r) => ({ hostname: r.hostname, comment: dnsComment(r.user, r.instance) })),
   ];
   for (const r of records) {
-    new cloudflare.DnsRecord(logicalName.dnsRecord(r.hostname), {
-      zoneId: platform.cloudflare.zoneId,
-      name: r.hostname,
-      type: "CNAME",
-      content: tunnelCnameTarget(platform),
-      proxied: true,
-      // Proxied records are served with automatic TTL; anything but 1 would show a diff on every run.
-      ttl: 1,
-      comment: r.comment,
-    }, {
-      provider,
-      // A CNAME cannot coexist with another record of the same name, so a replacement deletes first.
-      deleteBeforeReplace: true,
-    } satisfies pulumi.CustomResourceOptions);
+    new cloudflare.DnsRecord(
+      logicalName.dnsRecord(r.hostname),
+      {
+        zoneId: platform.cloudflare.zoneId,
+        name: r.hostname,
+        type: "CNAME",
+        content: tunnelCnameTarget(platform),
+        proxied: true,
+        // Proxied records are served with automatic TTL; anything but 1 would show a diff on every run.
+        ttl: 1,
+        comment: r.comment,
+      },
+      {
+        provider,
+        // A CNAME cannot coexist with another record of the same name, so a replacement deletes first.
+        deleteBeforeReplace: true,
+      } satisfies pulumi.CustomResourceOptions,
+    );
   }
 }

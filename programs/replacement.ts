@@ -58,19 +58,29 @@ function goneRisk(old: Instance, after: UserStackSpec): ReplacementRisk {
   const renamedTo = old.vmid === undefined ? undefined : after.instances.find((i) => i.vmid === old.vmid && i.name !== old.name);
   if (renamedTo !== undefined) {
     return {
-      instance: renamedTo.name, field: "name", argument: "urn", kind: "destroy",
+      instance: renamedTo.name,
+      field: "name",
+      argument: "urn",
+      kind: "destroy",
       reason: `renaming ${old.name} to ${renamedTo.name} gives the container a new Pulumi name: Pulumi would try to create a second container with VMID ${old.vmid} and delete the old one; keep the old name`,
     };
   }
   return {
-    instance: old.name, field: "instances", argument: "urn", kind: "destroy",
+    instance: old.name,
+    field: "instances",
+    argument: "urn",
+    kind: "destroy",
     reason: `removing instance ${old.name} destroys its container${old.vmid === undefined ? "" : ` (VMID ${old.vmid})`} and its disk`,
   };
 }
 
 function instanceRisks(
-  beforeSpec: UserStackSpec, old: Instance, platformBefore: PlatformSpec,
-  afterSpec: UserStackSpec, next: Instance, platform: PlatformSpec,
+  beforeSpec: UserStackSpec,
+  old: Instance,
+  platformBefore: PlatformSpec,
+  afterSpec: UserStackSpec,
+  next: Instance,
+  platform: PlatformSpec,
 ): ReplacementRisk[] {
   // A container that was never allocated was never created: nothing to lose.
   if (old.vmid === undefined || old.ip === undefined) return [];
@@ -93,17 +103,26 @@ function instanceRisks(
   const source = (x: ContainerArgs) => ({ clone: x.clone && { ...x.clone, datastoreId: undefined }, os: x.operatingSystem });
   if (!isDeepStrictEqual(source(a), source(b))) {
     const field = old.template !== next.template ? "template" : `platform.templates.${next.template}`;
-    risks.push(risk(field, a.clone || b.clone ? "clone" : "operatingSystem",
-      old.template !== next.template
-        ? `changing template ${old.template} → ${next.template} reinstalls ${next.name}: its disk is destroyed`
-        : `the catalog entry of template ${next.template} changed source, which reinstalls ${next.name}`));
+    risks.push(
+      risk(
+        field,
+        a.clone || b.clone ? "clone" : "operatingSystem",
+        old.template !== next.template
+          ? `changing template ${old.template} → ${next.template} reinstalls ${next.name}: its disk is destroyed`
+          : `the catalog entry of template ${next.template} changed source, which reinstalls ${next.name}`,
+      ),
+    );
   }
   if (a.disk.datastoreId !== b.disk.datastoreId) {
-    risks.push(risk("platform.proxmox.datastore", "disk.datastoreId", `moving root disks from ${a.disk.datastoreId} to ${b.disk.datastoreId} recreates ${next.name}`));
+    risks.push(
+      risk("platform.proxmox.datastore", "disk.datastoreId", `moving root disks from ${a.disk.datastoreId} to ${b.disk.datastoreId} recreates ${next.name}`),
+    );
   }
   if (b.disk.size < a.disk.size) {
     const field = old.plan !== next.plan ? "plan" : `platform.plans.${next.plan}.diskGiB`;
-    risks.push(risk(field, "disk.size", `shrinking the disk of ${next.name} from ${a.disk.size} to ${b.disk.size} GiB recreates it (disks only grow in place)`));
+    risks.push(
+      risk(field, "disk.size", `shrinking the disk of ${next.name} from ${a.disk.size} to ${b.disk.size} GiB recreates it (disks only grow in place)`),
+    );
   }
   if (a.unprivileged !== b.unprivileged) {
     risks.push(risk("unprivileged", "unprivileged", `switching ${next.name} between privileged and unprivileged recreates it`));

@@ -4,8 +4,17 @@ import { ProxstackError } from "../lib/errors.js";
 import { UserStackOutputsSchema, type UserStackSpec } from "../schemas/index.js";
 import { mockRun, type Registration } from "../runners/simulation/mock-run.js";
 import {
-  CONTAINER, FW_OPTIONS, FW_RULES, PROVISIONING_KEY, PVE_TOKEN,
-  byName, examplePlatform, exampleUser, inputDiff, resourceSet, userInput,
+  CONTAINER,
+  FW_OPTIONS,
+  FW_RULES,
+  PROVISIONING_KEY,
+  PVE_TOKEN,
+  byName,
+  examplePlatform,
+  exampleUser,
+  inputDiff,
+  resourceSet,
+  userInput,
 } from "./testing/test-support.js";
 import { userStackProgram } from "./user-stack.js";
 
@@ -31,19 +40,28 @@ function rulesOf(regs: Registration[], name: string): Record<string, unknown>[] 
 describe("user stack program", () => {
   it("alice: two containers with their firewalls, key inputs from the file and the catalog", async () => {
     const { registrations: regs, outputs } = await runUser(exampleUser("alice"), ["10.99.0.5"]);
-    expect(resourceSet(regs)).toEqual([
-      ...instanceResources("alice", "dev").slice(0, 3),
-      ...instanceResources("alice", "web").slice(0, 3),
-      "proxstack:user:Instance alice/dev",
-      "proxstack:user:Instance alice/web",
-      "pulumi:providers:proxmoxve proxmox",
-    ].sort());
+    expect(resourceSet(regs)).toEqual(
+      [
+        ...instanceResources("alice", "dev").slice(0, 3),
+        ...instanceResources("alice", "web").slice(0, 3),
+        "proxstack:user:Instance alice/dev",
+        "proxstack:user:Instance alice/web",
+        "pulumi:providers:proxmoxve proxmox",
+      ].sort(),
+    );
 
     const web = byName(regs, "alice/web/container");
     expect(web.inputs).toMatchObject({
-      vmId: 2001, nodeName: "pve1", started: true, startOnBoot: true, protection: true, unprivileged: true,
+      vmId: 2001,
+      nodeName: "pve1",
+      started: true,
+      startOnBoot: true,
+      protection: true,
+      unprivileged: true,
       clone: { vmId: 9000, datastoreId: "local-lvm", full: true },
-      cpu: { cores: 2 }, memory: { dedicated: 2048, swap: 1024 }, disk: { datastoreId: "local-lvm", size: 20 },
+      cpu: { cores: 2 },
+      memory: { dedicated: 2048, swap: 1024 },
+      disk: { datastoreId: "local-lvm", size: 20 },
       features: { nesting: true },
       networkInterfaces: [{ name: "eth0", bridge: "vmbr0", firewall: true, rateLimit: 50 }],
       initialization: { hostname: "alice-web", ipConfigs: [{ ipv4: { address: "10.10.0.21/24", gateway: "10.10.0.1" } }], dns: { servers: ["10.10.0.1"] } },
@@ -57,9 +75,13 @@ describe("user stack program", () => {
 
     const dev = byName(regs, "alice/dev/container");
     expect(dev.inputs).toMatchObject({
-      vmId: 2002, started: false, protection: false,
+      vmId: 2002,
+      started: false,
+      protection: false,
       operatingSystem: { templateFileId: "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst", type: "ubuntu" },
-      cpu: { cores: 1 }, memory: { dedicated: 512, swap: 512 }, disk: { size: 8 },
+      cpu: { cores: 1 },
+      memory: { dedicated: 512, swap: 512 },
+      disk: { size: 8 },
       initialization: { hostname: "alice-dev", userAccount: { keys: [PROVISIONING_KEY] } },
     });
     expect(dev.inputs).not.toHaveProperty("clone");
@@ -83,7 +105,8 @@ describe("user stack program", () => {
     expect(rulesOf(regs, "alice/dev/firewall-rules").map((r) => r.source)).toEqual(["10.99.0.5", "10.10.0.2"]);
 
     expect(UserStackOutputsSchema.parse(outputs)).toEqual({
-      stack: "alice", suspended: false,
+      stack: "alice",
+      suspended: false,
       instances: [
         { name: "web", vmid: 2001, ip: "10.10.0.21", hostname: "alice-web", power: "running" },
         { name: "dev", vmid: 2002, ip: "10.10.0.22", hostname: "alice-dev", power: "stopped" },
@@ -113,7 +136,10 @@ describe("user stack program", () => {
 
   it("refuses an instance without allocation, naming it", async () => {
     const raw = { ...exampleUser("carol"), instances: exampleUser("carol").instances.map(({ vmid: _v, ip: _i, ...rest }) => rest) };
-    const err = await runUser(raw).then(() => undefined, (e: unknown) => e);
+    const err = await runUser(raw).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ProxstackError);
     expect(err).toMatchObject({ kind: "stall", code: "allocation-missing" });
     expect((err as Error).message).toContain("carol/lab");
@@ -134,7 +160,10 @@ describe("user stack program", () => {
     const before = await runUser(alice);
     const after = await runUser({ ...alice, instances: alice.instances.map((i) => (i.name === "dev" ? { ...i, plan: "medium" } : i)) });
     expect(inputDiff(before.registrations, after.registrations)).toEqual([
-      "alice/dev/container: cpu.cores", "alice/dev/container: disk.size", "alice/dev/container: memory.dedicated", "alice/dev/container: memory.swap",
+      "alice/dev/container: cpu.cores",
+      "alice/dev/container: disk.size",
+      "alice/dev/container: memory.dedicated",
+      "alice/dev/container: memory.swap",
     ]);
   });
 
@@ -150,7 +179,9 @@ describe("user stack program", () => {
     const diffs = inputDiff(before.registrations, newPort.registrations);
     expect(diffs.length).toBeGreaterThan(0);
     expect(diffs.filter((d) => !d.startsWith("alice/web/firewall-rules: rules."))).toEqual([]);
-    expect(rulesOf(newPort.registrations, "alice/web/firewall-rules")).toContainEqual(expect.objectContaining({ source: "10.10.0.3", dport: "9000", proto: "tcp" }));
+    expect(rulesOf(newPort.registrations, "alice/web/firewall-rules")).toContainEqual(
+      expect.objectContaining({ source: "10.10.0.3", dport: "9000", proto: "tcp" }),
+    );
   });
 
   it("two users never share an allowance: each VPN address reaches only its own user's containers", async () => {
@@ -213,7 +244,9 @@ describe("user stack program", () => {
     const err = await mockRun(() => userStackProgram(userInput(alice, big)), { stack: "alice" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProxstackError);
     expect(err).toMatchObject({ code: "template-disk-too-big", kind: "stall" });
-    expect((err as Error).message).toBe('instance alice/web: template "debian-12" has a 30 GiB disk, more than plan "medium" (20 GiB); a clone cannot shrink: choose a bigger plan or a smaller template');
+    expect((err as Error).message).toBe(
+      'instance alice/web: template "debian-12" has a 30 GiB disk, more than plan "medium" (20 GiB); a clone cannot shrink: choose a bigger plan or a smaller template',
+    );
     const fits = { ...platform, templates: { ...platform.templates, "debian-12": { clone: { vmid: 9000, diskGiB: 20 } } } };
     const { registrations } = await mockRun(() => userStackProgram(userInput(alice, fits)), { stack: "alice" });
     expect(byName(registrations, "alice/web/container").inputs).toMatchObject({ disk: { size: 20 } });

@@ -58,7 +58,8 @@ function checkUnique(spec: UserStackSpec): void {
   const vmids = new Set<number>();
   for (const i of spec.instances) {
     if (names.has(i.name)) throw new ProxstackError("duplicate-instance", `stacks/${spec.name}.yaml declares instance "${i.name}" twice`, { kind: "stall" });
-    if (i.vmid !== undefined && vmids.has(i.vmid)) throw new ProxstackError("duplicate-vmid", `stacks/${spec.name}.yaml uses vmid ${i.vmid} twice`, { kind: "stall" });
+    if (i.vmid !== undefined && vmids.has(i.vmid))
+      throw new ProxstackError("duplicate-vmid", `stacks/${spec.name}.yaml uses vmid ${i.vmid} twice`, { kind: "stall" });
     names.add(i.name);
     if (i.vmid !== undefined) vmids.add(i.vmid);
   }
@@ -109,14 +110,22 @@ function createFirewall(parent: pulumi.Resource, user: string, design: InstanceD
   // Proxmox drops a container's firewall with the container, so these follow its replacement, and are
   // deleted before being recreated: deleting after the create would reset what was just written.
   const opts: pulumi.CustomResourceOptions = { parent, provider, replaceWith: [container], deleteBeforeReplace: true };
-  new proxmox.firewall.OptionsLegacy(logicalName.firewallOptions(user, name), {
-    nodeName: design.container.nodeName,
-    containerId: container.vmId,
-    ...FIREWALL_OPTIONS,
-  }, opts);
-  new proxmox.firewall.RulesLegacy(logicalName.firewallRules(user, name), {
-    nodeName: design.container.nodeName,
-    containerId: container.vmId,
-    rules: design.rules,
-  }, opts);
+  new proxmox.firewall.OptionsLegacy(
+    logicalName.firewallOptions(user, name),
+    {
+      nodeName: design.container.nodeName,
+      containerId: container.vmId,
+      ...FIREWALL_OPTIONS,
+    },
+    opts,
+  );
+  new proxmox.firewall.RulesLegacy(
+    logicalName.firewallRules(user, name),
+    {
+      nodeName: design.container.nodeName,
+      containerId: container.vmId,
+      rules: design.rules,
+    },
+    opts,
+  );
 }

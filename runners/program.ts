@@ -22,7 +22,15 @@ export function programFor(target: StackTarget, s: ProgramSettings): () => Promi
   }
   return async () => {
     const vpnPeerAddresses = s.vpnPeerAddresses ? await s.vpnPeerAddresses(target.spec) : [];
-    return { ...(await userStackProgram({ spec: target.spec, platform: target.platform, proxmox: s.proxmox, provisioningPublicKey: s.provisioningPublicKey, vpnPeerAddresses })) };
+    return {
+      ...(await userStackProgram({
+        spec: target.spec,
+        platform: target.platform,
+        proxmox: s.proxmox,
+        provisioningPublicKey: s.provisioningPublicKey,
+        vpnPeerAddresses,
+      })),
+    };
   };
 }
 

@@ -4,9 +4,7 @@ import { z } from "zod";
 /** The one apiVersion every stack file carries today. */
 export const API_VERSION = "proxstack.dev/v1";
 
-export const ApiVersionSchema = z
-  .literal(API_VERSION)
-  .describe(`Version of the stack-file format. Always "${API_VERSION}". @example ${API_VERSION}`);
+export const ApiVersionSchema = z.literal(API_VERSION).describe(`Version of the stack-file format. Always "${API_VERSION}". @example ${API_VERSION}`);
 
 /** RFC 1123 label: lower-case letters, digits and hyphens, 1–63, no hyphen at either end. */
 export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -42,9 +40,7 @@ export const Ipv4Schema = z.string().regex(IPV4, "must be an IPv4 address such a
 export const CidrSchema = z.string().regex(CIDR, "must be an IPv4 network in CIDR form such as 10.10.0.0/24");
 
 /** An inclusive IPv4 range "a.b.c.d-e.f.g.h" or a single address. */
-export const Ipv4RangeSchema = z
-  .string()
-  .regex(IPV4_RANGE, "must be an IPv4 address or an inclusive range such as 10.10.0.1-10.10.0.19");
+export const Ipv4RangeSchema = z.string().regex(IPV4_RANGE, "must be an IPv4 address or an inclusive range such as 10.10.0.1-10.10.0.19");
 
 /** Proxmox VMIDs are integers from 100 to 999999999. */
 export const VmidSchema = z

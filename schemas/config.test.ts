@@ -47,10 +47,7 @@ describe("loadConfig", () => {
   });
 
   it("reads real endpoints when both are set", () => {
-    const c = loadConfig(
-      { PROXMOX_VE_ENDPOINT: "https://pve.example.com:8006/", PROXMOX_VE_API_TOKEN: "u@pve!t=s3cret", PORT: "9000" },
-      "/x",
-    );
+    const c = loadConfig({ PROXMOX_VE_ENDPOINT: "https://pve.example.com:8006/", PROXMOX_VE_API_TOKEN: "u@pve!t=s3cret", PORT: "9000" }, "/x");
     expect(c.proxmox).toEqual({ endpoint: "https://pve.example.com:8006/", token: "u@pve!t=s3cret", insecure: false });
     expect(c.port).toBe(9000);
   });

@@ -11,31 +11,92 @@ export const EnvSchema = z.object({
   PROXSTACK_STACKS_DIR: z.string().min(1).optional().describe("The stacks git repository the engine watches. @default <data dir>/stacks"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe("Portal HTTP port (0 picks a free one; serve.json tells which). @default 8080"),
   PROXMOX_VE_ENDPOINT: UrlSchema.optional().describe("Real Proxmox API endpoint; simulation when unset."),
-  PROXMOX_VE_API_TOKEN: z.string().regex(/^[^@\s]+@[^!\s]+![^=\s]+=\S+$/, "must look like USER@REALM!TOKENID=SECRET").optional().describe("Proxmox API token."),
+  PROXMOX_VE_API_TOKEN: z
+    .string()
+    .regex(/^[^@\s]+@[^!\s]+![^=\s]+=\S+$/, "must look like USER@REALM!TOKENID=SECRET")
+    .optional()
+    .describe("Proxmox API token."),
   PROXMOX_VE_INSECURE: z.enum(["true", "false"]).optional().describe("Accept a self-signed Proxmox certificate without pinning."),
-  PROXMOX_VE_FINGERPRINT: z.string().regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, "must be a SHA-256 fingerprint AA:BB:…").optional().describe("Pinned SHA-256 fingerprint of the Proxmox certificate."),
+  PROXMOX_VE_FINGERPRINT: z
+    .string()
+    .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, "must be a SHA-256 fingerprint AA:BB:…")
+    .optional()
+    .describe("Pinned SHA-256 fingerprint of the Proxmox certificate."),
   CLOUDFLARE_API_TOKEN: z.string().min(1).optional().describe("Real Cloudflare API token; simulation when unset."),
   CLOUDFLARE_API_URL: UrlSchema.optional().describe("Cloudflare API base URL. @default https://api.cloudflare.com/client/v4"),
   PULUMI_BACKEND_URL: z.string().min(1).optional().describe("Pulumi state backend. @default file://<data dir>/pulumi"),
   PULUMI_CONFIG_PASSPHRASE: z.string().optional().describe("Pulumi secrets passphrase."),
-  PULUMI_CONFIG_PASSPHRASE_FILE: z.string().optional().describe("File holding the Pulumi secrets passphrase. @default <data dir>/pulumi-passphrase (generated)"),
+  PULUMI_CONFIG_PASSPHRASE_FILE: z
+    .string()
+    .optional()
+    .describe("File holding the Pulumi secrets passphrase. @default <data dir>/pulumi-passphrase (generated)"),
   VPN_URL: UrlSchema.optional().describe("URL of the VPN service; started in-process where the host allows when unset."),
   VPN_TOKEN: z.string().min(16, "must be at least 16 characters").optional().describe("Bearer token of the VPN service."),
   VPN_TOKEN_FILE: z.string().min(1).optional().describe("File holding the VPN service's bearer token (instead of VPN_TOKEN); read once at start-up."),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("Log level. @default info"),
-  SMTP_URL: z.url("must be a URL such as smtp://user:pass@mail.example.com:587").optional().describe("Outgoing mail; when unset each message is written as an .eml file into <data dir>/outbox/."),
-  MAIL_FROM: z.email("must be an e-mail address such as proxstack@example.com").default("proxstack@localhost").describe("Sender of the portal's mail. @default proxstack@localhost"),
-  PORTAL_JWT_SECRET_FILE: z.string().min(1).optional().describe("File holding the portal's token signing secret (at least 32 bytes). @default <data dir>/portal-jwt-secret (generated, 0600)"),
-  PORTAL_CORS_ORIGINS: z.string().regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, "must be a comma-separated list of origins such as https://app.example.com").optional()
+  SMTP_URL: z
+    .url("must be a URL such as smtp://user:pass@mail.example.com:587")
+    .optional()
+    .describe("Outgoing mail; when unset each message is written as an .eml file into <data dir>/outbox/."),
+  MAIL_FROM: z
+    .email("must be an e-mail address such as proxstack@example.com")
+    .default("proxstack@localhost")
+    .describe("Sender of the portal's mail. @default proxstack@localhost"),
+  PORTAL_JWT_SECRET_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("File holding the portal's token signing secret (at least 32 bytes). @default <data dir>/portal-jwt-secret (generated, 0600)"),
+  PORTAL_CORS_ORIGINS: z
+    .string()
+    .regex(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, "must be a comma-separated list of origins such as https://app.example.com")
+    .optional()
     .describe("Origins allowed to call the portal API from a browser; CORS is off when unset."),
-  PORTAL_TRUST_PROXY: z.string().regex(/^(loopback|linklocal|uniquelocal|\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, "must be a hop count, loopback, or a comma-separated list of proxy addresses/CIDRs").optional()
+  PORTAL_TRUST_PROXY: z
+    .string()
+    .regex(
+      /^(loopback|linklocal|uniquelocal|\d+|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/,
+      "must be a hop count, loopback, or a comma-separated list of proxy addresses/CIDRs",
+    )
+    .optional()
     .describe("Reverse proxies whose X-Forwarded-For the portal believes (express 'trust proxy'); off when unset."),
-  GIT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional().describe("Shared secret of the stacks repository's push webhook (POST /api/hooks/git, GitHub's X-Hub-Signature-256); the route is off when unset."),
-  PROXSTACK_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(60).describe("How often serve syncs the stacks repository with its remote (when it has one). @default 60"),
-  PROXSTACK_REMOVAL_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(600).describe("A stack whose file is missing is destroyed only after this long (or an explicit proxstack destroy). @default 600"),
-  PROXSTACK_REMOVAL_HOLD_ABOVE_STACKS: z.coerce.number().int().min(0).default(3).describe("More missing files than this at once hold every removal until confirmed. @default 3"),
-  PROXSTACK_REMOVAL_HOLD_ABOVE_PERCENT: z.coerce.number().min(0).max(100).default(10).describe("More than this share of known stacks missing at once holds every removal until confirmed. @default 10"),
-  PORTAL_RUNWAY_HOURS: z.coerce.number().min(0).max(24 * 365).default(24).describe("Creating or resizing needs points for this many hours at the new burn rate (402 otherwise). @default 24"),
+  GIT_WEBHOOK_SECRET: z
+    .string()
+    .min(16, "must be at least 16 characters")
+    .optional()
+    .describe("Shared secret of the stacks repository's push webhook (POST /api/hooks/git, GitHub's X-Hub-Signature-256); the route is off when unset."),
+  PROXSTACK_SYNC_INTERVAL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(5)
+    .max(86_400)
+    .default(60)
+    .describe("How often serve syncs the stacks repository with its remote (when it has one). @default 60"),
+  PROXSTACK_REMOVAL_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(600)
+    .describe("A stack whose file is missing is destroyed only after this long (or an explicit proxstack destroy). @default 600"),
+  PROXSTACK_REMOVAL_HOLD_ABOVE_STACKS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(3)
+    .describe("More missing files than this at once hold every removal until confirmed. @default 3"),
+  PROXSTACK_REMOVAL_HOLD_ABOVE_PERCENT: z.coerce
+    .number()
+    .min(0)
+    .max(100)
+    .default(10)
+    .describe("More than this share of known stacks missing at once holds every removal until confirmed. @default 10"),
+  PORTAL_RUNWAY_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 365)
+    .default(24)
+    .describe("Creating or resizing needs points for this many hours at the new burn rate (402 otherwise). @default 24"),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -92,12 +153,16 @@ export function loadConfig(env: Record<string, string | undefined>, cwd: string)
     dataDir,
     stacksDir: path.resolve(cwd, e.PROXSTACK_STACKS_DIR ?? path.join(dataDir, "stacks")),
     port: e.PORT,
-    proxmox: e.PROXMOX_VE_ENDPOINT && e.PROXMOX_VE_API_TOKEN
-      ? { endpoint: e.PROXMOX_VE_ENDPOINT, token: e.PROXMOX_VE_API_TOKEN, insecure: e.PROXMOX_VE_INSECURE === "true", ...(e.PROXMOX_VE_FINGERPRINT ? { fingerprint: e.PROXMOX_VE_FINGERPRINT } : {}) }
-      : undefined,
-    cloudflare: e.CLOUDFLARE_API_TOKEN
-      ? { token: e.CLOUDFLARE_API_TOKEN, apiUrl: e.CLOUDFLARE_API_URL ?? "https://api.cloudflare.com/client/v4" }
-      : undefined,
+    proxmox:
+      e.PROXMOX_VE_ENDPOINT && e.PROXMOX_VE_API_TOKEN
+        ? {
+            endpoint: e.PROXMOX_VE_ENDPOINT,
+            token: e.PROXMOX_VE_API_TOKEN,
+            insecure: e.PROXMOX_VE_INSECURE === "true",
+            ...(e.PROXMOX_VE_FINGERPRINT ? { fingerprint: e.PROXMOX_VE_FINGERPRINT } : {}),
+          }
+        : undefined,
+    cloudflare: e.CLOUDFLARE_API_TOKEN ? { token: e.CLOUDFLARE_API_TOKEN, apiUrl: e.CLOUDFLARE_API_URL ?? "https://api.cloudflare.com/client/v4" } : undefined,
     pulumi: {
       backendUrl: e.PULUMI_BACKEND_URL ?? `file://${path.join(dataDir, "pulumi")}`,
       ...(e.PULUMI_CONFIG_PASSPHRASE !== undefined ? { passphrase: e.PULUMI_CONFIG_PASSPHRASE } : {}),

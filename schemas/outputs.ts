@@ -22,7 +22,9 @@ export const UserStackOutputsSchema = z
     vpnPeerAddresses: z
       .array(Ipv4Schema)
       .optional()
-      .describe("The WireGuard peer addresses the firewall admitted in this run (an input from the VPN service, not from the file), sorted; absent in runs recorded before it was kept. @example [\"10.99.0.5\"]"),
+      .describe(
+        'The WireGuard peer addresses the firewall admitted in this run (an input from the VPN service, not from the file), sorted; absent in runs recorded before it was kept. @example ["10.99.0.5"]',
+      ),
   })
   .strict()
   .describe("Outputs of a user stack run.");

@@ -23,12 +23,14 @@ describe("platform file: cloudflare.extraIngress", () => {
   });
 
   it("accepts routes of cloudflared's service shapes, with dns on by default", () => {
-    const p = PlatformSpecSchema.parse(withExtra([
-      { hostname: "portal.example.com", service: "http://10.10.0.2:8080" },
-      { hostname: "pve.example.com", service: "https://10.10.0.5:8006", dns: false },
-      { hostname: "ssh.example.com", service: "ssh://10.10.0.2:22" },
-      { hostname: "portal.example.com", path: "^/status$", service: "http_status:204" },
-    ]));
+    const p = PlatformSpecSchema.parse(
+      withExtra([
+        { hostname: "portal.example.com", service: "http://10.10.0.2:8080" },
+        { hostname: "pve.example.com", service: "https://10.10.0.5:8006", dns: false },
+        { hostname: "ssh.example.com", service: "ssh://10.10.0.2:22" },
+        { hostname: "portal.example.com", path: "^/status$", service: "http_status:204" },
+      ]),
+    );
     expect(p.cloudflare.extraIngress.map((r) => r.dns)).toEqual([true, false, true, true]);
   });
 
@@ -43,10 +45,14 @@ describe("platform file: cloudflare.extraIngress", () => {
   });
 
   it("refuses the same hostname and path twice (the second rule would never match)", () => {
-    expect(issues(withExtra([
-      { hostname: "portal.example.com", service: "http://10.10.0.2:8080" },
-      { hostname: "portal.example.com", service: "http://10.10.0.2:9090" },
-    ]))).toEqual(["cloudflare.extraIngress.1.hostname: repeats extraIngress[0] (portal.example.com): a later rule for the same hostname and path never matches"]);
+    expect(
+      issues(
+        withExtra([
+          { hostname: "portal.example.com", service: "http://10.10.0.2:8080" },
+          { hostname: "portal.example.com", service: "http://10.10.0.2:9090" },
+        ]),
+      ),
+    ).toEqual(["cloudflare.extraIngress.1.hostname: repeats extraIngress[0] (portal.example.com): a later rule for the same hostname and path never matches"]);
   });
 
   it("a user domain that is an operator route is refused in the user's file", () => {
@@ -66,10 +72,11 @@ describe("platform file: template disk size against plans", () => {
     const p = raw() as { templates: Record<string, { clone?: Record<string, unknown> }> };
     return { ...p, templates: { ...p.templates, "debian-12": { ...p.templates["debian-12"], clone: { ...p.templates["debian-12"]?.clone, diskGiB } } } };
   };
-  const validate = (platform: unknown, user: string) => validateStackSet([
-    { path: "platform.yaml", text: stringify(platform) },
-    { path: "alice.yaml", text: readFileSync(path.join(STACKS, "alice.yaml"), "utf8").replace(/plan: \w+/, `plan: ${user}`) },
-  ]).errors.map((e) => `${e.path} ${e.code}: ${e.message}`);
+  const validate = (platform: unknown, user: string) =>
+    validateStackSet([
+      { path: "platform.yaml", text: stringify(platform) },
+      { path: "alice.yaml", text: readFileSync(path.join(STACKS, "alice.yaml"), "utf8").replace(/plan: \w+/, `plan: ${user}`) },
+    ]).errors.map((e) => `${e.path} ${e.code}: ${e.message}`);
 
   it("a clone template may say its disk size", () => {
     expect(PlatformSpecSchema.parse(withTemplateDisk(8)).templates["debian-12"]).toMatchObject({ clone: { vmid: 9000, diskGiB: 8 } });
@@ -77,7 +84,7 @@ describe("platform file: template disk size against plans", () => {
 
   it("refuses an instance whose plan's disk is smaller than its template's, and accepts an equal one", () => {
     expect(validate(withTemplateDisk(10), "small")).toEqual([
-      "alice.yaml set.template-disk-too-big: instances[0].plan \"small\" has a 8 GiB disk, smaller than template \"debian-12\" (10 GiB); a clone cannot shrink, so choose a plan with at least 10 GiB",
+      'alice.yaml set.template-disk-too-big: instances[0].plan "small" has a 8 GiB disk, smaller than template "debian-12" (10 GiB); a clone cannot shrink, so choose a plan with at least 10 GiB',
     ]);
     expect(validate(withTemplateDisk(8), "small")).toEqual([]);
     expect(validate(withTemplateDisk(10), "medium")).toEqual([]);

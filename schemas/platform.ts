@@ -17,9 +17,7 @@ import {
   VmidSchema,
 } from "./common.js";
 
-const PveNameSchema = z
-  .string()
-  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, "must be a Proxmox name: letters, digits and '-'");
+const PveNameSchema = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, "must be a Proxmox name: letters, digits and '-'");
 
 const HexId32Schema = z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-character lower-case hex id as Cloudflare shows it");
 
@@ -33,9 +31,13 @@ export const ProxmoxSettingsSchema = z
       .array(PveNameSchema)
       .min(1, "must list at least one Proxmox node")
       .describe("Proxmox node names containers may be placed on; the first is the default. @example [pve1]"),
-    bridge: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/, "must be a Linux bridge name such as vmbr0")
+    bridge: z
+      .string()
+      .regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$/, "must be a Linux bridge name such as vmbr0")
       .describe("Linux bridge every container's net0 attaches to. @example vmbr0"),
-    datastore: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]*$/, "must be a Proxmox storage id such as local-lvm")
+    datastore: z
+      .string()
+      .regex(/^[a-zA-Z][a-zA-Z0-9_.-]*$/, "must be a Proxmox storage id such as local-lvm")
       .default("local-lvm")
       .describe("Storage for container root disks. @default local-lvm"),
     vmidRange: z
@@ -46,10 +48,24 @@ export const ProxmoxSettingsSchema = z
       .strict()
       .refine((r) => r.from <= r.to, { message: "must not be less than from", path: ["to"] })
       .describe("VMIDs reserved for proxstack containers; allocations come from here."),
-    perNodeLimit: z.number().int().min(1).max(64).default(1)
-      .describe("Stacks the engine applies at once on one Proxmox node when Proxmox is real (parallel creates and clones on one node hit Proxmox lock timeouts). Read when the engine starts. @default 1"),
-    parallel: z.number().int().min(1).max(64).default(1)
-      .describe("Pulumi's parallel for user-stack operations on real Proxmox: resource operations at once within one stack (1 = one after another). @default 1"),
+    perNodeLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe(
+        "Stacks the engine applies at once on one Proxmox node when Proxmox is real (parallel creates and clones on one node hit Proxmox lock timeouts). Read when the engine starts. @default 1",
+      ),
+    parallel: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe(
+        "Pulumi's parallel for user-stack operations on real Proxmox: resource operations at once within one stack (1 = one after another). @default 1",
+      ),
   })
   .strict()
   .describe("Where containers live on Proxmox VE.");
@@ -63,7 +79,9 @@ export const NetworkSettingsSchema = z
       .default([])
       .describe("Addresses inside the pool never handed to containers (gateway, hosts). @default [] @example [10.10.0.1-10.10.0.19]"),
     nameservers: z.array(Ipv4Schema).default([]).describe("DNS servers written into containers. @default [] @example [1.1.1.1]"),
-    engineHost: Ipv4Schema.describe("Address of the engine host; the only source allowed to SSH into containers besides the owner's VPN peer. @example 10.10.0.2"),
+    engineHost: Ipv4Schema.describe(
+      "Address of the engine host; the only source allowed to SSH into containers besides the owner's VPN peer. @example 10.10.0.2",
+    ),
     tunnelConnector: Ipv4Schema.describe("Address of the cloudflared connector; allowed to reach the ports a user's domains declare. @example 10.10.0.3"),
   })
   .strict()
@@ -81,7 +99,8 @@ export const VpnSettingsSchema = z
   .describe("The VPN service users reach their containers through.");
 
 /** What cloudflared accepts as an ingress rule's service. */
-const INGRESS_SERVICE = /^(?:(?:https?|wss?|tcp|ssh|rdp|smb):\/\/[a-zA-Z0-9.-]+(?::\d{1,5})?(?:\/\S*)?|unix(?:\+tls)?:\/\S+|http_status:[1-5]\d\d|hello_world|bastion)$/;
+const INGRESS_SERVICE =
+  /^(?:(?:https?|wss?|tcp|ssh|rdp|smb):\/\/[a-zA-Z0-9.-]+(?::\d{1,5})?(?:\/\S*)?|unix(?:\+tls)?:\/\S+|http_status:[1-5]\d\d|hello_world|bastion)$/;
 
 export const ExtraIngressRuleSchema = z
   .object({
@@ -89,10 +108,17 @@ export const ExtraIngressRuleSchema = z
     path: z.string().min(1).max(200).optional().describe("Optional path regular expression the rule matches, as cloudflared takes it. @example ^/api/"),
     service: z
       .string()
-      .regex(INGRESS_SERVICE, "must be a cloudflared service such as http://10.10.0.2:8080, https://10.10.0.5:8006, tcp://host:22, unix:/path or http_status:404")
+      .regex(
+        INGRESS_SERVICE,
+        "must be a cloudflared service such as http://10.10.0.2:8080, https://10.10.0.5:8006, tcp://host:22, unix:/path or http_status:404",
+      )
       .describe("Where cloudflared sends the route's traffic. @example http://10.10.0.2:8080"),
-    dns: z.boolean().default(true)
-      .describe("Create the hostname's proxied CNAME to the tunnel in the zone (an existing record must be imported first); false when it lives elsewhere. @default true"),
+    dns: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Create the hostname's proxied CNAME to the tunnel in the zone (an existing record must be imported first); false when it lives elsewhere. @default true",
+      ),
   })
   .strict()
   .describe("An operator route on the tunnel (portal, Proxmox UI …), kept before every user's routes.");
@@ -106,46 +132,62 @@ export const CloudflareSettingsSchema = z
       .array(ExtraIngressRuleSchema)
       .max(100)
       .default([])
-      .describe("Operator routes the platform stack keeps at the head of the tunnel's ingress, in this order, before every user's routes. The first run replaces the tunnel's whole ingress: list here every route the tunnel must keep. @default []"),
+      .describe(
+        "Operator routes the platform stack keeps at the head of the tunnel's ingress, in this order, before every user's routes. The first run replaces the tunnel's whole ingress: list here every route the tunnel must keep. @default []",
+      ),
   })
   .strict()
   .describe("Cloudflare ids for tunnel ingress and DNS. Tokens never go here: set CLOUDFLARE_API_TOKEN.");
 
-export const TemplateSourceSchema = z.union([
-  z
-    .object({
-      clone: z
-        .object({
-          vmid: VmidSchema.describe("VMID of the Proxmox container template to clone. @example 9000"),
-          node: PveNameSchema.optional().describe("Node holding the template; defaults to the first node."),
-          diskGiB: z.number().int().min(1).max(65_536).optional()
-            .describe("Root disk size of the template in GiB. A clone starts at this size and cannot shrink, so instances whose plan's disk is smaller are refused. `proxstack doctor` reads the real size. @example 4"),
-        })
-        .strict()
-        .describe("Create the container as a full clone of a template container."),
-      description: z.string().max(200).optional().describe("What users see in the portal's template list."),
-    })
-    .strict(),
-  z
-    .object({
-      osTemplate: z
-        .string()
-        .regex(/^[a-zA-Z0-9_.-]+:vztmpl\/[a-zA-Z0-9_.+-]+$/, "must be a Proxmox volume id such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst")
-        .describe("OS template volume to create the container from. @example local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"),
-      osType: z
-        .enum(["debian", "ubuntu", "alpine", "centos", "fedora", "archlinux", "opensuse", "devuan", "gentoo", "nixos", "unmanaged"])
-        .describe("Proxmox ostype of the template. @example debian"),
-      description: z.string().max(200).optional().describe("What users see in the portal's template list."),
-    })
-    .strict(),
-]).describe("Where a template comes from: {clone: {vmid}} of a Proxmox template container, or {osTemplate, osType} of an OS template volume.");
+export const TemplateSourceSchema = z
+  .union([
+    z
+      .object({
+        clone: z
+          .object({
+            vmid: VmidSchema.describe("VMID of the Proxmox container template to clone. @example 9000"),
+            node: PveNameSchema.optional().describe("Node holding the template; defaults to the first node."),
+            diskGiB: z
+              .number()
+              .int()
+              .min(1)
+              .max(65_536)
+              .optional()
+              .describe(
+                "Root disk size of the template in GiB. A clone starts at this size and cannot shrink, so instances whose plan's disk is smaller are refused. `proxstack doctor` reads the real size. @example 4",
+              ),
+          })
+          .strict()
+          .describe("Create the container as a full clone of a template container."),
+        description: z.string().max(200).optional().describe("What users see in the portal's template list."),
+      })
+      .strict(),
+    z
+      .object({
+        osTemplate: z
+          .string()
+          .regex(/^[a-zA-Z0-9_.-]+:vztmpl\/[a-zA-Z0-9_.+-]+$/, "must be a Proxmox volume id such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst")
+          .describe("OS template volume to create the container from. @example local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"),
+        osType: z
+          .enum(["debian", "ubuntu", "alpine", "centos", "fedora", "archlinux", "opensuse", "devuan", "gentoo", "nixos", "unmanaged"])
+          .describe("Proxmox ostype of the template. @example debian"),
+        description: z.string().max(200).optional().describe("What users see in the portal's template list."),
+      })
+      .strict(),
+  ])
+  .describe("Where a template comes from: {clone: {vmid}} of a Proxmox template container, or {osTemplate, osType} of an OS template volume.");
 
 export const PlanSchema = z
   .object({
     cores: z.number().int().min(1).max(128).describe("CPU cores. @example 1"),
     memoryMiB: z.number().int().min(16).max(1_048_576).describe("Dedicated memory in MiB. @example 1024"),
     swapMiB: z.number().int().min(0).max(1_048_576).default(0).describe("Swap in MiB. @default 0"),
-    diskGiB: z.number().int().min(1).max(65_536).describe("Root disk in GiB. Growing is in place; shrinking forces replacement, so the validator refuses it. @example 8"),
+    diskGiB: z
+      .number()
+      .int()
+      .min(1)
+      .max(65_536)
+      .describe("Root disk in GiB. Growing is in place; shrinking forces replacement, so the validator refuses it. @example 8"),
     pointsPerDay: z.number().min(0).describe("Points charged per day while the instance exists. @example 24"),
     description: z.string().max(200).optional().describe("What users see in the portal's plan list."),
   })
@@ -191,9 +233,16 @@ export const PlatformSpecSchema = z
     billing: z
       .object({
         signupBonusPoints: z.number().min(0).default(100).describe("Points credited once when a user's account is first seen by billing. @default 100"),
-        resumeRunwayHours: z.number().min(0).default(1)
+        resumeRunwayHours: z
+          .number()
+          .min(0)
+          .default(1)
           .describe("A points-exhausted suspension is lifted once the balance covers this many hours of the stack's running instances. @default 1"),
-        deleteAfterSuspendedDays: z.number().int().min(1).optional()
+        deleteAfterSuspendedDays: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
           .describe("Delete the instances (never protected ones) of a stack suspended for points this many days; off when absent. @example 30"),
       })
       .strict()
@@ -227,7 +276,11 @@ export const PlatformSpecSchema = z
       const key = `${r.hostname.toLowerCase()} ${r.path ?? ""}`;
       const first = seen.get(key);
       if (first !== undefined) {
-        ctx.addIssue({ code: "custom", path: ["cloudflare", "extraIngress", i, "hostname"], message: `repeats extraIngress[${first}] (${r.hostname}${r.path ? ` ${r.path}` : ""}): a later rule for the same hostname and path never matches` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["cloudflare", "extraIngress", i, "hostname"],
+          message: `repeats extraIngress[${first}] (${r.hostname}${r.path ? ` ${r.path}` : ""}): a later rule for the same hostname and path never matches`,
+        });
       } else {
         seen.set(key, i);
       }

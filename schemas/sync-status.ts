@@ -19,10 +19,13 @@ export const SyncStatusSchema = z
     upstream: z.string().optional().describe("The remote branch's commit as fetched."),
     conflict: z
       .object({
-        files: z.array(z.string()).describe("Files both sides changed in ways git cannot combine. @example [\"alice.yaml\"]"),
+        files: z.array(z.string()).describe('Files both sides changed in ways git cannot combine. @example ["alice.yaml"]'),
         local: z.string().describe("The local commit kept in place (the engine keeps applying it)."),
         remote: z.string().describe("The remote commit not taken in."),
-        pushedTo: z.string().optional().describe("Remote branch holding the local side, for a pull request that resolves it. @example proxstack/conflict-1a2b3c4d"),
+        pushedTo: z
+          .string()
+          .optional()
+          .describe("Remote branch holding the local side, for a pull request that resolves it. @example proxstack/conflict-1a2b3c4d"),
         message: z.string().describe("What happened and what to do, in plain words."),
       })
       .optional(),

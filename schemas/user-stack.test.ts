@@ -9,9 +9,12 @@ describe("SSH public key lines", () => {
   });
 
   // The hardening hook refuses these comments; the schema refuses them first, so validate catches them.
-  it.each([`${KEY} x;rm -rf /`, `${KEY} $(id)`, `${KEY} \`id\``, `${KEY} "quoted"`, `${KEY} a'b`, `${KEY} a|b`, `${KEY} a\tb`])("refuses the comment in %j", (line) => {
-    const r = SshPublicKeySchema.safeParse(line);
-    expect(r.success).toBe(false);
-    expect(r.error?.issues[0]?.message).toMatch(/optional comment \(letters, digits, spaces and @ \. _ \+ = : , \/ \( \) - only\)/);
-  });
+  it.each([`${KEY} x;rm -rf /`, `${KEY} $(id)`, `${KEY} \`id\``, `${KEY} "quoted"`, `${KEY} a'b`, `${KEY} a|b`, `${KEY} a\tb`])(
+    "refuses the comment in %j",
+    (line) => {
+      const r = SshPublicKeySchema.safeParse(line);
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0]?.message).toMatch(/optional comment \(letters, digits, spaces and @ \. _ \+ = : , \/ \( \) - only\)/);
+    },
+  );
 });

@@ -7,9 +7,35 @@ export const LINUX_USERNAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 /** Names a user may never take: system accounts present on Debian templates. */
 export const RESERVED_USERNAMES: ReadonlySet<string> = new Set([
-  "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
-  "www-data", "backup", "list", "irc", "gnats", "nobody", "systemd-network", "systemd-resolve",
-  "systemd-timesync", "messagebus", "sshd", "_apt", "admin", "sudo", "operator", "postfix", "ntp",
+  "root",
+  "daemon",
+  "bin",
+  "sys",
+  "sync",
+  "games",
+  "man",
+  "lp",
+  "mail",
+  "news",
+  "uucp",
+  "proxy",
+  "www-data",
+  "backup",
+  "list",
+  "irc",
+  "gnats",
+  "nobody",
+  "systemd-network",
+  "systemd-resolve",
+  "systemd-timesync",
+  "messagebus",
+  "sshd",
+  "_apt",
+  "admin",
+  "sudo",
+  "operator",
+  "postfix",
+  "ntp",
 ]);
 
 /** Key types the SSH hardening hook accepts (OpenSSH's current defaults; no DSA, no security keys). */
@@ -54,7 +80,7 @@ export const SnapshotPolicySchema = z
     keep: z.number().int().min(1).max(30).default(7).describe("How many scheduled snapshots to keep; older ones are deleted. @default 7"),
   })
   .strict()
-  .describe("Scheduled snapshots of an instance. @example { schedule: \"0 3 * * *\", keep: 7 }");
+  .describe('Scheduled snapshots of an instance. @example { schedule: "0 3 * * *", keep: 7 }');
 
 export const BackupPolicySchema = z
   .object({
@@ -65,7 +91,7 @@ export const BackupPolicySchema = z
     keep: z.number().int().min(1).max(30).default(3).describe("How many scheduled backups to keep; older ones are deleted. @default 3"),
   })
   .strict()
-  .describe("Scheduled backups (vzdump archives) of an instance. @example { schedule: \"0 4 * * 0\", keep: 3 }");
+  .describe('Scheduled backups (vzdump archives) of an instance. @example { schedule: "0 4 * * 0", keep: 3 }');
 
 export const InstanceSchema = z
   .object({
@@ -73,13 +99,23 @@ export const InstanceSchema = z
     template: DnsLabelSchema.describe("Template from the platform's catalog. @example debian-12"),
     plan: DnsLabelSchema.describe("Plan from the platform's catalog. @example small"),
     power: z.enum(["running", "stopped"]).default("running").describe("Whether the container should run. @default running"),
-    vmid: VmidSchema.optional().describe("Proxmox VMID. Allocated by the engine when absent and written back; never change it by hand (that replaces the container). @example 2001"),
+    vmid: VmidSchema.optional().describe(
+      "Proxmox VMID. Allocated by the engine when absent and written back; never change it by hand (that replaces the container). @example 2001",
+    ),
     ip: Ipv4Schema.optional().describe("Static IPv4 address from the platform pool. Allocated by the engine when absent and written back. @example 10.10.0.21"),
     domains: z.array(DomainSchema).default([]).describe("Public HTTPS hostnames routed to this instance through the Cloudflare tunnel. @default []"),
     snapshots: SnapshotPolicySchema.optional().describe("Scheduled snapshots and their retention; none when absent."),
     backups: BackupPolicySchema.optional().describe("Scheduled backups (vzdump) and their retention; none when absent."),
-    protect: z.boolean().default(false).describe("Protect against deletion: Proxmox protection and Pulumi protect; the engine never destroys it. @default false"),
-    rateLimitMBps: z.number().positive().max(10_000).optional().describe("Network rate limit of net0 in MB/s (Proxmox 'rate'); unlimited when absent. @example 12.5"),
+    protect: z
+      .boolean()
+      .default(false)
+      .describe("Protect against deletion: Proxmox protection and Pulumi protect; the engine never destroys it. @default false"),
+    rateLimitMBps: z
+      .number()
+      .positive()
+      .max(10_000)
+      .optional()
+      .describe("Network rate limit of net0 in MB/s (Proxmox 'rate'); unlimited when absent. @example 12.5"),
   })
   .strict()
   .describe("One LXC container: its template, plan, power, allocations, domains, snapshots and protection.");

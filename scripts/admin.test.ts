@@ -23,7 +23,12 @@ async function cli(...args: string[]) {
 function row(email: string) {
   const db = new Database(join(dir, "data", "portal.db"), { readonly: true });
   try {
-    return db.prepare("SELECT role, verified_at IS NOT NULL AS verified, stack, password_hash FROM accounts WHERE email = ?").get(email) as { role: string; verified: number; stack: string; password_hash: string };
+    return db.prepare("SELECT role, verified_at IS NOT NULL AS verified, stack, password_hash FROM accounts WHERE email = ?").get(email) as {
+      role: string;
+      verified: number;
+      stack: string;
+      password_hash: string;
+    };
   } finally {
     db.close();
   }
@@ -54,9 +59,11 @@ describe("proxstack admin create", () => {
     expect((await cli("admin", "delete", "--email", "a@b.c")).code).toBe(2);
     writeFileSync(join(dir, "short"), "short\n");
     expect(await cli("admin", "create", "--email", "a@example.com", "--password-file", "short")).toEqual({
-      code: 1, out: "", err: "proxstack admin: the password must be at least 10 characters\n",
+      code: 1,
+      out: "",
+      err: "proxstack admin: the password must be at least 10 characters\n",
     });
-    expect((await cli("admin", "create", "--email", "not-an-email")).err).toBe("proxstack admin: --email: \"not-an-email\" is not an e-mail address\n");
+    expect((await cli("admin", "create", "--email", "not-an-email")).err).toBe('proxstack admin: --email: "not-an-email" is not an e-mail address\n');
     expect(row("a@example.com")).toBeUndefined();
   });
 });

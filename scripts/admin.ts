@@ -37,7 +37,11 @@ Creates a verified portal account with the administrator role in <data dir>/port
     mkdirSync(config.dataDir, { recursive: true });
     const db = openPortalDb(path.join(config.dataDir, "portal.db"));
     try {
-      const r = await createAdministrator(db, { hasher: createPasswordHasher(), clock: systemClock, stacksDir: config.stacksDir }, { email: values.email, ...(password !== undefined ? { password } : {}) });
+      const r = await createAdministrator(
+        db,
+        { hasher: createPasswordHasher(), clock: systemClock, stacksDir: config.stacksDir },
+        { email: values.email, ...(password !== undefined ? { password } : {}) },
+      );
       io.stdout(`${r.promoted ? "promoted" : "created"} administrator ${r.email} (id ${r.id}, stack ${r.stack})\n`);
       if (r.generatedPassword) io.stdout(`password (shown once): ${r.generatedPassword}\n`);
       return EXIT.ok;

@@ -52,7 +52,9 @@ describe("proxstack billing", () => {
     const [a, b] = await Promise.all([cli(data, "billing", "tick", "--now", now, "--json"), cli(data, "billing", "tick", "--now", now, "--json")]);
     expect([a.code, b.code, a.stderr + b.stderr]).toEqual([0, 0, ""]);
     // medium (72 points/day) + one paid domain (2 points/day) for 90 minutes: 4.5 + 0.125 points, charged by exactly one of them.
-    const charged = [a, b].map((r) => (JSON.parse(r.stdout) as { stacks: { stack: string; chargedMicro: number }[] }).stacks.find((s) => s.stack === "alice")?.chargedMicro);
+    const charged = [a, b].map(
+      (r) => (JSON.parse(r.stdout) as { stacks: { stack: string; chargedMicro: number }[] }).stacks.find((s) => s.stack === "alice")?.chargedMicro,
+    );
     expect(charged.sort()).toEqual([0, 4_625_000]);
     const repo = openLedgerRepository(join(data, "billing.db"), { now: T0 });
     expect(repo.entries("alice").map((e) => [e.reason, e.amountMicro])).toEqual([
@@ -66,10 +68,19 @@ describe("proxstack billing", () => {
     const status = await cli(data, "billing", "status", "--user", "alice", "--json");
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toEqual({
-      users: [{
-        stack: "alice", balanceMicro: 95_375_000, burnPerDayMicro: 74_000_000, runwaySeconds: 111_356, suspended: false,
-        instances: [{ name: "web", billedUntil: "2027-01-04T11:30:00.000Z" }, { name: "dev", billedUntil: "2027-01-04T11:30:00.000Z" }],
-      }],
+      users: [
+        {
+          stack: "alice",
+          balanceMicro: 95_375_000,
+          burnPerDayMicro: 74_000_000,
+          runwaySeconds: 111_356,
+          suspended: false,
+          instances: [
+            { name: "web", billedUntil: "2027-01-04T11:30:00.000Z" },
+            { name: "dev", billedUntil: "2027-01-04T11:30:00.000Z" },
+          ],
+        },
+      ],
     });
   }, 60_000);
 
@@ -77,7 +88,11 @@ describe("proxstack billing", () => {
     const data = dataDir();
     const ok = await cli(data, "points", "grant", "alice@example.com", "12.5", "--reason", "conference voucher", "--json");
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ stack: "alice", balanceMicro: 112_500_000, entry: { reason: "admin-grant", amountMicro: 12_500_000, note: "conference voucher" } });
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      stack: "alice",
+      balanceMicro: 112_500_000,
+      entry: { reason: "admin-grant", amountMicro: 12_500_000, note: "conference voucher" },
+    });
     const take = await cli(data, "points", "grant", "alice", "-2.5", "--reason", "correction");
     expect([take.code, take.stdout]).toEqual([0, "alice: took 2.5 points; balance 110 points\n"]);
     const tooMuch = await cli(data, "points", "grant", "alice", "-1000", "--reason", "x");

@@ -24,7 +24,8 @@ Exit codes: 0 done, 1 failed (for tick: a suspension step failed), 2 usage error
 function parseNow(value: string | undefined): Date {
   if (value === undefined) return new Date();
   const d = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(d.getTime())) throw new UsageError(`--now must be an ISO 8601 time such as 2026-11-30T10:00:00Z, got '${value}'`);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(d.getTime()))
+    throw new UsageError(`--now must be an ISO 8601 time such as 2026-11-30T10:00:00Z, got '${value}'`);
   return d;
 }
 
@@ -37,7 +38,9 @@ const duration = (s: bigint | null | undefined): string => {
 function tickText(r: TickReport): string {
   const lines = [`tick at ${r.now}`];
   for (const s of r.stacks) {
-    lines.push(`  ${s.stack.padEnd(16)} charged ${microToPoints(s.chargedMicro).padStart(12)}  balance ${microToPoints(s.balanceMicro).padStart(12)}  runway ${duration(s.runwaySeconds)}`);
+    lines.push(
+      `  ${s.stack.padEnd(16)} charged ${microToPoints(s.chargedMicro).padStart(12)}  balance ${microToPoints(s.balanceMicro).padStart(12)}  runway ${duration(s.runwaySeconds)}`,
+    );
   }
   for (const s of r.suspended) lines.push(`  suspended ${s} (points exhausted)`);
   for (const s of r.resumed) lines.push(`  resumed ${s}`);

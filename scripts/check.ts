@@ -29,16 +29,21 @@ export const command: Command = {
   summary: "the pull-request check: validation, ownership and a plan summary as Markdown",
   help: HELP,
   async run(args, io) {
-    const { values } = parseFlags(args, {
-      base: { type: "string" },
-      dir: { type: "string" },
-      json: { type: "boolean" },
-      "allow-replace": { type: "boolean" },
-      "allow-destroy": { type: "boolean" },
-      author: { type: "string" },
-    }, false);
+    const { values } = parseFlags(
+      args,
+      {
+        base: { type: "string" },
+        dir: { type: "string" },
+        json: { type: "boolean" },
+        "allow-replace": { type: "boolean" },
+        "allow-destroy": { type: "boolean" },
+        author: { type: "string" },
+      },
+      false,
+    );
     if (!values.base) throw new UsageError("--base REV is required, e.g. --base origin/main");
-    if (values.author !== undefined && !/^[^\s@]+@[^\s@]+$/.test(values.author)) throw new UsageError(`--author must be an e-mail address, got '${values.author}'`);
+    if (values.author !== undefined && !/^[^\s@]+@[^\s@]+$/.test(values.author))
+      throw new UsageError(`--author must be an e-mail address, got '${values.author}'`);
     const dir = resolve(io.cwd, values.dir ?? io.env.PROXSTACK_STACKS_DIR ?? "stacks");
     let report;
     try {

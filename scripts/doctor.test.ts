@@ -18,14 +18,27 @@ const platform = PlatformSpecSchema.parse(parse(readFileSync(path.join(REPO, "st
 function fakeCli(name: string, version: string, plugins: { name: string; version: string }[]): string {
   const dir = path.join(root, name);
   mkdirSync(path.join(dir, "bin"), { recursive: true });
-  const list = JSON.stringify(plugins.map((p) => ({ name: p.name, kind: "resource", version: p.version, size: 1, installTime: "2026-11-30T00:00:00Z", lastUsedTime: "2026-11-30T00:00:00Z" })));
-  writeFileSync(path.join(dir, "bin", "pulumi"), [
-    "#!/bin/sh",
-    `if [ "$1" = version ]; then echo "v${version}"; exit 0; fi`,
-    `if [ "$1" = plugin ] && [ "$2" = ls ]; then echo '${list}'; exit 0; fi`,
-    'echo "fake pulumi: unexpected: $*" >&2; exit 1',
-    "",
-  ].join("\n"), { mode: 0o755 });
+  const list = JSON.stringify(
+    plugins.map((p) => ({
+      name: p.name,
+      kind: "resource",
+      version: p.version,
+      size: 1,
+      installTime: "2026-11-30T00:00:00Z",
+      lastUsedTime: "2026-11-30T00:00:00Z",
+    })),
+  );
+  writeFileSync(
+    path.join(dir, "bin", "pulumi"),
+    [
+      "#!/bin/sh",
+      `if [ "$1" = version ]; then echo "v${version}"; exit 0; fi`,
+      `if [ "$1" = plugin ] && [ "$2" = ls ]; then echo '${list}'; exit 0; fi`,
+      'echo "fake pulumi: unexpected: $*" >&2; exit 1',
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
   return dir;
 }
 
@@ -48,7 +61,10 @@ async function doctor(name: string, simOpts: Partial<Parameters<typeof startProx
     env: { PROXSTACK_DATA_DIR: data, PROXMOX_VE_ENDPOINT: sim.url, PROXMOX_VE_API_TOKEN: sim.token, PULUMI_HOME: path.join(data, "pulumi-home") },
     cwd: data,
   });
-  const checks = stdout.trim().split("\n").map((l) => JSON.parse(l) as { check: string; ok: boolean; detail: string });
+  const checks = stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { check: string; ok: boolean; detail: string });
   return { code, checks, stderr, byName: (c: string) => checks.find((x) => x.check === c) };
 }
 
@@ -57,7 +73,12 @@ describe("proxstack doctor", () => {
     const r = await doctor("good", { templates: [{ vmid: 9000, diskGiB: 8 }] }, fakeCli("cli-good", "3.248.0", pinnedPlugins()));
     expect(r.stderr).toBe("");
     expect(r.checks.map((c) => [c.check, c.ok])).toEqual([
-      ["proxmox.api", true], ["proxmox.permissions", true], ["proxmox.bridge", true], ["proxmox.templates", true], ["pulumi.cli", true], ["pulumi.plugins", true],
+      ["proxmox.api", true],
+      ["proxmox.permissions", true],
+      ["proxmox.bridge", true],
+      ["proxmox.templates", true],
+      ["pulumi.cli", true],
+      ["pulumi.plugins", true],
     ]);
     expect(r.byName("proxmox.templates")?.detail).toBe("debian-12 (vmid 9000, 8 GiB), ubuntu-24 (OS template volume, not checked)");
     expect(r.byName("pulumi.cli")?.detail).toBe("Pulumi CLI 3.248.0 (needs 3.248.0 or newer)");
@@ -66,31 +87,57 @@ describe("proxstack doctor", () => {
 
   it("fails a bad setup and names each problem: missing privileges, a privileged oversized template, no template, an old CLI", async () => {
     // The token may do everything on /vms but cannot clone, has no datastore space and no SDN.Use.
-    const permissions = { "/vms": { "VM.Allocate": 1, "VM.Audit": 1, "VM.Backup": 1, "VM.Config.CPU": 1, "VM.Config.Disk": 1, "VM.Config.Memory": 1, "VM.Config.Network": 1, "VM.Config.Options": 1, "VM.PowerMgmt": 1, "VM.Snapshot": 1 }, "/nodes/pve1": { "Sys.Audit": 0 }, "/storage": { "Datastore.Audit": 1 } };
+    const permissions = {
+      "/vms": {
+        "VM.Allocate": 1,
+        "VM.Audit": 1,
+        "VM.Backup": 1,
+        "VM.Config.CPU": 1,
+        "VM.Config.Disk": 1,
+        "VM.Config.Memory": 1,
+        "VM.Config.Network": 1,
+        "VM.Config.Options": 1,
+        "VM.PowerMgmt": 1,
+        "VM.Snapshot": 1,
+      },
+      "/nodes/pve1": { "Sys.Audit": 0 },
+      "/storage": { "Datastore.Audit": 1 },
+    };
     const r = await doctor("bad", { templates: [{ vmid: 9000, diskGiB: 10, unprivileged: false }], permissions }, fakeCli("cli-old", "3.150.0", []));
     expect(r.code).toBe(1);
     expect(r.byName("proxmox.api")?.ok).toBe(true);
     expect(r.byName("proxmox.permissions")).toEqual({
       check: "proxmox.permissions",
       ok: false,
-      detail: "the token lacks /vms/9000: VM.Clone; /storage/local-lvm: Datastore.AllocateSpace; /sdn/zones/localnetwork/vmbr0: SDN.Use (see docs/pulumi-cli.md for a pveum recipe)",
+      detail:
+        "the token lacks /vms/9000: VM.Clone; /storage/local-lvm: Datastore.AllocateSpace; /sdn/zones/localnetwork/vmbr0: SDN.Use (see docs/pulumi-cli.md for a pveum recipe)",
     });
     expect(r.byName("proxmox.bridge")?.ok).toBe(true);
     expect(r.byName("proxmox.templates")).toEqual({
       check: "proxmox.templates",
       ok: false,
-      detail: "template debian-12 (vmid 9000 on pve1) is privileged (proxstack's containers are unprivileged; clones must match); " +
+      detail:
+        "template debian-12 (vmid 9000 on pve1) is privileged (proxstack's containers are unprivileged; clones must match); " +
         "template debian-12 (vmid 9000 on pve1) has a 10 GiB disk, bigger than plan(s) small (8 GiB): a clone cannot shrink",
     });
-    expect(r.byName("pulumi.cli")).toMatchObject({ ok: false, detail: expect.stringContaining("the Pulumi CLI is version 3.150.0; proxstack needs 3.248.0 or newer") });
+    expect(r.byName("pulumi.cli")).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining("the Pulumi CLI is version 3.150.0; proxstack needs 3.248.0 or newer"),
+    });
     expect(r.byName("pulumi.plugins")).toMatchObject({ ok: false, detail: "not checked: no usable Pulumi CLI" });
   });
 
   it("names a template the platform lists but Proxmox lacks, and plugins the CLI lacks", async () => {
     const cli = fakeCli("cli-no-plugins", "3.250.0", [{ name: "cloudflare", version: "6.22.1" }]);
     const r = await doctor("missing", { templates: [] }, cli);
-    expect(r.byName("proxmox.templates")).toMatchObject({ ok: false, detail: expect.stringMatching(/^template debian-12: vmid 9000 on pve1 cannot be read: .*does not exist/) });
-    expect(r.byName("pulumi.plugins")).toMatchObject({ ok: false, detail: `missing resource plugin(s) proxmoxve ${pinnedPlugins()[0]?.version}: install them (docs/pulumi-cli.md, Offline hosts)` });
+    expect(r.byName("proxmox.templates")).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/^template debian-12: vmid 9000 on pve1 cannot be read: .*does not exist/),
+    });
+    expect(r.byName("pulumi.plugins")).toMatchObject({
+      ok: false,
+      detail: `missing resource plugin(s) proxmoxve ${pinnedPlugins()[0]?.version}: install them (docs/pulumi-cli.md, Offline hosts)`,
+    });
     expect(r.code).toBe(1);
   });
 

@@ -55,7 +55,18 @@ export function requiredPrivileges(platform: PlatformSpec, pveMajor: number): { 
   const out = [
     {
       path: `/vms/${platform.proxmox.vmidRange.from}`,
-      privs: ["VM.Allocate", "VM.Audit", "VM.Backup", "VM.Config.CPU", "VM.Config.Disk", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.PowerMgmt", "VM.Snapshot"],
+      privs: [
+        "VM.Allocate",
+        "VM.Audit",
+        "VM.Backup",
+        "VM.Config.CPU",
+        "VM.Config.Disk",
+        "VM.Config.Memory",
+        "VM.Config.Network",
+        "VM.Config.Options",
+        "VM.PowerMgmt",
+        "VM.Snapshot",
+      ],
     },
     ...Object.values(platform.templates).flatMap((t) => ("clone" in t ? [{ path: `/vms/${t.clone.vmid}`, privs: ["VM.Audit", "VM.Clone"] }] : [])),
     { path: `/storage/${platform.proxmox.datastore}`, privs: ["Datastore.AllocateSpace", "Datastore.Audit"] },
@@ -91,7 +102,8 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 export async function runDoctor(deps: DoctorDeps): Promise<DoctorCheck[]> {
   const { pve, platform } = deps;
   const checks: DoctorCheck[] = [];
-  const add = (check: string, problems: string[], okDetail: string) => checks.push({ check, ok: problems.length === 0, detail: problems.length === 0 ? okDetail : problems.join("; ") });
+  const add = (check: string, problems: string[], okDetail: string) =>
+    checks.push({ check, ok: problems.length === 0, detail: problems.length === 0 ? okDetail : problems.join("; ") });
 
   let major = 0;
   try {
@@ -109,7 +121,11 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorCheck[]> {
       const lacking = r.privs.filter((p) => !hasPrivilege(perms, r.path, p));
       return lacking.length > 0 ? [`${r.path}: ${lacking.join(", ")}`] : [];
     });
-    add("proxmox.permissions", missing.length > 0 ? [`the token lacks ${missing.join("; ")} (see docs/pulumi-cli.md for a pveum recipe)`] : [], "the token holds every privilege proxstack uses");
+    add(
+      "proxmox.permissions",
+      missing.length > 0 ? [`the token lacks ${missing.join("; ")} (see docs/pulumi-cli.md for a pveum recipe)`] : [],
+      "the token holds every privilege proxstack uses",
+    );
   } catch (err) {
     add("proxmox.permissions", [`cannot read the token's permissions: ${message(err)}`], "");
   }
@@ -145,9 +161,14 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorCheck[]> {
         Number(cfg.unprivileged) !== 1 ? "is privileged (proxstack's containers are unprivileged; clones must match)" : undefined,
         size === undefined ? `has no readable root disk size (rootfs ${String(cfg.rootfs ?? "absent")})` : undefined,
         size !== undefined && size > smallest
-          ? `has a ${size} GiB disk, bigger than plan(s) ${plans.filter(([, p]) => p.diskGiB < size).map(([n, p]) => `${n} (${p.diskGiB} GiB)`).join(", ")}: a clone cannot shrink`
+          ? `has a ${size} GiB disk, bigger than plan(s) ${plans
+              .filter(([, p]) => p.diskGiB < size)
+              .map(([n, p]) => `${n} (${p.diskGiB} GiB)`)
+              .join(", ")}: a clone cannot shrink`
           : undefined,
-        size !== undefined && t.clone.diskGiB !== undefined && t.clone.diskGiB !== size ? `has a ${size} GiB disk but the catalog says diskGiB ${t.clone.diskGiB}` : undefined,
+        size !== undefined && t.clone.diskGiB !== undefined && t.clone.diskGiB !== size
+          ? `has a ${size} GiB disk but the catalog says diskGiB ${t.clone.diskGiB}`
+          : undefined,
       ].filter((p): p is string => p !== undefined);
       for (const p of problems) templateProblems.push(`template ${name} (vmid ${t.clone.vmid} on ${node}) ${p}`);
       seen.push(`${name} (vmid ${t.clone.vmid}, ${size ?? "?"} GiB)`);
@@ -180,19 +201,26 @@ async function pulumiChecks(deps: DoctorDeps): Promise<DoctorCheck[]> {
       { check: "pulumi.plugins", ok: false, detail: "not checked: no usable Pulumi CLI" },
     ];
   }
-  const out: DoctorCheck[] = [{ check: "pulumi.cli", ok: true, detail: `Pulumi CLI ${cmd.version?.toString() ?? "?"} (needs ${MIN_PULUMI_CLI_VERSION} or newer)` }];
+  const out: DoctorCheck[] = [
+    { check: "pulumi.cli", ok: true, detail: `Pulumi CLI ${cmd.version?.toString() ?? "?"} (needs ${MIN_PULUMI_CLI_VERSION} or newer)` },
+  ];
   try {
     const env = Object.fromEntries(Object.entries(deps.env).filter((e): e is [string, string] => e[1] !== undefined && e[0].startsWith("PULUMI_")));
     // `pulumi plugin ls --json`, through a workspace that only lists (no project, no stack).
     const ws = await automation.LocalWorkspace.create({ workDir: deps.cwd, pulumiCommand: cmd, envVars: env });
     const installed = await ws.listPlugins();
-    const missing = pinnedPlugins().filter((p) => !installed.some((i) => i.kind === "resource" && i.name === p.name && i.version?.replace(/^v/, "") === p.version));
+    const missing = pinnedPlugins().filter(
+      (p) => !installed.some((i) => i.kind === "resource" && i.name === p.name && i.version?.replace(/^v/, "") === p.version),
+    );
     out.push({
       check: "pulumi.plugins",
       ok: missing.length === 0,
-      detail: missing.length === 0
-        ? pinnedPlugins().map((p) => `${p.name} ${p.version}`).join(", ")
-        : `missing resource plugin(s) ${missing.map((p) => `${p.name} ${p.version}`).join(", ")}: install them (docs/pulumi-cli.md, Offline hosts)`,
+      detail:
+        missing.length === 0
+          ? pinnedPlugins()
+              .map((p) => `${p.name} ${p.version}`)
+              .join(", ")
+          : `missing resource plugin(s) ${missing.map((p) => `${p.name} ${p.version}`).join(", ")}: install them (docs/pulumi-cli.md, Offline hosts)`,
     });
   } catch (err) {
     out.push({ check: "pulumi.plugins", ok: false, detail: `cannot list plugins: ${message(err)}` });
@@ -215,7 +243,9 @@ export const command: Command = {
     try {
       const parsed = PlatformSpecSchema.safeParse(parse(readFileSync(file, "utf8")));
       if (!parsed.success) {
-        io.stderr(`proxstack doctor: ${file} is invalid (run proxstack validate):\n  ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n  ")}\n`);
+        io.stderr(
+          `proxstack doctor: ${file} is invalid (run proxstack validate):\n  ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n  ")}\n`,
+        );
         return EXIT.failed;
       }
       platform = parsed.data;
@@ -224,10 +254,19 @@ export const command: Command = {
       return EXIT.failed;
     }
     const { proxmox } = config;
-    const tls = proxmox.insecure || proxmox.fingerprint ? { tls: { insecure: proxmox.insecure, ...(proxmox.fingerprint ? { fingerprint: proxmox.fingerprint } : {}) } } : {};
+    const tls =
+      proxmox.insecure || proxmox.fingerprint
+        ? { tls: { insecure: proxmox.insecure, ...(proxmox.fingerprint ? { fingerprint: proxmox.fingerprint } : {}) } }
+        : {};
     const pve = createProxmoxClient({ endpoint: proxmox.endpoint, token: proxmox.token, retry: { attempts: 1 }, ...tls });
     const root = values["pulumi-root"];
-    const checks = await runDoctor({ pve, platform, env: io.env, cwd: io.cwd, ...(typeof root === "string" ? { pulumiRoot: path.resolve(io.cwd, root) } : {}) });
+    const checks = await runDoctor({
+      pve,
+      platform,
+      env: io.env,
+      cwd: io.cwd,
+      ...(typeof root === "string" ? { pulumiRoot: path.resolve(io.cwd, root) } : {}),
+    });
     for (const c of checks) {
       io.stdout(values.json ? `${JSON.stringify(c)}\n` : `${c.ok ? "ok  " : "FAIL"}  ${c.check.padEnd(20)} ${c.detail}\n`);
     }

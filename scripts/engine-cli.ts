@@ -31,7 +31,11 @@ export function statusJson(
     mode: store.mode,
     providers,
     stacks: store.listStacks().map((s) => ({
-      ...s, appliedSpec: undefined, appliedPlatform: undefined, pendingRemoval: pendingRemovalOf(s, now) ?? null, instances: store.listInstances(s.name),
+      ...s,
+      appliedSpec: undefined,
+      appliedPlatform: undefined,
+      pendingRemoval: pendingRemovalOf(s, now) ?? null,
+      instances: store.listInstances(s.name),
     })),
   };
 }
@@ -57,7 +61,9 @@ export function statusText(store: StatusStore, providers: Providers, now: Date =
     const removal = describePendingRemoval(s, now);
     if (removal) lines.push(`    ${removal}`);
     for (const i of store.listInstances(s.name)) {
-      lines.push(`    ${i.name.padEnd(12)} vmid ${String(i.vmid ?? "-").padEnd(6)} ip ${(i.ip ?? "-").padEnd(15)} ${i.power.padEnd(8)} ${i.state}${store.mode === "simulation" ? "  simulation" : ""}`);
+      lines.push(
+        `    ${i.name.padEnd(12)} vmid ${String(i.vmid ?? "-").padEnd(6)} ip ${(i.ip ?? "-").padEnd(15)} ${i.power.padEnd(8)} ${i.state}${store.mode === "simulation" ? "  simulation" : ""}`,
+      );
     }
   }
   return lines.join("\n") + "\n";

@@ -41,7 +41,10 @@ describe("engine commands (simulation)", () => {
 
     const status = await run(["status", "--json"]);
     expect(status.code).toBe(0);
-    const doc = JSON.parse(status.stdout) as { mode: string; stacks: { name: string; condition: string; instances: { name: string; vmid: number; ip: string }[] }[] };
+    const doc = JSON.parse(status.stdout) as {
+      mode: string;
+      stacks: { name: string; condition: string; instances: { name: string; vmid: number; ip: string }[] }[];
+    };
     expect(doc.mode).toBe("simulation");
     expect(doc.stacks.find((s) => s.name === "carol")?.instances).toEqual([expect.objectContaining({ name: "lab", vmid: 2000, ip: "10.10.0.20" })]);
     expect((await run(["status"])).stdout).toMatch(/lab\s+vmid 2000\s+ip 10\.10\.0\.20\s+running\s+ready\s+simulation/);

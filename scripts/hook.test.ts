@@ -64,7 +64,9 @@ describe("proxstack hook", () => {
 
   it("prints its help through the real bin (loads under plain Node ESM)", async () => {
     const out = await new Promise<{ code: number | null; stdout: string }>((res) => {
-      const c = execFile("node", ["bin/proxstack.js", "hook", "--help"], { cwd: join(import.meta.dirname, "..") }, (err, stdout) => res({ code: err ? (err.code as number) : 0, stdout }));
+      const c = execFile("node", ["bin/proxstack.js", "hook", "--help"], { cwd: join(import.meta.dirname, "..") }, (err, stdout) =>
+        res({ code: err ? (err.code as number) : 0, stdout }),
+      );
       void c;
     });
     expect(out.code).toBe(0);

@@ -13,7 +13,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A clean environment: no real endpoint from the caller's shell, debug logs so that stderr is busy. */
 function env(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", HOME: process.env.HOME ?? "/root", PROXSTACK_DATA_DIR: path.join(dir, "data"), LOG_LEVEL: "debug", PORT: "0" };
+  return {
+    PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    PROXSTACK_DATA_DIR: path.join(dir, "data"),
+    LOG_LEVEL: "debug",
+    PORT: "0",
+  };
 }
 
 function proxstack(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -34,14 +40,20 @@ function oneJsonLine(stdout: string): unknown {
 
 /** Logs on stderr are JSON lines when stderr is not a terminal. */
 function jsonLogLines(stderr: string): { level: number; msg: string }[] {
-  return stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { level: number; msg: string });
+  return stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
 }
 
 describe("proxstack: machine output on stdout, logs on stderr", () => {
   it("--help lists exactly the commands that exist, and no unbuilt work", async () => {
     const r = await proxstack(["--help"]);
     expect(r.code).toBe(0);
-    const listed = r.stdout.split("\n").filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    const listed = r.stdout
+      .split("\n")
+      .filter((l) => /^ {2}\S/.test(l))
+      .map((l) => l.trim().split(/\s+/)[0]);
     expect(listed).toEqual([...COMMANDS]);
     for (const name of COMMANDS) expect(existsSync(path.join(ROOT, "scripts", `${name}.ts`))).toBe(true);
     expect(r.stdout).not.toMatch(/not built|later issue/i);
@@ -71,7 +83,12 @@ describe("proxstack: machine output on stdout, logs on stderr", () => {
     const doc = oneJsonLine(once.stdout) as { mode: string; providers: unknown; stacks: { name: string; condition: string }[] };
     expect(doc.mode).toBe("simulation");
     expect(doc.providers).toEqual({ proxmox: "simulated", cloudflare: "simulated" });
-    expect(doc.stacks.map((s) => [s.name, s.condition]).sort()).toEqual([["alice", "Ready"], ["bob", "Ready"], ["carol", "Ready"], ["platform", "Ready"]]);
+    expect(doc.stacks.map((s) => [s.name, s.condition]).sort()).toEqual([
+      ["alice", "Ready"],
+      ["bob", "Ready"],
+      ["carol", "Ready"],
+      ["platform", "Ready"],
+    ]);
     const logs = jsonLogLines(once.stderr);
     expect(logs.some((l) => l.level === 20)).toBe(true);
     expect(logs.some((l) => /simulation: Proxmox VE and Cloudflare are simulated/.test(l.msg))).toBe(true);
@@ -83,7 +100,11 @@ describe("proxstack: machine output on stdout, logs on stderr", () => {
   }, 180_000);
 
   it("serve prints one JSON line (mode, providers, simulators) on stdout and its banner on stderr; SIGTERM exits 0", async () => {
-    const child = spawn(process.execPath, ["bin/proxstack.js", "serve", "--no-real-containers", "--no-vpn", "--faults", "pve.latencyMs=1,rateLimitNext=0"], { cwd: ROOT, env: env(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["bin/proxstack.js", "serve", "--no-real-containers", "--no-vpn", "--faults", "pve.latencyMs=1,rateLimitNext=0"], {
+      cwd: ROOT,
+      env: env(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -93,7 +114,14 @@ describe("proxstack: machine output on stdout, logs on stderr", () => {
     });
     let rest = "";
     child.stdout.on("data", (c: Buffer) => (rest += c.toString()));
-    const summary = JSON.parse(first) as { mode: string; providers: unknown; simulators: { pve: { url: string }; cloudflare: { url: string } }; faults: unknown; dataDir: string; portal: { url: string } };
+    const summary = JSON.parse(first) as {
+      mode: string;
+      providers: unknown;
+      simulators: { pve: { url: string }; cloudflare: { url: string } };
+      faults: unknown;
+      dataDir: string;
+      portal: { url: string };
+    };
     expect(summary.mode).toBe("simulation");
     expect(summary.providers).toEqual({ proxmox: "simulated", cloudflare: "simulated" });
     expect(summary.simulators.pve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -101,7 +129,11 @@ describe("proxstack: machine output on stdout, logs on stderr", () => {
     expect(summary.faults).toEqual({ pve: { latencyMs: 1 }, cloudflare: { rateLimitNext: 0 } });
     // The portal listens where the summary and serve.json say, with the catalog from the platform file.
     expect(summary.portal.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(JSON.parse(readFileSync(path.join(dir, "data", "serve.json"), "utf8"))).toMatchObject({ mode: "simulation", portal: { url: summary.portal.url }, pve: { url: summary.simulators.pve.url } });
+    expect(JSON.parse(readFileSync(path.join(dir, "data", "serve.json"), "utf8"))).toMatchObject({
+      mode: "simulation",
+      portal: { url: summary.portal.url },
+      pve: { url: summary.simulators.pve.url },
+    });
     expect(await (await fetch(`${summary.portal.url}/healthz`)).json()).toEqual({ ok: true });
     expect(((await (await fetch(`${summary.portal.url}/api/plans`)).json()) as { items: unknown[] }).items.length).toBeGreaterThan(0);
     // The banner is written before the JSON line, but the two pipes are read independently.

@@ -27,7 +27,9 @@ describe("proxstack plan beside a stopped engine", () => {
   it("reports no firewall change for alice: her VPN peer address is taken from the last recorded apply, and the plan says so", async () => {
     // The engine applies with the VPN service answering 10.99.0.5 for alice, then stops.
     const composed = await composeEngine(loadConfig(env, ROOT), {
-      log: silentLogger(), repoRoot: ROOT, options: { watch: false, resyncIntervalMs: 0, refreshIntervalMs: 0 },
+      log: silentLogger(),
+      repoRoot: ROOT,
+      options: { watch: false, resyncIntervalMs: 0, refreshIntervalMs: 0 },
       vpnPeerAddresses: (spec) => Promise.resolve(spec.name === "alice" ? ["10.99.0.5"] : []),
     });
     await composed.engine.start();
@@ -39,12 +41,19 @@ describe("proxstack plan beside a stopped engine", () => {
     const plan = await run(["plan", "alice", "--json"]);
     expect(plan.code).toBe(0);
     const p = JSON.parse(plan.stdout) as { steps: { op: string; name: string }[]; externalInputs: unknown };
-    expect(p.steps.filter((s) => s.name.endsWith("/firewall-rules")).map((s) => `${s.op} ${s.name}`).sort()).toEqual(["same alice/dev/firewall-rules", "same alice/web/firewall-rules"]);
+    expect(
+      p.steps
+        .filter((s) => s.name.endsWith("/firewall-rules"))
+        .map((s) => `${s.op} ${s.name}`)
+        .sort(),
+    ).toEqual(["same alice/dev/firewall-rules", "same alice/web/firewall-rules"]);
     expect(p.steps.filter((s) => s.op !== "same")).toEqual([]);
     expect(p.externalInputs).toEqual({ vpnPeerAddresses: ["10.99.0.5"], source: "last-recorded-apply", runId: applied?.id, at: applied?.finishedAt });
 
     const text = await run(["plan", "alice"]);
-    expect(text.stdout).toContain(`inputs from outside the files: VPN peer addresses 10.99.0.5, as recorded by the last apply (run ${applied?.id} at ${applied?.finishedAt}); the VPN service was not asked`);
+    expect(text.stdout).toContain(
+      `inputs from outside the files: VPN peer addresses 10.99.0.5, as recorded by the last apply (run ${applied?.id} at ${applied?.finishedAt}); the VPN service was not asked`,
+    );
     expect(text.stdout).toContain("summary: same");
   }, 180_000);
 });

@@ -62,18 +62,50 @@ create a peer), and the plan says so: a plan run beside a stopped engine shows o
       }
       const preview = await engine.runner.preview(target);
       const risks = target.kind === "user" && before ? replacementRisks(before, target.spec, platform.spec) : [];
-      const verdict = target.kind === "user" ? guardPlan(stack, preview.steps, before, target.spec, before ? new Set(risks.filter((r) => r.kind === "replace").map((r) => r.instance)) : askedReplacements(before, target.spec)) : { ok: true as const };
+      const verdict =
+        target.kind === "user"
+          ? guardPlan(
+              stack,
+              preview.steps,
+              before,
+              target.spec,
+              before ? new Set(risks.filter((r) => r.kind === "replace").map((r) => r.instance)) : askedReplacements(before, target.spec),
+            )
+          : { ok: true as const };
       const external = recorded.get(stack);
       if (values.json) {
-        io.stdout(JSON.stringify({ stack, mode: engine.runner.mode, steps: preview.steps, changeSummary: preview.changeSummary, warnings: risks, guard: verdict, ...(external ? { externalInputs: external } : {}) }, null, 2) + "\n");
+        io.stdout(
+          JSON.stringify(
+            {
+              stack,
+              mode: engine.runner.mode,
+              steps: preview.steps,
+              changeSummary: preview.changeSummary,
+              warnings: risks,
+              guard: verdict,
+              ...(external ? { externalInputs: external } : {}),
+            },
+            null,
+            2,
+          ) + "\n",
+        );
       } else {
         io.stdout(`plan for ${stack} (${engine.runner.mode}${engine.runner.mode === "simulation" ? ": Proxmox and Cloudflare are simulated" : ""})\n`);
         if (external) io.stdout(`${describeRecorded(external)}\n`);
         for (const s of preview.steps) {
-          const inputs = Object.entries(s.inputs).filter(([k, v]) => v !== undefined && typeof v !== "object" && k !== "description").map(([k, v]) => `${k}=${String(v)}`).join(" ");
+          const inputs = Object.entries(s.inputs)
+            .filter(([k, v]) => v !== undefined && typeof v !== "object" && k !== "description")
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(" ");
           io.stdout(`  ${s.op.padEnd(8)} ${s.type}  ${s.name}${inputs ? `  ${inputs}` : ""}${s.diffs?.length ? `  (changed: ${s.diffs.join(", ")})` : ""}\n`);
         }
-        io.stdout(`summary: ${Object.entries(preview.changeSummary).map(([k, v]) => `${k} ${v}`).join(", ") || "no changes"}\n`);
+        io.stdout(
+          `summary: ${
+            Object.entries(preview.changeSummary)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ") || "no changes"
+          }\n`,
+        );
         for (const r of risks) io.stdout(`WARNING: ${r.instance}: ${r.reason}\n`);
         if (!verdict.ok) io.stdout(`the engine would refuse this plan: ${verdict.message}\n`);
       }

@@ -23,7 +23,10 @@ platform's resume runway.
     const [sub, ...rest] = args;
     if (sub !== "grant") throw new UsageError(sub === undefined ? "name a subcommand: grant" : `unknown subcommand '${sub}' (grant)`);
     // A negative amount such as -5 must not be read as a flag.
-    const { values, positionals } = parseFlags(rest.map((a) => (/^-\d/.test(a) ? `\u0000${a}` : a)), { reason: { type: "string" }, json: { type: "boolean" } });
+    const { values, positionals } = parseFlags(
+      rest.map((a) => (/^-\d/.test(a) ? `\u0000${a}` : a)),
+      { reason: { type: "string" }, json: { type: "boolean" } },
+    );
     const pos = positionals.map((p) => p.replace(/^\u0000/, ""));
     if (pos.length !== 2) throw new UsageError("expected <stack|email> <amount>");
     if (values.reason === undefined || !values.reason.trim()) throw new UsageError("--reason TEXT is required");
@@ -34,7 +37,11 @@ platform's resume runway.
     const opened = openBilling(config, { log });
     try {
       const r = await opened.billing.grant(target, amount, values.reason, new Date());
-      io.stdout(values.json ? billingJson(r) + "\n" : `${r.stack}: ${r.entry.amountMicro > 0n ? "granted" : "took"} ${microToPoints(r.entry.amountMicro < 0n ? -r.entry.amountMicro : r.entry.amountMicro)} points; balance ${microToPoints(r.balanceMicro)} points\n`);
+      io.stdout(
+        values.json
+          ? billingJson(r) + "\n"
+          : `${r.stack}: ${r.entry.amountMicro > 0n ? "granted" : "took"} ${microToPoints(r.entry.amountMicro < 0n ? -r.entry.amountMicro : r.entry.amountMicro)} points; balance ${microToPoints(r.balanceMicro)} points\n`,
+      );
       return EXIT.ok;
     } finally {
       opened.close();

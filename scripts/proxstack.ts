@@ -6,8 +6,25 @@ import { EXIT, UsageError, type CliIo, type Command } from "./cli.js";
 // listed module exists); modules load lazily so `proxstack validate` does not pay for Pulumi.
 // A new command is a new file plus its name here.
 export const COMMANDS = [
-  "validate", "schema", "cost", "sim", "plan", "up", "destroy", "reconcile", "status",
-  "hook", "vpn", "billing", "points", "check", "sync", "rollback", "admin", "doctor", "serve",
+  "validate",
+  "schema",
+  "cost",
+  "sim",
+  "plan",
+  "up",
+  "destroy",
+  "reconcile",
+  "status",
+  "hook",
+  "vpn",
+  "billing",
+  "points",
+  "check",
+  "sync",
+  "rollback",
+  "admin",
+  "doctor",
+  "serve",
 ] as const;
 
 async function loadCommand(name: string): Promise<Command | undefined> {

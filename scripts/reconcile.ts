@@ -23,7 +23,9 @@ Logs and progress go to stderr.
     const { engine } = composed;
     const { pve, cloudflare } = composed.simulators;
     const where = (name: string, p: string, sim: { url: string } | undefined) => `${name} ${p === "simulated" ? `simulated at ${sim?.url ?? "?"}` : "real"}`;
-    io.stderr(`proxstack reconcile: mode ${composed.mode} (${where("proxmox", composed.providers.proxmox, pve)}, ${where("cloudflare", composed.providers.cloudflare, cloudflare)})\n`);
+    io.stderr(
+      `proxstack reconcile: mode ${composed.mode} (${where("proxmox", composed.providers.proxmox, pve)}, ${where("cloudflare", composed.providers.cloudflare, cloudflare)})\n`,
+    );
     if (once) {
       try {
         await engine.start();

@@ -33,8 +33,12 @@ export const command: Command = {
   help: HELP,
   async run(args, io) {
     const { values, positionals } = parseFlags(args, {
-      to: { type: "string" }, yes: { type: "boolean" }, dir: { type: "string" }, json: { type: "boolean" },
-      "allow-replace": { type: "boolean" }, "allow-destroy": { type: "boolean" },
+      to: { type: "string" },
+      yes: { type: "boolean" },
+      dir: { type: "string" },
+      json: { type: "boolean" },
+      "allow-replace": { type: "boolean" },
+      "allow-destroy": { type: "boolean" },
     });
     const stack = positionals[0];
     if (!stack || positionals.length > 1) throw new UsageError("name exactly one stack, e.g. proxstack rollback alice --to HEAD~1");
@@ -58,7 +62,10 @@ export const command: Command = {
     } else {
       io.stdout(renderMarkdown(plan.report, { title: `proxstack rollback ${stack} to ${values.to}` }));
       const notes = plan.allocations.filter((a) => a.outcome !== "kept-current");
-      if (notes.length > 0) io.stdout(`\nAllocations:\n${notes.map((a) => `- ${a.instance}.${a.field} ${a.value}: ${a.outcome === "kept" ? "kept (still free)" : `dropped: ${a.reason}`}`).join("\n")}\n`);
+      if (notes.length > 0)
+        io.stdout(
+          `\nAllocations:\n${notes.map((a) => `- ${a.instance}.${a.field} ${a.value}: ${a.outcome === "kept" ? "kept (still free)" : `dropped: ${a.reason}`}`).join("\n")}\n`,
+        );
     }
     if (!plan.changes) io.stderr(`proxstack rollback: ${plan.file} is already as it was at ${values.to}; nothing to do\n`);
     else if (!valid) io.stderr(`proxstack rollback: nothing committed: ${plan.report.failures.join("; ")}\n`);

@@ -37,7 +37,13 @@ and logs (with a start-up banner) on stderr. Stops cleanly on SIGINT or SIGTERM.
     const config = loadConfig(io.env, io.cwd);
     const faults = faultsFlag(values.faults, shouldSimulate(config));
     const log = cliLogger(io, config.logLevel);
-    const running = await startServe(config, { log, repoRoot: REPO_ROOT, realContainers: !values["no-real-containers"], vpn: !values["no-vpn"], ...(faults ? { faults } : {}) });
+    const running = await startServe(config, {
+      log,
+      repoRoot: REPO_ROOT,
+      realContainers: !values["no-real-containers"],
+      vpn: !values["no-vpn"],
+      ...(faults ? { faults } : {}),
+    });
     io.stderr(banner(running.summary, running.notes));
     io.stdout(JSON.stringify(running.summary) + "\n");
     await new Promise<void>((resolve) => {

@@ -11,7 +11,10 @@ import { skipUnless } from "../test/loud-skip.js";
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "..");
 const hasCurl = spawnSync("curl", ["--version"]).status === 0;
-const skip = skipUnless(hasCurl ? { ok: true } : { ok: false, why: "curl is not installed (apt-get install -y --no-install-recommends curl)" }, "proxstack sim curl smoke test");
+const skip = skipUnless(
+  hasCurl ? { ok: true } : { ok: false, why: "curl is not installed (apt-get install -y --no-install-recommends curl)" },
+  "proxstack sim curl smoke test",
+);
 
 interface Line {
   pve: { url: string; token: string };
@@ -31,7 +34,11 @@ describe.skipIf(skip)("proxstack sim + curl", () => {
     delete env.PROXMOX_VE_ENDPOINT;
     delete env.PROXMOX_VE_API_TOKEN;
     delete env.CLOUDFLARE_API_TOKEN;
-    child = spawn(process.execPath, ["bin/proxstack.js", "sim", "--pve-port", "0", "--cf-port", "0", "--data-dir", dir, "--task-delay", "50"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn(process.execPath, ["bin/proxstack.js", "sim", "--pve-port", "0", "--cf-port", "0", "--data-dir", dir, "--task-delay", "50"], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
     const first = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: child.stdout! });
@@ -94,8 +101,21 @@ describe.skipIf(skip)("proxstack sim + curl", () => {
 
   it("puts a tunnel configuration with curl", async () => {
     const url = `${line.cloudflare.url}/accounts/0123456789abcdef0123456789abcdef/cfd_tunnel/7c1d2e3f-0a1b-4c2d-8e3f-405162738495/configurations`;
-    const body = JSON.stringify({ config: { ingress: [{ hostname: "alice-web.example.com", service: "http://10.10.0.21:80" }, { service: "http_status:404" }] } });
-    const { stdout: out } = await run("curl", ["-sS", "-X", "PUT", "-H", `Authorization: Bearer ${line.cloudflare.token}`, "-H", "Content-Type: application/json", "--data", body, url]);
+    const body = JSON.stringify({
+      config: { ingress: [{ hostname: "alice-web.example.com", service: "http://10.10.0.21:80" }, { service: "http_status:404" }] },
+    });
+    const { stdout: out } = await run("curl", [
+      "-sS",
+      "-X",
+      "PUT",
+      "-H",
+      `Authorization: Bearer ${line.cloudflare.token}`,
+      "-H",
+      "Content-Type: application/json",
+      "--data",
+      body,
+      url,
+    ]);
     const r = JSON.parse(out) as { success: boolean; result: { version: number; config: { ingress: unknown[] } } };
     expect(r.success).toBe(true);
     expect(r.result.version).toBe(1);
@@ -128,7 +148,11 @@ describe("proxstack sim --faults", () => {
   it("starts with the faults: labelled in the JSON line and the log line, applied by both simulators", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "proxstack-sim-faults-"));
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", LOG_LEVEL: "info" };
-    const child = spawn(process.execPath, ["bin/proxstack.js", "sim", "--data-dir", dataDir, "--faults", "errorRate=1,rateLimitNext=1"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["bin/proxstack.js", "sim", "--data-dir", dataDir, "--faults", "errorRate=1,rateLimitNext=1"], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let err = "";
     child.stderr?.on("data", (c: Buffer) => (err += c.toString()));
     try {
@@ -152,11 +176,18 @@ describe("proxstack sim --faults", () => {
   }, 60_000);
 
   it.each([
-    [["sim", "--faults", "bogus=1"], {}, "proxstack sim: --faults: unknown fault 'bogus'; known: errorRate, lockTimeoutRate, lockTimeouts, stuckTasks, failTasks, rateLimitNext, latencyMs\n"],
+    [
+      ["sim", "--faults", "bogus=1"],
+      {},
+      "proxstack sim: --faults: unknown fault 'bogus'; known: errorRate, lockTimeoutRate, lockTimeouts, stuckTasks, failTasks, rateLimitNext, latencyMs\n",
+    ],
     [["sim", "--faults", "errorRate=2"], {}, "proxstack sim: --faults: errorRate is a share from 0 to 1 such as 0.2, got '2'\n"],
     [["serve", "--faults", "lockTimeoutRate=x"], {}, "proxstack serve: --faults: lockTimeoutRate is a share from 0 to 1 such as 0.2, got 'x'\n"],
-    [["serve", "--faults", "errorRate=0.1"], { PROXMOX_VE_ENDPOINT: "https://pve.example.com:8006", PROXMOX_VE_API_TOKEN: "root@pam!ci=secret" },
-      "proxstack serve: --faults: no simulator runs for pve.errorRate (Proxmox is real: PROXMOX_VE_ENDPOINT is set); a real provider gets no injected faults\n"],
+    [
+      ["serve", "--faults", "errorRate=0.1"],
+      { PROXMOX_VE_ENDPOINT: "https://pve.example.com:8006", PROXMOX_VE_API_TOKEN: "root@pam!ci=secret" },
+      "proxstack serve: --faults: no simulator runs for pve.errorRate (Proxmox is real: PROXMOX_VE_ENDPOINT is set); a real provider gets no injected faults\n",
+    ],
   ])("%j is a usage error (exit 2), nothing on stdout", async (args, env, message) => {
     const { main } = await import("./proxstack.js");
     let stdout = "";

@@ -43,7 +43,9 @@ stands in for a configured real endpoint.`;
 function loadSeed(file: string): SimulatorSeed {
   const r = PlatformSpecSchema.safeParse(parse(readFileSync(file, "utf8")));
   if (!r.success) {
-    throw new UsageError(`${file}: not a valid platform file (${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}); run 'proxstack validate ${file}'`);
+    throw new UsageError(
+      `${file}: not a valid platform file (${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}); run 'proxstack validate ${file}'`,
+    );
   }
   return simulatorSeedFromPlatform(r.data);
 }
@@ -52,15 +54,19 @@ export const command: Command = {
   summary: "run the Proxmox VE and Cloudflare simulators; prints one JSON line with URLs and tokens",
   help: HELP,
   async run(args, io) {
-    const { values } = parseFlags(args, {
-      "pve-port": { type: "string" },
-      "cf-port": { type: "string" },
-      "data-dir": { type: "string" },
-      platform: { type: "string" },
-      "pve-version": { type: "string" },
-      "task-delay": { type: "string" },
-      faults: { type: "string" },
-    }, false);
+    const { values } = parseFlags(
+      args,
+      {
+        "pve-port": { type: "string" },
+        "cf-port": { type: "string" },
+        "data-dir": { type: "string" },
+        platform: { type: "string" },
+        "pve-version": { type: "string" },
+        "task-delay": { type: "string" },
+        faults: { type: "string" },
+      },
+      false,
+    );
     const pvePort = intFlag(values["pve-port"], "pve-port") ?? 0;
     const cfPort = intFlag(values["cf-port"], "cf-port") ?? 0;
     const taskDelayMs = intFlag(values["task-delay"], "task-delay", 0, 600_000);
@@ -71,7 +77,9 @@ export const command: Command = {
     const config = loadConfig(io.env, io.cwd);
     const which = shouldSimulate(config);
     if (!which.pve || !which.cloudflare) {
-      io.stderr(`proxstack sim: ${!which.pve ? "PROXMOX_VE_ENDPOINT" : "CLOUDFLARE_API_TOKEN"} is set; a simulator never stands in for a configured real endpoint. Unset it to run the simulators.\n`);
+      io.stderr(
+        `proxstack sim: ${!which.pve ? "PROXMOX_VE_ENDPOINT" : "CLOUDFLARE_API_TOKEN"} is set; a simulator never stands in for a configured real endpoint. Unset it to run the simulators.\n`,
+      );
       return EXIT.failed;
     }
     const platformFile = path.resolve(io.cwd, values.platform ?? "stacks/platform.yaml");
@@ -82,7 +90,13 @@ export const command: Command = {
     const logger = cliLogger(io, config.logLevel);
     ensureDataDir(dataDir, logger);
     const sims = await startSimulators({
-      stateDir: path.join(dataDir, "sim"), seed, which, pvePort, cfPort, schemaVersion: version, logger,
+      stateDir: path.join(dataDir, "sim"),
+      seed,
+      which,
+      pvePort,
+      cfPort,
+      schemaVersion: version,
+      logger,
       ...(taskDelayMs !== undefined ? { taskDelayMs } : {}),
       faults,
     });

@@ -36,7 +36,11 @@ Reads <data dir>/engine.db (PROXSTACK_DATA_DIR); the engine need not be running.
       // The stacks repository's last sync (proxstack sync, serve's timer): a conflict or error is shown, never hidden.
       const sync = syncStatus(config.dataDir);
       const providers = providersOf(config);
-      io.stdout(values.json ? JSON.stringify({ ...statusJson(store, providers), ...(sync ? { sync } : {}) }) + "\n" : statusText(store, providers) + (sync ? syncLine(sync) : ""));
+      io.stdout(
+        values.json
+          ? JSON.stringify({ ...statusJson(store, providers), ...(sync ? { sync } : {}) }) + "\n"
+          : statusText(store, providers) + (sync ? syncLine(sync) : ""),
+      );
       return Promise.resolve(store.listStacks().some((s) => s.condition === "Stalled") ? EXIT.failed : EXIT.ok);
     } finally {
       store.close();

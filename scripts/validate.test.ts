@@ -51,16 +51,24 @@ describe("proxstack validate", () => {
     expect(r.code).toBe(1);
     expect(r.stdout.split("\n")).toEqual([
       "alice.yaml:17:11: vmid 2001 is also claimed by carol.yaml:15:11 (carol/lab); a VMID belongs to one instance across all stacks",
-      "carol.yaml:14:11: instances[0].plan \"tiny\" is not in the platform's catalog; choose one of small, medium, large",
+      'carol.yaml:14:11: instances[0].plan "tiny" is not in the platform\'s catalog; choose one of small, medium, large',
       "carol.yaml:15:11: vmid 2001 is also claimed by alice.yaml:17:11 (alice/web); a VMID belongs to one instance across all stacks",
       "3 files checked: 1 valid, 2 invalid",
       "",
     ]);
     const json = await run(["validate", ".", "--json"], { cwd: dir });
     expect(json.code).toBe(1);
-    const report = JSON.parse(json.stdout) as { valid: boolean; files: { path: string; valid: boolean }[]; errors: { path: string; line: number; col: number; code: string }[] };
+    const report = JSON.parse(json.stdout) as {
+      valid: boolean;
+      files: { path: string; valid: boolean }[];
+      errors: { path: string; line: number; col: number; code: string }[];
+    };
     expect(report.valid).toBe(false);
-    expect(report.files.map((f) => [f.path, f.valid])).toEqual([["alice.yaml", false], ["carol.yaml", false], ["platform.yaml", true]]);
+    expect(report.files.map((f) => [f.path, f.valid])).toEqual([
+      ["alice.yaml", false],
+      ["carol.yaml", false],
+      ["platform.yaml", true],
+    ]);
     expect(report.errors[0]).toMatchObject({ path: "alice.yaml", line: 17, col: 11, code: "set.vmid-conflict" });
     await writeFile(join(dir, "carol.yaml"), await readFile(join(ROOT, "stacks/carol.yaml")));
   });
@@ -138,6 +146,8 @@ describe("proxstack cost", () => {
   it("exits 1 with positioned errors for an invalid file", async () => {
     const r = await run(["cost", "test/fixtures/stackfiles/plan-unknown.yaml", "--platform", "stacks/platform.yaml"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('test/fixtures/stackfiles/plan-unknown.yaml:12:11: instances[0].plan "tiny" is not in the platform\'s catalog; choose one of small, medium, large\n');
+    expect(r.stderr).toBe(
+      'test/fixtures/stackfiles/plan-unknown.yaml:12:11: instances[0].plan "tiny" is not in the platform\'s catalog; choose one of small, medium, large\n',
+    );
   });
 });

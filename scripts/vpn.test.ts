@@ -59,10 +59,29 @@ describe.skipIf(skip)("proxstack vpn serve (real process, device and rules insid
     const tokenFile = path.join(dir, "token");
     fs.writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     const iface = `pxv${lab.id}s`;
-    const child = spawn(process.execPath, [
-      path.join(ROOT, "bin/proxstack.js"), "vpn", "serve", "--port", "0", "--netns", lab.server.name, "--interface", iface,
-      "--endpoint", "192.168.250.1:51820", "--data-dir", path.join(dir, "vpn"), "--token-file", tokenFile, "--dns", "10.10.0.1",
-    ], { cwd: ROOT, env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, "bin/proxstack.js"),
+        "vpn",
+        "serve",
+        "--port",
+        "0",
+        "--netns",
+        lab.server.name,
+        "--interface",
+        iface,
+        "--endpoint",
+        "192.168.250.1:51820",
+        "--data-dir",
+        path.join(dir, "vpn"),
+        "--token-file",
+        tokenFile,
+        "--dns",
+        "10.10.0.1",
+      ],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let out = "";
     let err = "";
     child.stdout.on("data", (b: Buffer) => (out += b.toString()));

@@ -54,7 +54,12 @@ function platformDefaults(file: string | undefined, cwd: string): PlatformDefaul
 }
 
 function list(value: string | undefined): string[] | undefined {
-  return value === undefined ? undefined : value.split(",").map((s) => s.trim()).filter(Boolean);
+  return value === undefined
+    ? undefined
+    : value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 function readToken(values: { "token-file"?: string }, io: CliIo, config: Config): string {
@@ -77,9 +82,18 @@ export const command: Command = {
   help: HELP,
   async run(args: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseFlags(args, {
-      port: { type: "string" }, host: { type: "string" }, interface: { type: "string" }, subnet: { type: "string" },
-      endpoint: { type: "string" }, "listen-port": { type: "string" }, pool: { type: "string" }, dns: { type: "string" },
-      ports: { type: "string" }, "data-dir": { type: "string" }, platform: { type: "string" }, netns: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      interface: { type: "string" },
+      subnet: { type: "string" },
+      endpoint: { type: "string" },
+      "listen-port": { type: "string" },
+      pool: { type: "string" },
+      dns: { type: "string" },
+      ports: { type: "string" },
+      "data-dir": { type: "string" },
+      platform: { type: "string" },
+      netns: { type: "string" },
       "token-file": { type: "string" },
     });
     if (positionals[0] !== "serve" || positionals.length > 1) throw new UsageError(`expected 'proxstack vpn serve', got '${positionals.join(" ")}'`);
@@ -89,7 +103,8 @@ export const command: Command = {
     const subnet = values.subnet ?? defaults.subnet ?? "10.99.0.0/24";
     const endpoint = values.endpoint ?? defaults.endpoint;
     if (endpoint === undefined) throw new UsageError("no endpoint: pass --endpoint HOST:PORT (what clients connect to) or a platform file with vpn.endpoint");
-    if (!/^[a-zA-Z0-9.-]+:\d{1,5}$/.test(endpoint) || Number(endpoint.split(":")[1]) > 65535) throw new UsageError(`--endpoint must be HOST:PORT such as vpn.example.com:51820, got '${endpoint}'`);
+    if (!/^[a-zA-Z0-9.-]+:\d{1,5}$/.test(endpoint) || Number(endpoint.split(":")[1]) > 65535)
+      throw new UsageError(`--endpoint must be HOST:PORT such as vpn.example.com:51820, got '${endpoint}'`);
     const pool = values.pool ?? defaults.pool;
     const iface = values.interface ?? "wg-proxstack";
     try {
@@ -108,7 +123,14 @@ export const command: Command = {
     const log = cliLogger(io, config.logLevel);
 
     const server = await startVpnService({
-      dataDir, token, port, host: values.host ?? "127.0.0.1", iface, subnet, endpoint, log,
+      dataDir,
+      token,
+      port,
+      host: values.host ?? "127.0.0.1",
+      iface,
+      subnet,
+      endpoint,
+      log,
       ...(listenPort !== undefined ? { listenPort } : {}),
       ...(pool !== undefined ? { pool } : {}),
       ...(dns !== undefined ? { dns } : {}),

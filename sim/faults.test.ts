@@ -48,13 +48,17 @@ describe("parseFaults", () => {
 
 describe("faultsLabel and faultsForAbsentSimulators", () => {
   it("labels per simulator, empty without faults", () => {
-    expect(faultsLabel(parseFaults("errorRate=0.2,lockTimeoutRate=0.1,cloudflare.latencyMs=5"))).toBe("pve errorRate=0.2 lockTimeoutRate=0.1; cloudflare latencyMs=5");
+    expect(faultsLabel(parseFaults("errorRate=0.2,lockTimeoutRate=0.1,cloudflare.latencyMs=5"))).toBe(
+      "pve errorRate=0.2 lockTimeoutRate=0.1; cloudflare latencyMs=5",
+    );
     expect(faultsLabel({})).toBe("");
   });
   it("names faults meant for a simulator that does not run", () => {
     const f = parseFaults("errorRate=0.2,rateLimitNext=1");
     expect(faultsForAbsentSimulators(f, { pve: true, cloudflare: true })).toEqual([]);
     expect(faultsForAbsentSimulators(f, { pve: false, cloudflare: true })).toEqual(["pve.errorRate (Proxmox is real: PROXMOX_VE_ENDPOINT is set)"]);
-    expect(faultsForAbsentSimulators(f, { pve: true, cloudflare: false })).toEqual(["cloudflare.rateLimitNext (Cloudflare is real: CLOUDFLARE_API_TOKEN is set)"]);
+    expect(faultsForAbsentSimulators(f, { pve: true, cloudflare: false })).toEqual([
+      "cloudflare.rateLimitNext (Cloudflare is real: CLOUDFLARE_API_TOKEN is set)",
+    ]);
   });
 });

@@ -19,7 +19,9 @@ const KNOBS: Record<string, { targets: Target[]; kind: Kind; doc: string }> = {
 };
 
 /** One line per knob, for --help. */
-export const FAULTS_HELP = Object.entries(KNOBS).map(([k, v]) => `    ${k.padEnd(16)} ${v.kind.padEnd(6)} ${v.doc}`).join("\n");
+export const FAULTS_HELP = Object.entries(KNOBS)
+  .map(([k, v]) => `    ${k.padEnd(16)} ${v.kind.padEnd(6)} ${v.doc}`)
+  .join("\n");
 
 const fail = (message: string): never => {
   throw new ProxstackError("faults.invalid", `--faults: ${message}`, { kind: "stall" });
@@ -68,7 +70,8 @@ export function parseFaults(list: string): SimulatorFaults {
     const knob = Object.hasOwn(KNOBS, key) ? KNOBS[key] : undefined;
     if (!knob) return fail(`unknown fault '${name}'; known: ${Object.keys(KNOBS).join(", ")}`);
     if (prefix !== undefined && prefix !== "pve" && prefix !== "cloudflare") fail(`unknown simulator '${prefix}' in '${name}'; use pve. or cloudflare.`);
-    if (prefix !== undefined && !knob.targets.includes(prefix as Target)) fail(`the ${prefix} simulator has no '${key}' (it is ${knob.targets.join(" and ")} only)`);
+    if (prefix !== undefined && !knob.targets.includes(prefix as Target))
+      fail(`the ${prefix} simulator has no '${key}' (it is ${knob.targets.join(" and ")} only)`);
     const targets = prefix !== undefined ? [prefix as Target] : knob.targets;
     for (const t of targets) {
       if (seen.has(`${t}.${key}`)) fail(`'${key}' is given twice for ${t}`);
@@ -85,7 +88,11 @@ export function parseFaults(list: string): SimulatorFaults {
 /** `pve errorRate=0.2 lockTimeoutRate=0.1; cloudflare latencyMs=50`, or "" without faults. */
 export function faultsLabel(f: SimulatorFaults): string {
   const part = (name: string, x: object | undefined) =>
-    x && Object.keys(x).length > 0 ? `${name} ${Object.entries(x).map(([k, v]) => `${k}=${String(v)}`).join(" ")}` : undefined;
+    x && Object.keys(x).length > 0
+      ? `${name} ${Object.entries(x)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(" ")}`
+      : undefined;
   return [part("pve", f.pve), part("cloudflare", f.cloudflare)].filter((p) => p !== undefined).join("; ");
 }
 

@@ -28,7 +28,9 @@ export function simulatorSeedFromPlatform(platform: PlatformSpec): SimulatorSeed
     if ("clone" in t) templates.push({ vmid: t.clone.vmid, ...(t.clone.node ? { node: t.clone.node } : {}) });
     else osTemplates.push(t.osTemplate);
   }
-  const storages = ["local", ...new Set([platform.proxmox.datastore, ...osTemplates.map((v) => v.split(":")[0] ?? "local")])].filter((s, i, a) => a.indexOf(s) === i);
+  const storages = ["local", ...new Set([platform.proxmox.datastore, ...osTemplates.map((v) => v.split(":")[0] ?? "local")])].filter(
+    (s, i, a) => a.indexOf(s) === i,
+  );
   const { accountId, zoneId, tunnelId } = platform.cloudflare;
   return {
     proxmox: { nodes: [...platform.proxmox.nodes], storages, bridge: platform.proxmox.bridge, templates, osTemplates },

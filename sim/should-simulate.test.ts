@@ -20,6 +20,9 @@ describe("shouldSimulate", () => {
   });
   it("words the same rule per provider for people", () => {
     expect(providersOf(loadConfig({ CLOUDFLARE_API_TOKEN: "t" }, "/tmp"))).toEqual({ proxmox: "simulated", cloudflare: "real" });
-    expect(providersOf(loadConfig({ PROXMOX_VE_ENDPOINT: "https://pve:8006", PROXMOX_VE_API_TOKEN: "a@pve!b=c" }, "/tmp"))).toEqual({ proxmox: "real", cloudflare: "simulated" });
+    expect(providersOf(loadConfig({ PROXMOX_VE_ENDPOINT: "https://pve:8006", PROXMOX_VE_API_TOKEN: "a@pve!b=c" }, "/tmp"))).toEqual({
+      proxmox: "real",
+      cloudflare: "simulated",
+    });
   });
 });

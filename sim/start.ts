@@ -42,20 +42,28 @@ export async function startSimulators(opts: StartSimulatorsOptions): Promise<Sim
   const host = opts.host ?? "127.0.0.1";
   const pve = opts.which.pve
     ? await startProxmoxSimulator({
-      dbPath: path.join(opts.stateDir, "proxmox.db"), host, port: opts.pvePort ?? 0, ...opts.seed.proxmox, logger: opts.logger,
-      ...(opts.schemaVersion ? { schemaVersion: opts.schemaVersion } : {}),
-      ...(opts.taskDelayMs !== undefined ? { taskDelayMs: opts.taskDelayMs } : {}),
-      ...(opts.backing ? { backing: opts.backing } : {}),
-      ...(opts.faults?.pve ? { faults: opts.faults.pve } : {}),
-    })
+        dbPath: path.join(opts.stateDir, "proxmox.db"),
+        host,
+        port: opts.pvePort ?? 0,
+        ...opts.seed.proxmox,
+        logger: opts.logger,
+        ...(opts.schemaVersion ? { schemaVersion: opts.schemaVersion } : {}),
+        ...(opts.taskDelayMs !== undefined ? { taskDelayMs: opts.taskDelayMs } : {}),
+        ...(opts.backing ? { backing: opts.backing } : {}),
+        ...(opts.faults?.pve ? { faults: opts.faults.pve } : {}),
+      })
     : undefined;
   let cloudflare: CloudflareSimulator | undefined;
   try {
     cloudflare = opts.which.cloudflare
       ? await startCloudflareSimulator({
-        dbPath: path.join(opts.stateDir, "cloudflare.db"), host, port: opts.cfPort ?? 0, ...opts.seed.cloudflare, logger: opts.logger,
-        ...(opts.faults?.cloudflare ? { faults: opts.faults.cloudflare } : {}),
-      })
+          dbPath: path.join(opts.stateDir, "cloudflare.db"),
+          host,
+          port: opts.cfPort ?? 0,
+          ...opts.seed.cloudflare,
+          logger: opts.logger,
+          ...(opts.faults?.cloudflare ? { faults: opts.faults.cloudflare } : {}),
+        })
       : undefined;
   } catch (err) {
     await pve?.close();

@@ -6,9 +6,7 @@ import Database from "better-sqlite3";
 import type { Clock } from "../lib/clock.js";
 
 /** What checking a presented key concluded. */
-export type HostKeyVerdict =
-  | { ok: true; firstContact: boolean; fingerprint: string }
-  | { ok: false; fingerprint: string; pinned: string; pinnedAt: string };
+export type HostKeyVerdict = { ok: true; firstContact: boolean; fingerprint: string } | { ok: false; fingerprint: string; pinned: string; pinnedAt: string };
 
 export interface HostKeyStore {
   /**
@@ -48,11 +46,20 @@ export function createHostKeyStore(path: string, clock: Clock): HostKeyStore {
     pinned_at TEXT NOT NULL
   ) STRICT`);
   // Stores from before pins were keyed by container: their rows keep vmid NULL until next seen with one.
-  if (!db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('host_keys')").all().some((c) => c.name === "vmid")) {
+  if (
+    !db
+      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('host_keys')")
+      .all()
+      .some((c) => c.name === "vmid")
+  ) {
     db.exec("ALTER TABLE host_keys ADD COLUMN vmid INTEGER");
   }
-  const insert = db.prepare<[string, string, string, number | null]>("INSERT OR IGNORE INTO host_keys (host, fingerprint, pinned_at, vmid) VALUES (?, ?, ?, ?)");
-  const select = db.prepare<[string], { fingerprint: string; pinned_at: string; vmid: number | null }>("SELECT fingerprint, pinned_at, vmid FROM host_keys WHERE host = ?");
+  const insert = db.prepare<[string, string, string, number | null]>(
+    "INSERT OR IGNORE INTO host_keys (host, fingerprint, pinned_at, vmid) VALUES (?, ?, ?, ?)",
+  );
+  const select = db.prepare<[string], { fingerprint: string; pinned_at: string; vmid: number | null }>(
+    "SELECT fingerprint, pinned_at, vmid FROM host_keys WHERE host = ?",
+  );
   const ofVmid = db.prepare<[number], { host: string }>("SELECT host FROM host_keys WHERE vmid = ?");
   const adopt = db.prepare<[number, string]>("UPDATE host_keys SET vmid = ? WHERE host = ? AND vmid IS NULL");
   const del = db.prepare<[string]>("DELETE FROM host_keys WHERE host = ?");

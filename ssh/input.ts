@@ -50,7 +50,9 @@ export function checkPublicKeys(keys: readonly string[], label: string | ((index
     }
     if (!/^[A-Za-z0-9+/]+={0,3}$/.test(body)) throw bad(`${where}: the key body is not base64`);
     if (!SAFE_COMMENT.test(comment)) {
-      throw bad(`${where}: the comment ${JSON.stringify(comment.slice(0, 60))} contains characters that are not allowed (letters, digits, spaces and @ . _ + = : , / ( ) - only)`);
+      throw bad(
+        `${where}: the comment ${JSON.stringify(comment.slice(0, 60))} contains characters that are not allowed (letters, digits, spaces and @ . _ + = : , / ( ) - only)`,
+      );
     }
     const parsed = utils.parseKey(`${type} ${body}`);
     if (parsed instanceof Error || Array.isArray(parsed) || parsed.type !== type) {

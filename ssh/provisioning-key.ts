@@ -71,7 +71,9 @@ function publicKeyLine(privatePem: string, path: string): string {
   const parsed = utils.parseKey(privatePem);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {
-    throw new ProxstackError("identity-invalid", `${path} is not an unencrypted SSH private key${key instanceof Error ? ` (${key.message})` : ""}`, { kind: "stall" });
+    throw new ProxstackError("identity-invalid", `${path} is not an unencrypted SSH private key${key instanceof Error ? ` (${key.message})` : ""}`, {
+      kind: "stall",
+    });
   }
   return `${key.type} ${key.getPublicSSH().toString("base64")} ${COMMENT}`;
 }

@@ -22,7 +22,13 @@ export interface SshTarget {
 }
 
 /** Per-step bounds: a hostile or hung container costs at most this much time and memory per step. */
-export const SSH_LIMITS = { readyTimeoutMs: 10_000, commandTimeoutMs: 20_000, maxOutputBytes: 1024 * 1024, maxFileBytes: 64 * 1024, sftpTimeoutMs: 10_000 } as const;
+export const SSH_LIMITS = {
+  readyTimeoutMs: 10_000,
+  commandTimeoutMs: 20_000,
+  maxOutputBytes: 1024 * 1024,
+  maxFileBytes: 64 * 1024,
+  sftpTimeoutMs: 10_000,
+} as const;
 
 export interface ExecResult {
   code: number | null;
@@ -124,14 +130,21 @@ export function openSshSession(t: SshTarget): Promise<SshSession> {
 function translate(err: Error & { level?: string; code?: string }, where: string, user: string, readyTimeoutMs: number): ProxstackError {
   const msg = err.message;
   if (err.level === "client-timeout" || /Timed out while waiting for handshake/.test(msg)) {
-    return new ProxstackError("ssh-timeout", `${where}: no SSH answer within ${Math.round(readyTimeoutMs / 1000)}s (is the container up and sshd running?)`, { kind: "retry", cause: err });
+    return new ProxstackError("ssh-timeout", `${where}: no SSH answer within ${Math.round(readyTimeoutMs / 1000)}s (is the container up and sshd running?)`, {
+      kind: "retry",
+      cause: err,
+    });
   }
-  if (err.code === "ECONNREFUSED") return new ProxstackError("ssh-unreachable", `${where}: connection refused (sshd not listening yet?)`, { kind: "retry", cause: err });
+  if (err.code === "ECONNREFUSED")
+    return new ProxstackError("ssh-unreachable", `${where}: connection refused (sshd not listening yet?)`, { kind: "retry", cause: err });
   if (err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH" || err.code === "ETIMEDOUT") {
     return new ProxstackError("ssh-unreachable", `${where}: host unreachable (${err.code})`, { kind: "retry", cause: err });
   }
   if (err.level === "client-authentication" || /authentication methods failed/.test(msg)) {
-    return new ProxstackError("ssh-auth-failed", `${where}: ${user} was not accepted with the provisioning key (does the template authorise it for ${user}?)`, { kind: "retry", cause: err });
+    return new ProxstackError("ssh-auth-failed", `${where}: ${user} was not accepted with the provisioning key (does the template authorise it for ${user}?)`, {
+      kind: "retry",
+      cause: err,
+    });
   }
   return new ProxstackError("ssh-failed", `${where}: ${msg}`, { kind: "retry", cause: err });
 }
@@ -156,14 +169,25 @@ function makeSession(client: Client, where: string, offered: string[], limits: {
           reject(e);
         };
         const timer = setTimeout(
-          () => stop(new ProxstackError("ssh-step-timeout", `${where}: ${what} did not finish within ${Math.round(limits.commandTimeoutMs / 1000)}s; closed its channel`, { kind: "retry" })),
+          () =>
+            stop(
+              new ProxstackError(
+                "ssh-step-timeout",
+                `${where}: ${what} did not finish within ${Math.round(limits.commandTimeoutMs / 1000)}s; closed its channel`,
+                { kind: "retry" },
+              ),
+            ),
           limits.commandTimeoutMs,
         );
         const collect = (which: "stdout" | "stderr") => (d: Buffer) => {
           if (done) return;
           size[which] += d.length;
           if (size[which] > limits.maxOutputBytes) {
-            return stop(new ProxstackError("ssh-output-too-large", `${where}: ${what} wrote more than ${limits.maxOutputBytes} bytes to ${which}; closed its channel`, { kind: "retry" }));
+            return stop(
+              new ProxstackError("ssh-output-too-large", `${where}: ${what} wrote more than ${limits.maxOutputBytes} bytes to ${which}; closed its channel`, {
+                kind: "retry",
+              }),
+            );
           }
           out[which].push(d);
         };
@@ -181,7 +205,9 @@ function makeSession(client: Client, where: string, offered: string[], limits: {
   const run: SshSession["run"] = async (what, argv, opts) => {
     const r = await exec(argv, opts);
     if (r.code !== 0) {
-      throw new ProxstackError("ssh-command-failed", `${where}: ${what} failed (exit ${r.code ?? "signal"}): ${firstLines(r.stderr || r.stdout)}`, { kind: "retry" });
+      throw new ProxstackError("ssh-command-failed", `${where}: ${what} failed (exit ${r.code ?? "signal"}): ${firstLines(r.stderr || r.stdout)}`, {
+        kind: "retry",
+      });
     }
     return r;
   };
@@ -191,7 +217,9 @@ function makeSession(client: Client, where: string, offered: string[], limits: {
     script: (what, script, args = []) => run(what, ["sh", "-c", script, "sh", ...args]),
     sftp() {
       sftp ??= new Promise((resolve, reject) =>
-        client.sftp((err, s) => (err ? reject(new ProxstackError("ssh-sftp-failed", `${where}: SFTP is not available (${err.message})`, { kind: "retry", cause: err })) : resolve(s))),
+        client.sftp((err, s) =>
+          err ? reject(new ProxstackError("ssh-sftp-failed", `${where}: SFTP is not available (${err.message})`, { kind: "retry", cause: err })) : resolve(s),
+        ),
       );
       return sftp;
     },
@@ -223,7 +251,10 @@ export function sftpOps(s: SFTPWrapper, opts: { maxFileBytes?: number; timeoutMs
   const timeoutMs = opts.timeoutMs ?? SSH_LIMITS.sftpTimeoutMs;
   const call = <T>(what: string, fn: (cb: (err: Error | null | undefined, v: T) => void) => void) =>
     new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ProxstackError("ssh-step-timeout", `SFTP ${what} did not answer within ${Math.round(timeoutMs / 1000)}s`, { kind: "retry" })), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new ProxstackError("ssh-step-timeout", `SFTP ${what} did not answer within ${Math.round(timeoutMs / 1000)}s`, { kind: "retry" })),
+        timeoutMs,
+      );
       fn((err, v) => {
         clearTimeout(timer);
         if (err) reject(err);
@@ -265,7 +296,8 @@ export function sftpOps(s: SFTPWrapper, opts: { maxFileBytes?: number; timeoutMs
     chmod: (p: string, mode: number) => call<void>(`chmod ${p}`, (cb) => s.chmod(p, mode, (e) => cb(e, undefined))),
     /** posix-rename@openssh.com: replaces the target atomically (plain SFTP rename refuses to). */
     rename: (from: string, to: string) => call<void>(`rename ${from}`, (cb) => s.ext_openssh_rename(from, to, (e) => cb(e, undefined))),
-    unlink: (p: string) => call<void>(`unlink ${p}`, (cb) => s.unlink(p, (e) => cb(e, undefined))).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
+    unlink: (p: string) =>
+      call<void>(`unlink ${p}`, (cb) => s.unlink(p, (e) => cb(e, undefined))).catch((err) => (isMissing(err) ? undefined : Promise.reject(err))),
   };
 }
 

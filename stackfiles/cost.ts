@@ -36,10 +36,21 @@ export function costOf(user: UserStackSpec, platform: PlatformSpec): StackCost {
   const { freePerInstance, extraPointsPerDay } = platform.domains;
   const lines = user.instances.map((inst): CostLine => {
     const plan = platform.plans[inst.plan];
-    if (!plan) throw new ProxstackError("plan-unknown", `${user.name}/${inst.name}: plan ${JSON.stringify(inst.plan)} is not in the platform's catalog`, { kind: "stall" });
+    if (!plan)
+      throw new ProxstackError("plan-unknown", `${user.name}/${inst.name}: plan ${JSON.stringify(inst.plan)} is not in the platform's catalog`, {
+        kind: "stall",
+      });
     const extraDomains = Math.max(0, inst.domains.length - freePerInstance);
     const extraDomainsPerDay = extraDomains * extraPointsPerDay;
-    return { instance: inst.name, plan: inst.plan, planPerDay: plan.pointsPerDay, domains: inst.domains.length, extraDomains, extraDomainsPerDay, perDay: plan.pointsPerDay + extraDomainsPerDay };
+    return {
+      instance: inst.name,
+      plan: inst.plan,
+      planPerDay: plan.pointsPerDay,
+      domains: inst.domains.length,
+      extraDomains,
+      extraDomainsPerDay,
+      perDay: plan.pointsPerDay + extraDomainsPerDay,
+    };
   });
   const perDay = lines.reduce((sum, l) => sum + l.perDay, 0);
   return { perDay, perMonth: perDay * DAYS_PER_MONTH, daysPerMonth: DAYS_PER_MONTH, lines };

@@ -17,7 +17,8 @@ function diff(a: string, b: string): { removed: string[]; added: string[] } {
   const y = b.split("\n");
   const dp = x.map(() => new Array<number>(y.length + 1).fill(0));
   dp.push(new Array<number>(y.length + 1).fill(0));
-  for (let i = x.length - 1; i >= 0; i--) for (let j = y.length - 1; j >= 0; j--) dp[i]![j] = x[i] === y[j] ? dp[i + 1]![j + 1]! + 1 : Math.max(dp[i + 1]![j]!, dp[i]![j + 1]!);
+  for (let i = x.length - 1; i >= 0; i--)
+    for (let j = y.length - 1; j >= 0; j--) dp[i]![j] = x[i] === y[j] ? dp[i + 1]![j + 1]! + 1 : Math.max(dp[i + 1]![j]!, dp[i]![j + 1]!);
   const removed: string[] = [];
   const added: string[] = [];
   let i = 0;
@@ -31,7 +32,10 @@ function diff(a: string, b: string): { removed: string[]; added: string[] } {
 }
 
 const validUser = (path: string, text: string) => {
-  const r = validateStackSet([{ path, text }, { path: "stacks/platform.yaml", text: PLATFORM }]);
+  const r = validateStackSet([
+    { path, text },
+    { path: "stacks/platform.yaml", text: PLATFORM },
+  ]);
   return r.errors.map((e) => `${e.line}:${e.col}: ${e.message}`);
 };
 
@@ -97,7 +101,12 @@ describe("typed edits", () => {
   });
 
   it("adds an instance at the end with defaults left out", () => {
-    const out = addInstance(BOB.replace(/suspension:[\s\S]*/, ""), { name: "db", template: "ubuntu-24", plan: "small", domains: [{ subdomain: "db", port: 5432 }] });
+    const out = addInstance(BOB.replace(/suspension:[\s\S]*/, ""), {
+      name: "db",
+      template: "ubuntu-24",
+      plan: "small",
+      domains: [{ subdomain: "db", port: 5432 }],
+    });
     expect(out.endsWith("  - name: db\n    template: ubuntu-24\n    plan: small\n    domains:\n      - subdomain: db\n        port: 5432\n")).toBe(true);
   });
 

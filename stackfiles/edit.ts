@@ -27,7 +27,9 @@ export function editStackText(text: string, mutate: (doc: Document) => void): st
   const original = crlf ? text.replace(/\r\n/g, "\n") : text;
   const doc = parseDocument(original, { uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ProxstackError("stackfile-unreadable", `cannot edit: the file is not valid YAML (${doc.errors[0]?.message.split("\n")[0] ?? ""})`, { kind: "stall" });
+    throw new ProxstackError("stackfile-unreadable", `cannot edit: the file is not valid YAML (${doc.errors[0]?.message.split("\n")[0] ?? ""})`, {
+      kind: "stall",
+    });
   }
   const before = doc.toString(PRINT);
   mutate(doc);
@@ -147,7 +149,8 @@ export function removeDomain(text: string, instance: string, subdomain: string):
   return editStackText(text, (doc) => {
     const list: unknown = instanceMap(doc, instance).get("domains", true);
     const i = isSeq(list) ? list.items.findIndex((d) => isMap(d) && d.get("subdomain") === subdomain) : -1;
-    if (i === -1 || !isSeq(list)) throw new ProxstackError("domain-not-found", `${instance} has no subdomain ${JSON.stringify(subdomain)}`, { kind: "stall", status: 404 });
+    if (i === -1 || !isSeq(list))
+      throw new ProxstackError("domain-not-found", `${instance} has no subdomain ${JSON.stringify(subdomain)}`, { kind: "stall", status: 404 });
     list.items.splice(i, 1);
   });
 }

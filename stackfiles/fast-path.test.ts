@@ -72,21 +72,82 @@ describe("fast path parity", () => {
   });
 
   it("agrees under random mutation of the example user files", () => {
-    const TOKENS = [":", ": ", "- ", "\n", "\n  ", "  ", "#", " #", "&a ", "*a", "!!str ", "'", '"', "[", "]", "{", "}", ",", "? ", "|", ">", "~", "null", "0", "0o17", "0x1F", "1_000", "-1", "1e9", ".5", "2001", "10.10.0.21", "true", "yes", "\r\n", "é", "name: ", "vmid: ", "ip: ", "[name]: ", "__proto__: "];
+    const TOKENS = [
+      ":",
+      ": ",
+      "- ",
+      "\n",
+      "\n  ",
+      "  ",
+      "#",
+      " #",
+      "&a ",
+      "*a",
+      "!!str ",
+      "'",
+      '"',
+      "[",
+      "]",
+      "{",
+      "}",
+      ",",
+      "? ",
+      "|",
+      ">",
+      "~",
+      "null",
+      "0",
+      "0o17",
+      "0x1F",
+      "1_000",
+      "-1",
+      "1e9",
+      ".5",
+      "2001",
+      "10.10.0.21",
+      "true",
+      "yes",
+      "\r\n",
+      "é",
+      "name: ",
+      "vmid: ",
+      "ip: ",
+      "[name]: ",
+      "__proto__: ",
+    ];
     const at = (t: string, f: number) => Math.floor(f * (t.length + 1));
     let fastTaken = 0;
     let runs = 0;
     fc.assert(
       fc.property(
         fc.nat({ max: users.length - 1 }),
-        fc.array(fc.oneof(
-          fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(...TOKENS)).map(([f, tok]) => (t: string) => t.slice(0, at(t, f)) + tok + t.slice(at(t, f))),
-          fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 12 })).map(([f, n]) => (t: string) => t.slice(0, at(t, f)) + t.slice(at(t, f) + n)),
-          // Edits that usually keep the file valid, so the fast path is exercised too.
-          fc.tuple(fc.nat(), fc.constantFrom(" # note", "   ", "\n", "\n# comment")).map(([a, tail]) => (t: string) => onLine(t, a, (l) => l + tail)),
-          fc.tuple(fc.nat(), fc.constantFrom('"', "'")).map(([a, q]) => (t: string) => onLine(t, a, (l) => l.replace(/: ([^\s"'{[#][^#]*?)\s*$/, `: ${q}$1${q}`))),
-          fc.nat().map((a) => (t: string) => onLine(t, a, (l) => l.replace(": ", ":    "))),
-        ), { minLength: 1, maxLength: 3 }),
+        fc.array(
+          fc.oneof(
+            fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(...TOKENS)).map(
+              ([f, tok]) =>
+                (t: string) =>
+                  t.slice(0, at(t, f)) + tok + t.slice(at(t, f)),
+            ),
+            fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 12 })).map(
+              ([f, n]) =>
+                (t: string) =>
+                  t.slice(0, at(t, f)) + t.slice(at(t, f) + n),
+            ),
+            // Edits that usually keep the file valid, so the fast path is exercised too.
+            fc.tuple(fc.nat(), fc.constantFrom(" # note", "   ", "\n", "\n# comment")).map(
+              ([a, tail]) =>
+                (t: string) =>
+                  onLine(t, a, (l) => l + tail),
+            ),
+            fc.tuple(fc.nat(), fc.constantFrom('"', "'")).map(
+              ([a, q]) =>
+                (t: string) =>
+                  onLine(t, a, (l) => l.replace(/: ([^\s"'{[#][^#]*?)\s*$/, `: ${q}$1${q}`)),
+            ),
+            fc.nat().map((a) => (t: string) => onLine(t, a, (l) => l.replace(": ", ":    "))),
+          ),
+          { minLength: 1, maxLength: 3 },
+        ),
         (which, muts) => {
           const target = users[which] as StackFileInput;
           const text = muts.reduce((t, m) => m(t), target.text as string);

@@ -68,6 +68,8 @@ describe("ajv agrees with zod on the corpus", () => {
     const errors = validateStackSet(fixtureSet(name)).errors.filter((e) => e.path === input.path);
     const expressible = errors.some((e) => isJsonSchemaCode(e.code));
     const validate = validatorFor(read.source.data);
-    expect(validate(read.source.data), `zod codes: ${errors.map((e) => e.code).join(", ")}; ajv: ${JSON.stringify(validate.errors?.slice(0, 2))}`).toBe(!expressible);
+    expect(validate(read.source.data), `zod codes: ${errors.map((e) => e.code).join(", ")}; ajv: ${JSON.stringify(validate.errors?.slice(0, 2))}`).toBe(
+      !expressible,
+    );
   });
 });

@@ -103,14 +103,34 @@ function parseWithPositions(path: string, content: string | Uint8Array, opts: Pa
   const at = (p: (string | number)[], code: string, message: string): PositionedError => ({ path, ...pick(source.locate(p)), code, message });
 
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    return { ok: false, source, errors: [at([], "schema.invalid_type", `the file must be a mapping of keys to values (apiVersion, kind, …), not ${Array.isArray(data) ? "a list" : "a single value"}`)] };
+    return {
+      ok: false,
+      source,
+      errors: [
+        at(
+          [],
+          "schema.invalid_type",
+          `the file must be a mapping of keys to values (apiVersion, kind, …), not ${Array.isArray(data) ? "a list" : "a single value"}`,
+        ),
+      ],
+    };
   }
   const kind = (data as Record<string, unknown>).kind;
   if (kind === undefined) {
-    return { ok: false, source, errors: [at([], "schema.invalid_value", `the file is missing the required key "kind": one of ${STACK_KINDS.map((k) => JSON.stringify(k)).join(", ")}`)] };
+    return {
+      ok: false,
+      source,
+      errors: [at([], "schema.invalid_value", `the file is missing the required key "kind": one of ${STACK_KINDS.map((k) => JSON.stringify(k)).join(", ")}`)],
+    };
   }
   if (kind !== "Platform" && kind !== "UserStack") {
-    return { ok: false, source, errors: [at(["kind"], "schema.invalid_value", `kind must be one of ${STACK_KINDS.map((k) => JSON.stringify(k)).join(", ")}, not ${JSON.stringify(kind)}`)] };
+    return {
+      ok: false,
+      source,
+      errors: [
+        at(["kind"], "schema.invalid_value", `kind must be one of ${STACK_KINDS.map((k) => JSON.stringify(k)).join(", ")}, not ${JSON.stringify(kind)}`),
+      ],
+    };
   }
 
   if (kind === "Platform") {
@@ -132,7 +152,11 @@ function userFileChecks(source: YamlSource, spec: UserStackSpec): PositionedErro
 
   const expected = stackNameOfPath(source.path);
   if (expected !== undefined && spec.name !== expected) {
-    at(["name"], "file.name-mismatch", `name must equal the file name: the stack in ${JSON.stringify(basename(source.path))} must be named ${JSON.stringify(expected)}, not ${JSON.stringify(spec.name)}`);
+    at(
+      ["name"],
+      "file.name-mismatch",
+      `name must equal the file name: the stack in ${JSON.stringify(basename(source.path))} must be named ${JSON.stringify(expected)}, not ${JSON.stringify(spec.name)}`,
+    );
   }
 
   const seenKeys = new Map<string, number>();
@@ -142,14 +166,24 @@ function userFileChecks(source: YamlSource, spec: UserStackSpec): PositionedErro
     const body = line.split(" ").slice(0, 2).join(" ");
     const first = seenKeys.get(body);
     if (first === undefined) seenKeys.set(body, i);
-    else at(["sshKeys", i], "file.ssh-key-duplicate", `sshKeys[${i}] is the same key as sshKeys[${first}] (line ${source.locate(["sshKeys", first]).line}); list each key once`);
+    else
+      at(
+        ["sshKeys", i],
+        "file.ssh-key-duplicate",
+        `sshKeys[${i}] is the same key as sshKeys[${first}] (line ${source.locate(["sshKeys", first]).line}); list each key once`,
+      );
   });
 
   const seenNames = new Map<string, number>();
   spec.instances.forEach((inst, i) => {
     const first = seenNames.get(inst.name);
     if (first === undefined) seenNames.set(inst.name, i);
-    else at(["instances", i, "name"], "file.instance-duplicate", `instances[${i}].name ${JSON.stringify(inst.name)} is already used by instances[${first}] (line ${source.locate(["instances", first, "name"]).line}); instance names must be unique within a stack`);
+    else
+      at(
+        ["instances", i, "name"],
+        "file.instance-duplicate",
+        `instances[${i}].name ${JSON.stringify(inst.name)} is already used by instances[${first}] (line ${source.locate(["instances", first, "name"]).line}); instance names must be unique within a stack`,
+      );
   });
   return errors;
 }

@@ -8,15 +8,67 @@ const names = ["platform.yaml", "alice.yaml", "bob.yaml", "carol.yaml"];
 const examples: StackFileInput[] = names.map((n) => ({ path: `stacks/${n}`, text: readFileSync(new URL(`../stacks/${n}`, import.meta.url), "utf8") }));
 
 // Fragments that matter to YAML and to the schema: indicators, anchors, tags, quotes, numbers, keys.
-const TOKENS = [":", ": ", "- ", "\n", "\n  ", "  ", "#", "&a ", "*a", "!!str ", "!x ", "'", '"', "[", "]", "{", "}", ",", "---\n", "...", "|", ">", "<<: ", "~", "null", "0", "-1", "1e9", "2001", "10.10.0.21", "yes", "\t", "\u0000", "\uFEFF", "é", "name: ", "vmid: ", "kind: Platform", "instances: "];
+const TOKENS = [
+  ":",
+  ": ",
+  "- ",
+  "\n",
+  "\n  ",
+  "  ",
+  "#",
+  "&a ",
+  "*a",
+  "!!str ",
+  "!x ",
+  "'",
+  '"',
+  "[",
+  "]",
+  "{",
+  "}",
+  ",",
+  "---\n",
+  "...",
+  "|",
+  ">",
+  "<<: ",
+  "~",
+  "null",
+  "0",
+  "-1",
+  "1e9",
+  "2001",
+  "10.10.0.21",
+  "yes",
+  "\t",
+  "\u0000",
+  "\uFEFF",
+  "é",
+  "name: ",
+  "vmid: ",
+  "kind: Platform",
+  "instances: ",
+];
 
 type Mutation = (text: string) => string;
 const at = (text: string, f: number) => Math.floor(f * (text.length + 1));
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(...TOKENS)).map(([f, tok]) => (t: string) => t.slice(0, at(t, f)) + tok + t.slice(at(t, f))),
-  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.string({ maxLength: 8 })).map(([f, s]) => (t: string) => t.slice(0, at(t, f)) + s + t.slice(at(t, f))),
-  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 40 })).map(([f, n]) => (t: string) => t.slice(0, at(t, f)) + t.slice(at(t, f) + n)),
+  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(...TOKENS)).map(
+    ([f, tok]) =>
+      (t: string) =>
+        t.slice(0, at(t, f)) + tok + t.slice(at(t, f)),
+  ),
+  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.string({ maxLength: 8 })).map(
+    ([f, s]) =>
+      (t: string) =>
+        t.slice(0, at(t, f)) + s + t.slice(at(t, f)),
+  ),
+  fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 40 })).map(
+    ([f, n]) =>
+      (t: string) =>
+        t.slice(0, at(t, f)) + t.slice(at(t, f) + n),
+  ),
   fc.tuple(fc.nat(), fc.nat()).map(([a, b]) => (t: string) => {
     const lines = t.split("\n");
     const i = a % lines.length;

@@ -41,7 +41,11 @@ export function issuesToErrors(source: YamlSource, schema: z.ZodType, issues: re
             continue;
           }
           const hint = suggest(k, allowed);
-          push([...path, k], `${fieldLabel(path)} has an unknown key ${JSON.stringify(k)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}; allowed keys are ${allowed.join(", ")}`, true);
+          push(
+            [...path, k],
+            `${fieldLabel(path)} has an unknown key ${JSON.stringify(k)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ""}; allowed keys are ${allowed.join(", ")}`,
+            true,
+          );
         }
         break;
       }
@@ -50,7 +54,11 @@ export function issuesToErrors(source: YamlSource, schema: z.ZodType, issues: re
         const options = schemasAt(schema, rel(path));
         const forms = unionForms(options);
         const branch = best === undefined ? undefined : options[issue.errors.findIndex((e) => e === best)];
-        if (best === undefined || branch === undefined || (forms && best.some((i) => i.path.length === 1 && isMissing(source, [...path, ...(i.path as (string | number)[])])))) {
+        if (
+          best === undefined ||
+          branch === undefined ||
+          (forms && best.some((i) => i.path.length === 1 && isMissing(source, [...path, ...(i.path as (string | number)[])])))
+        ) {
           push(path, `${fieldLabel(path)} must take one of these forms: ${forms ?? "see the schema"}`);
         } else {
           out.push(...issuesToErrors(source, branch, best, path));
@@ -88,7 +96,8 @@ function pickBranch(branches: readonly (readonly Issue[])[], base: DataPath, sou
   let bestScore = Infinity;
   for (const issues of branches) {
     const shape = issues.filter(
-      (i) => (i.code === "unrecognized_keys" && i.path.length === 0) || (i.path.length === 1 && isMissing(source, [...base, ...(i.path as (string | number)[])])),
+      (i) =>
+        (i.code === "unrecognized_keys" && i.path.length === 0) || (i.path.length === 1 && isMissing(source, [...base, ...(i.path as (string | number)[])])),
     ).length;
     const score = shape * 1000 + issues.length;
     if (score < bestScore) [best, bestScore] = [issues, score];
@@ -220,7 +229,13 @@ function unionForms(options: readonly z.ZodType[]): string | undefined {
   const forms = options
     .map((s) => defOf(s).shape)
     .filter((shape): shape is Record<string, z.ZodType> => shape !== undefined)
-    .map((shape) => `{${Object.entries(shape).filter(([, v]) => !v.safeParse(undefined).success).map(([k]) => k).join(", ")}}`);
+    .map(
+      (shape) =>
+        `{${Object.entries(shape)
+          .filter(([, v]) => !v.safeParse(undefined).success)
+          .map(([k]) => k)
+          .join(", ")}}`,
+    );
   return forms.length > 1 ? forms.join(" or ") : undefined;
 }
 

@@ -12,7 +12,8 @@ const REPO = resolve(import.meta.dirname, "..");
 const ALICE = { name: "Alice Martin", email: "alice@example.com" };
 let dir: string;
 let store: SpecStore;
-const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.name=seed", "-c", "user.email=seed@example.invalid", ...args], { encoding: "utf8" });
+const git = (...args: string[]) =>
+  execFileSync("git", ["-C", dir, "-c", "user.name=seed", "-c", "user.email=seed@example.invalid", ...args], { encoding: "utf8" });
 const read = (name: string) => readFileSync(join(dir, `${name}.yaml`), "utf8");
 
 beforeEach(() => {
@@ -26,7 +27,10 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function refusal(p: Promise<unknown>): Promise<ProxstackError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(err instanceof ProxstackError)) throw new Error(`expected a ProxstackError, got ${String(err)}`);
   return err;
 }
@@ -63,7 +67,9 @@ describe("spec store", () => {
   });
 
   it("cross-file invariants: a VMID another stack holds answers 409 already-taken, without naming the other stack", async () => {
-    const err = await refusal(store.edit("alice", ALICE, "steal", (text) => addInstance(text, { name: "x", template: "debian-12", plan: "small", vmid: 2003 })));
+    const err = await refusal(
+      store.edit("alice", ALICE, "steal", (text) => addInstance(text, { name: "x", template: "debian-12", plan: "small", vmid: 2003 })),
+    );
     expect(err.code).toBe("already-taken");
     expect(err.status).toBe(409);
     expect(err.message).toBe("vmid 2003 is already taken by another stack; choose another");
@@ -98,10 +104,12 @@ describe("spec store", () => {
 
   it("a file that keeps changing gives up with 409 conflict, leaving the other writer's text", async () => {
     let n = 0;
-    const err = await refusal(store.edit("alice", ALICE, "x", (text) => {
-      writeFileSync(join(dir, "alice.yaml"), `${text}# other writer ${n++}\n`);
-      return setPower(text, "web", "stopped");
-    }));
+    const err = await refusal(
+      store.edit("alice", ALICE, "x", (text) => {
+        writeFileSync(join(dir, "alice.yaml"), `${text}# other writer ${n++}\n`);
+        return setPower(text, "web", "stopped");
+      }),
+    );
     expect(err.code).toBe("conflict");
     expect(err.status).toBe(409);
     expect(read("alice")).toMatch(/# other writer 4\n$/);

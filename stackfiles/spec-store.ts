@@ -81,7 +81,8 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
   let platformCache: { mtimeMs: number; size: number; spec: PlatformSpec } | undefined;
 
   const pathOf = (stack: string) => {
-    if (!DNS_LABEL.test(stack) || stack === "platform") throw new ProxstackError("stack-name-invalid", `${JSON.stringify(stack)} is not a stack name`, { kind: "stall", status: 400 });
+    if (!DNS_LABEL.test(stack) || stack === "platform")
+      throw new ProxstackError("stack-name-invalid", `${JSON.stringify(stack)} is not a stack name`, { kind: "stall", status: 400 });
     return join(dir, `${stack}.yaml`);
   };
 
@@ -102,7 +103,10 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
     const platformPath = join(dir, "platform.yaml");
     const platformText = await readFile(platformPath).catch(() => undefined);
     if (!platformText) return parseUser(stack, path, text);
-    const report = readValidator.validate([{ path: platformPath, text: platformText }, { path, text }]);
+    const report = readValidator.validate([
+      { path: platformPath, text: platformText },
+      { path, text },
+    ]);
     const errors = report.files.find((f) => f.path === path)?.errors ?? [];
     const spec = report.users.find((u) => u.path === path)?.spec;
     return { stack, path, text, spec: errors.length === 0 ? spec : undefined, errors };
@@ -115,7 +119,10 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
     const text = st ? await readFile(path) : undefined;
     const parsed = text ? parseStackFile(path, text) : undefined;
     if (!parsed?.ok || parsed.kind !== "Platform") {
-      throw new ProxstackError("platform-invalid", "the platform file stacks/platform.yaml is missing or invalid; run `proxstack validate`", { kind: "stall", status: 503 });
+      throw new ProxstackError("platform-invalid", "the platform file stacks/platform.yaml is missing or invalid; run `proxstack validate`", {
+        kind: "stall",
+        status: 503,
+      });
     }
     platformCache = { mtimeMs: st?.mtimeMs ?? 0, size: st?.size ?? 0, spec: parsed.spec };
     return parsed.spec;
@@ -167,7 +174,11 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
     } catch (err) {
       if (before === undefined) await rm(path, { force: true });
       else await replaceIfUnchanged(path, next, before);
-      throw new ProxstackError("commit-failed", `could not commit ${basename(path)}: ${String((err as { stderr?: string }).stderr ?? err).trim()}`, { kind: "retry", status: 500, cause: err });
+      throw new ProxstackError("commit-failed", `could not commit ${basename(path)}: ${String((err as { stderr?: string }).stderr ?? err).trim()}`, {
+        kind: "retry",
+        status: 500,
+        cause: err,
+      });
     }
     return true;
   }
@@ -234,12 +245,19 @@ function invalid(errors: readonly PositionedError[]): ProxstackError {
   if (first && QUOTA_CODE.test(first.code)) return new ProxstackError("quota-exceeded", message, { kind: "stall", status: 409, ...detail });
   const conflict = errors.find((e) => CONFLICT_CODE.test(e.code));
   // Another stack holds it: say so without naming the other file or its owner.
-  if (conflict) return new ProxstackError("already-taken", `${conflict.message.replace(/ is also claimed by .*$/, "")} is already taken by another stack; choose another`, { kind: "stall", status: 409 });
+  if (conflict)
+    return new ProxstackError("already-taken", `${conflict.message.replace(/ is also claimed by .*$/, "")} is already taken by another stack; choose another`, {
+      kind: "stall",
+      status: 409,
+    });
   return new ProxstackError("invalid-spec", message, { kind: "stall", status: 422, ...detail });
 }
 
 async function exists(p: string): Promise<boolean> {
-  return access(p).then(() => true, () => false);
+  return access(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Atomic replace, only while the file still holds `expected` (re-read just before the rename). */

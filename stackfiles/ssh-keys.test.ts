@@ -29,7 +29,10 @@ function keygen(type: string, bits?: number): string {
   return readFileSync(`${file}.pub`, "utf8").trim();
 }
 
-const skip = skipUnless(hasKeygen ? { ok: true } : { ok: false, why: "ssh-keygen is missing (Debian package openssh-client)" }, "stackfiles/ssh-keys real keys");
+const skip = skipUnless(
+  hasKeygen ? { ok: true } : { ok: false, why: "ssh-keygen is missing (Debian package openssh-client)" },
+  "stackfiles/ssh-keys real keys",
+);
 
 describe.skipIf(skip)("keys made by ssh-keygen", () => {
   it.each([
@@ -76,7 +79,8 @@ describe("schema pattern for key lines", () => {
 });
 
 describe("the ssh-ed25519 shortcut", () => {
-  const blob = (key: Buffer, prefix = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32])])) => Buffer.concat([prefix, key]).toString("base64");
+  const blob = (key: Buffer, prefix = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32])])) =>
+    Buffer.concat([prefix, key]).toString("base64");
 
   it("accepts exactly what ssh2 accepts: random keys, wrong lengths, wrong prefixes, trailing bytes", () => {
     fc.assert(

@@ -76,7 +76,10 @@ describe("validateStackSet", () => {
   });
 
   it("lets a file that is not even YAML keep its VMID and address, found by scanning its text", () => {
-    const broken = { path: "stacks/alice.yaml", text: ALICE.text.replace("    template: debian-12\n    plan: medium", "    template: [debian-12\n    plan: medium") };
+    const broken = {
+      path: "stacks/alice.yaml",
+      text: ALICE.text.replace("    template: debian-12\n    plan: medium", "    template: [debian-12\n    plan: medium"),
+    };
     const aaron = user("aaron", ["vmid: 2001", "ip: 10.10.0.22"]);
     const out = lines([PLATFORM, broken, aaron]).filter((l) => l.startsWith("stacks/aaron.yaml"));
     expect(out).toEqual([
@@ -119,7 +122,13 @@ describe("validateStackSet", () => {
   });
 
   it.each([
-    ["template", ["x"], "template: debian-12", "template: fedora", 'instances[0].template "fedora" is not in the platform\'s catalog; choose one of debian-12, ubuntu-24'],
+    [
+      "template",
+      ["x"],
+      "template: debian-12",
+      "template: fedora",
+      'instances[0].template "fedora" is not in the platform\'s catalog; choose one of debian-12, ubuntu-24',
+    ],
     ["plan", ["x"], "plan: small", "plan: huge", 'instances[0].plan "huge" is not in the platform\'s catalog; choose one of small, medium, large'],
   ])("refuses an unknown %s", (_, __, from, to, message) => {
     const f = { path: "stacks/carol.yaml", text: CAROL.text.replace(from, to) };
@@ -193,8 +202,14 @@ describe("createStackSetValidator", () => {
 
   it("compares bytes, not buffer identity", () => {
     const v = createStackSetValidator();
-    const a = v.validate([{ path: CAROL.path, text: Buffer.from(CAROL.text) }, { path: PLATFORM.path, text: Buffer.from(PLATFORM.text) }]);
-    const b = v.validate([{ path: CAROL.path, text: Buffer.from(CAROL.text) }, { path: PLATFORM.path, text: Buffer.from(PLATFORM.text) }]);
+    const a = v.validate([
+      { path: CAROL.path, text: Buffer.from(CAROL.text) },
+      { path: PLATFORM.path, text: Buffer.from(PLATFORM.text) },
+    ]);
+    const b = v.validate([
+      { path: CAROL.path, text: Buffer.from(CAROL.text) },
+      { path: PLATFORM.path, text: Buffer.from(PLATFORM.text) },
+    ]);
     expect(b.users[0]?.spec).toBe(a.users[0]?.spec);
   });
 });
@@ -271,4 +286,3 @@ describe("createStackSetValidator with a claim holder (the engine's view)", () =
     expect(validator().validate([PLATFORM, ALICE, aaron], { holder: () => undefined })).toEqual(validateStackSet([PLATFORM, ALICE, aaron]));
   });
 });
-

@@ -109,12 +109,17 @@ export function createStackSetValidator(opts: ParseOptions = {}): StackSetValida
   return {
     validate(files, ctx = {}) {
       const next = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
-      const report = checkSet(files, (f) => {
-        const hit = cache.get(f.path);
-        const result = hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
-        next.set(f.path, { text: f.text, result });
-        return result;
-      }, ctx, derive);
+      const report = checkSet(
+        files,
+        (f) => {
+          const hit = cache.get(f.path);
+          const result = hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
+          next.set(f.path, { text: f.text, result });
+          return result;
+        },
+        ctx,
+        derive,
+      );
       cache = next;
       return report;
     },
@@ -146,7 +151,12 @@ function deriveFile(input: StackFileInput, result: ParsedStackFile, platform: Ch
   return { errors, claims: [] };
 }
 
-function checkSet(files: readonly StackFileInput[], parseOne: (f: StackFileInput) => ParsedStackFile, ctx: SetContext = {}, derive: Derive = deriveFile): StackSetReport {
+function checkSet(
+  files: readonly StackFileInput[],
+  parseOne: (f: StackFileInput) => ParsedStackFile,
+  ctx: SetContext = {},
+  derive: Derive = deriveFile,
+): StackSetReport {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parsed = sorted.map((f) => ({ path: f.path, input: f, result: parseOne(f) }));
   const errors = new Map<string, PositionedError[]>(sorted.map((f) => [f.path, []]));
@@ -226,7 +236,12 @@ function choosePlatform(parsed: readonly { path: string; result: ParsedStackFile
   }
   for (const extra of platforms.slice(1)) {
     const at = extra.result.ok || extra.result.source ? locate(extra.result, ["kind"]) : { line: 1, col: 1 };
-    add({ path: extra.path, ...at, code: "set.platform-duplicate", message: `a second Platform file; the platform is already defined in ${first.path} and an installation has exactly one` });
+    add({
+      path: extra.path,
+      ...at,
+      code: "set.platform-duplicate",
+      message: `a second Platform file; the platform is already defined in ${first.path} and an installation has exactly one`,
+    });
   }
   if (!first.result.ok || first.result.kind !== "Platform") return { path: first.path, why: `the platform file ${first.path} has errors` };
   return { spec: first.result.spec, path: first.path, why: "" };
@@ -259,35 +274,64 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     const here = (k: string | number, ...rest: (string | number)[]): DataPath => ["instances", i, k, ...rest];
     const label = `instances[${i}]`;
     if (!templates.includes(inst.template)) {
-      at(here("template"), "set.template-unknown", `${label}.template ${JSON.stringify(inst.template)} is not in the platform's catalog; choose one of ${templates.join(", ")}`);
+      at(
+        here("template"),
+        "set.template-unknown",
+        `${label}.template ${JSON.stringify(inst.template)} is not in the platform's catalog; choose one of ${templates.join(", ")}`,
+      );
     }
     const plan = platform.plans[inst.plan];
-    if (!plan) at(here("plan"), "set.plan-unknown", `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`);
+    if (!plan)
+      at(here("plan"), "set.plan-unknown", `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`);
     const tpl = platform.templates[inst.template];
     if (plan && tpl && "clone" in tpl && tpl.clone.diskGiB !== undefined && tpl.clone.diskGiB > plan.diskGiB) {
-      at(here("plan"), "set.template-disk-too-big", `${label}.plan ${JSON.stringify(inst.plan)} has a ${plan.diskGiB} GiB disk, smaller than template ${JSON.stringify(inst.template)} (${tpl.clone.diskGiB} GiB); a clone cannot shrink, so choose a plan with at least ${tpl.clone.diskGiB} GiB`);
+      at(
+        here("plan"),
+        "set.template-disk-too-big",
+        `${label}.plan ${JSON.stringify(inst.plan)} has a ${plan.diskGiB} GiB disk, smaller than template ${JSON.stringify(inst.template)} (${tpl.clone.diskGiB} GiB); a clone cannot shrink, so choose a plan with at least ${tpl.clone.diskGiB} GiB`,
+      );
     }
 
     const host = `${spec.name}-${inst.name}`;
     if (host.length > MAX_DNS_LABEL) {
-      at(here("name"), "set.hostname-too-long", `${label}.name makes the container hostname ${JSON.stringify(host)} ${host.length} characters long; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the instance name`);
+      at(
+        here("name"),
+        "set.hostname-too-long",
+        `${label}.name makes the container hostname ${JSON.stringify(host)} ${host.length} characters long; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the instance name`,
+      );
     }
     inst.domains.forEach((d, j) => {
       const first = `${host}-${d.subdomain}`;
       const fqdn = `${first}.${platform.baseDomain}`;
       if (first.length > MAX_DNS_LABEL) {
-        at(here("domains", j, "subdomain"), "set.hostname-too-long", `${label}.domains[${j}].subdomain makes the hostname ${fqdn} start with a label of ${first.length} characters; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the subdomain or instance name`);
+        at(
+          here("domains", j, "subdomain"),
+          "set.hostname-too-long",
+          `${label}.domains[${j}].subdomain makes the hostname ${fqdn} start with a label of ${first.length} characters; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the subdomain or instance name`,
+        );
       } else if (fqdn.length > MAX_DNS_NAME) {
-        at(here("domains", j, "subdomain"), "set.hostname-too-long", `${label}.domains[${j}].subdomain makes the hostname ${fqdn.length} characters long; a domain name has at most ${MAX_DNS_NAME}`);
+        at(
+          here("domains", j, "subdomain"),
+          "set.hostname-too-long",
+          `${label}.domains[${j}].subdomain makes the hostname ${fqdn.length} characters long; a domain name has at most ${MAX_DNS_NAME}`,
+        );
       } else if (operatorRoutes.has(fqdn.toLowerCase())) {
-        at(here("domains", j, "subdomain"), "set.hostname-reserved", `${label}.domains[${j}].subdomain makes the hostname ${fqdn}, an operator route of the platform (cloudflare.extraIngress); choose another subdomain`);
+        at(
+          here("domains", j, "subdomain"),
+          "set.hostname-reserved",
+          `${label}.domains[${j}].subdomain makes the hostname ${fqdn}, an operator route of the platform (cloudflare.extraIngress); choose another subdomain`,
+        );
       }
     });
 
     if (inst.vmid !== undefined) {
       // Template VMIDs lie outside the range (a platform rule), so in range means not a template.
       if (inst.vmid < from || inst.vmid > to) {
-        at(here("vmid"), "set.vmid-out-of-range", `${label}.vmid ${inst.vmid} is outside the platform's VMID range ${from}–${to}; leave vmid out to have one allocated`);
+        at(
+          here("vmid"),
+          "set.vmid-out-of-range",
+          `${label}.vmid ${inst.vmid} is outside the platform's VMID range ${from}–${to}; leave vmid out to have one allocated`,
+        );
       }
     }
     if (inst.ip !== undefined) {
@@ -310,17 +354,26 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     // Quotas: the error points at the first instance (or domain) that goes over, the line a diff adds.
     if (i === q.instances) at(["instances", i], "set.quota-instances", `${label} is one instance too many: the quota is ${q.instances} instances per user`);
     if (plan) {
-      for (const [k, unit] of [["cores", "cores"], ["memoryMiB", "MiB of memory"], ["diskGiB", "GiB of disk"]] as const) {
+      for (const [k, unit] of [
+        ["cores", "cores"],
+        ["memoryMiB", "MiB of memory"],
+        ["diskGiB", "GiB of disk"],
+      ] as const) {
         const before = used[k];
         used[k] += plan[k];
         if (before <= q[k] && used[k] > q[k]) {
-          at(here("plan"), `set.quota-${k}`, `${label}.plan ${JSON.stringify(inst.plan)} brings this stack to ${used[k]} ${unit}; the quota is ${q[k]} per user`);
+          at(
+            here("plan"),
+            `set.quota-${k}`,
+            `${label}.plan ${JSON.stringify(inst.plan)} brings this stack to ${used[k]} ${unit}; the quota is ${q[k]} per user`,
+          );
         }
       }
     }
     inst.domains.forEach((_, j) => {
       used.domains++;
-      if (used.domains === q.domains + 1) at(here("domains", j), "set.quota-domains", `${label}.domains[${j}] is one domain too many: the quota is ${q.domains} domains per user`);
+      if (used.domains === q.domains + 1)
+        at(here("domains", j), "set.quota-domains", `${label}.domains[${j}] is one domain too many: the quota is ${q.domains} domains per user`);
     });
   });
 }
@@ -436,7 +489,13 @@ function reportConflicts(claims: readonly Claim[], baseDomain: string | undefine
       for (const c of group) {
         if (stackOfClaim(c) === held) continue;
         const at = c.locate();
-        add({ path: c.path, line: at.line, col: at.col, code: `set.${c.what}-conflict`, message: `${c.what} ${shown} is already held by stack ${held}; ${CONFLICT_RULE[c.what]}` });
+        add({
+          path: c.path,
+          line: at.line,
+          col: at.col,
+          code: `set.${c.what}-conflict`,
+          message: `${c.what} ${shown} is already held by stack ${held}; ${CONFLICT_RULE[c.what]}`,
+        });
       }
       // Within the holder's own file the value is still claimed once at most.
       disputed = group.filter((c) => stackOfClaim(c) === held);
@@ -453,6 +512,12 @@ function mutualBlame(group: readonly Claim[], shown: string, add: (e: Positioned
   group.forEach((c, i) => {
     const others = group.map((_, j) => j).filter((j) => j !== i);
     const list = others.slice(0, 3).map(where).join(", ") + (others.length > 3 ? ` and ${others.length - 3} more` : "");
-    add({ path: c.path, line: at[i]?.line ?? 1, col: at[i]?.col ?? 1, code: `set.${c.what.replace(" ", "-")}-conflict`, message: `${c.what} ${shown} is also claimed by ${list}; ${CONFLICT_RULE[c.what]}` });
+    add({
+      path: c.path,
+      line: at[i]?.line ?? 1,
+      col: at[i]?.col ?? 1,
+      code: `set.${c.what.replace(" ", "-")}-conflict`,
+      message: `${c.what} ${shown} is also claimed by ${list}; ${CONFLICT_RULE[c.what]}`,
+    });
   });
 }

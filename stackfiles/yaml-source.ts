@@ -43,7 +43,11 @@ export type ReadResult = { ok: true; source: YamlSource } | { ok: false; errors:
  * The checks before any YAML parsing: size, UTF-8 (bytes only; strings are taken as decoded), a
  * leading BOM dropped, bracket nesting bounded. Never throws.
  */
-export function decodeStackText(path: string, content: string | Uint8Array, opts: ReadOptions = {}): { ok: true; text: string } | { ok: false; errors: PositionedError[] } {
+export function decodeStackText(
+  path: string,
+  content: string | Uint8Array,
+  opts: ReadOptions = {},
+): { ok: true; text: string } | { ok: false; errors: PositionedError[] } {
   const maxBytes = opts.maxBytes ?? MAX_STACK_FILE_BYTES;
   const fail = (line: number, col: number, code: string, message: string): { ok: false; errors: PositionedError[] } => ({
     ok: false,
@@ -61,7 +65,12 @@ export function decodeStackText(path: string, content: string | Uint8Array, opts
     if (bad !== -1) {
       const before = new TextDecoder().decode(content.subarray(0, bad));
       const { line, col } = lineCol(before, before.length);
-      return fail(line, col, "yaml.not-utf8", `the file is not valid UTF-8 (byte 0x${content[bad]?.toString(16).padStart(2, "0")} at offset ${bad}); save it as UTF-8`);
+      return fail(
+        line,
+        col,
+        "yaml.not-utf8",
+        `the file is not valid UTF-8 (byte 0x${content[bad]?.toString(16).padStart(2, "0")} at offset ${bad}); save it as UTF-8`,
+      );
     }
     text = new TextDecoder().decode(content);
   }
@@ -138,7 +147,12 @@ export function readYaml(path: string, content: string | Uint8Array, opts: ReadO
     const at = firstAliasOffset(doc);
     const { line, col } = at === undefined ? { line: 1, col: 1 } : pos(at);
     if (err instanceof ReferenceError && /alias/i.test(err.message)) {
-      return fail(line, col, "yaml.alias-limit", `aliases expand too much (more than ${opts.maxAliasCount ?? MAX_ALIAS_COUNT} expansions); write the values out instead of nesting aliases`);
+      return fail(
+        line,
+        col,
+        "yaml.alias-limit",
+        `aliases expand too much (more than ${opts.maxAliasCount ?? MAX_ALIAS_COUNT} expansions); write the values out instead of nesting aliases`,
+      );
     }
     return fail(line, col, "yaml.unreadable", `the file could not be read as YAML (${err instanceof Error ? err.message : String(err)})`);
   }

@@ -70,15 +70,26 @@ describe("proxstack check", () => {
 
   it("a clean change by its owner passes and says what happens: created, hostnames, points before → after", async () => {
     reset();
-    fx.write(clone, "alice.yaml", alice.trimEnd() + "\n  - name: extra\n    template: debian-12\n    plan: small\n    domains:\n      - { subdomain: shop, port: 80 }\n");
+    fx.write(
+      clone,
+      "alice.yaml",
+      alice.trimEnd() + "\n  - name: extra\n    template: debian-12\n    plan: small\n    domains:\n      - { subdomain: shop, port: 80 }\n",
+    );
     const { code, report } = await checkJson("--author", "alice@example.com");
     expect(code).toBe(0);
     expect(report.ok).toBe(true);
     expect(report.changedFiles).toEqual([{ path: "stacks/alice.yaml", status: "modified" }]);
     expect(report.stacks).toEqual([
       {
-        stack: "alice", path: "stacks/alice.yaml", status: "modified", applicable: true,
-        created: ["extra"], changed: [], replaced: [], destroyed: [], settings: [],
+        stack: "alice",
+        path: "stacks/alice.yaml",
+        status: "modified",
+        applicable: true,
+        created: ["extra"],
+        changed: [],
+        replaced: [],
+        destroyed: [],
+        settings: [],
         hostnames: { added: ["alice-extra-shop.example.com"], removed: [] },
         pointsPerDay: { before: 98, after: 122 },
       },
@@ -111,7 +122,9 @@ describe("proxstack check", () => {
     const { code, report } = await checkJson();
     expect(code).toBe(1);
     expect(report.replacements).toBe(1);
-    expect(report.stacks[0]?.replaced).toEqual([{ instance: "dev", reasons: ["changing template ubuntu-24 → debian-12 reinstalls dev: its disk is destroyed"] }]);
+    expect(report.stacks[0]?.replaced).toEqual([
+      { instance: "dev", reasons: ["changing template ubuntu-24 → debian-12 reinstalls dev: its disk is destroyed"] },
+    ]);
     expect(report.failures).toEqual(["1 container replaced (disk lost); allow with --allow-replace"]);
     expect((await checkJson("--allow-replace")).code).toBe(0);
   });
@@ -123,7 +136,9 @@ describe("proxstack check", () => {
     const { code, report } = await checkJson();
     expect(code).toBe(1);
     expect(report.stacks[0]).toMatchObject({
-      created: [], replaced: [], changed: [{ instance: "web", fields: ["plan"] }],
+      created: [],
+      replaced: [],
+      changed: [{ instance: "web", fields: ["plan"] }],
       destroyed: [{ instance: "dev", reasons: ["removing instance dev destroys its container (VMID 2002) and its disk"] }],
       pointsPerDay: { before: 98, after: 242 },
     });
@@ -133,7 +148,12 @@ describe("proxstack check", () => {
     fx.git(clone, ["rm", "-q", "stacks/bob.yaml"]);
     const gone = await checkJson("--allow-replace");
     expect(gone.code).toBe(1);
-    expect(gone.report.stacks[0]).toMatchObject({ stack: "bob", status: "deleted", destroyed: [{ instance: "app" }], pointsPerDay: { before: 24, after: null } });
+    expect(gone.report.stacks[0]).toMatchObject({
+      stack: "bob",
+      status: "deleted",
+      destroyed: [{ instance: "app" }],
+      pointsPerDay: { before: 24, after: null },
+    });
   });
 
   it("a platform change looks at every user stack: a smaller plan disk replaces the allocated containers on it, a price change reprices", async () => {
@@ -143,11 +163,19 @@ describe("proxstack check", () => {
     const { code, report } = await checkJson("--author", "ops@example.com");
     expect(code).toBe(1);
     expect(report.platformChanged).toBe(true);
-    expect(report.stacks.map((s) => ({ stack: s.stack, status: s.status, replaced: s.replaced.map((r) => r.instance), changed: s.changed, points: s.pointsPerDay }))).toEqual([
+    expect(
+      report.stacks.map((s) => ({ stack: s.stack, status: s.status, replaced: s.replaced.map((r) => r.instance), changed: s.changed, points: s.pointsPerDay })),
+    ).toEqual([
       { stack: "alice", status: "platform-changed", replaced: ["dev"], changed: [], points: { before: 98, after: 104 } },
       { stack: "bob", status: "platform-changed", replaced: ["app"], changed: [], points: { before: 24, after: 30 } },
       // carol's lab was never allocated, so never created: nothing to replace, only the price moves.
-      { stack: "carol", status: "platform-changed", replaced: [], changed: [{ instance: "lab", fields: ["platform.plans.small"] }], points: { before: 24, after: 30 } },
+      {
+        stack: "carol",
+        status: "platform-changed",
+        replaced: [],
+        changed: [{ instance: "lab", fields: ["platform.plans.small"] }],
+        points: { before: 24, after: 30 },
+      },
     ]);
     expect(report.stacks[1]?.replaced[0]?.reasons).toEqual(["shrinking the disk of app from 8 to 6 GiB recreates it (disks only grow in place)"]);
     expect((await checkJson("--author", "alice@example.com")).report.ownership.errors.map((e) => e.path)).toEqual(["stacks/platform.yaml"]);
@@ -159,8 +187,14 @@ describe("proxstack check", () => {
     fx.write(clone, "bob.yaml", bob.replace("- { subdomain: app, port: 3000 }", "- { subdomain: app, port: 3000 }\n      - { subdomain: api-v2, port: 8080 }"));
     fx.commit(clone, "bob: api-v2", "bob@example.com");
     const bobBase = fx.git(clone, ["rev-parse", "HEAD"]);
-    const dave = bob.replace("name: bob", "name: bob-app").replace("bob@example.com", "dave@example.com").replace("linuxUser: bob", "linuxUser: dave")
-      .replace(/instances:[\s\S]*$/, "instances:\n  - name: api\n    template: debian-12\n    plan: small\n    domains:\n      - { subdomain: v2, port: 80 }\n");
+    const dave = bob
+      .replace("name: bob", "name: bob-app")
+      .replace("bob@example.com", "dave@example.com")
+      .replace("linuxUser: bob", "linuxUser: dave")
+      .replace(
+        /instances:[\s\S]*$/,
+        "instances:\n  - name: api\n    template: debian-12\n    plan: small\n    domains:\n      - { subdomain: v2, port: 80 }\n",
+      );
     fx.write(clone, "bob-app.yaml", dave);
     const r = await check("--base", bobBase, "--dir", "stacks", "--json", "--author", "dave@example.com");
     const report = JSON.parse(r.stdout) as CheckReport;
@@ -180,7 +214,13 @@ describe("proxstack check", () => {
     const byAlice = await checkJson("--author", "alice@example.com");
     expect(byAlice.code).toBe(1);
     expect(byAlice.report.ownership.errors).toEqual([
-      { path: "stacks/bob.yaml", line: 1, col: 1, code: "owners.not-allowed", message: "alice@example.com may not change this file: only its owner bob@example.com or ops@example.com (OWNERS) may" },
+      {
+        path: "stacks/bob.yaml",
+        line: 1,
+        col: 1,
+        code: "owners.not-allowed",
+        message: "alice@example.com may not change this file: only its owner bob@example.com or ops@example.com (OWNERS) may",
+      },
     ]);
     expect((await checkJson("--author", "BOB@example.com")).code).toBe(0);
     expect((await checkJson("--author", "ops@example.com")).code).toBe(0);
@@ -191,7 +231,9 @@ describe("proxstack check", () => {
     expect(granted.report.ownership.errors.map((e) => e.path)).toEqual(["stacks/OWNERS", "stacks/bob.yaml"]);
     fx.write(clone, "OWNERS", "*  not-an-email\n");
     const bad = await checkJson("--author", "ops@example.com");
-    expect(bad.report.violations).toEqual([{ path: "stacks/OWNERS", line: 1, col: 4, code: "owners.rule", message: "\"not-an-email\" is not an e-mail address; OWNERS lists owners by e-mail" }]);
+    expect(bad.report.violations).toEqual([
+      { path: "stacks/OWNERS", line: 1, col: 4, code: "owners.rule", message: '"not-an-email" is not an e-mail address; OWNERS lists owners by e-mail' },
+    ]);
   });
 
   it("works from the repository's top directory and from inside the stacks directory alike", async () => {

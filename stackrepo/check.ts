@@ -111,16 +111,25 @@ export function checkChange(before: StackTree, after: StackTree, labels: { base:
   const invalidAfter = new Set(afterSet.files.filter((f) => !f.valid).map((f) => f.path));
   const stacks = describeStacks(before, after, changedFiles, { platformBefore, platformAfter, platformChanged, invalidAfter, shown });
 
-  const ownership = opts.author === undefined
-    ? { checked: false, errors: [] }
-    : { checked: true, author: opts.author, errors: ownershipErrors(opts.author, ownedChanges(before, after, changedFiles, shown), ownersFile(before, shown)) };
+  const ownership =
+    opts.author === undefined
+      ? { checked: false, errors: [] }
+      : {
+          checked: true,
+          author: opts.author,
+          errors: ownershipErrors(opts.author, ownedChanges(before, after, changedFiles, shown), ownersFile(before, shown)),
+        };
 
   const replacements = stacks.reduce((n, s) => n + s.replaced.length, 0);
   const destroys = stacks.reduce((n, s) => n + s.destroyed.length, 0);
   const failures: string[] = [];
   if (violations.length > 0) failures.push(`${violations.length} validation error${violations.length === 1 ? "" : "s"}`);
-  if (ownership.errors.length > 0) failures.push(`${ownership.errors.length} file${ownership.errors.length === 1 ? "" : "s"} changed by someone who does not own ${ownership.errors.length === 1 ? "it" : "them"}`);
-  if (replacements > 0 && !opts.allowReplace) failures.push(`${replacements} container${replacements === 1 ? "" : "s"} replaced (disk lost); allow with --allow-replace`);
+  if (ownership.errors.length > 0)
+    failures.push(
+      `${ownership.errors.length} file${ownership.errors.length === 1 ? "" : "s"} changed by someone who does not own ${ownership.errors.length === 1 ? "it" : "them"}`,
+    );
+  if (replacements > 0 && !opts.allowReplace)
+    failures.push(`${replacements} container${replacements === 1 ? "" : "s"} replaced (disk lost); allow with --allow-replace`);
   if (destroys > 0 && !opts.allowDestroy) failures.push(`${destroys} container${destroys === 1 ? "" : "s"} destroyed; allow with --allow-destroy`);
 
   return {
@@ -240,13 +249,25 @@ function describeStacks(before: StackTree, after: StackTree, changed: readonly N
 }
 
 function describeStack(
-  stack: string, path: string, status: StackChange["status"],
-  b: UserStackSpec | undefined, a: UserStackSpec | undefined, applicable: boolean, ctx: StackContext,
+  stack: string,
+  path: string,
+  status: StackChange["status"],
+  b: UserStackSpec | undefined,
+  a: UserStackSpec | undefined,
+  applicable: boolean,
+  ctx: StackContext,
 ): StackChange {
   const { platformBefore: pb, platformAfter: pa } = ctx;
   const result: StackChange = {
-    stack, path, status, applicable,
-    created: [], changed: [], replaced: [], destroyed: [], settings: [],
+    stack,
+    path,
+    status,
+    applicable,
+    created: [],
+    changed: [],
+    replaced: [],
+    destroyed: [],
+    settings: [],
     hostnames: { added: [], removed: [] },
     pointsPerDay: { before: b && pb ? pointsOf(b, pb) : null, after: a && pa ? pointsOf(a, pa) : null },
   };
@@ -255,7 +276,10 @@ function describeStack(
   const afterInstances = a?.instances ?? [];
 
   if (a === undefined) {
-    result.destroyed = beforeInstances.map((i) => ({ instance: i.name, reasons: [`the stack file is removed: the engine destroys container ${i.name}${i.vmid === undefined ? "" : ` (VMID ${i.vmid})`} and its disk`] }));
+    result.destroyed = beforeInstances.map((i) => ({
+      instance: i.name,
+      reasons: [`the stack file is removed: the engine destroys container ${i.name}${i.vmid === undefined ? "" : ` (VMID ${i.vmid})`} and its disk`],
+    }));
   } else if (b !== undefined && pa !== undefined) {
     const risks = replacementRisks(b, a, pa, pb ?? pa);
     const group = (kind: "replace" | "destroy") => {
@@ -287,8 +311,10 @@ function describeStack(
 }
 
 function hasEffect(c: StackChange): boolean {
-  return c.created.length + c.changed.length + c.replaced.length + c.destroyed.length + c.hostnames.added.length + c.hostnames.removed.length > 0
-    || c.pointsPerDay.before !== c.pointsPerDay.after;
+  return (
+    c.created.length + c.changed.length + c.replaced.length + c.destroyed.length + c.hostnames.added.length + c.hostnames.removed.length > 0 ||
+    c.pointsPerDay.before !== c.pointsPerDay.after
+  );
 }
 
 function changedFields(old: Instance, next: Instance, pb: PlatformSpec | undefined, pa: PlatformSpec | undefined): string[] {

@@ -8,8 +8,21 @@ import { parse } from "yaml";
 import { REPORT_MARKER } from "./report-markdown.js";
 import { CHECKOUT, createGitFixture } from "./testing/git-fixture.js";
 
-interface Step { name?: string; id?: string; run?: string; uses?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string> }
-interface Workflow { on: { pull_request: { paths: string[] } }; permissions: Record<string, string>; env: Record<string, string>; jobs: { check: { steps: Step[] } } }
+interface Step {
+  name?: string;
+  id?: string;
+  run?: string;
+  uses?: string;
+  if?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Workflow {
+  on: { pull_request: { paths: string[] } };
+  permissions: Record<string, string>;
+  env: Record<string, string>;
+  jobs: { check: { steps: Step[] } };
+}
 
 const file = join(CHECKOUT, "examples/github-actions/stacks-check.yml");
 const workflow = parse(readFileSync(file, "utf8"), { strict: true, uniqueKeys: true }) as Workflow;
@@ -55,7 +68,15 @@ describe("examples/github-actions/stacks-check.yml", () => {
       writeFileSync(out, "");
       execFileSync("bash", ["-e", "-c", run], {
         cwd: fx.root,
-        env: { ...process.env, GITHUB_OUTPUT: out, BASE_SHA: base, HEAD_SHA: fx.git(repo, ["rev-parse", "HEAD"]), PROXSTACK_TOOL: CHECKOUT, STACKS_DIR: workflow.env.STACKS_DIR, LOG_LEVEL: "silent" },
+        env: {
+          ...process.env,
+          GITHUB_OUTPUT: out,
+          BASE_SHA: base,
+          HEAD_SHA: fx.git(repo, ["rev-parse", "HEAD"]),
+          PROXSTACK_TOOL: CHECKOUT,
+          STACKS_DIR: workflow.env.STACKS_DIR,
+          LOG_LEVEL: "silent",
+        },
         stdio: "pipe",
       });
       return {

@@ -22,7 +22,8 @@ beforeAll(async () => {
 afterAll(() => new Promise((r) => server.close(r)));
 
 const sign = (body: string, secret = SECRET) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
-const post = (body: string, headers: Record<string, string>) => fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+const post = (body: string, headers: Record<string, string>) =>
+  fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
 const BODY = JSON.stringify({ ref: "refs/heads/main", after: "0".repeat(40) });
 
 describe("POST /api/hooks/git", () => {

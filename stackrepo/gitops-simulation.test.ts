@@ -25,7 +25,11 @@ describe("git as the interface, engine in simulation", () => {
     const server = fx.clone("server");
     const dataDir = join(fx.root, "data");
     const config = loadConfig({ PROXSTACK_DATA_DIR: dataDir, PROXSTACK_STACKS_DIR: server }, fx.root);
-    composed = await composeEngine(config, { log: silentLogger(), repoRoot: CHECKOUT, options: { debounceMs: 30, platformQuietMs: 100, refreshIntervalMs: 0 } });
+    composed = await composeEngine(config, {
+      log: silentLogger(),
+      repoRoot: CHECKOUT,
+      options: { debounceMs: 30, platformQuietMs: 100, refreshIntervalMs: 0 },
+    });
     const { engine } = composed;
     await engine.start();
     const pve = createProxmoxClient({ endpoint: composed.simulators.pve!.url, token: composed.simulators.pve!.token, taskPollMs: 10 });
@@ -49,10 +53,14 @@ describe("git as the interface, engine in simulation", () => {
 
     // Rolling carol back to before the pull request starts the lab again.
     const plan = await planRollback(server, "carol", `${merged}~1`);
-    expect(plan.report.stacks.map((s) => ({ stack: s.stack, changed: s.changed }))).toEqual([{ stack: "carol", changed: [{ instance: "lab", fields: ["power"] }] }]);
+    expect(plan.report.stacks.map((s) => ({ stack: s.stack, changed: s.changed }))).toEqual([
+      { stack: "carol", changed: [{ instance: "lab", fields: ["power"] }] },
+    ]);
     await commitRollback(server, plan, { name: "proxstack rollback", email: "rollback@proxstack.invalid" });
     await waitFor(async () => (await power(2000)) === "running", "carol's lab running again after the rollback", 60_000);
     expect((await sync()).state).toBe("pushed");
-    expect(execFileSync("git", ["--git-dir", fx.remote, "log", "-1", "--format=%s", "main"], { encoding: "utf8" })).toMatch(/^rollback carol to [0-9a-f]{40}~1/);
+    expect(execFileSync("git", ["--git-dir", fx.remote, "log", "-1", "--format=%s", "main"], { encoding: "utf8" })).toMatch(
+      /^rollback carol to [0-9a-f]{40}~1/,
+    );
   }, 240_000);
 });

@@ -37,23 +37,42 @@ describe("parseOwners / ownersOf", () => {
   it("a rule without owners or with a non-address is an error with line and column", () => {
     expect(parseOwners("\n  bob.yaml\n* ops@example.com @ops\n", "stacks/OWNERS").errors).toEqual([
       { path: "stacks/OWNERS", line: 2, col: 3, code: "owners.rule", message: "rule \"bob.yaml\" names no owner; write '<glob> <email> [<email>…]'" },
-      { path: "stacks/OWNERS", line: 3, col: 19, code: "owners.rule", message: "\"@ops\" is not an e-mail address; OWNERS lists owners by e-mail" },
+      { path: "stacks/OWNERS", line: 3, col: 19, code: "owners.rule", message: '"@ops" is not an e-mail address; OWNERS lists owners by e-mail' },
     ]);
   });
 });
 
 describe("ownershipErrors", () => {
   const change = (file: string, status: "added" | "modified" | "deleted", ownerBefore?: string, ownerAfter?: string) => ({
-    file, displayPath: `stacks/${file}`, status, ...(ownerBefore ? { ownerBefore } : {}), ...(ownerAfter ? { ownerAfter } : {}),
+    file,
+    displayPath: `stacks/${file}`,
+    status,
+    ...(ownerBefore ? { ownerBefore } : {}),
+    ...(ownerAfter ? { ownerAfter } : {}),
   });
   it.each([
     ["own file", "alice@example.com", change("alice.yaml", "modified", "alice@example.com", "alice@example.com"), []],
     ["case-insensitive", "Alice@Example.com", change("alice.yaml", "modified", "alice@example.com", "alice@example.com"), []],
     ["operator", "ops@example.com", change("bob.yaml", "deleted", "bob@example.com"), []],
     ["new file naming oneself", "dave@example.com", change("dave.yaml", "added", undefined, "dave@example.com"), []],
-    ["taking over a file by rewriting owner.email", "eve@example.com", change("bob.yaml", "modified", "bob@example.com", "eve@example.com"), ["eve@example.com may not change this file: only its owner bob@example.com or ops@example.com (OWNERS) may"]],
-    ["new file naming someone else", "eve@example.com", change("dave.yaml", "added", undefined, "dave@example.com"), ["eve@example.com may not add this file: only its owner dave@example.com or ops@example.com (OWNERS) may"]],
-    ["platform file by a user", "alice@example.com", change("platform.yaml", "modified"), ["alice@example.com may not change this file: only infra@example.com (OWNERS) may"]],
+    [
+      "taking over a file by rewriting owner.email",
+      "eve@example.com",
+      change("bob.yaml", "modified", "bob@example.com", "eve@example.com"),
+      ["eve@example.com may not change this file: only its owner bob@example.com or ops@example.com (OWNERS) may"],
+    ],
+    [
+      "new file naming someone else",
+      "eve@example.com",
+      change("dave.yaml", "added", undefined, "dave@example.com"),
+      ["eve@example.com may not add this file: only its owner dave@example.com or ops@example.com (OWNERS) may"],
+    ],
+    [
+      "platform file by a user",
+      "alice@example.com",
+      change("platform.yaml", "modified"),
+      ["alice@example.com may not change this file: only infra@example.com (OWNERS) may"],
+    ],
   ])("%s", (_, author, c, messages) => {
     expect(ownershipErrors(author, [c], OWNERS).map((e) => e.message)).toEqual(messages);
   });

@@ -37,8 +37,14 @@ export function parseOwners(text: string, displayPath: string): OwnersFile {
     if (emails.length === 0 || bad !== undefined) {
       const col = bad === undefined ? raw.indexOf(pattern) + 1 : raw.indexOf(bad) + 1;
       errors.push({
-        path: displayPath, line: i + 1, col, code: "owners.rule",
-        message: bad === undefined ? `rule ${JSON.stringify(pattern)} names no owner; write '<glob> <email> [<email>…]'` : `${JSON.stringify(bad)} is not an e-mail address; OWNERS lists owners by e-mail`,
+        path: displayPath,
+        line: i + 1,
+        col,
+        code: "owners.rule",
+        message:
+          bad === undefined
+            ? `rule ${JSON.stringify(pattern)} names no owner; write '<glob> <email> [<email>…]'`
+            : `${JSON.stringify(bad)} is not an e-mail address; OWNERS lists owners by e-mail`,
       });
       return;
     }
@@ -82,12 +88,12 @@ export function ownershipErrors(author: string, changes: readonly OwnedChange[],
     const listed = ownersOf(owners, c.file);
     const user = (c.status === "added" ? c.ownerAfter : c.ownerBefore)?.toLowerCase();
     if (listed.includes(who) || (user !== undefined && user === who)) continue;
-    const holders = [
-      ...(user !== undefined ? [`its owner ${user}`] : []),
-      ...(listed.length > 0 ? [`${listed.join(", ")} (${OWNERS_FILE})`] : []),
-    ];
+    const holders = [...(user !== undefined ? [`its owner ${user}`] : []), ...(listed.length > 0 ? [`${listed.join(", ")} (${OWNERS_FILE})`] : [])];
     out.push({
-      path: c.displayPath, line: 1, col: 1, code: "owners.not-allowed",
+      path: c.displayPath,
+      line: 1,
+      col: 1,
+      code: "owners.not-allowed",
       message: `${author} may not ${c.status === "added" ? "add" : c.status === "deleted" ? "delete" : "change"} this file: ${holders.length > 0 ? `only ${holders.join(" or ")} may` : `no one is listed for it in ${OWNERS_FILE}`}`,
     });
   }

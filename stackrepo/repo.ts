@@ -58,11 +58,17 @@ export interface RepoCheckOptions extends CheckOptions {
 export async function checkStackRepo(dir: string, opts: RepoCheckOptions): Promise<CheckReport> {
   const git = await openStackRepo(dir);
   const base = await resolveRevision(git, opts.base);
-  if (base === undefined) throw new ProxstackError("unknown-revision", `git does not know the revision '${opts.base}' in ${dir} (fetch it first?)`, { kind: "stall" });
+  if (base === undefined)
+    throw new ProxstackError("unknown-revision", `git does not know the revision '${opts.base}' in ${dir} (fetch it first?)`, { kind: "stall" });
   const prefix = await repoPrefix(git);
   const before: StackTree = await treeAtRevision(git, base);
   const after: StackTree = await workingTree(dir);
   const head = await resolveRevision(git, "HEAD");
   const dirty = (await git.out("status", "--porcelain", "--", ".")) !== "";
-  return checkChange(before, after, { base, head: head === undefined ? "working tree" : dirty ? `${head.slice(0, 12)} + working tree` : head }, { ...opts, displayPrefix: prefix });
+  return checkChange(
+    before,
+    after,
+    { base, head: head === undefined ? "working tree" : dirty ? `${head.slice(0, 12)} + working tree` : head },
+    { ...opts, displayPrefix: prefix },
+  );
 }

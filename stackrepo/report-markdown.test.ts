@@ -5,9 +5,15 @@ import { MAX_REPORT_CHARS, renderMarkdown, REPORT_MARKER } from "./report-markdo
 
 function stack(i: number): StackChange {
   return {
-    stack: `user${i}`, path: `stacks/user${i}.yaml`, status: "modified", applicable: true,
-    created: Array.from({ length: 30 }, (_, k) => `box${k}`), changed: [], replaced: [],
-    destroyed: [{ instance: "old", reasons: ["removing instance old destroys its container (VMID 2100) and its disk"] }], settings: [],
+    stack: `user${i}`,
+    path: `stacks/user${i}.yaml`,
+    status: "modified",
+    applicable: true,
+    created: Array.from({ length: 30 }, (_, k) => `box${k}`),
+    changed: [],
+    replaced: [],
+    destroyed: [{ instance: "old", reasons: ["removing instance old destroys its container (VMID 2100) and its disk"] }],
+    settings: [],
     hostnames: { added: Array.from({ length: 30 }, (_, k) => `user${i}-box${k}-www.example.com`), removed: [] },
     pointsPerDay: { before: 24, after: 744 },
   };
@@ -15,11 +21,25 @@ function stack(i: number): StackChange {
 
 function report(stacks: StackChange[], violations = 0): CheckReport {
   return {
-    ok: false, base: "a".repeat(40), head: "working tree",
+    ok: false,
+    base: "a".repeat(40),
+    head: "working tree",
     changedFiles: stacks.map((s) => ({ path: s.path, status: "modified" as const })),
-    violations: Array.from({ length: violations }, (_, k) => ({ path: "stacks/user0.yaml", line: k + 1, col: 3, code: "schema.x", message: `bad <thing> ${k}` })),
-    preexisting: [], ownership: { checked: false, errors: [] }, stacks, platformChanged: false,
-    replacements: 0, destroys: stacks.length, allowReplace: false, allowDestroy: false,
+    violations: Array.from({ length: violations }, (_, k) => ({
+      path: "stacks/user0.yaml",
+      line: k + 1,
+      col: 3,
+      code: "schema.x",
+      message: `bad <thing> ${k}`,
+    })),
+    preexisting: [],
+    ownership: { checked: false, errors: [] },
+    stacks,
+    platformChanged: false,
+    replacements: 0,
+    destroys: stacks.length,
+    allowReplace: false,
+    allowDestroy: false,
     failures: [`${stacks.length} containers destroyed; allow with --allow-destroy`],
   };
 }
@@ -38,7 +58,12 @@ describe("renderMarkdown", () => {
   });
 
   it("a huge change stays under the limit, keeps the verdict and says what was left out", () => {
-    const md = renderMarkdown(report(Array.from({ length: 400 }, (_, i) => stack(i)), 500));
+    const md = renderMarkdown(
+      report(
+        Array.from({ length: 400 }, (_, i) => stack(i)),
+        500,
+      ),
+    );
     expect(md.length).toBeLessThanOrEqual(MAX_REPORT_CHARS);
     expect(md).toContain("### proxstack check: ❌ failed");
     expect(md).toContain("- … and 450 more");

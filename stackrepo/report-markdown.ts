@@ -89,7 +89,9 @@ function summaryTable(stacks: readonly StackChange[]): string[] {
   const rows = ["| stack | created | changed in place | replaced | destroyed | hostnames | points/day |", "|---|---|---|---|---|---|---|"];
   for (const s of stacks.slice(0, LIST_LIMIT)) {
     const { before, after } = s.pointsPerDay;
-    rows.push(`| ${s.stack}${s.applicable ? "" : " ⚠ invalid, not applied"} | ${s.created.length} | ${s.changed.length} | ${bold(s.replaced.length)} | ${bold(s.destroyed.length)} | +${s.hostnames.added.length} −${s.hostnames.removed.length} | ${points(before)} → ${points(after)}${delta(before, after)} |`);
+    rows.push(
+      `| ${s.stack}${s.applicable ? "" : " ⚠ invalid, not applied"} | ${s.created.length} | ${s.changed.length} | ${bold(s.replaced.length)} | ${bold(s.destroyed.length)} | +${s.hostnames.added.length} −${s.hostnames.removed.length} | ${points(before)} → ${points(after)}${delta(before, after)} |`,
+    );
   }
   if (stacks.length > LIST_LIMIT) rows.push(`| … and ${stacks.length - LIST_LIMIT} more | | | | | | |`);
   return rows;

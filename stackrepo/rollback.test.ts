@@ -18,9 +18,17 @@ beforeAll(() => {
   rev1 = fx.git(server, ["rev-parse", "HEAD"]);
   original = fx.read(server, "alice.yaml");
   // alice drops dev, stops and grows web; carol then gets dev's old vmid and address for a new box.
-  fx.write(server, "alice.yaml", original.slice(0, original.indexOf("  - name: dev")).replace("plan: medium\n    power: running", "plan: large\n    power: stopped"));
+  fx.write(
+    server,
+    "alice.yaml",
+    original.slice(0, original.indexOf("  - name: dev")).replace("plan: medium\n    power: running", "plan: large\n    power: stopped"),
+  );
   fx.commit(server, "alice: drop dev, grow web", "alice@example.com");
-  fx.write(server, "carol.yaml", fx.read(server, "carol.yaml").trimEnd() + "\n  - name: box\n    template: debian-12\n    plan: small\n    vmid: 2002\n    ip: 10.10.0.22\n");
+  fx.write(
+    server,
+    "carol.yaml",
+    fx.read(server, "carol.yaml").trimEnd() + "\n  - name: box\n    template: debian-12\n    plan: small\n    vmid: 2002\n    ip: 10.10.0.22\n",
+  );
   carolCommit = fx.commit(server, "carol: box", "carol@example.com");
 });
 afterAll(() => fx.cleanup());
@@ -28,7 +36,12 @@ afterAll(() => fx.cleanup());
 async function rollback(...args: string[]) {
   let stdout = "";
   let stderr = "";
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { PROXSTACK_STACKS_DIR: server, PROXSTACK_DATA_DIR: fx.root }, cwd: fx.root };
+  const io: CliIo = {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    env: { PROXSTACK_STACKS_DIR: server, PROXSTACK_DATA_DIR: fx.root },
+    cwd: fx.root,
+  };
   return { code: await main(["rollback", ...args], io), stdout, stderr };
 }
 
@@ -50,17 +63,38 @@ describe("proxstack rollback", () => {
     expect(plan.report.violations).toEqual([]);
     expect(plan.report.stacks).toEqual([
       {
-        stack: "alice", path: "alice.yaml", status: "modified", applicable: true,
-        created: ["dev"], changed: [], destroyed: [], settings: [],
-        replaced: [{ instance: "web", reasons: [expect.stringMatching(/^shrinking the disk of web from \d+ to \d+ GiB recreates it \(disks only grow in place\)$/)] }],
-        hostnames: { added: [], removed: [] }, pointsPerDay: { before: 242, after: 98 },
+        stack: "alice",
+        path: "alice.yaml",
+        status: "modified",
+        applicable: true,
+        created: ["dev"],
+        changed: [],
+        destroyed: [],
+        settings: [],
+        replaced: [
+          { instance: "web", reasons: [expect.stringMatching(/^shrinking the disk of web from \d+ to \d+ GiB recreates it \(disks only grow in place\)$/)] },
+        ],
+        hostnames: { added: [], removed: [] },
+        pointsPerDay: { before: 242, after: 98 },
       },
     ]);
     expect(plan.allocations).toEqual([
       { instance: "web", field: "vmid", value: "2001", outcome: "kept-current", reason: "its container holds it today" },
       { instance: "web", field: "ip", value: "10.10.0.21", outcome: "kept-current", reason: "its container holds it today" },
-      { instance: "dev", field: "vmid", value: "2002", outcome: "dropped", reason: expect.stringMatching(/^vmid 2002 is also claimed by carol\.yaml:\d+:\d+ \(carol\/box\).*; the engine allocates a new one$/) as string },
-      { instance: "dev", field: "ip", value: "10.10.0.22", outcome: "dropped", reason: expect.stringMatching(/^ip 10\.10\.0\.22 is also claimed by carol\.yaml/) as string },
+      {
+        instance: "dev",
+        field: "vmid",
+        value: "2002",
+        outcome: "dropped",
+        reason: expect.stringMatching(/^vmid 2002 is also claimed by carol\.yaml:\d+:\d+ \(carol\/box\).*; the engine allocates a new one$/) as string,
+      },
+      {
+        instance: "dev",
+        field: "ip",
+        value: "10.10.0.22",
+        outcome: "dropped",
+        reason: expect.stringMatching(/^ip 10\.10\.0\.22 is also claimed by carol\.yaml/) as string,
+      },
     ]);
     // Going back to the smaller plan shrinks web's disk: shown, refused without --allow-replace even with --yes.
     const md = await rollback("alice", "--to", rev1, "--yes");
@@ -83,7 +117,9 @@ describe("proxstack rollback", () => {
     expect(r.stderr).toMatch(/^proxstack rollback: committed [0-9a-f]{12}: alice\.yaml as of HEAD~2\n$/);
     expect(fx.read(server, "alice.yaml")).toBe(original.replace("    vmid: 2002\n    ip: 10.10.0.22\n", ""));
     expect(fx.git(server, ["rev-parse", "HEAD~1"])).toBe(carolCommit);
-    expect(fx.git(server, ["log", "-1", "--format=%an|%s|%b"]).trimEnd()).toBe(`proxstack rollback|rollback alice to HEAD~2 (${rev1.slice(0, 12)})|create dev\nreplace web\ndropped dev.vmid 2002 (taken since)\ndropped dev.ip 10.10.0.22 (taken since)`);
+    expect(fx.git(server, ["log", "-1", "--format=%an|%s|%b"]).trimEnd()).toBe(
+      `proxstack rollback|rollback alice to HEAD~2 (${rev1.slice(0, 12)})|create dev\nreplace web\ndropped dev.vmid 2002 (taken since)\ndropped dev.ip 10.10.0.22 (taken since)`,
+    );
     expect(fx.git(server, ["status", "--porcelain"])).toBe("");
     expect((await loadStackDir(server)).valid).toBe(true);
 
@@ -94,7 +130,14 @@ describe("proxstack rollback", () => {
 
   it("a file that did not exist at the revision: the restoration removes it, a destroy that needs --allow-destroy", async () => {
     const before = fx.git(server, ["rev-parse", "HEAD"]);
-    fx.write(server, "dave.yaml", fx.read(server, "carol.yaml").replace(/carol/g, "dave").replace(/\n  - name: box[\s\S]*$/, "\n"));
+    fx.write(
+      server,
+      "dave.yaml",
+      fx
+        .read(server, "carol.yaml")
+        .replace(/carol/g, "dave")
+        .replace(/\n  - name: box[\s\S]*$/, "\n"),
+    );
     fx.commit(server, "dave joins", "dave@example.com");
     const refused = await rollback("dave", "--to", before, "--yes");
     expect(refused.code).toBe(1);

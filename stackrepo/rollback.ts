@@ -44,7 +44,12 @@ export interface RollbackPlan {
  * today's vmid and ip (its container holds them; the old values would replace it); an instance that does not exist
  * today keeps the old ones only while no other file claims them and the platform still allows them.
  */
-export async function planRollback(dir: string, stack: string, to: string, allow: { allowReplace?: boolean; allowDestroy?: boolean } = {}): Promise<RollbackPlan> {
+export async function planRollback(
+  dir: string,
+  stack: string,
+  to: string,
+  allow: { allowReplace?: boolean; allowDestroy?: boolean } = {},
+): Promise<RollbackPlan> {
   const git = await openStackRepo(dir);
   const commit = await resolveRevision(git, to);
   if (commit === undefined) throw new ProxstackError("unknown-revision", `git does not know the revision '${to}' in ${dir}`, { kind: "stall" });
@@ -80,8 +85,10 @@ function restoreAllocations(oldText: string, current: string | undefined, file: 
     const today = curInstances.find((i) => i.name === inst.name);
     if (today?.vmid !== undefined || today?.ip !== undefined) {
       text = setAllocation(text, inst.name, { ...(today.vmid !== undefined ? { vmid: today.vmid } : {}), ...(today.ip !== undefined ? { ip: today.ip } : {}) });
-      if (today.vmid !== undefined) notes.push({ instance: inst.name, field: "vmid", value: String(today.vmid), outcome: "kept-current", reason: "its container holds it today" });
-      if (today.ip !== undefined) notes.push({ instance: inst.name, field: "ip", value: today.ip, outcome: "kept-current", reason: "its container holds it today" });
+      if (today.vmid !== undefined)
+        notes.push({ instance: inst.name, field: "vmid", value: String(today.vmid), outcome: "kept-current", reason: "its container holds it today" });
+      if (today.ip !== undefined)
+        notes.push({ instance: inst.name, field: "ip", value: today.ip, outcome: "kept-current", reason: "its container holds it today" });
     }
   }
   // The old allocations left are valid if the whole tree still validates on them: conflicts and range errors point at them.
@@ -95,7 +102,9 @@ function restoreAllocations(oldText: string, current: string | undefined, file: 
     for (const field of ["vmid", "ip"] as const) {
       const value = inst[field];
       if (value === undefined) continue;
-      const hit = errors.find((e) => (e.code.endsWith("-conflict") && e.message.startsWith(`${field} ${String(value)} `)) || e.message.startsWith(`instances[${index}].${field} `));
+      const hit = errors.find(
+        (e) => (e.code.endsWith("-conflict") && e.message.startsWith(`${field} ${String(value)} `)) || e.message.startsWith(`instances[${index}].${field} `),
+      );
       if (hit) {
         drops.push({ index, field, reason: hit.message });
         notes.push({ instance: inst.name, field, value: String(value), outcome: "dropped", reason: `${hit.message}; the engine allocates a new one` });

@@ -42,7 +42,11 @@ describe("syncStackRepo", () => {
     try {
       execFileSync("git", ["-C", dir, "init", "-q", "-b", "main"]);
       const data = join(dir, ".data");
-      expect(await syncStackRepo({ dir, dataDir: data, clock })).toEqual({ state: "no-remote", at: "2026-11-30T10:00:00.000Z", lastSuccessAt: "2026-11-30T10:00:00.000Z" });
+      expect(await syncStackRepo({ dir, dataDir: data, clock })).toEqual({
+        state: "no-remote",
+        at: "2026-11-30T10:00:00.000Z",
+        lastSuccessAt: "2026-11-30T10:00:00.000Z",
+      });
       expect(syncStatus(data)?.state).toBe("no-remote");
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -96,7 +100,10 @@ describe("syncStackRepo", () => {
     const s = await sync();
     const side = `${CONFLICT_BRANCH_PREFIX}${local.slice(0, 12)}`;
     expect(s).toMatchObject({
-      state: "conflict", head: local, upstream: merged, lastSuccessAt: "2026-11-30T10:00:00.000Z",
+      state: "conflict",
+      head: local,
+      upstream: merged,
+      lastSuccessAt: "2026-11-30T10:00:00.000Z",
       conflict: { files: ["alice.yaml"], local, remote: merged, pushedTo: side },
     });
     expect(s.conflict?.message).toContain("the engine keeps applying the local state");
@@ -146,7 +153,12 @@ describe("proxstack sync", () => {
   it("pulls a merged change (exit 0), reports a conflict (exit 1) with the status in <data dir>/sync.json", async () => {
     const { fx, server, pr, dataDir } = setup();
     let out = "";
-    const io: CliIo = { stdout: (t) => void (out += t), stderr: () => undefined, env: { PROXSTACK_DATA_DIR: dataDir, PROXSTACK_STACKS_DIR: server, LOG_LEVEL: "silent" }, cwd: fx.root };
+    const io: CliIo = {
+      stdout: (t) => void (out += t),
+      stderr: () => undefined,
+      env: { PROXSTACK_DATA_DIR: dataDir, PROXSTACK_STACKS_DIR: server, LOG_LEVEL: "silent" },
+      cwd: fx.root,
+    };
     const sha = merge(fx, pr, "bob.yaml", (t) => t.replace("plan: small", "plan: medium"));
     expect(await main(["sync"], io)).toBe(0);
     expect(out).toBe(`sync: fast-forwarded (origin/main) at ${sha.slice(0, 12)}\n`);
@@ -163,7 +175,9 @@ describe("proxstack sync", () => {
     openStatusStore(join(dataDir, "engine.db"), { clock }).close();
     out = "";
     expect(await main(["status"], io)).toBe(0);
-    expect(out).toMatch(/\nsync: conflict at \S+ \(origin\/main\)\n    conflict in bob\.yaml: local commits and origin\/main both changed bob\.yaml; nothing was merged/);
+    expect(out).toMatch(
+      /\nsync: conflict at \S+ \(origin\/main\)\n    conflict in bob\.yaml: local commits and origin\/main both changed bob\.yaml; nothing was merged/,
+    );
     out = "";
     await main(["status", "--json"], io);
     expect((JSON.parse(out) as { sync: { state: string } }).sync.state).toBe("conflict");
@@ -177,7 +191,8 @@ describe("startSyncTimer", () => {
     const calls: string[] = [];
     let release: (() => void) | undefined;
     const timer = startSyncTimer({
-      timers, intervalMs: 1000,
+      timers,
+      intervalMs: 1000,
       sync: () => {
         calls.push(c.now().toISOString().slice(11, 19));
         return new Promise<void>((r) => (release = r));

@@ -81,7 +81,8 @@ async function syncOnce(git: Git, clock: Clock): Promise<SyncStatus> {
   const remote = remotes.includes("origin") ? "origin" : remotes[0];
   if (remote === undefined) return { state: "no-remote", at: at() };
   const branch = await git.out("symbolic-ref", "--quiet", "--short", "HEAD").catch(() => undefined);
-  if (branch === undefined) return { state: "error", at: at(), remote, error: "the stacks repository is on a detached HEAD; check out its branch (e.g. git checkout main)" };
+  if (branch === undefined)
+    return { state: "error", at: at(), remote, error: "the stacks repository is on a detached HEAD; check out its branch (e.g. git checkout main)" };
   const where = { remote, branch };
 
   await git.out("fetch", "--quiet", "--prune", remote);
@@ -107,28 +108,52 @@ async function syncOnce(git: Git, clock: Clock): Promise<SyncStatus> {
     const side = `${CONFLICT_BRANCH_PREFIX}${local.slice(0, 12)}`;
     const pushed = await git.ok("push", "--quiet", "--force", remote, `${local}:refs/heads/${side}`);
     return {
-      state: "conflict", at: at(), ...where, head: local, upstream,
+      state: "conflict",
+      at: at(),
+      ...where,
+      head: local,
+      upstream,
       conflict: {
-        files: rebased.files, local, remote: upstream, ...(pushed ? { pushedTo: side } : {}),
+        files: rebased.files,
+        local,
+        remote: upstream,
+        ...(pushed ? { pushedTo: side } : {}),
         message:
           `local commits and ${remote}/${branch} both changed ${rebased.files.join(", ") || "the same lines"}; nothing was merged: the engine keeps applying ` +
           `the local state (${local.slice(0, 12)}) and ${remote}/${branch} stays at ${upstream.slice(0, 12)}. ` +
-          (pushed ? `The local side is on ${remote} as branch ${side}: resolve it there with a pull request, and the next sync takes the result in.` : `Resolve it by merging ${remote}/${branch} into the stacks repository by hand.`),
+          (pushed
+            ? `The local side is on ${remote} as branch ${side}: resolve it there with a pull request, and the next sync takes the result in.`
+            : `Resolve it by merging ${remote}/${branch} into the stacks repository by hand.`),
       },
     };
   }
   // Only move the watched tree if nobody committed while the rebase ran; otherwise the next tick starts over.
-  if ((await git.out("rev-parse", "HEAD")) !== local) return { state: "error", at: at(), ...where, head: local, upstream, error: "a local commit arrived during the sync; retried on the next tick" };
+  if ((await git.out("rev-parse", "HEAD")) !== local)
+    return { state: "error", at: at(), ...where, head: local, upstream, error: "a local commit arrived during the sync; retried on the next tick" };
   const moved = await git.exec(["reset", "--keep", rebased.head]);
   if (moved.code !== 0) return blocked(at(), where, local, upstream, moved.stderr);
   return push(git, at, where, rebased.head, upstream, "rebased");
 }
 
-async function push(git: Git, at: () => string, where: { remote: string; branch: string }, head: string, upstream: string, state: "pushed" | "rebased"): Promise<SyncStatus> {
+async function push(
+  git: Git,
+  at: () => string,
+  where: { remote: string; branch: string },
+  head: string,
+  upstream: string,
+  state: "pushed" | "rebased",
+): Promise<SyncStatus> {
   const r = await git.exec(["push", "--quiet", where.remote, `${head}:refs/heads/${where.branch}`]);
   if (r.code !== 0) {
     // The remote moved again since the fetch (another merge): the next tick fetches and rebases again.
-    return { state: "error", at: at(), ...where, head, upstream, error: `push to ${where.remote}/${where.branch} refused: ${r.stderr.trim().split("\n")[0] ?? ""}; retried on the next tick` };
+    return {
+      state: "error",
+      at: at(),
+      ...where,
+      head,
+      upstream,
+      error: `push to ${where.remote}/${where.branch} refused: ${r.stderr.trim().split("\n")[0] ?? ""}; retried on the next tick`,
+    };
   }
   return { state, at: at(), ...where, head, upstream: head };
 }
@@ -136,7 +161,11 @@ async function push(git: Git, at: () => string, where: { remote: string; branch:
 function blocked(at: string, where: { remote: string; branch: string }, local: string, upstream: string, stderr: string): SyncStatus {
   const files = [...stderr.matchAll(/^\s+(\S+)$/gm)].map((m) => m[1]).filter(Boolean);
   return {
-    state: "error", at, ...where, head: local, upstream,
+    state: "error",
+    at,
+    ...where,
+    head: local,
+    upstream,
     error: `uncommitted edits in the stacks directory${files.length ? ` (${files.join(", ")})` : ""} would be overwritten by the merged changes; nothing was changed, retried on the next tick`,
   };
 }
@@ -206,8 +235,12 @@ export function startSyncTimer(deps: SyncTimerDeps): SyncTimer {
       return;
     }
     deps.timers.clearTimeout(handle);
-    running = deps.sync()
-      .then(() => undefined, (err: unknown) => deps.log?.error({ err }, `stacks sync failed: ${chainMessage(err)}`))
+    running = deps
+      .sync()
+      .then(
+        () => undefined,
+        (err: unknown) => deps.log?.error({ err }, `stacks sync failed: ${chainMessage(err)}`),
+      )
       .finally(() => {
         running = undefined;
         if (again && !stopped) {

@@ -43,7 +43,10 @@ describe.skipIf(skip)("ssh test hosts as the simulator's container backing", () 
     expect((await backing.host(2001)!.exec("hostname", [])).stdout.trim()).toBe("alice-web");
     const first = await hardenHost({ host: `${net}.21`, port: 22, user: "alice", keys: [identity.publicKey], identity, hostKeys });
     expect(first.changed).toBe(true);
-    expect(await tryLogin({ host: `${net}.22`, port: 22, username: "root", privateKey: identity.privateKey, command: "hostname" })).toMatchObject({ ok: true, stdout: "alice-dev\n" });
+    expect(await tryLogin({ host: `${net}.22`, port: 22, username: "root", privateKey: identity.privateKey, command: "hostname" })).toMatchObject({
+      ok: true,
+      stdout: "alice-dev\n",
+    });
 
     const stopped = backing.host(2001)!.netns.name;
     await backing.stop(2001);

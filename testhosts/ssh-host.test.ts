@@ -34,7 +34,13 @@ describe.skipIf(skip)("ssh test hosts (real sshd in namespaces)", () => {
     const key = utils.generateKeyPairSync("ed25519");
     const h = await createSshTestHost({ rootAuthorizedKeys: [key.public], users: [{ name: "carol", password: "pw-carol-1" }], rootPassword: "pw-root-1" });
     hosts.push(h);
-    const asRoot = await tryLogin({ host: h.address, port: h.port, username: "root", privateKey: key.private, command: "id -un; cat /etc/hostname >/dev/null; getent passwd carol" });
+    const asRoot = await tryLogin({
+      host: h.address,
+      port: h.port,
+      username: "root",
+      privateKey: key.private,
+      command: "id -un; cat /etc/hostname >/dev/null; getent passwd carol",
+    });
     expect(asRoot).toMatchObject({ ok: true });
     if (asRoot.ok) expect(asRoot.stdout).toMatch(/^root\ncarol:x:/);
     expect(await tryLogin({ host: h.address, port: h.port, username: "carol", password: "pw-carol-1" })).toMatchObject({ ok: true });
@@ -58,21 +64,27 @@ describe.skipIf(skip)("ssh test hosts (real sshd in namespaces)", () => {
       hosts.push(h);
       await hardenHost({ host: h.address, port: h.port, user: "alice", keys: [tenant.public], identity, hostKeys, readyTimeoutMs: 5000 });
       const as = async (command: string) => {
-        const r = await tryLogin({ host: h.address, port: h.port, username: "alice", privateKey: tenant.private, command: `sudo -n sh -c '${command}' 2>&1; echo "exit $?"` });
+        const r = await tryLogin({
+          host: h.address,
+          port: h.port,
+          username: "alice",
+          privateKey: tenant.private,
+          command: `sudo -n sh -c '${command}' 2>&1; echo "exit $?"`,
+        });
         if (!r.ok) throw new Error(`login failed: ${JSON.stringify(r)}`);
         return r.stdout;
       };
       // Root inside, by sudo; yet only the host's own processes exist, and PID 1 is its own.
       expect(await as("id -u")).toBe("0\nexit 0\n");
-      const pids = (await as("ls /proc | grep -E \"^[0-9]+$\" | sort -n | tr \"\\n\" \" \"")).split("\n")[0]!.trim().split(" ").map(Number);
+      const pids = (await as('ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "')).split("\n")[0]!.trim().split(" ").map(Number);
       expect(pids).not.toContain(process.pid);
       expect(pids.length).toBeLessThan(30);
-      expect(await as("tr \"\\0\" \" \" < /proc/1/cmdline")).toMatch(/^sh -c /);
+      expect(await as('tr "\\0" " " < /proc/1/cmdline')).toMatch(/^sh -c /);
       expect(await as("nsenter -t 1 -m -u -n -p -- true")).toMatch(/^nsenter: .*(Permission denied|Operation not permitted)\nexit 1\n$/);
       expect(await as("touch /usr/pxs-escape")).toMatch(/Read-only file system\nexit 1\n$/);
       expect(await as("cat /proc/sys/vm/overcommit_ratio > /proc/sys/vm/overcommit_ratio")).toMatch(/Read-only file system\nexit [12]\n$/);
       expect(await as("mount -o remount,rw /usr")).toMatch(/exit (1|32)\n$/);
-      expect(await as("ls /dev | tr \"\\n\" \" \"")).toBe("full null ptmx pts random shm tty urandom zero exit 0\n");
+      expect(await as('ls /dev | tr "\\n" " "')).toBe("full null ptmx pts random shm tty urandom zero exit 0\n");
       // The machine's /run (the VPN's WireGuard control sockets) and /tmp (test data dirs, keys) are not the host's.
       expect(await as("test -e /run/wireguard && echo present || echo absent")).toBe("absent\nexit 0\n");
       expect(await as(`test -e ${dir} && echo present || echo absent`)).toBe("absent\nexit 0\n");

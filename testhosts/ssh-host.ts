@@ -132,13 +132,29 @@ export interface SshTestHost {
  */
 export const TEST_HOST_TOOLS: readonly (readonly [bin: string, pkg: string])[] = [
   // Building the host: namespaces, overlays, the process tree.
-  ["ip", "iproute2"], ["unshare", "util-linux"], ["nsenter", "util-linux"], ["setpriv", "util-linux"], ["mount", "mount"],
-  ["findmnt", "util-linux"], ["sh", "dash"], ["hostname", "hostname"], ["cat", "coreutils"], ["install", "coreutils"], ["mkdir", "coreutils"],
+  ["ip", "iproute2"],
+  ["unshare", "util-linux"],
+  ["nsenter", "util-linux"],
+  ["setpriv", "util-linux"],
+  ["mount", "mount"],
+  ["findmnt", "util-linux"],
+  ["sh", "dash"],
+  ["hostname", "hostname"],
+  ["cat", "coreutils"],
+  ["install", "coreutils"],
+  ["mkdir", "coreutils"],
   ["readlink", "coreutils"],
   // Its sshd and the accounts the tests give it.
-  ["/usr/sbin/sshd", "openssh-server"], ["ssh-keygen", "openssh-client"], ["useradd", "passwd"], ["chpasswd", "passwd"],
+  ["/usr/sbin/sshd", "openssh-server"],
+  ["ssh-keygen", "openssh-client"],
+  ["useradd", "passwd"],
+  ["chpasswd", "passwd"],
   // What the ssh-harden hook runs inside a container.
-  ["usermod", "passwd"], ["getent", "libc-bin"], ["id", "coreutils"], ["sudo", "sudo"], ["visudo", "sudo"],
+  ["usermod", "passwd"],
+  ["getent", "libc-bin"],
+  ["id", "coreutils"],
+  ["sudo", "sudo"],
+  ["visudo", "sudo"],
 ];
 
 /** True when test hosts can run here: root and every tool in TEST_HOST_TOOLS; `why` names the Debian package. */
@@ -206,8 +222,7 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
       if (err) {
         const why = `${stderr.trim() || err.message} (exit ${String((err as { code?: unknown }).code)} signal ${String((err as { signal?: unknown }).signal)})`;
         reject(new ProxstackError("testhost.command-failed", `${cmd} ${args.join(" ")}: ${why}`, { kind: "retry", cause: err }));
-      }
-      else resolve({ stdout, stderr });
+      } else resolve({ stdout, stderr });
     });
     // A command that exits without reading its input closes the pipe early; that is not an error here.
     child.stdin?.on("error", () => undefined);
@@ -218,7 +233,8 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
 /** The only child of a process (the test host's stages each start one). */
 function childOf(pid: number): number {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  if (children.length !== 1 || !Number.isInteger(children[0])) throw new ProxstackError("testhost.start-failed", `test host process ${pid} has children [${children.join(", ")}], expected one`, { kind: "retry" });
+  if (children.length !== 1 || !Number.isInteger(children[0]))
+    throw new ProxstackError("testhost.start-failed", `test host process ${pid} has children [${children.join(", ")}], expected one`, { kind: "retry" });
   return children[0]!;
 }
 
@@ -241,7 +257,8 @@ async function waitForPort(address: string, port: number, timeoutMs: number, ali
     if (ok) return;
     const dead = alive();
     if (dead !== undefined) throw new ProxstackError("testhost.sshd-exited", `sshd exited before listening: ${dead}`, { kind: "retry" });
-    if (Date.now() > deadline) throw new ProxstackError("testhost.sshd-timeout", `sshd did not listen on ${address}:${port} within ${timeoutMs}ms`, { kind: "retry" });
+    if (Date.now() > deadline)
+      throw new ProxstackError("testhost.sshd-timeout", `sshd did not listen on ${address}:${port} within ${timeoutMs}ms`, { kind: "retry" });
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -278,8 +295,32 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
   try {
     child = spawn(
       "ip",
-      ["netns", "exec", netns.name, "setpriv", "--pdeathsig", "KILL", "unshare", "--mount", "--uts", "--propagation", "private",
-        "sh", "-c", STAGE1, "sh", removeBase ? "tmpfs" : "disk", base, STAGE2, STAGE3, "/usr/sbin/sshd", "-D", "-e", "-p", String(port)],
+      [
+        "netns",
+        "exec",
+        netns.name,
+        "setpriv",
+        "--pdeathsig",
+        "KILL",
+        "unshare",
+        "--mount",
+        "--uts",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        STAGE1,
+        "sh",
+        removeBase ? "tmpfs" : "disk",
+        base,
+        STAGE2,
+        STAGE3,
+        "/usr/sbin/sshd",
+        "-D",
+        "-e",
+        "-p",
+        String(port),
+      ],
       { stdio: ["pipe", "pipe", "pipe"] },
     );
     const outer = child.pid;
@@ -354,7 +395,8 @@ export async function createSshTestHost(opts: SshTestHostOptions): Promise<SshTe
         process.kill(pid, "SIGHUP");
         const deadline = Date.now() + 15_000;
         while (listening() <= before) {
-          if (exited !== undefined || Date.now() > deadline) throw new ProxstackError("testhost.sshd-restart", `sshd did not restart: ${exited ?? "timeout"}`, { kind: "retry" });
+          if (exited !== undefined || Date.now() > deadline)
+            throw new ProxstackError("testhost.sshd-restart", `sshd did not restart: ${exited ?? "timeout"}`, { kind: "retry" });
           await new Promise((r) => setTimeout(r, 50));
         }
         await waitForPort(netns.address, port, 15_000, () => exited);

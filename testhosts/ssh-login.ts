@@ -12,9 +12,7 @@ export interface LoginAttempt {
   timeoutMs?: number;
 }
 
-export type LoginResult =
-  | { ok: true; stdout: string; code: number | null }
-  | { ok: false; reason: string; methodsOffered: string[] };
+export type LoginResult = { ok: true; stdout: string; code: number | null } | { ok: false; reason: string; methodsOffered: string[] };
 
 /**
  * Tries one login with exactly the given credential and reports whether sshd accepted it.

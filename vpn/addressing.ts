@@ -19,18 +19,22 @@ const invalid = (code: string, message: string) => new ProxstackError(code, mess
 /** Parses a subnet; throws a `vpn-subnet-invalid` stall naming the problem (callers turn it into a usage or config error). */
 export function vpnNetwork(subnet: string): VpnNetwork {
   const m = CIDR.exec(subnet);
-  if (!m || !IPV4.test(m[1] ?? "") || Number(m[2]) > 32) throw invalid("vpn-subnet-invalid", `'${subnet}' is not an IPv4 network in CIDR form such as 10.99.0.0/24`);
+  if (!m || !IPV4.test(m[1] ?? "") || Number(m[2]) > 32)
+    throw invalid("vpn-subnet-invalid", `'${subnet}' is not an IPv4 network in CIDR form such as 10.99.0.0/24`);
   const prefix = Number(m[2]);
-  if (prefix > 30 || prefix < 8) throw invalid("vpn-subnet-invalid", `subnet ${subnet} must have a prefix from /8 to /30 (room for the server and at least one client)`);
+  if (prefix > 30 || prefix < 8)
+    throw invalid("vpn-subnet-invalid", `subnet ${subnet} must have a prefix from /8 to /30 (room for the server and at least one client)`);
   const span = cidrSpan(subnet);
-  if (span.first !== ipv4ToInt(m[1] ?? "")) throw invalid("vpn-subnet-invalid", `subnet ${subnet} has host bits set; did you mean ${intToIpv4(span.first)}/${prefix}?`);
+  if (span.first !== ipv4ToInt(m[1] ?? ""))
+    throw invalid("vpn-subnet-invalid", `subnet ${subnet} has host bits set; did you mean ${intToIpv4(span.first)}/${prefix}?`);
   return { subnet, prefix, serverAddress: intToIpv4(span.first + 1), clients: { first: span.first + 2, last: span.last - 1 } };
 }
 
 /** Parses the container pool CIDR (any prefix). */
 export function poolSpan(pool: string): Ipv4Span {
   const m = CIDR.exec(pool);
-  if (!m || !IPV4.test(m[1] ?? "") || Number(m[2]) > 32) throw invalid("vpn-pool-invalid", `'${pool}' is not an IPv4 network in CIDR form such as 10.10.0.0/24`);
+  if (!m || !IPV4.test(m[1] ?? "") || Number(m[2]) > 32)
+    throw invalid("vpn-pool-invalid", `'${pool}' is not an IPv4 network in CIDR form such as 10.10.0.0/24`);
   return cidrSpan(pool);
 }
 

@@ -21,8 +21,17 @@ describe("VPN service API (in-process, real SQLite and HTTP, in-memory device an
 
   async function start(extra: Partial<VpnServiceOptions> = {}) {
     server = await startVpnService({
-      dataDir: dir, token: TOKEN, endpoint: "vpn.example.test:51820", subnet: "10.99.0.0/24", pool: "10.10.0.0/24",
-      dns: ["10.10.0.1"], device, firewall, log: silentLogger(), clock: manualClock(new Date("2026-11-25T12:00:00Z")), ...extra,
+      dataDir: dir,
+      token: TOKEN,
+      endpoint: "vpn.example.test:51820",
+      subnet: "10.99.0.0/24",
+      pool: "10.10.0.0/24",
+      dns: ["10.10.0.1"],
+      device,
+      firewall,
+      log: silentLogger(),
+      clock: manualClock(new Date("2026-11-25T12:00:00Z")),
+      ...extra,
     });
     vpn = createVpnClient({ url: server.url, token: TOKEN });
     return server;
@@ -30,7 +39,10 @@ describe("VPN service API (in-process, real SQLite and HTTP, in-memory device an
 
   const raw = (p: string, init: RequestInit = {}) => fetch(server!.url + p, init);
   const authed = (p: string, init: RequestInit = {}) =>
-    raw(p, { ...init, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...(init.headers as Record<string, string> | undefined) } });
+    raw(p, {
+      ...init,
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...(init.headers as Record<string, string> | undefined) },
+    });
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "pxs-vpn-"));
@@ -156,7 +168,8 @@ describe("VPN service API (in-process, real SQLite and HTTP, in-memory device an
     await start({ pool: undefined });
     expect((await vpn.putPeer("alice", { targets: ["192.168.1.5"] })).targets).toEqual(["192.168.1.5"]);
     await expect(vpn.putPeer("bob", { targets: ["10.99.0.2"] })).rejects.toMatchObject({
-      code: "target-outside-pool", fields: { "targets.0": expect.stringMatching(/inside the VPN subnet/) as unknown },
+      code: "target-outside-pool",
+      fields: { "targets.0": expect.stringMatching(/inside the VPN subnet/) as unknown },
     });
   });
 
@@ -195,10 +208,15 @@ describe("VPN service API (in-process, real SQLite and HTTP, in-memory device an
 
   it("answers 409 for a target another owner's peer holds, and accepts it once that peer is gone", async () => {
     await vpn.putPeer("alice", { targets: ["10.10.0.21", "10.10.0.22"] });
-    const err = await vpn.putPeer("bob", { targets: ["10.10.0.30", "10.10.0.22"] }).then(() => undefined, (e: unknown) => e);
+    const err = await vpn.putPeer("bob", { targets: ["10.10.0.30", "10.10.0.22"] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ProxstackError);
     expect(err).toMatchObject({
-      code: "target-in-use", kind: "stall", status: 409,
+      code: "target-in-use",
+      kind: "stall",
+      status: 409,
       fields: { "targets.1": "10.10.0.22 is a target of alice's peer" },
     });
     expect(await vpn.getPeer("bob")).toBeUndefined();

@@ -37,7 +37,13 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string, root?: str
   const r = schema.safeParse(value);
   if (!r.success) {
     const fields = fieldsOf(r.error, root);
-    throw new ProxstackError("invalid-request", `${what}: ${Object.entries(fields).map(([k, v]) => `${k} ${v}`).join("; ")}`, { kind: "stall", status: 400, fields });
+    throw new ProxstackError(
+      "invalid-request",
+      `${what}: ${Object.entries(fields)
+        .map(([k, v]) => `${k} ${v}`)
+        .join("; ")}`,
+      { kind: "stall", status: 400, fields },
+    );
   }
   return r.data;
 }

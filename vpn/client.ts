@@ -1,13 +1,7 @@
 // The only way other modules reach the VPN service: a typed HTTP client with ProxstackError codes.
 import type { z } from "zod";
 import { ProxstackError } from "../lib/errors.js";
-import {
-  ErrorEnvelopeSchema,
-  PeerListSchema,
-  PeerWithConfigSchema,
-  type Peer,
-  type PeerWithConfig,
-} from "./api-schemas.js";
+import { ErrorEnvelopeSchema, PeerListSchema, PeerWithConfigSchema, type Peer, type PeerWithConfig } from "./api-schemas.js";
 
 export type { Peer, PeerWithConfig } from "./api-schemas.js";
 
@@ -46,7 +40,14 @@ export function createVpnClient(o: VpnClientOptions): VpnClient {
   const doFetch = o.fetch ?? globalThis.fetch;
   const base = o.url.replace(/\/+$/, "");
 
-  async function call<T>(method: string, p: string, schema: z.ZodType<T> | undefined, body: unknown, signal: AbortSignal | undefined, okMissing = false): Promise<T | undefined | typeof MISSING> {
+  async function call<T>(
+    method: string,
+    p: string,
+    schema: z.ZodType<T> | undefined,
+    body: unknown,
+    signal: AbortSignal | undefined,
+    okMissing = false,
+  ): Promise<T | undefined | typeof MISSING> {
     const timeout = AbortSignal.timeout(o.timeoutMs ?? 30_000);
     let res: Response;
     try {
@@ -57,7 +58,10 @@ export function createVpnClient(o: VpnClientOptions): VpnClient {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (err) {
-      throw new ProxstackError("vpn-unreachable", `vpn service at ${base}: ${method} ${p}: ${err instanceof Error ? err.message : String(err)}`, { kind: "retry", cause: err });
+      throw new ProxstackError("vpn-unreachable", `vpn service at ${base}: ${method} ${p}: ${err instanceof Error ? err.message : String(err)}`, {
+        kind: "retry",
+        cause: err,
+      });
     }
     if (okMissing && res.status === 404) {
       const env = ErrorEnvelopeSchema.safeParse(await res.json().catch(() => undefined));
@@ -70,12 +74,15 @@ export function createVpnClient(o: VpnClientOptions): VpnClient {
       const message = env.success ? env.data.error.message : `HTTP ${res.status}`;
       const kind = res.status >= 500 || res.status === 429 ? "retry" : "stall";
       throw new ProxstackError(code, `vpn service: ${method} ${p}: ${message}`, {
-        kind, status: res.status, ...(env.success && env.data.error.fields ? { fields: env.data.error.fields } : {}),
+        kind,
+        status: res.status,
+        ...(env.success && env.data.error.fields ? { fields: env.data.error.fields } : {}),
       });
     }
     if (!schema) return undefined;
     const parsed = schema.safeParse(await res.json().catch(() => undefined));
-    if (!parsed.success) throw new ProxstackError("vpn-bad-response", `vpn service: ${method} ${p}: unexpected response: ${parsed.error.message}`, { kind: "bug" });
+    if (!parsed.success)
+      throw new ProxstackError("vpn-bad-response", `vpn service: ${method} ${p}: unexpected response: ${parsed.error.message}`, { kind: "bug" });
     return parsed.data;
   }
 

@@ -11,7 +11,9 @@ describe("command runner", () => {
 
   it("fails with the command's stderr, keys blanked out of it and out of the cause chain", async () => {
     const key = generateKeyPair().privateKey;
-    const err = await createCommandRunner().run("sh", ["-c", `echo "Line unrecognized: PrivateKey=${key}" >&2; exit 1`]).catch((e: unknown) => e);
+    const err = await createCommandRunner()
+      .run("sh", ["-c", `echo "Line unrecognized: PrivateKey=${key}" >&2; exit 1`])
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "host-command-failed", kind: "retry" });
     expect(chainMessage(err)).toBe("sh -c: Line unrecognized: PrivateKey=[key]");
     expect(chainMessage(err)).not.toContain(key);

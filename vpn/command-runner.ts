@@ -37,7 +37,9 @@ export function createCommandRunner(opts: CommandRunnerOptions = {}): CommandRun
             const e = err as NodeJS.ErrnoException & { code?: string | number };
             const why = e.code === "ENOENT" ? `${file} is not installed` : stderr.trim() || e.message;
             // wg quotes a config line it cannot parse; a key in it must not reach a log or an HTTP answer.
-            reject(new ProxstackError("host-command-failed", `${[cmd, args[0]].filter(Boolean).join(" ")}: ${why.replace(KEY_LIKE, "[key]")}`, { kind: "retry" }));
+            reject(
+              new ProxstackError("host-command-failed", `${[cmd, args[0]].filter(Boolean).join(" ")}: ${why.replace(KEY_LIKE, "[key]")}`, { kind: "retry" }),
+            );
           } else resolve({ stdout, stderr });
         });
         child.stdin?.on("error", () => undefined);

@@ -28,9 +28,33 @@ describe("errors of vpn/ carry a code and a kind", () => {
     ["a subnet with host bits", () => vpnNetwork("10.99.0.5/24"), "vpn-subnet-invalid", "stall"],
     ["a pool that is not CIDR", () => poolSpan("10.10.0.0/33"), "vpn-pool-invalid", "stall"],
     ["a private key that is not one", () => publicKeyOf("abc"), "wg-key-invalid", "stall"],
-    ["an interface name too long", () => createWgDevice({ runner, iface: "a-very-long-interface", privateKey: "", keyFile: "", listenPort: 1, address: "", dataDir: "", log: silentLogger() }), "wg-iface-invalid", "stall"],
-    ["a table name with a dash", () => createNftFirewall({ runner, iface: "wg0", serverAddress: "10.99.0.1", table: "bad-name", log: silentLogger() }), "nft-table-invalid", "stall"],
-    ["an endpoint without a port", () => startVpnService({ dataDir: "/nonexistent", token: "t", endpoint: "vpn.example.com", log: silentLogger(), device: createMemoryDevice(), firewall: createMemoryFirewall() }), "vpn-endpoint-invalid", "stall"],
+    [
+      "an interface name too long",
+      () =>
+        createWgDevice({ runner, iface: "a-very-long-interface", privateKey: "", keyFile: "", listenPort: 1, address: "", dataDir: "", log: silentLogger() }),
+      "wg-iface-invalid",
+      "stall",
+    ],
+    [
+      "a table name with a dash",
+      () => createNftFirewall({ runner, iface: "wg0", serverAddress: "10.99.0.1", table: "bad-name", log: silentLogger() }),
+      "nft-table-invalid",
+      "stall",
+    ],
+    [
+      "an endpoint without a port",
+      () =>
+        startVpnService({
+          dataDir: "/nonexistent",
+          token: "t",
+          endpoint: "vpn.example.com",
+          log: silentLogger(),
+          device: createMemoryDevice(),
+          firewall: createMemoryFirewall(),
+        }),
+      "vpn-endpoint-invalid",
+      "stall",
+    ],
   ])("%s", async (_what, f, code, kind) => {
     expect(await caught(f)).toEqual({ code, kind });
   });

@@ -13,11 +13,15 @@ describe("nftables ruleset", () => {
     const lines = r.split("\n");
     expect(lines.slice(0, 3)).toEqual(["table inet proxstack_vpn", "delete table inet proxstack_vpn", "table inet proxstack_vpn {"]);
     expect(r.match(/^\s+10\.99\.0\.\d+ \. 10\.10\.0\.\d+,?$/gm)?.map((s) => s.trim().replace(/,$/, ""))).toEqual([
-      "10.99.0.2 . 10.10.0.21", "10.99.0.2 . 10.10.0.22", "10.99.0.4 . 10.10.0.30",
+      "10.99.0.2 . 10.10.0.21",
+      "10.99.0.2 . 10.10.0.22",
+      "10.99.0.4 . 10.10.0.30",
     ]);
     expect(r).toContain('iifname "wg-proxstack" ip saddr . ip daddr @peer_targets accept');
     // Everything else from a peer is refused: other peers, other containers, the server's other addresses.
-    expect(r).toMatch(/iifname "wg-proxstack" counter reject[^\n]*\n\s+oifname "wg-proxstack" ct state established,related accept\n\s+oifname "wg-proxstack" counter reject/);
+    expect(r).toMatch(
+      /iifname "wg-proxstack" counter reject[^\n]*\n\s+oifname "wg-proxstack" ct state established,related accept\n\s+oifname "wg-proxstack" counter reject/,
+    );
     expect(r).not.toContain("@ports");
   });
 

@@ -39,13 +39,7 @@ export function renderRuleset(o: RulesetOptions, peers: readonly FirewallPeer[])
   for (const p of peers) for (const t of p.targets) pairs.push(`${p.address} . ${t}`);
   const ports = o.allowedPorts && o.allowedPorts.length > 0 ? [...new Set(o.allowedPorts)].sort((a, b) => a - b) : undefined;
   const ifname = JSON.stringify(o.iface);
-  const lines = [
-    `table inet ${o.table}`,
-    `delete table inet ${o.table}`,
-    `table inet ${o.table} {`,
-    `  set peer_targets {`,
-    `    type ipv4_addr . ipv4_addr`,
-  ];
+  const lines = [`table inet ${o.table}`, `delete table inet ${o.table}`, `table inet ${o.table} {`, `  set peer_targets {`, `    type ipv4_addr . ipv4_addr`];
   if (pairs.length > 0) lines.push(`    elements = {\n      ${pairs.join(",\n      ")}\n    }`);
   lines.push(`  }`);
   if (ports) lines.push(`  set ports {`, `    type inet_service`, `    elements = { ${ports.join(", ")} }`, `  }`);
@@ -81,7 +75,8 @@ export interface NftFirewallOptions extends Omit<RulesetOptions, "table"> {
 
 export function createNftFirewall(o: NftFirewallOptions): Firewall {
   const table = o.table ?? "proxstack_vpn";
-  if (!TABLE_NAME.test(table)) throw new ProxstackError("nft-table-invalid", `nftables table name '${table}' must be a letter then letters, digits or '_'`, { kind: "stall" });
+  if (!TABLE_NAME.test(table))
+    throw new ProxstackError("nft-table-invalid", `nftables table name '${table}' must be a letter then letters, digits or '_'`, { kind: "stall" });
   const opts: RulesetOptions = { ...o, table };
   return {
     async apply(peers) {

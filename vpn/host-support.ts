@@ -14,7 +14,12 @@ const ok = (cmd: string, args: string[]) =>
 export async function canRunVpnService(): Promise<{ ok: true } | { ok: false; why: string }> {
   const ns = await canCreateNetns();
   if (!ns.ok) return ns;
-  for (const [cmd, pkg] of [["wg", "wireguard-tools"], ["wg-quick", "wireguard-tools"], ["nft", "nftables"], ["wireguard-go", "wireguard-go"]] as const) {
+  for (const [cmd, pkg] of [
+    ["wg", "wireguard-tools"],
+    ["wg-quick", "wireguard-tools"],
+    ["nft", "nftables"],
+    ["wireguard-go", "wireguard-go"],
+  ] as const) {
     if (!(await ok("sh", ["-c", `command -v ${cmd}`]))) return { ok: false, why: `${cmd} is missing: apt-get install ${pkg}` };
   }
   if (!fs.existsSync("/dev/net/tun")) return { ok: false, why: "/dev/net/tun is missing (wireguard-go needs it)" };

@@ -13,10 +13,7 @@ describe("WireGuard keys", () => {
     expect(publicKeyOf(priv)).toBe(pub);
   });
 
-  it.each(["", "abc", "A".repeat(44), "A".repeat(43) + "=", "!".repeat(43) + "=", Buffer.alloc(31).toString("base64")])(
-    "rejects %j as a key",
-    (s) => {
-      expect(isWgKey(s)).toBe(false);
-    },
-  );
+  it.each(["", "abc", "A".repeat(44), "A".repeat(43) + "=", "!".repeat(43) + "=", Buffer.alloc(31).toString("base64")])("rejects %j as a key", (s) => {
+    expect(isWgKey(s)).toBe(false);
+  });
 });

@@ -11,7 +11,11 @@ import { startVpnService, type VpnServer } from "./server.js";
 
 const spec = (name: string, ips: (string | undefined)[]): UserStackSpec =>
   UserStackSpecSchema.parse({
-    apiVersion: "proxstack.dev/v1", kind: "UserStack", name, owner: { email: `${name}@example.com` }, linuxUser: name,
+    apiVersion: "proxstack.dev/v1",
+    kind: "UserStack",
+    name,
+    owner: { email: `${name}@example.com` },
+    linuxUser: name,
     sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn x"],
     instances: ips.map((ip, n) => ({ name: `i${n}`, template: "debian-12", plan: "small", ...(ip ? { ip } : {}) })),
   });
@@ -22,7 +26,16 @@ describe("VPN peer addresses for the firewall (service with in-memory device)", 
   let vpn: VpnClient;
   beforeAll(async () => {
     const token = "peer-address-test-token-000";
-    server = await startVpnService({ dataDir: dir, token, endpoint: "vpn.example.com:51820", subnet: "10.99.0.0/24", pool: "10.10.0.0/24", log: silentLogger(), device: createMemoryDevice(), firewall: createMemoryFirewall() });
+    server = await startVpnService({
+      dataDir: dir,
+      token,
+      endpoint: "vpn.example.com:51820",
+      subnet: "10.99.0.0/24",
+      pool: "10.10.0.0/24",
+      log: silentLogger(),
+      device: createMemoryDevice(),
+      firewall: createMemoryFirewall(),
+    });
     vpn = createVpnClient({ url: server.url, token });
   });
   afterAll(async () => {

@@ -108,7 +108,11 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
       else if (ipInSpan(t, vpnSpan)) fields[`targets.${i}`] = `${t} is inside the VPN subnet ${d.network.subnet}; targets are containers`;
     });
     if (Object.keys(fields).length > 0) {
-      throw new ProxstackError("target-outside-pool", `targets must be container addresses in ${d.poolCidr ?? "the pool"}`, { kind: "stall", status: 422, fields });
+      throw new ProxstackError("target-outside-pool", `targets must be container addresses in ${d.poolCidr ?? "the pool"}`, {
+        kind: "stall",
+        status: 422,
+        fields,
+      });
     }
     return [...new Set(targets)].sort();
   }
@@ -121,15 +125,26 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
       if (holder) fields[`targets.${i}`] = `${t} is a target of ${holder.owner}'s peer`;
     });
     if (Object.keys(fields).length > 0) {
-      throw new ProxstackError("target-in-use", `${Object.values(fields).join("; ")}; an address reaches one owner only (remove that peer first if its stack is gone)`, {
-        kind: "stall", status: 409, fields,
-      });
+      throw new ProxstackError(
+        "target-in-use",
+        `${Object.values(fields).join("; ")}; an address reaches one owner only (remove that peer first if its stack is gone)`,
+        {
+          kind: "stall",
+          status: 409,
+          fields,
+        },
+      );
     }
   }
 
   function checkKeyFree(all: readonly PeerRecord[], owner: string, publicKey: string): void {
     const other = all.find((p) => p.publicKey === publicKey && p.owner !== owner);
-    if (other) throw new ProxstackError("public-key-in-use", "this public key already belongs to another peer; generate a new key pair", { kind: "stall", status: 409, fields: { publicKey: "already in use" } });
+    if (other)
+      throw new ProxstackError("public-key-in-use", "this public key already belongs to another peer; generate a new key pair", {
+        kind: "stall",
+        status: 409,
+        fields: { publicKey: "already in use" },
+      });
   }
 
   function mustGet(owner: string): PeerRecord {
@@ -164,10 +179,14 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
           await d.device.sync(peers);
         } catch (err) {
           await dropAllPeers("restore failed");
-          throw new ProxstackError("vpn-restore-failed", `restore the VPN (nftables rules, then ${peers.length} peers): ${chainMessage(err)}; the device was left with no peers`, {
-            kind: "retry",
-            cause: err,
-          });
+          throw new ProxstackError(
+            "vpn-restore-failed",
+            `restore the VPN (nftables rules, then ${peers.length} peers): ${chainMessage(err)}; the device was left with no peers`,
+            {
+              kind: "retry",
+              cause: err,
+            },
+          );
         }
         d.log.info({ peers: peers.length }, "vpn state restored");
         return peers.length;
@@ -178,9 +197,18 @@ export function createPeerService(d: PeerServiceDeps): PeerService {
         const prev = all();
         checkTargetsFree(prev, owner, body.targets);
         const existing = prev.find((p) => p.owner === owner);
-        const address = existing?.address ?? allocateAddress(d.network, prev.map((p) => p.address));
+        const address =
+          existing?.address ??
+          allocateAddress(
+            d.network,
+            prev.map((p) => p.address),
+          );
         if (address === undefined) {
-          throw new ProxstackError("subnet-full", `the VPN subnet ${d.network.subnet} has no free address left; remove unused peers or configure a larger subnet`, { kind: "stall", status: 409 });
+          throw new ProxstackError(
+            "subnet-full",
+            `the VPN subnet ${d.network.subnet} has no free address left; remove unused peers or configure a larger subnet`,
+            { kind: "stall", status: 409 },
+          );
         }
         let privateKey: string | undefined;
         let publicKey = body.publicKey ?? existing?.publicKey;

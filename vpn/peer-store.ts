@@ -38,7 +38,8 @@ interface Row {
 
 function fromRow(r: Row): PeerRecord {
   const targets = TargetsSchema.safeParse(JSON.parse(r.targets));
-  if (!targets.success) throw new ProxstackError("vpn-store-corrupt", `peer ${r.owner}: stored targets are malformed: ${targets.error.message}`, { kind: "bug" });
+  if (!targets.success)
+    throw new ProxstackError("vpn-store-corrupt", `peer ${r.owner}: stored targets are malformed: ${targets.error.message}`, { kind: "bug" });
   return { owner: r.owner, address: r.address, publicKey: r.public_key, targets: targets.data, createdAt: r.created_at, updatedAt: r.updated_at };
 }
 

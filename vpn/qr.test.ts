@@ -11,9 +11,15 @@ const jsQR: Decode = typeof jsqrModule === "function" ? (jsqrModule as unknown a
 
 const config = (targets: string[]) =>
   renderClientConfig({
-    address: "10.99.0.2", privateKey: generateKeyPair().privateKey, publicKey: generateKeyPair().publicKey,
-    serverPublicKey: generateKeyPair().publicKey, serverAddress: "10.99.0.1", endpoint: "vpn.example.com:51820",
-    targets, dns: ["10.10.0.1"], keepalive: 25,
+    address: "10.99.0.2",
+    privateKey: generateKeyPair().privateKey,
+    publicKey: generateKeyPair().publicKey,
+    serverPublicKey: generateKeyPair().publicKey,
+    serverAddress: "10.99.0.1",
+    endpoint: "vpn.example.com:51820",
+    targets,
+    dns: ["10.10.0.1"],
+    keepalive: 25,
   });
 
 describe("config downloads for the portal", () => {

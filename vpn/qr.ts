@@ -17,13 +17,14 @@ export async function configDownloads(owner: string, config: string): Promise<Co
   let png: Buffer;
   let svg: string;
   try {
-    [png, svg] = await Promise.all([
-      QRCode.toBuffer(config, { ...opts, type: "png", width: 512 }),
-      QRCode.toString(config, { ...opts, type: "svg" }),
-    ]);
+    [png, svg] = await Promise.all([QRCode.toBuffer(config, { ...opts, type: "png", width: 512 }), QRCode.toString(config, { ...opts, type: "svg" })]);
   } catch (err) {
     // A QR code holds about 2,300 bytes at level M; a peer with very many containers exceeds it.
-    throw new ProxstackError("config-too-large-for-qr", `the VPN config of ${owner} (${config.length} bytes) is too large for a QR code; download the file instead`, { kind: "stall", status: 422, cause: err });
+    throw new ProxstackError(
+      "config-too-large-for-qr",
+      `the VPN config of ${owner} (${config.length} bytes) is too large for a QR code; download the file instead`,
+      { kind: "stall", status: 422, cause: err },
+    );
   }
   return { text: config, filename: `${owner.replace(/[^a-z0-9-]/g, "_")}.conf`, png, svg };
 }

@@ -22,7 +22,9 @@ export function loadOrCreateServerKey(dataDir: string): ServerKey {
   if ((st.mode & 0o077) !== 0) fs.chmodSync(keyFile, 0o600);
   const privateKey = fs.readFileSync(keyFile, "utf8").trim();
   if (!isWgKey(privateKey)) {
-    throw new ProxstackError("bad-server-key", `${keyFile} does not hold a base64 WireGuard private key; move it away to generate a new one`, { kind: "stall" });
+    throw new ProxstackError("bad-server-key", `${keyFile} does not hold a base64 WireGuard private key; move it away to generate a new one`, {
+      kind: "stall",
+    });
   }
   return { privateKey, publicKey: publicKeyOf(privateKey), keyFile };
 }

@@ -64,26 +64,46 @@ export async function startVpnService(o: VpnServiceOptions): Promise<VpnServer> 
   const network = vpnNetwork(o.subnet ?? "10.99.0.0/24");
   const endpointPort = Number(/:(\d{1,5})$/.exec(o.endpoint)?.[1]);
   const listenPort = o.listenPort ?? endpointPort;
-  if (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535) throw new ProxstackError("vpn-endpoint-invalid", `endpoint '${o.endpoint}' must be HOST:PORT`, { kind: "stall" });
+  if (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535)
+    throw new ProxstackError("vpn-endpoint-invalid", `endpoint '${o.endpoint}' must be HOST:PORT`, { kind: "stall" });
   const iface = o.iface ?? "wg-proxstack";
   fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const key = loadOrCreateServerKey(o.dataDir);
   const runner = createCommandRunner(o.netns !== undefined ? { netns: o.netns } : {});
   const log = o.log.child({ component: "vpn" });
-  const device = o.device ?? createWgDevice({
-    runner, iface, privateKey: key.privateKey, keyFile: key.keyFile, listenPort,
-    address: `${network.serverAddress}/${network.prefix}`, dataDir: o.dataDir, log,
-  });
-  const firewall = o.firewall ?? createNftFirewall({
-    runner, iface, serverAddress: network.serverAddress, log,
-    ...(o.table !== undefined ? { table: o.table } : {}),
-    ...(o.allowedPorts !== undefined ? { allowedPorts: o.allowedPorts } : {}),
-  });
+  const device =
+    o.device ??
+    createWgDevice({
+      runner,
+      iface,
+      privateKey: key.privateKey,
+      keyFile: key.keyFile,
+      listenPort,
+      address: `${network.serverAddress}/${network.prefix}`,
+      dataDir: o.dataDir,
+      log,
+    });
+  const firewall =
+    o.firewall ??
+    createNftFirewall({
+      runner,
+      iface,
+      serverAddress: network.serverAddress,
+      log,
+      ...(o.table !== undefined ? { table: o.table } : {}),
+      ...(o.allowedPorts !== undefined ? { allowedPorts: o.allowedPorts } : {}),
+    });
   const store = openPeerStore(path.join(o.dataDir, "vpn.db"));
   try {
     const service = createPeerService({
-      store, device, firewall, network, serverPublicKey: key.publicKey, endpoint: o.endpoint,
-      clock: o.clock ?? systemClock, log,
+      store,
+      device,
+      firewall,
+      network,
+      serverPublicKey: key.publicKey,
+      endpoint: o.endpoint,
+      clock: o.clock ?? systemClock,
+      log,
       ...(o.pool !== undefined ? { pool: poolSpan(o.pool), poolCidr: o.pool } : {}),
       ...(o.dns !== undefined ? { dns: o.dns } : {}),
     });
@@ -99,7 +119,11 @@ export async function startVpnService(o: VpnServiceOptions): Promise<VpnServer> 
     const url = `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
     log.info({ url, iface, subnet: network.subnet, publicKey: key.publicKey }, "vpn service listening");
     return {
-      url, port, service, device, firewall,
+      url,
+      port,
+      service,
+      device,
+      firewall,
       async close(opts = {}) {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();

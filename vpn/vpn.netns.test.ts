@@ -29,8 +29,15 @@ describe.skipIf(skip)("VPN service over real tunnels (wireguard-go and nftables 
     for (const [i, k] of lab.containers.entries()) await lab.listen(k.name, PORT, `container-${"abc"[i]}`);
     const wgPort = 40000 + Math.floor(Math.random() * 20000);
     const opts: VpnServiceOptions = {
-      dataDir, token: TOKEN, netns: lab.server.name, iface: `pxv${lab.id}s`, subnet: "10.99.0.0/24",
-      endpoint: `${lab.server.address}:${wgPort}`, pool: "10.10.0.0/24", log: silentLogger(), ...extra,
+      dataDir,
+      token: TOKEN,
+      netns: lab.server.name,
+      iface: `pxv${lab.id}s`,
+      subnet: "10.99.0.0/24",
+      endpoint: `${lab.server.address}:${wgPort}`,
+      pool: "10.10.0.0/24",
+      log: silentLogger(),
+      ...extra,
     };
     const servers: VpnServer[] = [];
     const start = async () => {
@@ -178,7 +185,10 @@ describe.skipIf(skip)("VPN service over real tunnels (wireguard-go and nftables 
     // A crashed service left the device running with its peers; the restart cannot load its rules.
     await first.close();
     expect(await peersOnDevice()).toHaveLength(2);
-    const adopted = await startVpnService(broken).then(() => undefined, (e: unknown) => e);
+    const adopted = await startVpnService(broken).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(adopted).toBeInstanceOf(ProxstackError);
     expect((adopted as ProxstackError).code).toBe("vpn-restore-failed");
     expect((adopted as ProxstackError).message).toMatch(/^restore the VPN \(nftables rules, then 2 peers\): nft -f: .*; the device was left with no peers$/s);
@@ -187,7 +197,10 @@ describe.skipIf(skip)("VPN service over real tunnels (wireguard-go and nftables 
     // A cold start (no device, no table) with the same failure does not even create the device.
     await lab.exec(lab.server.name, "ip", ["link", "del", "dev", iface]);
     await lab.exec(lab.server.name, "nft", ["delete", "table", "inet", "proxstack_vpn"]);
-    const cold = await startVpnService(broken).then(() => undefined, (e: unknown) => e);
+    const cold = await startVpnService(broken).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((cold as ProxstackError).code).toBe("vpn-restore-failed");
     await expect(lab.exec(lab.server.name, "ip", ["link", "show", "dev", iface])).rejects.toThrow(/does not exist/);
     expect((await lab.exec(lab.server.name, "nft", ["list", "tables"])).stdout).toBe("");

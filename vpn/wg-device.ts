@@ -54,9 +54,18 @@ export function renderServerConf(privateKey: string, listenPort: number, peers: 
 
 export function createWgDevice(o: WgDeviceOptions): WgDevice {
   const { runner, iface, log } = o;
-  if (!IFACE_NAME.test(iface)) throw new ProxstackError("wg-iface-invalid", `interface name '${iface}' must be 1–15 letters, digits or _=+.-`, { kind: "stall" });
-  const exists = () => runner.run("ip", ["link", "show", "dev", iface]).then(() => true, () => false);
-  const isWireGuard = () => runner.run("wg", ["show", iface, "public-key"]).then(() => true, () => false);
+  if (!IFACE_NAME.test(iface))
+    throw new ProxstackError("wg-iface-invalid", `interface name '${iface}' must be 1–15 letters, digits or _=+.-`, { kind: "stall" });
+  const exists = () =>
+    runner.run("ip", ["link", "show", "dev", iface]).then(
+      () => true,
+      () => false,
+    );
+  const isWireGuard = () =>
+    runner.run("wg", ["show", iface, "public-key"]).then(
+      () => true,
+      () => false,
+    );
 
   async function startUserspace(): Promise<void> {
     const logFile = path.join(o.dataDir, `wireguard-go-${iface}.log`);
@@ -79,7 +88,11 @@ export function createWgDevice(o: WgDeviceOptions): WgDevice {
     while (!((await exists()) && (await isWireGuard()))) {
       if (exited !== undefined || Date.now() > deadline) {
         const tail = fs.readFileSync(logFile, "utf8").split("\n").slice(-5).join(" ").trim();
-        throw new ProxstackError("wg-device-failed", `start wireguard-go for ${iface}: ${exited ?? "its control socket did not appear in time"}${tail ? ` (${tail})` : ""}`, { kind: "retry" });
+        throw new ProxstackError(
+          "wg-device-failed",
+          `start wireguard-go for ${iface}: ${exited ?? "its control socket did not appear in time"}${tail ? ` (${tail})` : ""}`,
+          { kind: "retry" },
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -90,10 +103,16 @@ export function createWgDevice(o: WgDeviceOptions): WgDevice {
     async up() {
       let mode: WgDeviceMode;
       if (await exists()) {
-        if (!(await isWireGuard())) throw new ProxstackError("wg-device-failed", `interface ${iface} exists but is not a WireGuard device; choose another --interface`, { kind: "stall" });
+        if (!(await isWireGuard()))
+          throw new ProxstackError("wg-device-failed", `interface ${iface} exists but is not a WireGuard device; choose another --interface`, {
+            kind: "stall",
+          });
         mode = "existing";
       } else {
-        const kernel = await runner.run("ip", ["link", "add", "dev", iface, "type", "wireguard"]).then(() => true, () => false);
+        const kernel = await runner.run("ip", ["link", "add", "dev", iface, "type", "wireguard"]).then(
+          () => true,
+          () => false,
+        );
         if (!kernel) await startUserspace();
         mode = kernel ? "kernel" : "wireguard-go";
       }

@@ -14,7 +14,6 @@ const OTHER_ZONE = "11111111111111111111111111111111";
 const TUNNEL = "7c1d2e3f-0a1b-4c2d-8e3f-405162738495";
 const CATCH_ALL = { service: "http_status:404" };
 
-
 describe("Cloudflare client ↔ simulator", () => {
   let dir: string;
   let sim: CloudflareSimulator;
@@ -23,9 +22,14 @@ describe("Cloudflare client ↔ simulator", () => {
   let allowed: RegExp[];
   const sleeps: number[] = [];
   const options = (extra: Partial<CloudflareSimulatorOptions> = {}): CloudflareSimulatorOptions => ({
-    dbPath: path.join(dir, "cf.db"), accounts: [ACCOUNT],
-    zones: [{ id: ZONE, name: "example.com", accountId: ACCOUNT }, { id: OTHER_ZONE, name: "other.org", accountId: "ffffffffffffffffffffffffffffffff" }],
-    tunnels: [{ id: TUNNEL, accountId: ACCOUNT, name: "proxstack" }], ...extra,
+    dbPath: path.join(dir, "cf.db"),
+    accounts: [ACCOUNT],
+    zones: [
+      { id: ZONE, name: "example.com", accountId: ACCOUNT },
+      { id: OTHER_ZONE, name: "other.org", accountId: "ffffffffffffffffffffffffffffffff" },
+    ],
+    tunnels: [{ id: TUNNEL, accountId: ACCOUNT, name: "proxstack" }],
+    ...extra,
   });
   const connect = (s: CloudflareSimulator, token = s.token) =>
     createCloudflareClient({ apiUrl: s.url, token, onRequest: (r) => conformance.onRequest(r), sleep: async (ms) => void sleeps.push(ms) });
@@ -48,10 +52,12 @@ describe("Cloudflare client ↔ simulator", () => {
   it("reads the tunnel and puts an ingress configuration ending in the catch-all", async () => {
     expect((await client.verifyToken()).status).toBe("active");
     expect((await client.listTunnels(ACCOUNT)).map((t) => t.id)).toEqual([TUNNEL]);
-    expect((await client.listTunnels(ACCOUNT, { name: "nope" }))).toEqual([]);
+    expect(await client.listTunnels(ACCOUNT, { name: "nope" })).toEqual([]);
     expect((await client.getTunnel(ACCOUNT, TUNNEL)).name).toBe("proxstack");
     expect((await client.getTunnelConfig(ACCOUNT, TUNNEL)).config).toBeNull();
-    const put = await client.putTunnelConfig(ACCOUNT, TUNNEL, { ingress: [{ hostname: "alice-web.example.com", service: "http://10.10.0.21:80", originRequest: { noTLSVerify: true } }, CATCH_ALL] });
+    const put = await client.putTunnelConfig(ACCOUNT, TUNNEL, {
+      ingress: [{ hostname: "alice-web.example.com", service: "http://10.10.0.21:80", originRequest: { noTLSVerify: true } }, CATCH_ALL],
+    });
     expect(put.version).toBe(1);
     const got = await client.getTunnelConfig(ACCOUNT, TUNNEL);
     expect(got.config?.ingress.map((r) => r.hostname ?? "*")).toEqual(["alice-web.example.com", "*"]);
@@ -68,7 +74,12 @@ describe("Cloudflare client ↔ simulator", () => {
     expect(conformance.seen().filter((s) => s === `GET /zones/${ZONE}/dns_records`)).toHaveLength(2);
     const found = await client.listDnsRecords(ZONE, { name: "alice-web.example.com", type: "CNAME" });
     expect(found.map((r) => r.id)).toEqual([cname.id]);
-    const moved = await client.updateDnsRecord(ZONE, cname.id, { type: "CNAME", name: "alice-www.example.com", content: `${TUNNEL}.cfargotunnel.com`, proxied: true });
+    const moved = await client.updateDnsRecord(ZONE, cname.id, {
+      type: "CNAME",
+      name: "alice-www.example.com",
+      content: `${TUNNEL}.cfargotunnel.com`,
+      proxied: true,
+    });
     expect(moved.name).toBe("alice-www.example.com");
     await client.deleteDnsRecord(ZONE, cname.id);
     expect(await client.listDnsRecords(ZONE, { name: "alice-www.example.com" })).toEqual([]);

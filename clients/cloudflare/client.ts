@@ -83,7 +83,11 @@ export interface DnsRecordInput {
 }
 
 export interface CloudflareClient {
-  request<T = unknown>(method: CfRequestRecord["method"], path: string, opts?: { query?: Record<string, string | number | undefined>; body?: unknown }): Promise<{ result: T; resultInfo?: { page: number; per_page: number; count: number; total_count: number; total_pages?: number } }>;
+  request<T = unknown>(
+    method: CfRequestRecord["method"],
+    path: string,
+    opts?: { query?: Record<string, string | number | undefined>; body?: unknown },
+  ): Promise<{ result: T; resultInfo?: { page: number; per_page: number; count: number; total_count: number; total_pages?: number } }>;
   verifyToken(): Promise<{ id: string; status: string }>;
   getTunnel(accountId: string, tunnelId: string): Promise<Tunnel>;
   listTunnels(accountId: string, filter?: { name?: string }): Promise<Tunnel[]>;
@@ -143,7 +147,11 @@ export function createCloudflareClient(opts: CloudflareClientOptions): Cloudflar
       try {
         const res = await doFetch(`${base}${path}${qs ? `?${qs}` : ""}`, {
           method,
-          headers: { authorization: `Bearer ${opts.token}`, accept: "application/json", ...(o.body !== undefined ? { "content-type": "application/json" } : {}) },
+          headers: {
+            authorization: `Bearer ${opts.token}`,
+            accept: "application/json",
+            ...(o.body !== undefined ? { "content-type": "application/json" } : {}),
+          },
           ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
         });
         const text = await res.text();
@@ -184,10 +192,12 @@ export function createCloudflareClient(opts: CloudflareClientOptions): Cloudflar
     getTunnel: async (acc, id) => (await request<Tunnel>("GET", tunnelPath(acc, id))).result,
     listTunnels: (acc, f) => all<Tunnel>(`/accounts/${enc(acc)}/cfd_tunnel`, { name: f?.name, is_deleted: "false" }),
     getTunnelConfig: async (acc, id) => (await request<TunnelConfiguration>("GET", `${tunnelPath(acc, id)}/configurations`)).result,
-    putTunnelConfig: async (acc, id, config) => (await request<TunnelConfiguration>("PUT", `${tunnelPath(acc, id)}/configurations`, { body: { config } })).result,
+    putTunnelConfig: async (acc, id, config) =>
+      (await request<TunnelConfiguration>("PUT", `${tunnelPath(acc, id)}/configurations`, { body: { config } })).result,
     listDnsRecords: (zone, f) => all<DnsRecord>(`/zones/${enc(zone)}/dns_records`, { name: f?.name, type: f?.type, content: f?.content }),
     createDnsRecord: async (zone, rec) => (await request<DnsRecord>("POST", `/zones/${enc(zone)}/dns_records`, { body: { ttl: 1, ...rec } })).result,
-    updateDnsRecord: async (zone, id, rec) => (await request<DnsRecord>("PUT", `/zones/${enc(zone)}/dns_records/${enc(id)}`, { body: { ttl: 1, ...rec } })).result,
+    updateDnsRecord: async (zone, id, rec) =>
+      (await request<DnsRecord>("PUT", `/zones/${enc(zone)}/dns_records/${enc(id)}`, { body: { ttl: 1, ...rec } })).result,
     deleteDnsRecord: async (zone, id) => {
       await request("DELETE", `/zones/${enc(zone)}/dns_records/${enc(id)}`);
     },

@@ -13,7 +13,6 @@ import { createProxmoxClient, PveTaskError, type ProxmoxClient } from "./client.
 const NODE = "pve1";
 const OSTEMPLATE = "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst";
 
-
 async function until<T>(fn: () => Promise<T | undefined>, what: string, tries = 100): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const v = await fn();
@@ -31,8 +30,14 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
     let conformance: PveConformance;
     let allowed: RegExp[];
     const options = (extra: Partial<ProxmoxSimulatorOptions> = {}): ProxmoxSimulatorOptions => ({
-      dbPath: path.join(dir, "pve.db"), nodes: [NODE], schemaVersion: version, templates: [{ vmid: 9000 }],
-      osTemplates: [OSTEMPLATE], taskDelayMs: 20, authFailureDelayMs: 0, ...extra,
+      dbPath: path.join(dir, "pve.db"),
+      nodes: [NODE],
+      schemaVersion: version,
+      templates: [{ vmid: 9000 }],
+      osTemplates: [OSTEMPLATE],
+      taskDelayMs: 20,
+      authFailureDelayMs: 0,
+      ...extra,
     });
     const connect = (s: ProxmoxSimulator, extra: Partial<Parameters<typeof createProxmoxClient>[0]> = {}) =>
       createProxmoxClient({ endpoint: s.url, token: s.token, taskPollMs: 10, retry: { baseDelayMs: 1 }, onRequest: (r) => conformance.onRequest(r), ...extra });
@@ -77,7 +82,7 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
       const ifaces = await client.interfaces(NODE, 2001);
       expect(ifaces.find((i) => i.name === "eth0")?.inet).toBe("10.10.0.21/24");
       const first = status.netin ?? 0;
-      await until(async () => ((await client.containerStatus(NODE, 2001)).netin ?? 0) !== first ? true : undefined, "netin to change");
+      await until(async () => (((await client.containerStatus(NODE, 2001)).netin ?? 0) !== first ? true : undefined), "netin to change");
       const rrd = await client.rrddata(NODE, 2001, "hour");
       expect(rrd.length).toBeGreaterThan(0);
       expect(rrd.every((p) => typeof p.time === "number" && typeof p.cpu === "number")).toBe(true);
@@ -104,10 +109,21 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
 
       await client.setFirewallOptions(NODE, 2001, { enable: true, policy_in: "DROP" });
       expect(await client.getFirewallOptions(NODE, 2001)).toMatchObject({ enable: 1, policy_in: "DROP" });
-      await client.createFirewallRule(NODE, 2001, { type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: "10.10.0.2", enable: true, comment: "engine ssh" });
+      await client.createFirewallRule(NODE, 2001, {
+        type: "in",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: "22",
+        source: "10.10.0.2",
+        enable: true,
+        comment: "engine ssh",
+      });
       await client.createFirewallRule(NODE, 2001, { type: "in", action: "ACCEPT", proto: "tcp", dport: "80", enable: true }, 1);
       let rules = await client.listFirewallRules(NODE, 2001);
-      expect(rules.map((r) => [r.pos, r.dport])).toEqual([[0, "22"], [1, "80"]]);
+      expect(rules.map((r) => [r.pos, r.dport])).toEqual([
+        [0, "22"],
+        [1, "80"],
+      ]);
       await client.updateFirewallRule(NODE, 2001, 1, { dport: "8080", delete: ["comment"] });
       await client.deleteFirewallRule(NODE, 2001, 0);
       rules = await client.listFirewallRules(NODE, 2001);
@@ -126,9 +142,19 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
 
     it("creates from an OS template and starts it, as the Pulumi provider does", async () => {
       await client.createContainer(NODE, {
-        vmid: 2002, ostemplate: OSTEMPLATE, hostname: "bob-db", cores: 1, memory: 512, swap: 512, rootfs: "local-lvm:8",
-        net0: "name=eth0,bridge=vmbr0,ip=10.10.0.22/24,gw=10.10.0.1", unprivileged: true, features: "nesting=1", start: true,
-        "ssh-public-keys": "ssh-ed25519 AAAAC3Nza test", password: "not-stored",
+        vmid: 2002,
+        ostemplate: OSTEMPLATE,
+        hostname: "bob-db",
+        cores: 1,
+        memory: 512,
+        swap: 512,
+        rootfs: "local-lvm:8",
+        net0: "name=eth0,bridge=vmbr0,ip=10.10.0.22/24,gw=10.10.0.1",
+        unprivileged: true,
+        features: "nesting=1",
+        start: true,
+        "ssh-public-keys": "ssh-ed25519 AAAAC3Nza test",
+        password: "not-stored",
       });
       const cfg = await client.getConfig(NODE, 2002);
       expect(cfg).toMatchObject({ hostname: "bob-db", unprivileged: 1, ostype: "ubuntu", rootfs: "local-lvm:vm-2002-disk-0,size=8G" });
@@ -158,7 +184,9 @@ for (const version of ["9.1", "8.4"] as PveVersion[]) {
       if (version === "8.4") {
         expect((await client.waitForTask(NODE, await backup)).exitstatus).toBe("OK");
       } else {
-        expect((await caught(backup)).fields?.["notification-policy"]).toBe("property is not defined in schema and the schema does not allow additional properties");
+        expect((await caught(backup)).fields?.["notification-policy"]).toBe(
+          "property is not defined in schema and the schema does not allow additional properties",
+        );
         allowed.push(/notification-policy: property is not defined/);
       }
     });

@@ -28,7 +28,11 @@ export interface ProxmoxClientOptions {
 /** A failed PVE task: the task log is attached. */
 export class PveTaskError extends ProxstackError {
   override name = "PveTaskError";
-  constructor(readonly upid: string, readonly exitstatus: string, readonly log: string[]) {
+  constructor(
+    readonly upid: string,
+    readonly exitstatus: string,
+    readonly log: string[],
+  ) {
     super("pve.task-failed", `proxmox: task ${upid.split(":")[5] ?? "?"} ${upid.split(":")[6] ?? ""} failed: ${exitstatus}`, { kind: "stall", status: 500 });
   }
 }
@@ -133,7 +137,11 @@ export interface ProxmoxClient {
   listContainers(node: string): Promise<ContainerSummary[]>;
   containerStatus(node: string, vmid: number): Promise<ContainerSummary>;
   createContainer(node: string, params: { vmid: number; ostemplate: string } & ConfigInput): Promise<TaskResult>;
-  cloneContainer(node: string, vmid: number, params: { newid: number; hostname?: string; description?: string; full?: boolean; storage?: string; target?: string; pool?: string; snapname?: string }): Promise<TaskResult>;
+  cloneContainer(
+    node: string,
+    vmid: number,
+    params: { newid: number; hostname?: string; description?: string; full?: boolean; storage?: string; target?: string; pool?: string; snapname?: string },
+  ): Promise<TaskResult>;
   getConfig(node: string, vmid: number, opts?: { snapshot?: string }): Promise<ConfigValues>;
   updateConfig(node: string, vmid: number, changes: ConfigInput, opts?: { delete?: string[]; digest?: string }): Promise<void>;
   deleteContainer(node: string, vmid: number, opts?: { purge?: boolean; force?: boolean; destroyUnreferencedDisks?: boolean }): Promise<TaskResult>;
@@ -152,7 +160,11 @@ export interface ProxmoxClient {
   rollbackSnapshot(node: string, vmid: number, name: string, opts?: { start?: boolean }): Promise<TaskResult>;
 
   /** Runs vzdump for one container; the result names the archive from the task log. */
-  backup(node: string, vmid: number, opts?: { storage?: string; mode?: "snapshot" | "suspend" | "stop"; compress?: "0" | "1" | "gzip" | "lzo" | "zstd" }): Promise<TaskResult & { archive: string | undefined }>;
+  backup(
+    node: string,
+    vmid: number,
+    opts?: { storage?: string; mode?: "snapshot" | "suspend" | "stop"; compress?: "0" | "1" | "gzip" | "lzo" | "zstd" },
+  ): Promise<TaskResult & { archive: string | undefined }>;
   /** Backups made by vzdump tasks still in the node's task history (newest first), less those an imgdel task removed since. */
   listBackups(node: string, vmid?: number): Promise<Backup[]>;
   /** Deletes a storage volume, e.g. a vzdump archive `local:backup/vzdump-lxc-….tar.zst` (a task). */
@@ -174,8 +186,16 @@ interface PveBody {
 
 const LOCK_TIMEOUT = /can't lock file .* got timeout/;
 /** Handler refusals of the current state: retrying the same call cannot help. */
-const REFUSAL = /already running|not running|reserved name|already used|protection mode|template|unable to|can't |cannot |not possible|detected modified configuration|no rule at|is running - destroy failed|not supported/;
-const TLS_CODES = new Set(["DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "ERR_TLS_CERT_ALTNAME_INVALID", "CERT_HAS_EXPIRED", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"]);
+const REFUSAL =
+  /already running|not running|reserved name|already used|protection mode|template|unable to|can't |cannot |not possible|detected modified configuration|no rule at|is running - destroy failed|not supported/;
+const TLS_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_HAS_EXPIRED",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+]);
 
 /** Maps a non-2xx PVE answer to a ProxstackError with a code and a kind. */
 export function pveError(req: PveRequestRecord, res: PveRawResponse): ProxstackError {
@@ -190,7 +210,11 @@ export function pveError(req: PveRequestRecord, res: PveRawResponse): ProxstackE
   const status = res.status;
   if (status === 400) {
     const fields = body.errors;
-    const detail = fields ? Object.entries(fields).map(([k, v]) => `${k}: ${v.split("\n").filter(Boolean).join(" ")}`).join("; ") : "";
+    const detail = fields
+      ? Object.entries(fields)
+          .map(([k, v]) => `${k}: ${v.split("\n").filter(Boolean).join(" ")}`)
+          .join("; ")
+      : "";
     return new ProxstackError("pve.param", `${what}: ${message}${detail ? ` (${detail})` : ""}`, { kind: "stall", status, ...(fields ? { fields } : {}) });
   }
   if (status === 401) return new ProxstackError("pve.auth", `${what}: authentication failed (${message}); check the API token`, { kind: "stall", status });
@@ -232,8 +256,13 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
       } catch (e) {
         if (e instanceof ProxstackError) err = e;
         else if (TLS_CODES.has(String((e as { code?: unknown }).code))) {
-          err = new ProxstackError("pve.tls", `proxmox: ${method} ${path}: certificate not trusted (${e instanceof Error ? e.message : String(e)}); pin it with PROXMOX_VE_FINGERPRINT or set PROXMOX_VE_INSECURE=true`, { kind: "stall", cause: e });
-        } else err = new ProxstackError("pve.network", `proxmox: ${method} ${path}: ${e instanceof Error ? e.message : String(e)}`, { kind: "retry", cause: e });
+          err = new ProxstackError(
+            "pve.tls",
+            `proxmox: ${method} ${path}: certificate not trusted (${e instanceof Error ? e.message : String(e)}); pin it with PROXMOX_VE_FINGERPRINT or set PROXMOX_VE_INSECURE=true`,
+            { kind: "stall", cause: e },
+          );
+        } else
+          err = new ProxstackError("pve.network", `proxmox: ${method} ${path}: ${e instanceof Error ? e.message : String(e)}`, { kind: "retry", cause: e });
       }
       if (err.kind !== "retry" || attempt >= attempts) throw err;
       await sleep(Math.min(maxDelay, baseDelay * 2 ** (attempt - 1)));
@@ -303,7 +332,8 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     updateConfig: async (node, vmid, changes, o) => {
       await request("PUT", ct(node, vmid, "/config"), { ...changes, delete: o?.delete?.length ? o.delete.join(",") : undefined, digest: o?.digest });
     },
-    deleteContainer: (node, vmid, o) => runTask(node, "DELETE", ct(node, vmid), { purge: o?.purge, force: o?.force, "destroy-unreferenced-disks": o?.destroyUnreferencedDisks }),
+    deleteContainer: (node, vmid, o) =>
+      runTask(node, "DELETE", ct(node, vmid), { purge: o?.purge, force: o?.force, "destroy-unreferenced-disks": o?.destroyUnreferencedDisks }),
     startContainer: (node, vmid) => runTask(node, "POST", ct(node, vmid, "/status/start")),
     stopContainer: (node, vmid) => runTask(node, "POST", ct(node, vmid, "/status/stop")),
     shutdownContainer: (node, vmid, o) => runTask(node, "POST", ct(node, vmid, "/status/shutdown"), { timeout: o?.timeout, forceStop: o?.forceStop }),
@@ -319,11 +349,20 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     deleteSnapshot: (node, vmid, name) => runTask(node, "DELETE", ct(node, vmid, `/snapshot/${enc(name)}`)),
     rollbackSnapshot: (node, vmid, name, o) => runTask(node, "POST", ct(node, vmid, `/snapshot/${enc(name)}/rollback`), { start: o?.start }),
     backup: async (node, vmid, o) => {
-      const r = await runTask(node, "POST", `/nodes/${enc(node)}/vzdump`, { vmid: String(vmid), storage: o?.storage, mode: o?.mode ?? "snapshot", compress: o?.compress ?? "zstd" });
+      const r = await runTask(node, "POST", `/nodes/${enc(node)}/vzdump`, {
+        vmid: String(vmid),
+        storage: o?.storage,
+        mode: o?.mode ?? "snapshot",
+        compress: o?.compress ?? "zstd",
+      });
       return { ...r, archive: archiveOf(r.log) };
     },
     listBackups: async (node, vmid) => {
-      const tasks = await request<(Omit<TaskStatus, "status"> & { status?: string })[]>("GET", `/nodes/${enc(node)}/tasks`, { typefilter: "vzdump", vmid, limit: 500 });
+      const tasks = await request<(Omit<TaskStatus, "status"> & { status?: string })[]>("GET", `/nodes/${enc(node)}/tasks`, {
+        typefilter: "vzdump",
+        vmid,
+        limit: 500,
+      });
       const out: Backup[] = [];
       for (const t of tasks) {
         if (t.status !== "OK") continue;
@@ -335,7 +374,10 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
       }
       // An archive deleted since (an imgdel task logged "Removed volume 'storage:backup/<file>'") is no longer a backup.
       const removed = new Set<string>();
-      for (const t of await request<(Omit<TaskStatus, "status"> & { status?: string })[]>("GET", `/nodes/${enc(node)}/tasks`, { typefilter: "imgdel", limit: 500 })) {
+      for (const t of await request<(Omit<TaskStatus, "status"> & { status?: string })[]>("GET", `/nodes/${enc(node)}/tasks`, {
+        typefilter: "imgdel",
+        limit: 500,
+      })) {
         if (t.status !== "OK") continue;
         for (const line of await taskLog(node, t.upid)) {
           const m = /^Removed volume '[^:']+:backup\/([^']+)'/.exec(line);

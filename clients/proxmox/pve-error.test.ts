@@ -23,7 +23,11 @@ describe("pveError", () => {
     expect([err.code, err.kind, err.status]).toEqual([code, kind, status]);
   });
   it("keeps per-field messages and reads the reason phrase when the body has none (PVE ≤ 8.3)", () => {
-    const e = pveError(req, { status: 400, reason: "Parameter verification failed.", body: body("Parameter verification failed.", { net0: "invalid format - format error\nnet0.ip: bad" }) });
+    const e = pveError(req, {
+      status: 400,
+      reason: "Parameter verification failed.",
+      body: body("Parameter verification failed.", { net0: "invalid format - format error\nnet0.ip: bad" }),
+    });
     expect(e.fields).toEqual({ net0: "invalid format - format error\nnet0.ip: bad" });
     expect(e.message).toBe("proxmox: POST /nodes/pve1/lxc/101/status/start: Parameter verification failed. (net0: invalid format - format error net0.ip: bad)");
     const old = pveError(req, { status: 500, reason: "CT 101 not running", body: "" });

@@ -11,7 +11,10 @@ import { skipUnless } from "../../test/loud-skip.js";
 import { createProxmoxClient } from "./client.js";
 
 const hasOpenssl = spawnSync("openssl", ["version"]).status === 0;
-const skip = skipUnless(hasOpenssl ? { ok: true } : { ok: false, why: "openssl is not installed (needed to make a self-signed certificate)" }, "Proxmox client TLS");
+const skip = skipUnless(
+  hasOpenssl ? { ok: true } : { ok: false, why: "openssl is not installed (needed to make a self-signed certificate)" },
+  "Proxmox client TLS",
+);
 
 describe.skipIf(skip)("Proxmox client TLS", () => {
   let dir: string;
@@ -22,16 +25,36 @@ describe.skipIf(skip)("Proxmox client TLS", () => {
     dir = mkdtempSync(path.join(tmpdir(), "pve-tls-"));
     const key = path.join(dir, "key.pem");
     const cert = path.join(dir, "cert.pem");
-    const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=pve1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    const r = spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=pve1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ]);
     expect(r.status).toBe(0);
     fingerprint = new X509Certificate(readFileSync(cert)).fingerprint256;
-    sim = await startProxmoxSimulator({ dbPath: path.join(dir, "pve.db"), nodes: ["pve1"], tls: { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") }, authFailureDelayMs: 0 });
+    sim = await startProxmoxSimulator({
+      dbPath: path.join(dir, "pve.db"),
+      nodes: ["pve1"],
+      tls: { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") },
+      authFailureDelayMs: 0,
+    });
   });
   afterAll(async () => {
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
   });
-
 
   it("serves HTTPS", () => {
     expect(sim.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);

@@ -72,7 +72,9 @@ export function createPveTransport(opts: PveTransportOptions): (req: PveRequestR
         res.on("end", () => resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? "", body: Buffer.concat(chunks).toString("utf8") }));
         res.on("error", reject);
       });
-      r.on("timeout", () => r.destroy(new ProxstackError("pve.timeout", `proxmox: ${req.method} ${req.path} timed out after ${timeout} ms`, { kind: "retry" })));
+      r.on("timeout", () =>
+        r.destroy(new ProxstackError("pve.timeout", `proxmox: ${req.method} ${req.path} timed out after ${timeout} ms`, { kind: "retry" })),
+      );
       r.on("error", reject);
       r.end(body);
     });
@@ -92,7 +94,11 @@ function pinnedAgent(fingerprint: string): HttpsAgent {
       const got = socket.getPeerCertificate().fingerprint256;
       if (got && normFp(got) === pinned) return cb(null, socket);
       socket.destroy();
-      cb(new ProxstackError("pve.tls", `proxmox: certificate fingerprint ${got ?? "(none)"} does not match the pinned PROXMOX_VE_FINGERPRINT`, { kind: "stall" }));
+      cb(
+        new ProxstackError("pve.tls", `proxmox: certificate fingerprint ${got ?? "(none)"} does not match the pinned PROXMOX_VE_FINGERPRINT`, {
+          kind: "stall",
+        }),
+      );
     });
     socket.once("error", (e) => cb(e));
     return undefined;

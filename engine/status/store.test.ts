@@ -10,12 +10,18 @@ import { openStatusStore, type StatusEvent } from "./store.js";
 import { REASONS } from "./vocabulary.js";
 
 const spec = UserStackSpecSchema.parse({
-  apiVersion: "proxstack.dev/v1", kind: "UserStack", name: "alice", owner: { email: "alice@example.com" }, linuxUser: "alice",
+  apiVersion: "proxstack.dev/v1",
+  kind: "UserStack",
+  name: "alice",
+  owner: { email: "alice@example.com" },
+  linuxUser: "alice",
   sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKInZte4N4jzWW5jRTjyVW2dB3e0ryh5PFdf4g4KQ/Pn x@y"],
   instances: [{ name: "web", template: "debian-12", plan: "small", vmid: 2001, ip: "10.10.0.21" }],
 });
 const outputs: UserStackOutputs = {
-  stack: "alice", suspended: false, instances: [{ name: "web", vmid: 2001, ip: "10.10.0.21", hostname: "alice-web", power: "running" }],
+  stack: "alice",
+  suspended: false,
+  instances: [{ name: "web", vmid: 2001, ip: "10.10.0.21", hostname: "alice-web", power: "running" }],
 };
 
 type Store = ReturnType<typeof openStatusStore>;
@@ -41,12 +47,24 @@ describe("status store", () => {
       store.finishRun(run.id, { state: "succeeded", outputs });
       store.markApplied("alice", "h1", spec);
       store.upsertInstance({ stack: "alice", name: "web", vmid: 2001, ip: "10.10.0.21", power: "running", state: "ready" });
-      expect(store.getStack("alice")).toMatchObject({ condition: "Ready", reason: "Applied", appliedHash: "h1", failures: 0, lastRunId: run.id, hasResources: true });
+      expect(store.getStack("alice")).toMatchObject({
+        condition: "Ready",
+        reason: "Applied",
+        appliedHash: "h1",
+        failures: 0,
+        lastRunId: run.id,
+        hasResources: true,
+      });
       // The work queue's retry book counts failures and picks the reason; the store records what it is told.
       store.markFailed("alice", { reason: "Retrying", message: "boom", nextAttemptAt: new Date("2026-11-25T12:01:00Z"), failures: 1 });
       expect(store.getStack("alice")).toMatchObject({ condition: "Reconciling", reason: "Retrying", message: "boom", failures: 1 });
       store.markFailed("alice", { reason: "RepeatedFailures", message: "boom", nextAttemptAt: new Date("2026-11-25T12:02:00Z"), failures: 2 });
-      expect(store.getStack("alice")).toMatchObject({ condition: "Stalled", reason: "RepeatedFailures", nextAttemptAt: "2026-11-25T12:02:00.000Z", failures: 2 });
+      expect(store.getStack("alice")).toMatchObject({
+        condition: "Stalled",
+        reason: "RepeatedFailures",
+        nextAttemptAt: "2026-11-25T12:02:00.000Z",
+        failures: 2,
+      });
       store.markStalled("bob", "InvalidSpec", "bob.yaml:3:1: bad", "invalid\nbob.yaml:3:1: bad");
       expect(store.getStack("bob")).toMatchObject({ condition: "Stalled", reason: "InvalidSpec", stoppedFor: "invalid\nbob.yaml:3:1: bad" });
       // A stalled stack keeps its reason visible when a change is queued.
@@ -83,17 +101,28 @@ describe("status store", () => {
 
   it.each([
     [
-      "an applied spec that is not a stack spec", "UPDATE stacks SET applied_spec = '{\"name\":\"alice\"}'", (s: Store) => s.getStack("alice"),
+      "an applied spec that is not a stack spec",
+      'UPDATE stacks SET applied_spec = \'{"name":"alice"}\'',
+      (s: Store) => s.getStack("alice"),
       /stacks\.applied_spec of alice does not match its schema/,
     ],
     ["an applied spec that is not JSON", "UPDATE stacks SET applied_spec = '{'", (s: Store) => s.listStacks(), /stacks\.applied_spec of alice is not JSON/],
     [
-      "run outputs that miss a field", "UPDATE runs SET outputs = '{\"stack\":\"alice\",\"instances\":[]}'", (s: Store) => s.listRuns("alice"),
+      "run outputs that miss a field",
+      'UPDATE runs SET outputs = \'{"stack":"alice","instances":[]}\'',
+      (s: Store) => s.listRuns("alice"),
       /runs\.outputs of run 1 does not match its schema \(suspended: /,
     ],
-    ["a reason outside the vocabulary", "UPDATE stacks SET reason = 'Sleeping'", (s: Store) => s.getStack("alice"), /stacks row alice does not match its schema \(reason: /],
     [
-      "a run event of another shape", "UPDATE run_events SET event = '{\"type\":\"summary\"}'", (s: Store) => s.runEvents(1),
+      "a reason outside the vocabulary",
+      "UPDATE stacks SET reason = 'Sleeping'",
+      (s: Store) => s.getStack("alice"),
+      /stacks row alice does not match its schema \(reason: /,
+    ],
+    [
+      "a run event of another shape",
+      'UPDATE run_events SET event = \'{"type":"summary"}\'',
+      (s: Store) => s.runEvents(1),
       /run_events of run 1 does not match its schema \(at: /,
     ],
   ])("a row read back is parsed with its schema: %s is a bug-kind error, never a silent undefined", (_name, sql, read, message) => {

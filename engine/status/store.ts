@@ -7,11 +7,25 @@ import { ProxstackError } from "../../lib/errors.js";
 import { PLATFORM_STACK } from "../../programs/naming.js";
 import type { RunEvent } from "../../runners/runner.js";
 import {
-  AppliedPlatformSpecSchema, AppliedUserSpecSchema, PlatformStackOutputsSchema, RunEventSchema, UserStackOutputsSchema,
-  type AppliedPlatformSpec, type RunOutputs, type UserStackSpec,
+  AppliedPlatformSpecSchema,
+  AppliedUserSpecSchema,
+  PlatformStackOutputsSchema,
+  RunEventSchema,
+  UserStackOutputsSchema,
+  type AppliedPlatformSpec,
+  type RunOutputs,
+  type UserStackSpec,
 } from "../../schemas/index.js";
 import {
-  conditionOf, REASONS, type Condition, type InstanceState, type Reason, type RetryReason, type RunAction, type RunState, type StopReason,
+  conditionOf,
+  REASONS,
+  type Condition,
+  type InstanceState,
+  type Reason,
+  type RetryReason,
+  type RunAction,
+  type RunState,
+  type StopReason,
 } from "./vocabulary.js";
 
 export type EngineMode = "pulumi" | "simulation";
@@ -103,19 +117,43 @@ CREATE TABLE IF NOT EXISTS run_events (run_id INTEGER NOT NULL, seq INTEGER NOT 
 `;
 
 const StackRowSchema = z.object({
-  name: z.string(), condition: ConditionSchema, reason: z.enum(REASON_NAMES), message: z.string(),
-  applied_hash: nullable(z.string()), applied_spec: z.string().nullable(), has_resources: z.number().int(), last_run_id: nullable(z.number().int()),
-  failures: z.number().int().min(0), next_attempt_at: nullable(z.string()), updated_at: z.string(), stopped_for: nullable(z.string()),
-  removal_at: nullable(z.string()), removal_held: z.number().int(),
+  name: z.string(),
+  condition: ConditionSchema,
+  reason: z.enum(REASON_NAMES),
+  message: z.string(),
+  applied_hash: nullable(z.string()),
+  applied_spec: z.string().nullable(),
+  has_resources: z.number().int(),
+  last_run_id: nullable(z.number().int()),
+  failures: z.number().int().min(0),
+  next_attempt_at: nullable(z.string()),
+  updated_at: z.string(),
+  stopped_for: nullable(z.string()),
+  removal_at: nullable(z.string()),
+  removal_held: z.number().int(),
 });
 const InstanceRowSchema = z.object({
-  stack: z.string(), name: z.string(), vmid: nullable(z.number().int()), ip: nullable(z.string()), power: z.enum(["running", "stopped"]),
-  state: z.enum(["provisioning", "ready", "hook-failed", "destroyed"]), updated_at: z.string(),
+  stack: z.string(),
+  name: z.string(),
+  vmid: nullable(z.number().int()),
+  ip: nullable(z.string()),
+  power: z.enum(["running", "stopped"]),
+  state: z.enum(["provisioning", "ready", "hook-failed", "destroyed"]),
+  updated_at: z.string(),
 });
 const RunRowSchema = z.object({
-  id: z.number().int(), stack: z.string(), action: z.enum(["up", "destroy"]), state: z.enum(["queued", "running", "succeeded", "failed"]),
-  spec_hash: nullable(z.string()), mode: ModeSchema, queued_at: z.string(), started_at: nullable(z.string()), finished_at: nullable(z.string()),
-  outputs: z.string().nullable(), error_code: nullable(z.string()), error_message: nullable(z.string()),
+  id: z.number().int(),
+  stack: z.string(),
+  action: z.enum(["up", "destroy"]),
+  state: z.enum(["queued", "running", "succeeded", "failed"]),
+  spec_hash: nullable(z.string()),
+  mode: ModeSchema,
+  queued_at: z.string(),
+  started_at: nullable(z.string()),
+  finished_at: nullable(z.string()),
+  outputs: z.string().nullable(),
+  error_code: nullable(z.string()),
+  error_message: nullable(z.string()),
 });
 type StackRow = z.input<typeof StackRowSchema>;
 type InstanceRow = z.input<typeof InstanceRowSchema>;
@@ -146,13 +184,21 @@ function toStack(row: StackRow): StackStatus {
   const where = `stacks.applied_spec of ${r.name}`;
   const platform = r.name === PLATFORM_STACK;
   return {
-    name: r.name, condition: r.condition, reason: r.reason, message: r.message,
+    name: r.name,
+    condition: r.condition,
+    reason: r.reason,
+    message: r.message,
     appliedHash: r.applied_hash,
     appliedSpec: platform ? undefined : parseJsonColumn(AppliedUserSpecSchema, r.applied_spec, where),
     appliedPlatform: platform ? parseJsonColumn(AppliedPlatformSpecSchema, r.applied_spec, where) : undefined,
     hasResources: r.has_resources === 1,
-    lastRunId: r.last_run_id, failures: r.failures, nextAttemptAt: r.next_attempt_at, stoppedFor: r.stopped_for,
-    removalAt: r.removal_at, removalHeld: r.removal_held === 1, updatedAt: r.updated_at,
+    lastRunId: r.last_run_id,
+    failures: r.failures,
+    nextAttemptAt: r.next_attempt_at,
+    stoppedFor: r.stopped_for,
+    removalAt: r.removal_at,
+    removalHeld: r.removal_held === 1,
+    updatedAt: r.updated_at,
   };
 }
 function toInstance(row: InstanceRow): InstanceStatus {
@@ -163,9 +209,18 @@ function toRun(row: RunRow): RunRecord {
   const r = parseRow(RunRowSchema, row, `runs row ${row.id}`);
   const outputsSchema: z.ZodType<RunOutputs> = r.stack === PLATFORM_STACK ? PlatformStackOutputsSchema : UserStackOutputsSchema;
   return {
-    id: r.id, stack: r.stack, action: r.action, state: r.state, specHash: r.spec_hash,
-    mode: r.mode, queuedAt: r.queued_at, startedAt: r.started_at, finishedAt: r.finished_at,
-    outputs: parseJsonColumn(outputsSchema, r.outputs, `runs.outputs of run ${r.id}`), errorCode: r.error_code, errorMessage: r.error_message,
+    id: r.id,
+    stack: r.stack,
+    action: r.action,
+    state: r.state,
+    specHash: r.spec_hash,
+    mode: r.mode,
+    queuedAt: r.queued_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    outputs: parseJsonColumn(outputsSchema, r.outputs, `runs.outputs of run ${r.id}`),
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
   };
 }
 function toEvent(text: string, runId: number): RunEvent {
@@ -228,8 +283,17 @@ export interface StatusStore {
 
 /** Adds the columns later versions introduced to a database an earlier version created. */
 function migrate(db: Database.Database): void {
-  const have = new Set(db.prepare<[], { name: string }>("PRAGMA table_info(stacks)").all().map((c) => c.name));
-  for (const [column, type] of [["stopped_for", "TEXT"], ["removal_at", "TEXT"], ["removal_held", "INTEGER NOT NULL DEFAULT 0"]] as const) {
+  const have = new Set(
+    db
+      .prepare<[], { name: string }>("PRAGMA table_info(stacks)")
+      .all()
+      .map((c) => c.name),
+  );
+  for (const [column, type] of [
+    ["stopped_for", "TEXT"],
+    ["removal_at", "TEXT"],
+    ["removal_held", "INTEGER NOT NULL DEFAULT 0"],
+  ] as const) {
     if (!have.has(column)) db.exec(`ALTER TABLE stacks ADD COLUMN ${column} ${type}`);
   }
 }

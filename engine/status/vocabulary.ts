@@ -30,19 +30,31 @@ export const REASONS = {
   Pending: { ...reconciling, doc: "A change was seen; the stack waits in the queue for a worker." },
   Applying: { ...reconciling, doc: "A run (preview, then up or destroy) is in progress." },
   DriftDetected: {
-    condition: "Reconciling", retryable: false, untilFileChanges: false, survivesPending: true,
+    condition: "Reconciling",
+    retryable: false,
+    untilFileChanges: false,
+    survivesPending: true,
     doc: "A scheduled refresh found the real resources differ from the last apply; the engine applies the stack file again.",
   },
   Retrying: {
-    condition: "Reconciling", retryable: true, untilFileChanges: false, survivesPending: true,
+    condition: "Reconciling",
+    retryable: true,
+    untilFileChanges: false,
+    survivesPending: true,
     doc: "The last run failed for a transient reason; the engine retries after a growing pause.",
   },
   HookFailed: {
-    condition: "Reconciling", retryable: true, untilFileChanges: false, survivesPending: true,
+    condition: "Reconciling",
+    retryable: true,
+    untilFileChanges: false,
+    survivesPending: true,
     doc: "Resources are applied but a post-deploy hook failed (degraded); the engine retries the hooks, never rolling back.",
   },
   PendingRemoval: {
-    condition: "Reconciling", retryable: false, untilFileChanges: false, survivesPending: true,
+    condition: "Reconciling",
+    retryable: false,
+    untilFileChanges: false,
+    survivesPending: true,
     doc:
       "The stack file is gone; its resources are destroyed when the grace period ends (or, when many files went at once, " +
       "once `proxstack destroy` confirms); the file coming back cancels it.",
@@ -51,12 +63,18 @@ export const REASONS = {
   UnsafePlan: { ...stopped, doc: "The plan would replace or delete containers the file change did not ask for; nothing was applied." },
   Protected: { ...stopped, doc: "Destroying the stack would remove a protected instance; nothing was destroyed." },
   AllocationExhausted: {
-    condition: "Stalled", retryable: true, untilFileChanges: false, survivesPending: true,
+    condition: "Stalled",
+    retryable: true,
+    untilFileChanges: false,
+    survivesPending: true,
     doc: "No free VMID or IP address is left in the platform's range and pool; retried at the longest pause, and at once when the file changes.",
   },
   ApplyRejected: { ...stopped, doc: "The run refused the spec as written (for example a name too long for DNS); nothing more happens until the file changes." },
   RepeatedFailures: {
-    condition: "Stalled", retryable: true, untilFileChanges: false, survivesPending: true,
+    condition: "Stalled",
+    retryable: true,
+    untilFileChanges: false,
+    survivesPending: true,
     doc: "The run failed several times in a row; the engine keeps retrying at the longest pause.",
   },
 } as const satisfies Record<string, ReasonProperties>;

@@ -11,7 +11,14 @@ import { openStatusStore } from "../status/store.js";
 import { systemTimers } from "../timers.js";
 
 /** A temp directory holding copies of the example stack files (and a data dir beside it). */
-export function tempStacks(): { root: string; stacks: string; data: string; read(name: string): string; write(name: string, text: string): void; cleanup(): void } {
+export function tempStacks(): {
+  root: string;
+  stacks: string;
+  data: string;
+  read(name: string): string;
+  write(name: string, text: string): void;
+  cleanup(): void;
+} {
   const root = mkdtempSync(join(tmpdir(), "proxstack-engine-"));
   const stacks = join(root, "stacks");
   cpSync(new URL("../../stacks", import.meta.url), stacks, { recursive: true });
@@ -36,7 +43,11 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
 }
 
 /** An engine over a stacks dir with a fake runner, a real SQLite store and real timers. */
-export function engineOnFake(stacksDir: string, dbFile: string, opts: { runner?: FakeRunner; hooks?: PostApplyHooks; options?: Partial<EngineOptions> } = {}): { engine: Engine; runner: FakeRunner } {
+export function engineOnFake(
+  stacksDir: string,
+  dbFile: string,
+  opts: { runner?: FakeRunner; hooks?: PostApplyHooks; options?: Partial<EngineOptions> } = {},
+): { engine: Engine; runner: FakeRunner } {
   const runner = opts.runner ?? createFakeRunner();
   const store = openStatusStore(dbFile, { clock: systemClock });
   const engine = createEngine({

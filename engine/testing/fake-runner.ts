@@ -40,12 +40,16 @@ export interface FakeRunner extends StackRunner {
 /** The tunnel routes of a platform target, sorted by hostname as the platform program sorts them. */
 function routesOf(target: StackTarget & { kind: "platform" }): PlatformStackOutputs["routes"] {
   return target.users
-    .flatMap((u) => u.instances.flatMap((i) => i.domains.map((d) => ({
-      hostname: tunnelHostname(u.name, i.name, d.subdomain, target.platform.baseDomain),
-      service: `http://${i.ip ?? "?"}:${d.port}`,
-      user: u.name,
-      instance: i.name,
-    }))))
+    .flatMap((u) =>
+      u.instances.flatMap((i) =>
+        i.domains.map((d) => ({
+          hostname: tunnelHostname(u.name, i.name, d.subdomain, target.platform.baseDomain),
+          service: `http://${i.ip ?? "?"}:${d.port}`,
+          user: u.name,
+          instance: i.name,
+        })),
+      ),
+    )
     .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
 }
 
@@ -111,7 +115,8 @@ export function createFakeRunner(opts: { mode?: "pulumi" | "simulation"; delayMs
     const steps: PlanStep[] = [];
     for (const r of want) {
       const old = cur.get(r.name);
-      const op: StepOp = forced?.get(r.name) ?? (!old ? "create" : same(old.inputs, r.inputs) ? "same" : old.inputs.vmId !== r.inputs.vmId ? "replace" : "update");
+      const op: StepOp =
+        forced?.get(r.name) ?? (!old ? "create" : same(old.inputs, r.inputs) ? "same" : old.inputs.vmId !== r.inputs.vmId ? "replace" : "update");
       const diffs = old ? Object.keys(r.inputs).filter((k) => JSON.stringify(old.inputs[k]) !== JSON.stringify(r.inputs[k])) : undefined;
       steps.push({ urn: resourceUrn(target.name, r.type, r.name), type: r.type, name: r.name, op, inputs: r.inputs, ...(diffs ? { diffs } : {}) });
     }
@@ -199,7 +204,11 @@ export function createFakeRunner(opts: { mode?: "pulumi" | "simulation"; delayMs
         for (const s of steps) if (s.op !== "same") emit(o, { type: "resource-outputs", urn: s.urn, resourceType: s.type, op: s.op });
         emit(o, { type: "summary", message: "update succeeded" });
         const outputs = outputsOf(target);
-        return { outputs, changeSummary: summary(steps), changed: steps.filter((s) => s.op !== "same" && s.op !== "delete").map((s) => s.urn) } satisfies ApplyResult;
+        return {
+          outputs,
+          changeSummary: summary(steps),
+          changed: steps.filter((s) => s.op !== "same" && s.op !== "delete").map((s) => s.urn),
+        } satisfies ApplyResult;
       });
     },
     destroy(stack, o) {

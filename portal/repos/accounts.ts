@@ -20,14 +20,31 @@ export interface Account {
 }
 
 interface Row {
-  id: number; email: string; name: string; password_hash: string; role: string; verified_at: string | null; stack: string | null;
-  banned: number; ban_reason: string | null; ban_expires_at: string | null; created_at: string;
+  id: number;
+  email: string;
+  name: string;
+  password_hash: string;
+  role: string;
+  verified_at: string | null;
+  stack: string | null;
+  banned: number;
+  ban_reason: string | null;
+  ban_expires_at: string | null;
+  created_at: string;
 }
 
 const toAccount = (r: Row): Account => ({
-  id: r.id, email: r.email, name: r.name, passwordHash: r.password_hash, role: r.role === "admin" ? "admin" : "user",
-  verifiedAt: r.verified_at ?? undefined, stack: r.stack ?? undefined, banned: r.banned === 1, banReason: r.ban_reason ?? undefined,
-  banExpiresAt: r.ban_expires_at ?? undefined, createdAt: r.created_at,
+  id: r.id,
+  email: r.email,
+  name: r.name,
+  passwordHash: r.password_hash,
+  role: r.role === "admin" ? "admin" : "user",
+  verifiedAt: r.verified_at ?? undefined,
+  stack: r.stack ?? undefined,
+  banned: r.banned === 1,
+  banReason: r.ban_reason ?? undefined,
+  banExpiresAt: r.ban_expires_at ?? undefined,
+  createdAt: r.created_at,
 });
 
 export interface AccountsRepo {
@@ -62,9 +79,7 @@ export function createAccountsRepo(db: PortalDb): AccountsRepo {
   const setPassword = db.prepare("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?");
   const setRole = db.prepare("UPDATE accounts SET role = ?, updated_at = ? WHERE id = ?");
   const setBan = db.prepare("UPDATE accounts SET banned = ?, ban_reason = ?, ban_expires_at = ?, updated_at = ? WHERE id = ?");
-  const search = db.prepare(
-    "SELECT * FROM accounts WHERE instr(email, ?) > 0 OR instr(lower(name), ?) > 0 ORDER BY id DESC LIMIT ? OFFSET ?",
-  );
+  const search = db.prepare("SELECT * FROM accounts WHERE instr(email, ?) > 0 OR instr(lower(name), ?) > 0 ORDER BY id DESC LIMIT ? OFFSET ?");
   const count = db.prepare("SELECT count(*) AS n FROM accounts WHERE instr(email, ?) > 0 OR instr(lower(name), ?) > 0");
   const stacks = db.prepare("SELECT stack FROM accounts WHERE stack IS NOT NULL");
   const putCode = db.prepare(

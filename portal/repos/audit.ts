@@ -21,7 +21,9 @@ export function createAuditRepo(db: PortalDb): AuditRepo {
   return {
     record: (e, now) => void insert.run(now.toISOString(), e.actorId ?? null, e.subjectId ?? null, e.action, JSON.stringify(e.detail ?? {})),
     forSubject(subjectId, limit) {
-      return (list.all(subjectId, limit) as { id: number; at: string; actor_id: number | null; subject_id: number | null; action: string; detail: string }[]).map((r) => {
+      return (
+        list.all(subjectId, limit) as { id: number; at: string; actor_id: number | null; subject_id: number | null; action: string; detail: string }[]
+      ).map((r) => {
         let detail: Record<string, unknown> = {};
         try {
           const v: unknown = JSON.parse(r.detail);

@@ -43,9 +43,17 @@ export function createSessionsRepo(db: PortalDb): SessionsRepo {
     isLive: (family, accountId) => isLive.get(family, accountId) !== undefined,
     addRefresh: (h, accountId, family, now, exp) => void addRefresh.run(h, accountId, family, now.toISOString(), exp.toISOString()),
     getRefresh(h) {
-      const r = getRefresh.get(h) as { token_hash: string; account_id: number; family: string; expires_at: string; rotated_at: string | null; revoked_at: string | null } | undefined;
+      const r = getRefresh.get(h) as
+        { token_hash: string; account_id: number; family: string; expires_at: string; rotated_at: string | null; revoked_at: string | null } | undefined;
       return r
-        ? { tokenHash: r.token_hash, accountId: r.account_id, family: r.family, expiresAt: r.expires_at, rotatedAt: r.rotated_at ?? undefined, revokedAt: r.revoked_at ?? undefined }
+        ? {
+            tokenHash: r.token_hash,
+            accountId: r.account_id,
+            family: r.family,
+            expiresAt: r.expires_at,
+            rotatedAt: r.rotated_at ?? undefined,
+            revokedAt: r.revoked_at ?? undefined,
+          }
         : undefined;
     },
     markRotated: (h, now) => markRotated.run(now.toISOString(), h).changes === 1,

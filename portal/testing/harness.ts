@@ -59,11 +59,22 @@ function fakeEngine(specs: ReturnType<typeof createSpecStore>): FakeEngine {
     async settle() {
       for (const f of await specs.list()) {
         const old = rows.get(f.stack) ?? [];
-        rows.set(f.stack, (f.spec?.instances ?? []).map((i) => {
-          const prev = old.find((o) => o.name === i.name);
-          const vmid = i.vmid ?? prev?.vmid ?? nextVmid++;
-          return { stack: f.stack, name: i.name, vmid, ip: i.ip ?? prev?.ip ?? `10.10.0.${vmid - 2000}`, power: i.power, state: "ready", updatedAt: "2026-11-30T00:00:00.000Z" };
-        }));
+        rows.set(
+          f.stack,
+          (f.spec?.instances ?? []).map((i) => {
+            const prev = old.find((o) => o.name === i.name);
+            const vmid = i.vmid ?? prev?.vmid ?? nextVmid++;
+            return {
+              stack: f.stack,
+              name: i.name,
+              vmid,
+              ip: i.ip ?? prev?.ip ?? `10.10.0.${vmid - 2000}`,
+              power: i.power,
+              state: "ready",
+              updatedAt: "2026-11-30T00:00:00.000Z",
+            };
+          }),
+        );
       }
     },
   };
@@ -81,7 +92,10 @@ function fakePve(): FakePve {
   return {
     snapshots,
     calls,
-    containerStatus: async (_n, vmid) => (calls.push(`status ${vmid}`), { vmid, status: "running", cpu: 0.1, cpus: 1, mem: 100, maxmem: 512, disk: 10, maxdisk: 80, netin: 1, netout: 2, uptime: 60 }),
+    containerStatus: async (_n, vmid) => (
+      calls.push(`status ${vmid}`),
+      { vmid, status: "running", cpu: 0.1, cpus: 1, mem: 100, maxmem: 512, disk: 10, maxdisk: 80, netin: 1, netout: 2, uptime: 60 }
+    ),
     rrddata: async (_n, vmid) => (calls.push(`rrd ${vmid}`), [{ time: 1, cpu: 0.1 }]),
     listSnapshots: async (_n, vmid) => [...(snapshots.get(vmid) ?? []), { name: "current", description: "You are here!" }],
     createSnapshot: async (_n, vmid, name, description) => {
@@ -91,13 +105,18 @@ function fakePve(): FakePve {
     },
     deleteSnapshot: async (_n, vmid, name) => {
       calls.push(`delsnapshot ${vmid} ${name}`);
-      snapshots.set(vmid, (snapshots.get(vmid) ?? []).filter((s) => s.name !== name));
+      snapshots.set(
+        vmid,
+        (snapshots.get(vmid) ?? []).filter((s) => s.name !== name),
+      );
       return task;
     },
     rollbackSnapshot: async (_n, vmid, name) => (calls.push(`rollback ${vmid} ${name}`), task),
     backup: async (_n, vmid) => (calls.push(`backup ${vmid}`), { ...task, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_30-00_00_00.tar.zst` }),
-    listBackups: async (_n, vmid) => [{ upid: task.upid, vmid: vmid ?? 0, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_29-00_00_00.tar.zst`, starttime: 1_795_910_400 }]
-      .filter((b) => !calls.includes(`delvolume local local:backup/${b.archive.split("/").at(-1) ?? ""}`)),
+    listBackups: async (_n, vmid) =>
+      [{ upid: task.upid, vmid: vmid ?? 0, archive: `/var/lib/vz/dump/vzdump-lxc-${vmid}-2026_11_29-00_00_00.tar.zst`, starttime: 1_795_910_400 }].filter(
+        (b) => !calls.includes(`delvolume local local:backup/${b.archive.split("/").at(-1) ?? ""}`),
+      ),
     deleteVolume: async (_n, storage, volid) => (calls.push(`delvolume ${storage} ${volid}`), task),
     rebootContainer: async (_n, vmid) => (calls.push(`reboot ${vmid}`), task),
     nodes: async () => [{ node: "pve1", status: "online", cpu: 0.1, maxcpu: 8, mem: 1, maxmem: 2 }],
@@ -148,7 +167,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<PortalOptions> = {}, extra: { vpn?: VpnClient; terminal?: TerminalSessions; webDist?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  options: Partial<PortalOptions> = {},
+  extra: { vpn?: VpnClient; terminal?: TerminalSessions; webDist?: string } = {},
+): Promise<Harness> {
   const root = mkdtempSync(join(tmpdir(), "portal-test-"));
   const stacksDir = join(root, "stacks");
   cpSync(join(REPO, "stacks"), stacksDir, { recursive: true });
@@ -168,9 +190,22 @@ export async function startHarness(options: Partial<PortalOptions> = {}, extra: 
   const outbox = join(root, "outbox");
   const secret = new Uint8Array(Buffer.from("0123456789abcdef0123456789abcdef-test-secret"));
   const portal = createApp({
-    db, specs, engine, ledger, mail: createOutboxTransport(outbox, "portal@example.invalid", clock), clock, log: silentLogger(), jwtSecret: secret,
-    pve, stackRepo: { stacksDir, dataDir: root }, terminal: extra.terminal ?? terminal, ...(extra.vpn ? { vpn: extra.vpn } : {}),
-    ...(extra.webDist ? { webDist: extra.webDist } : {}), history: gitStackHistory(stacksDir), hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }), options: { heartbeatMs: 50, ...options },
+    db,
+    specs,
+    engine,
+    ledger,
+    mail: createOutboxTransport(outbox, "portal@example.invalid", clock),
+    clock,
+    log: silentLogger(),
+    jwtSecret: secret,
+    pve,
+    stackRepo: { stacksDir, dataDir: root },
+    terminal: extra.terminal ?? terminal,
+    ...(extra.vpn ? { vpn: extra.vpn } : {}),
+    ...(extra.webDist ? { webDist: extra.webDist } : {}),
+    history: gitStackHistory(stacksDir),
+    hasher: createPasswordHasher({ N: 1 << 10, r: 8, p: 1 }),
+    options: { heartbeatMs: 50, ...options },
   });
   const server: Server = createServer(portal.app);
   portal.attach(server);
@@ -178,7 +213,20 @@ export async function startHarness(options: Partial<PortalOptions> = {}, extra: 
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const api = client(url);
   return {
-    root, stacksDir, outbox, url, api, clock, engine, pve, terminal, db, portal, ledger, secret, git,
+    root,
+    stacksDir,
+    outbox,
+    url,
+    api,
+    clock,
+    engine,
+    pve,
+    terminal,
+    db,
+    portal,
+    ledger,
+    secret,
+    git,
     async signUp(email, name, password = "correct horse battery") {
       const reg = await api("POST", "/api/auth/register", { body: { email, password, name } });
       if (reg.status !== 201) throw new Error(`register ${email}: ${reg.status} ${reg.text}`);
@@ -189,13 +237,23 @@ export async function startHarness(options: Partial<PortalOptions> = {}, extra: 
       return { token: login.body.accessToken, refresh: login.body.refreshToken, stack: v.body.user.stack, id: v.body.user.id };
     },
     snapshot() {
-      const files = readdirSync(stacksDir).filter((f) => f.endsWith(".yaml")).sort().map((f) => `${f}:${readFileSync(join(stacksDir, f), "utf8")}`);
+      const files = readdirSync(stacksDir)
+        .filter((f) => f.endsWith(".yaml"))
+        .sort()
+        .map((f) => `${f}:${readFileSync(join(stacksDir, f), "utf8")}`);
       const head = git("rev-parse", "HEAD").trim();
-      const accounts = JSON.stringify(db.prepare("SELECT id, email, name, password_hash, role, verified_at, stack, banned, ban_reason, ban_expires_at FROM accounts ORDER BY id").all());
-      const balances = JSON.stringify(db.prepare("SELECT stack FROM accounts WHERE stack IS NOT NULL ORDER BY id").all().map((r) => {
-        const s = (r as { stack: string }).stack;
-        return [s, ledger.balanceMicro(s), ledger.entries(s, { offset: 0, limit: 1 }).total];
-      }));
+      const accounts = JSON.stringify(
+        db.prepare("SELECT id, email, name, password_hash, role, verified_at, stack, banned, ban_reason, ban_expires_at FROM accounts ORDER BY id").all(),
+      );
+      const balances = JSON.stringify(
+        db
+          .prepare("SELECT stack FROM accounts WHERE stack IS NOT NULL ORDER BY id")
+          .all()
+          .map((r) => {
+            const s = (r as { stack: string }).stack;
+            return [s, ledger.balanceMicro(s), ledger.entries(s, { offset: 0, limit: 1 }).total];
+          }),
+      );
       return [head, accounts, balances, ...files].join("\n---\n");
     },
     async close() {

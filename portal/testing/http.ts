@@ -10,7 +10,11 @@ export interface Answer {
 }
 
 export function client(base: string) {
-  return async (method: string, path: string, opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> => {
+  return async (
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<Answer> => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let body: string | undefined;
@@ -31,7 +35,9 @@ export function client(base: string) {
 
 /** The newest 6-digit code mailed to `to` (from the .eml files of the outbox). */
 export function codeFromOutbox(outbox: string, to: string): string {
-  const files = readdirSync(outbox).filter((f) => f.endsWith(".eml")).sort();
+  const files = readdirSync(outbox)
+    .filter((f) => f.endsWith(".eml"))
+    .sort();
   for (const f of files.reverse()) {
     const text = readFileSync(join(outbox, f), "utf8");
     if (!text.includes(`To: ${to}\r\n`)) continue;

@@ -13,9 +13,23 @@ export function createSqliteLedger(file = ":memory:"): PointsLedger & { close():
   const ins = db.prepare("INSERT INTO ledger (user, amount, reason, note, balance, at, idem) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *");
   const list = db.prepare("SELECT * FROM ledger WHERE user = ? ORDER BY id DESC LIMIT ? OFFSET ?");
   const count = db.prepare("SELECT count(*) AS n FROM ledger WHERE user = ?");
-  interface Row { id: number; user: string; amount: number; reason: string; note: string | null; balance: number; at: string }
+  interface Row {
+    id: number;
+    user: string;
+    amount: number;
+    reason: string;
+    note: string | null;
+    balance: number;
+    at: string;
+  }
   const toEntry = (r: Row): LedgerEntry => ({
-    id: r.id, user: r.user, amountMicro: r.amount, reason: r.reason as LedgerReason, note: r.note ?? undefined, balanceMicro: r.balance, at: r.at,
+    id: r.id,
+    user: r.user,
+    amountMicro: r.amount,
+    reason: r.reason as LedgerReason,
+    note: r.note ?? undefined,
+    balanceMicro: r.balance,
+    at: r.at,
   });
   const balanceMicro = (user: string) => (bal.get(user) as { balance: number } | undefined)?.balance ?? 0;
   return {

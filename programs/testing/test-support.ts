@@ -41,7 +41,10 @@ export function userInput(spec: UserStackSpec, platform: PlatformSpec, vpnPeerAd
 
 /** `type name` of every custom resource and component, sorted (the root stack left out). */
 export function resourceSet(regs: Registration[]): string[] {
-  return regs.filter((r) => r.type !== "pulumi:pulumi:Stack").map((r) => `${r.type} ${r.name}`).sort();
+  return regs
+    .filter((r) => r.type !== "pulumi:pulumi:Stack")
+    .map((r) => `${r.type} ${r.name}`)
+    .sort();
 }
 
 export function byName(regs: Registration[], name: string): Registration {

@@ -87,7 +87,13 @@ describe("crash recovery (kill -9 mid-apply)", () => {
     cpSync(join(REPO, "stacks/platform.yaml"), join(stacks, "platform.yaml"));
     const users = ["ann", "ben", "cat", "dan"];
     for (const u of users) {
-      writeFileSync(join(stacks, `${u}.yaml`), userFile(u, [{ name: "a", plan: "small", power: "running" }, { name: "b", plan: "small", power: "stopped" }]));
+      writeFileSync(
+        join(stacks, `${u}.yaml`),
+        userFile(u, [
+          { name: "a", plan: "small", power: "running" },
+          { name: "b", plan: "small", power: "stopped" },
+        ]),
+      );
     }
     let killedMidRun = 0;
     for (let round = 0; round < KILLS; round++) {
@@ -122,7 +128,9 @@ describe("crash recovery (kill -9 mid-apply)", () => {
 
     // The simulator's own state: exactly one container per instance, with the VMIDs the files hold.
     const platform = PlatformSpecSchema.parse(parse(readFileSync(join(stacks, "platform.yaml"), "utf8")));
-    const specs = readdirSync(stacks).filter((f) => f.endsWith(".yaml") && f !== "platform.yaml").map((f) => UserStackSpecSchema.parse(parse(readFileSync(join(stacks, f), "utf8"))));
+    const specs = readdirSync(stacks)
+      .filter((f) => f.endsWith(".yaml") && f !== "platform.yaml")
+      .map((f) => UserStackSpecSchema.parse(parse(readFileSync(join(stacks, f), "utf8"))));
     const wanted = specs.flatMap((s) => s.instances.map((i) => i.vmid)).sort();
     expect(new Set(wanted).size).toBe(users.length * 2);
     const seed = simulatorSeedFromPlatform(platform);

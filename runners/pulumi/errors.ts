@@ -16,17 +16,57 @@ interface ErrorRule {
  * messages, so a CommandError that carries them maps to the specific code.
  */
 export const PULUMI_ERROR_TABLE: readonly ErrorRule[] = [
-  { code: "pulumi.stack-locked", kind: "retry", name: "ConcurrentUpdateError", hint: "another update holds the stack lock; retrying later (a lock whose process died is cleared at once)" },
-  { code: "pulumi.stack-locked", kind: "retry", text: /the stack is currently locked by|\[409\] Conflict/, hint: "another update holds the stack lock; retrying later" },
+  {
+    code: "pulumi.stack-locked",
+    kind: "retry",
+    name: "ConcurrentUpdateError",
+    hint: "another update holds the stack lock; retrying later (a lock whose process died is cleared at once)",
+  },
+  {
+    code: "pulumi.stack-locked",
+    kind: "retry",
+    text: /the stack is currently locked by|\[409\] Conflict/,
+    hint: "another update holds the stack lock; retrying later",
+  },
   { code: "pulumi.stack-not-found", kind: "stall", name: "StackNotFoundError", hint: "the stack does not exist in the backend" },
   { code: "pulumi.stack-exists", kind: "retry", name: "StackAlreadyExistsError", hint: "the stack was created concurrently; retrying selects it" },
-  { code: "pulumi.cli-missing", kind: "stall", text: /ENOENT|pulumi: (command )?not found/, hint: "install the Pulumi CLI, or unset PROXMOX_VE_ENDPOINT to run in simulation mode" },
-  { code: "pulumi.protected", kind: "stall", text: /protected|cannot be (deleted|replaced) because/i, hint: "a protected resource would be deleted or replaced; change the stack file or remove protect first" },
-  { code: "pulumi.passphrase", kind: "stall", text: /passphrase|decrypt|incorrect.*secret/i, hint: "check PULUMI_CONFIG_PASSPHRASE(_FILE): it must be the passphrase the stack was created with" },
-  { code: "pulumi.plugin-missing", kind: "stall", text: /no resource plugin|could not find plugin|failed to (install|load) plugin/i, hint: "install the provider plugins (proxmoxve 8.6.0, cloudflare 6.22.1) into PULUMI_HOME/plugins" },
-  { code: "pulumi.pending-operations", kind: "stall", text: /pending operations?|interrupted/i, hint: "an interrupted update left pending operations; the runner clears them with refresh --clear-pending-creates" },
+  {
+    code: "pulumi.cli-missing",
+    kind: "stall",
+    text: /ENOENT|pulumi: (command )?not found/,
+    hint: "install the Pulumi CLI, or unset PROXMOX_VE_ENDPOINT to run in simulation mode",
+  },
+  {
+    code: "pulumi.protected",
+    kind: "stall",
+    text: /protected|cannot be (deleted|replaced) because/i,
+    hint: "a protected resource would be deleted or replaced; change the stack file or remove protect first",
+  },
+  {
+    code: "pulumi.passphrase",
+    kind: "stall",
+    text: /passphrase|decrypt|incorrect.*secret/i,
+    hint: "check PULUMI_CONFIG_PASSPHRASE(_FILE): it must be the passphrase the stack was created with",
+  },
+  {
+    code: "pulumi.plugin-missing",
+    kind: "stall",
+    text: /no resource plugin|could not find plugin|failed to (install|load) plugin/i,
+    hint: "install the provider plugins (proxmoxve 8.6.0, cloudflare 6.22.1) into PULUMI_HOME/plugins",
+  },
+  {
+    code: "pulumi.pending-operations",
+    kind: "stall",
+    text: /pending operations?|interrupted/i,
+    hint: "an interrupted update left pending operations; the runner clears them with refresh --clear-pending-creates",
+  },
   { code: "pulumi.cancelled", kind: "retry", text: /(update|operation) (was )?cancel+ed|SIGINT|signal/i, hint: "the run was cancelled" },
-  { code: "pulumi.network", kind: "retry", text: /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|timeout|timed out|\b50[234]\b/i, hint: "a provider API was unreachable; retrying" },
+  {
+    code: "pulumi.network",
+    kind: "retry",
+    text: /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN|timeout|timed out|\b50[234]\b/i,
+    hint: "a provider API was unreachable; retrying",
+  },
   { code: "pulumi.backend", kind: "stall", text: /backend|PULUMI_BACKEND_URL|login/i, hint: "check PULUMI_BACKEND_URL (or the data dir's file backend)" },
 ];
 
@@ -48,18 +88,26 @@ export function mapPulumiError(err: unknown, what: string, redact: Redactor): Pr
   if (err instanceof ProxstackError) return err;
   const name = err instanceof Error ? err.name : "";
   const raw = redact(err instanceof Error ? err.message : String(err));
-  const rule = PULUMI_ERROR_TABLE.find((r) => (r.name === undefined || r.name === name) && (r.text === undefined || r.text.test(raw)) && (r.name !== undefined || r.text !== undefined));
+  const rule = PULUMI_ERROR_TABLE.find(
+    (r) => (r.name === undefined || r.name === name) && (r.text === undefined || r.text.test(raw)) && (r.name !== undefined || r.text !== undefined),
+  );
   const summary = summarise(raw);
   const code = rule?.code ?? "pulumi.command-failed";
   const kind = rule?.kind ?? "retry";
   const hint = rule?.hint ?? "see the run's events for the failing resource";
   // The cause keeps the class name only: the original message may carry CLI output we did not vet.
-  return new ProxstackError(code, `${what}: pulumi: ${summary}: ${hint}`, { kind, cause: new ProxstackError("pulumi.redacted", `${name || "Error"} (details redacted into the message)`, { kind }) });
+  return new ProxstackError(code, `${what}: pulumi: ${summary}: ${hint}`, {
+    kind,
+    cause: new ProxstackError("pulumi.redacted", `${name || "Error"} (details redacted into the message)`, { kind }),
+  });
 }
 
 /** The lines of a CLI error worth showing: `error:` lines first, else the first non-empty lines. */
 function summarise(message: string): string {
-  const lines = message.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = message
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   // The CLI's own messages start with "error:"; the SDK prefixes them with "stderr: ".
   const errors = lines.map((l) => /\berror:.*/i.exec(l)?.[0]).filter((l): l is string => l !== undefined);
   const chosen = (errors.length > 0 ? errors : lines).slice(0, 3).join(" / ");

@@ -4,7 +4,17 @@ import { RESOURCE_TYPE, urnName } from "../../programs/naming.js";
 import type { Redactor } from "./errors.js";
 import type { EngineEvent, OpMap } from "./workspace.js";
 
-const STEP_OPS: ReadonlySet<string> = new Set<StepOp>(["create", "update", "delete", "replace", "same", "read", "refresh", "create-replacement", "delete-replaced"]);
+const STEP_OPS: ReadonlySet<string> = new Set<StepOp>([
+  "create",
+  "update",
+  "delete",
+  "replace",
+  "same",
+  "read",
+  "refresh",
+  "create-replacement",
+  "delete-replaced",
+]);
 
 /** Pulumi's op, narrowed to the engine's vocabulary; ops it does not record (discard, import …) become undefined. */
 export function stepOp(op: string): StepOp | undefined {
@@ -22,8 +32,16 @@ export function translateEvent(e: EngineEvent, redact: Redactor): RunEvent | und
   const at = new Date(e.timestamp * 1000).toISOString();
   if (e.preludeEvent) return { at, type: "prelude" };
   if (e.cancelEvent) return { at, type: "cancel" };
-  if (e.resourcePreEvent) return withOp({ at, type: "resource-pre", urn: e.resourcePreEvent.metadata.urn, resourceType: e.resourcePreEvent.metadata.type }, e.resourcePreEvent.metadata.op);
-  if (e.resOutputsEvent) return withOp({ at, type: "resource-outputs", urn: e.resOutputsEvent.metadata.urn, resourceType: e.resOutputsEvent.metadata.type }, e.resOutputsEvent.metadata.op);
+  if (e.resourcePreEvent)
+    return withOp(
+      { at, type: "resource-pre", urn: e.resourcePreEvent.metadata.urn, resourceType: e.resourcePreEvent.metadata.type },
+      e.resourcePreEvent.metadata.op,
+    );
+  if (e.resOutputsEvent)
+    return withOp(
+      { at, type: "resource-outputs", urn: e.resOutputsEvent.metadata.urn, resourceType: e.resOutputsEvent.metadata.type },
+      e.resOutputsEvent.metadata.op,
+    );
   if (e.resOpFailedEvent) {
     const m = e.resOpFailedEvent.metadata;
     return withOp({ at, type: "resource-failed", urn: m.urn, resourceType: m.type, severity: "error", message: `${m.op} failed` }, m.op);
@@ -35,9 +53,16 @@ export function translateEvent(e: EngineEvent, redact: Redactor): RunEvent | und
   }
   if (e.policyEvent) {
     const p = e.policyEvent;
-    return { at, type: "diagnostic", severity: p.enforcementLevel === "mandatory" ? "error" : "warning", message: redact(`policy ${p.policyName}: ${p.message}`), ...(p.resourceUrn ? { urn: p.resourceUrn } : {}) };
+    return {
+      at,
+      type: "diagnostic",
+      severity: p.enforcementLevel === "mandatory" ? "error" : "warning",
+      message: redact(`policy ${p.policyName}: ${p.message}`),
+      ...(p.resourceUrn ? { urn: p.resourceUrn } : {}),
+    };
   }
-  if (e.summaryEvent) return { at, type: "summary", severity: e.summaryEvent.maybeCorrupt ? "warning" : "info", message: summaryText(e.summaryEvent.resourceChanges) };
+  if (e.summaryEvent)
+    return { at, type: "summary", severity: e.summaryEvent.maybeCorrupt ? "warning" : "info", message: summaryText(e.summaryEvent.resourceChanges) };
   return undefined;
 }
 
@@ -48,7 +73,10 @@ function withOp(ev: RunEvent, op: string): RunEvent {
 
 /** `create 1, same 3`; ops in a fixed order so texts compare. */
 export function summaryText(changes: OpMap): string {
-  const parts = Object.entries(changes).filter(([, n]) => (n ?? 0) > 0).sort(([a], [b]) => a.localeCompare(b)).map(([op, n]) => `${op} ${n}`);
+  const parts = Object.entries(changes)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([op, n]) => `${op} ${n}`);
   return parts.length > 0 ? parts.join(", ") : "no changes";
 }
 
@@ -67,7 +95,11 @@ export function sanitise(value: unknown, redact: Redactor): unknown {
   if (typeof value === "string") return redact(value);
   if (Array.isArray(value)) return value.map((v) => sanitise(v, redact));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).filter(([k]) => !SECRET_KEY.test(k)).map(([k, v]) => [k, sanitise(v, redact)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => !SECRET_KEY.test(k))
+        .map(([k, v]) => [k, sanitise(v, redact)]),
+    );
   }
   return value;
 }

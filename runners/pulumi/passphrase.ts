@@ -23,13 +23,20 @@ export function ensurePassphrase(s: PassphraseSettings): { envVars: Record<strin
     writeFileSync(s.passphraseFile, `${randomBytes(32).toString("base64url")}\n`, { flag: "wx", mode: 0o600 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
-      throw new ProxstackError("pulumi.passphrase-file", `cannot create the Pulumi passphrase file ${s.passphraseFile}: check the data dir's permissions`, { kind: "stall", cause: err });
+      throw new ProxstackError("pulumi.passphrase-file", `cannot create the Pulumi passphrase file ${s.passphraseFile}: check the data dir's permissions`, {
+        kind: "stall",
+        cause: err,
+      });
     }
   }
   if ((statSync(s.passphraseFile).mode & 0o077) !== 0) chmodSync(s.passphraseFile, 0o600);
   const passphrase = readFileSync(s.passphraseFile, "utf8").trim();
   if (passphrase === "") {
-    throw new ProxstackError("pulumi.passphrase-file", `the Pulumi passphrase file ${s.passphraseFile} is empty: restore it from backup (stack secrets need the original passphrase)`, { kind: "stall" });
+    throw new ProxstackError(
+      "pulumi.passphrase-file",
+      `the Pulumi passphrase file ${s.passphraseFile} is empty: restore it from backup (stack secrets need the original passphrase)`,
+      { kind: "stall" },
+    );
   }
   return { envVars: { PULUMI_CONFIG_PASSPHRASE_FILE: s.passphraseFile }, passphrase };
 }

@@ -27,14 +27,20 @@ export const STACK_CONFIG_DIR = "stack-config";
  * from there). Stack files a previous version left in the checkout or beside the generated Pulumi.yaml
  * are copied into the stack config folder when it lacks them (never overwritten, never deleted).
  */
-export function preparePulumiProject(opts: { repoRoot?: string; dataDir: string; backendUrl: string }): { workDir: string; stackConfigDir: string; migrated: string[] } {
+export function preparePulumiProject(opts: { repoRoot?: string; dataDir: string; backendUrl: string }): {
+  workDir: string;
+  stackConfigDir: string;
+  migrated: string[];
+} {
   const legacy: string[] = [];
   if (opts.repoRoot !== undefined) {
     const file = path.join(opts.repoRoot, "Pulumi.yaml");
     if (existsSync(file)) {
       const name = (parse(readFileSync(file, "utf8")) as { name?: unknown } | null)?.name;
       if (name !== PROJECT_NAME) {
-        throw new ProxstackError("pulumi.project-name", `${file} names project "${String(name)}"; the engine and the CLI both need "${PROJECT_NAME}"`, { kind: "stall" });
+        throw new ProxstackError("pulumi.project-name", `${file} names project "${String(name)}"; the engine and the CLI both need "${PROJECT_NAME}"`, {
+          kind: "stall",
+        });
       }
     }
     legacy.push(opts.repoRoot);

@@ -13,7 +13,14 @@ import { PlatformSpecSchema, UserStackSpecSchema } from "../../schemas/index.js"
 import { ensurePassphrase } from "./passphrase.js";
 import { preparePulumiProject } from "./project.js";
 import { createAutomationPulumiRunner, createPulumiRunner, realProxmoxEngineLimits } from "./runner.js";
-import { createAutomationWorkspace, MIN_PULUMI_CLI_VERSION, type EngineEvent, type PulumiOpOptions, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
+import {
+  createAutomationWorkspace,
+  MIN_PULUMI_CLI_VERSION,
+  type EngineEvent,
+  type PulumiOpOptions,
+  type PulumiStackApi,
+  type PulumiWorkspaceApi,
+} from "./workspace.js";
 import type { RunEvent, StackTarget } from "../runner.js";
 import { RESOURCE_TYPE, resourceUrn } from "../../programs/naming.js";
 
@@ -59,7 +66,10 @@ async function asInlineRun<T>(body: () => Promise<T>): Promise<T> {
     process.off("uncaughtException", handler);
     process.off("unhandledRejection", handler);
     if (errors.size > 0) {
-      throw sdkError("CommandError", `error: an unhandled error occurred: One or more errors occurred: ${[...errors].map((e) => (e as Error).message).join(", ")}`);
+      throw sdkError(
+        "CommandError",
+        `error: an unhandled error occurred: One or more errors occurred: ${[...errors].map((e) => (e as Error).message).join(", ")}`,
+      );
     }
   }
 }
@@ -77,10 +87,22 @@ function fakeWorkspace(backend: FakeBackend = {}) {
   const ev = (seq: number, e: Partial<EngineEvent>): EngineEvent => ({ sequence: seq, timestamp: 1_764_000_000 + seq, ...e });
   const events = (o: PulumiOpOptions, op: "create" | "update" | "same") => {
     o.onEvent(ev(0, { preludeEvent: { config: { "proxmoxve:apiToken": TOKEN } } }));
-    const meta = { op, urn: urn("alice/web/container"), type: CT, provider: "",
-      new: { type: CT, urn: urn("alice/web/container"), id: "", parent: "", provider: "",
-        inputs: { vmId: 2001, cpu: { cores: 2 }, apiToken: TOKEN, note: `token is ${TOKEN}` }, outputs: {} },
-      diffs: op === "update" ? ["cpu"] : [] };
+    const meta = {
+      op,
+      urn: urn("alice/web/container"),
+      type: CT,
+      provider: "",
+      new: {
+        type: CT,
+        urn: urn("alice/web/container"),
+        id: "",
+        parent: "",
+        provider: "",
+        inputs: { vmId: 2001, cpu: { cores: 2 }, apiToken: TOKEN, note: `token is ${TOKEN}` },
+        outputs: {},
+      },
+      diffs: op === "update" ? ["cpu"] : [],
+    };
     o.onEvent(ev(1, { resourcePreEvent: { metadata: meta as never } }));
     o.onEvent(ev(2, { diagnosticEvent: { message: `provider said: auth with ${TOKEN} ok\n`, color: "never", severity: "info" } }));
     o.onEvent(ev(3, { resOutputsEvent: { metadata: meta as never } }));
@@ -108,12 +130,22 @@ function fakeWorkspace(backend: FakeBackend = {}) {
     return {
       name,
       preview: (o) => (parallels.push(`preview ${name} ${o.parallel}`), op("preview", () => (events(o, "update"), { changeSummary: { update: 1, same: 2 } }))),
-      up: (o) => (parallels.push(`up ${name} ${o.parallel}`), op("up", () => (events(o, "create"), { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } }))),
-      refresh: (o) => op(o.clearPendingCreates ? "refresh --clear-pending-creates" : "refresh", () => {
-        if (o.clearPendingCreates) backend.clearPendingCreates?.(name);
-        events(o, "same");
-        return { resourceChanges: { same: 3 } };
-      }),
+      up: (o) => (
+        parallels.push(`up ${name} ${o.parallel}`),
+        op(
+          "up",
+          () => (
+            events(o, "create"),
+            { outputs: { stack: { value: name, secret: false }, token: { value: TOKEN, secret: true } }, resourceChanges: { create: 1, same: 2 } }
+          ),
+        )
+      ),
+      refresh: (o) =>
+        op(o.clearPendingCreates ? "refresh --clear-pending-creates" : "refresh", () => {
+          if (o.clearPendingCreates) backend.clearPendingCreates?.(name);
+          events(o, "same");
+          return { resourceChanges: { same: 3 } };
+        }),
       destroy: (o) => (parallels.push(`destroy ${name} ${o.parallel}`), op("destroy", () => (events(o, "same"), { resourceChanges: { delete: 3 } }))),
       cancel: () => op("cancel", () => backend.cancel?.(name)),
     };
@@ -143,7 +175,12 @@ function fakeWorkspace(backend: FakeBackend = {}) {
 
 function memoryLog() {
   const lines: string[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
   return { logger: createLogger("debug", stream), text: () => lines.join("") };
 }
 
@@ -188,25 +225,34 @@ describe("pulumi runner (fake workspace)", () => {
     let maxActive = 0;
     const order: string[] = [];
     try {
-      const { runner: first } = makeRunner({}, {
-        during: async (stack) => {
-          active++;
-          maxActive = Math.max(maxActive, active);
-          order.push(`start ${stack}`);
-          if (stack === "alice") process.emit("unhandledRejection", new Error("stray rejection in alice's program"), Promise.resolve());
-          await new Promise((r) => setTimeout(r, 20));
-          order.push(`end ${stack}`);
-          active--;
+      const { runner: first } = makeRunner(
+        {},
+        {
+          during: async (stack) => {
+            active++;
+            maxActive = Math.max(maxActive, active);
+            order.push(`start ${stack}`);
+            if (stack === "alice") process.emit("unhandledRejection", new Error("stray rejection in alice's program"), Promise.resolve());
+            await new Promise((r) => setTimeout(r, 20));
+            order.push(`end ${stack}`);
+            active--;
+          },
         },
-      });
+      );
       // A second runner in the same process (say, a CLI command beside the engine) shares the gate.
-      const { runner: second } = makeRunner({}, {
-        during: (stack) => {
-          order.push(`start ${stack}`, `end ${stack}`);
+      const { runner: second } = makeRunner(
+        {},
+        {
+          during: (stack) => {
+            order.push(`start ${stack}`, `end ${stack}`);
+          },
         },
-      });
+      );
       const [a, b, c] = await Promise.allSettled([first.up(target("alice")), first.up(target("bob")), second.up(target("carol"))]);
-      expect(a).toMatchObject({ status: "rejected", reason: { code: "pulumi.command-failed", message: expect.stringContaining("stray rejection in alice's program") } });
+      expect(a).toMatchObject({
+        status: "rejected",
+        reason: { code: "pulumi.command-failed", message: expect.stringContaining("stray rejection in alice's program") },
+      });
       expect(b).toMatchObject({ status: "fulfilled" });
       expect(c).toMatchObject({ status: "fulfilled" });
       expect(maxActive).toBe(1);
@@ -222,7 +268,13 @@ describe("pulumi runner (fake workspace)", () => {
     const preview = await runner.preview(target("alice"), { onEvent: (e) => events.push(e) });
     expect(preview.changeSummary).toEqual({ update: 1, same: 2 });
     expect(preview.steps).toEqual([
-      expect.objectContaining({ urn: urn("alice/web/container"), name: "alice/web/container", op: "update", diffs: ["cpu"], inputs: expect.objectContaining({ vmId: 2001, cpu: { cores: 2 } }) }),
+      expect.objectContaining({
+        urn: urn("alice/web/container"),
+        name: "alice/web/container",
+        op: "update",
+        diffs: ["cpu"],
+        inputs: expect.objectContaining({ vmId: 2001, cpu: { cores: 2 } }),
+      }),
     ]);
     expect(preview.steps[0]?.inputs).not.toHaveProperty("apiToken");
     expect(events.map((e) => e.type)).toEqual(["prelude", "resource-pre", "diagnostic", "resource-outputs", "summary"]);
@@ -242,11 +294,21 @@ describe("pulumi runner (fake workspace)", () => {
 
   it.each([
     ["ConcurrentUpdateError", sdkError("ConcurrentUpdateError", "error: the stack is currently locked by 1 lock(s)."), "pulumi.stack-locked", "retry"],
-    ["locked text in a CommandError", sdkError("CommandError", "error: the stack is currently locked by 1 lock(s). Either wait"), "pulumi.stack-locked", "retry"],
+    [
+      "locked text in a CommandError",
+      sdkError("CommandError", "error: the stack is currently locked by 1 lock(s). Either wait"),
+      "pulumi.stack-locked",
+      "retry",
+    ],
     ["protected resource", sdkError("CommandError", "error: resource urn:x cannot be deleted because it is protected"), "pulumi.protected", "stall"],
     ["wrong passphrase", sdkError("CommandError", "error: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE"), "pulumi.passphrase", "stall"],
     ["missing plugin", sdkError("CommandError", "error: no resource plugin 'proxmoxve' found in the workspace"), "pulumi.plugin-missing", "stall"],
-    ["unreachable API", sdkError("CommandError", `error: Post "https://pve:8006": dial tcp: connect: ECONNREFUSED (token ${TOKEN})`), "pulumi.network", "retry"],
+    [
+      "unreachable API",
+      sdkError("CommandError", `error: Post "https://pve:8006": dial tcp: connect: ECONNREFUSED (token ${TOKEN})`),
+      "pulumi.network",
+      "retry",
+    ],
     ["anything else", sdkError("CommandError", "error: something odd"), "pulumi.command-failed", "retry"],
   ])("maps %s to a ProxstackError through the table", async (_what, err, code, kind) => {
     const { runner, fake, log } = makeRunner();
@@ -308,7 +370,10 @@ describe("pulumi runner (fake workspace)", () => {
   });
   const writeCheckpoint = (stack: string, pending: boolean) => {
     mkdirSync(stacksDir(), { recursive: true });
-    writeFileSync(path.join(stacksDir(), `${stack}.json`), JSON.stringify({ version: 3, checkpoint: { stack: `organization/proxstack/${stack}`, latest: checkpoint(pending) } }));
+    writeFileSync(
+      path.join(stacksDir(), `${stack}.json`),
+      JSON.stringify({ version: 3, checkpoint: { stack: `organization/proxstack/${stack}`, latest: checkpoint(pending) } }),
+    );
   };
   /** Like the CLI on a DIY backend: cancel deletes the stack's locks; --clear-pending-creates rewrites the checkpoint without them. */
   const diyBackend: FakeBackend = {
@@ -343,7 +408,13 @@ describe("pulumi runner (fake workspace)", () => {
     mkdirSync(lockDir("alice"), { recursive: true });
     writeFileSync(path.join(lockDir("alice"), "77aa.json"), lockOf(deadPid()));
     const { runner, fake } = makeRunner({}, diyBackend);
-    fake.failNext.set("alice", sdkError("ConcurrentUpdateError", "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`."));
+    fake.failNext.set(
+      "alice",
+      sdkError(
+        "ConcurrentUpdateError",
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.",
+      ),
+    );
 
     const applied = await runner.up(target("alice"));
 
@@ -385,7 +456,11 @@ describe("pulumi runner set-up", () => {
     expect(p.workDir).toBe(path.join(data, "pulumi-project"));
     expect(p.stackConfigDir).toBe(path.join(data, "pulumi-project", "stack-config"));
     expect(parse(readFileSync(path.join(p.workDir, "Pulumi.yaml"), "utf8"))).toEqual({
-      name: "proxstack", description: expect.any(String), runtime: "nodejs", backend: { url: "file:///x" }, stackConfigDir: "stack-config",
+      name: "proxstack",
+      description: expect.any(String),
+      runtime: "nodejs",
+      backend: { url: "file:///x" },
+      stackConfigDir: "stack-config",
     });
     // A salt left in the checkout is carried over once; one already under the data dir is never overwritten.
     expect(p.migrated).toEqual([path.join(checkout, "Pulumi.alice.yaml")]);
@@ -396,7 +471,10 @@ describe("pulumi runner set-up", () => {
   });
 
   it("the checkout's Pulumi.yaml points the operator's CLI at the same stack config folder (default data dir)", () => {
-    expect(parse(readFileSync(path.join(repo, "Pulumi.yaml"), "utf8"))).toMatchObject({ name: "proxstack", stackConfigDir: "data/pulumi-project/stack-config" });
+    expect(parse(readFileSync(path.join(repo, "Pulumi.yaml"), "utf8"))).toMatchObject({
+      name: "proxstack",
+      stackConfigDir: "data/pulumi-project/stack-config",
+    });
   });
 
   it("refuses a checkout Pulumi.yaml naming another project", () => {
@@ -427,7 +505,11 @@ describe("pulumi runner set-up", () => {
   function fakeCli(version: string): string {
     const root = path.join(dir, `cli-${version}`);
     mkdirSync(path.join(root, "bin"), { recursive: true });
-    writeFileSync(path.join(root, "bin", "pulumi"), `#!/bin/sh\nif [ "$1" = version ]; then echo "v${version}"; exit 0; fi\necho "fake cli: $*" >&2; exit 1\n`, { mode: 0o755 });
+    writeFileSync(
+      path.join(root, "bin", "pulumi"),
+      `#!/bin/sh\nif [ "$1" = version ]; then echo "v${version}"; exit 0; fi\necho "fake cli: $*" >&2; exit 1\n`,
+      { mode: 0o755 },
+    );
     return root;
   }
 
@@ -437,13 +519,19 @@ describe("pulumi runner set-up", () => {
     const err = await ws.createOrSelectStack("alice", () => Promise.resolve({})).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProxstackError);
     expect(err).toMatchObject({ code: "pulumi.cli-too-old", kind: "stall" });
-    expect((err as Error).message).toMatch(/^the Pulumi CLI is version 3\.150\.2; proxstack needs 3\.248\.0 or newer \(its programs use the ReplaceWith resource option\)/);
+    expect((err as Error).message).toMatch(
+      /^the Pulumi CLI is version 3\.150\.2; proxstack needs 3\.248\.0 or newer \(its programs use the ReplaceWith resource option\)/,
+    );
     await expect(ws.cliVersion()).rejects.toMatchObject({ code: "pulumi.cli-too-old" });
   });
 
   it("accepts a CLI at or above the minimum and reports its version", async () => {
-    expect(await createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.248.0") }).cliVersion()).toBe("3.248.0");
-    expect(await createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.260.1") }).cliVersion()).toBe("3.260.1");
+    expect(await createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.248.0") }).cliVersion()).toBe(
+      "3.248.0",
+    );
+    expect(await createAutomationWorkspace({ workDir: dir, projectName: "proxstack", envVars: {}, pulumiRoot: fakeCli("3.260.1") }).cliVersion()).toBe(
+      "3.260.1",
+    );
   });
 
   it("the wired runner's recover() fails fast at start-up on a too old CLI, before touching any stack", async () => {
@@ -456,7 +544,10 @@ describe("pulumi runner set-up", () => {
       pulumiRoot: fakeCli("3.99.0"),
       logger: memoryLog().logger,
     });
-    await expect(runner.recover()).rejects.toMatchObject({ code: "pulumi.cli-too-old", message: expect.stringContaining("version 3.99.0; proxstack needs 3.248.0") });
+    await expect(runner.recover()).rejects.toMatchObject({
+      code: "pulumi.cli-too-old",
+      message: expect.stringContaining("version 3.99.0; proxstack needs 3.248.0"),
+    });
   });
 
   it("the wired runner writes a data-dir project with the backend and reports the missing CLI on preview", async () => {

@@ -12,7 +12,15 @@ import { emptyProgram, programFor, type ProgramSettings } from "../program.js";
 import { fileBackendDir, preparePulumiProject } from "./project.js";
 import { listDiyLocks, readDiyCheckpoints, systemProcessTable, type DiyLock, type ProcessTable } from "./recover.js";
 import { createKeyedGate, createSerialGate } from "../../lib/serial-gate.js";
-import { createAutomationWorkspace, type EngineEvent, type OutputMap, type PulumiOpOptions, type PulumiProgram, type PulumiStackApi, type PulumiWorkspaceApi } from "./workspace.js";
+import {
+  createAutomationWorkspace,
+  type EngineEvent,
+  type OutputMap,
+  type PulumiOpOptions,
+  type PulumiProgram,
+  type PulumiStackApi,
+  type PulumiWorkspaceApi,
+} from "./workspace.js";
 
 export interface PulumiRunnerDeps {
   workspace: PulumiWorkspaceApi;
@@ -50,8 +58,7 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
   // One operation per stack at a time, whatever the caller does.
   const stackGate = createKeyedGate();
 
-  const open = (name: string, program: PulumiProgram): Promise<PulumiStackApi> =>
-    selectGate(() => deps.workspace.createOrSelectStack(name, program));
+  const open = (name: string, program: PulumiProgram): Promise<PulumiStackApi> => selectGate(() => deps.workspace.createOrSelectStack(name, program));
 
   async function operate<T>(stack: string, what: string, fn: (log: Logger) => Promise<T>): Promise<T> {
     const log = deps.logger.child({ stack, op: what, runner: "pulumi" });
@@ -60,25 +67,27 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
       log.warn({ code: mapped.code, kind: mapped.kind, err: mapped.message }, "pulumi operation failed");
       return mapped;
     };
-    return stackGate(stack, () => processGate(async () => {
-      try {
-        return await fn(log);
-      } catch (err) {
-        const mapped = mapPulumiError(err, `${what} ${stack}`, redact);
-        // A CLI killed mid-run (by a signal, OOM, a crash) leaves its lock and pending operations;
-        // heal them now, while the engine keeps running, and try once more.
-        const healed = await heal(stack, mapped, log).catch((e: unknown) => {
-          log.warn({ err: mapPulumiError(e, `recover ${stack}`, redact).message }, "could not clear a killed run's leftovers");
-          return false;
-        });
-        if (!healed) throw fail(err);
+    return stackGate(stack, () =>
+      processGate(async () => {
         try {
           return await fn(log);
-        } catch (again) {
-          throw fail(again);
+        } catch (err) {
+          const mapped = mapPulumiError(err, `${what} ${stack}`, redact);
+          // A CLI killed mid-run (by a signal, OOM, a crash) leaves its lock and pending operations;
+          // heal them now, while the engine keeps running, and try once more.
+          const healed = await heal(stack, mapped, log).catch((e: unknown) => {
+            log.warn({ err: mapPulumiError(e, `recover ${stack}`, redact).message }, "could not clear a killed run's leftovers");
+            return false;
+          });
+          if (!healed) throw fail(err);
+          try {
+            return await fn(log);
+          } catch (again) {
+            throw fail(again);
+          }
         }
-      }
-    }));
+      }),
+    );
   }
 
   /** Whether a lock was left by a process on this host that no longer exists. */
@@ -98,7 +107,10 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
       const s = await open(stack, emptyProgram);
       await s.cancel();
       await s.refresh({ onEvent: () => undefined, clearPendingCreates: true });
-      log.warn({ pids: locks.map((l) => l.pid) }, "lock of a killed Pulumi CLI removed (pulumi cancel) and pending creates cleared (refresh --clear-pending-creates)");
+      log.warn(
+        { pids: locks.map((l) => l.pid) },
+        "lock of a killed Pulumi CLI removed (pulumi cancel) and pending creates cleared (refresh --clear-pending-creates)",
+      );
       return true;
     }
     if (err.code === "pulumi.pending-operations") {
@@ -146,8 +158,7 @@ export function createPulumiRunner(deps: PulumiRunnerDeps): StackRunner {
   return {
     mode: "pulumi",
 
-    preview: (target, opts) =>
-      operate(target.name, "preview", async () => previewStack(await open(target.name, deps.programFor(target)), target, opts)),
+    preview: (target, opts) => operate(target.name, "preview", async () => previewStack(await open(target.name, deps.programFor(target)), target, opts)),
 
     up: (target, opts) =>
       operate(target.name, "up", async (log) => {
@@ -204,11 +215,17 @@ async function recover(
     }
     for (const lock of listDiyLocks(dir, project)) {
       if (!deadOwner(lock)) {
-        log.warn({ stack: lock.stack, lockHost: lock.hostname, pid: lock.pid }, "stack locked by a live process or from another host: cannot prove its owner dead, left alone");
+        log.warn(
+          { stack: lock.stack, lockHost: lock.hostname, pid: lock.pid },
+          "stack locked by a live process or from another host: cannot prove its owner dead, left alone",
+        );
         continue;
       }
       await (await open(lock.stack, emptyProgram)).cancel();
-      cleared.push({ stack: lock.stack, cleared: `stale lock of dead process ${lock.pid} (${lock.username}@${lock.hostname}, ${lock.timestamp}) removed by pulumi cancel` });
+      cleared.push({
+        stack: lock.stack,
+        cleared: `stale lock of dead process ${lock.pid} (${lock.username}@${lock.hostname}, ${lock.timestamp}) removed by pulumi cancel`,
+      });
     }
     // Checkpoints are read as stored (secrets stay ciphertext) only to find stacks with pending operations.
     for (const cp of readDiyCheckpoints(dir, project)) {
@@ -263,7 +280,11 @@ export function createAutomationPulumiRunner(s: AutomationRunnerSettings): Stack
   const backendDir = fileBackendDir(s.pulumi.backendUrl);
   const project = preparePulumiProject({ ...(s.repoRoot !== undefined ? { repoRoot: s.repoRoot } : {}), dataDir: s.dataDir, backendUrl: s.pulumi.backendUrl });
   const workDir = project.workDir;
-  for (const f of project.migrated) s.logger.warn({ from: f, to: project.stackConfigDir }, "Pulumi stack config file copied under the data directory; delete the old copy once the engine runs");
+  for (const f of project.migrated)
+    s.logger.warn(
+      { from: f, to: project.stackConfigDir },
+      "Pulumi stack config file copied under the data directory; delete the old copy once the engine runs",
+    );
   const pass = ensurePassphrase(s.pulumi);
   // Credentials reach the CLI and provider plugins through the environment only (never argv).
   const envVars: Record<string, string> = {
@@ -276,7 +297,10 @@ export function createAutomationPulumiRunner(s: AutomationRunnerSettings): Stack
   };
   const settings: ProgramSettings = {
     proxmox: { endpoint: s.proxmox.endpoint, apiToken: s.proxmox.token, insecure: s.proxmox.insecure },
-    cloudflare: { apiToken: s.cloudflare?.token ?? "", ...(s.cloudflare && !s.cloudflare.apiUrl.startsWith("https://api.cloudflare.com") ? { baseUrl: s.cloudflare.apiUrl } : {}) },
+    cloudflare: {
+      apiToken: s.cloudflare?.token ?? "",
+      ...(s.cloudflare && !s.cloudflare.apiUrl.startsWith("https://api.cloudflare.com") ? { baseUrl: s.cloudflare.apiUrl } : {}),
+    },
     provisioningPublicKey: s.provisioningPublicKey,
     ...(s.vpnPeerAddresses ? { vpnPeerAddresses: s.vpnPeerAddresses } : {}),
   };
@@ -295,10 +319,10 @@ export function createAutomationPulumiRunner(s: AutomationRunnerSettings): Stack
     logger: s.logger,
     programFor: (target) => {
       if (target.kind === "platform" && !s.cloudflare) {
-        return () => Promise.reject(new ProxstackError("pulumi.cloudflare-missing", "the platform stack needs Cloudflare: set CLOUDFLARE_API_TOKEN", { kind: "stall" }));
+        return () =>
+          Promise.reject(new ProxstackError("pulumi.cloudflare-missing", "the platform stack needs Cloudflare: set CLOUDFLARE_API_TOKEN", { kind: "stall" }));
       }
       return programFor(target, settings);
     },
   });
 }
-

@@ -96,7 +96,11 @@ export async function getPulumiCommand(opts: { root?: string; needed?: string } 
     const m = /minimum CLI version requirement is (\S+?),? your current CLI version is (\S+?)\.?(?:\s|$)/.exec(text);
     if (m) throw cliTooOldError((m[2] ?? "unknown").replace(/^v/, ""), needed, err);
     if (/Major version mismatch/.test(text)) {
-      throw new ProxstackError("pulumi.cli-too-new", `${text.split(". ")[0] ?? text}: proxstack's Pulumi SDK is major version 3; install a 3.x CLI (${needed} or newer)`, { kind: "stall", cause: err });
+      throw new ProxstackError(
+        "pulumi.cli-too-new",
+        `${text.split(". ")[0] ?? text}: proxstack's Pulumi SDK is major version 3; install a 3.x CLI (${needed} or newer)`,
+        { kind: "stall", cause: err },
+      );
     }
     throw err;
   }

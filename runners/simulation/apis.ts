@@ -13,7 +13,11 @@ export interface PveContainer {
 export interface SimProxmox {
   /** undefined when no container (or template) has this VMID on the node. */
   getContainer(node: string, vmid: number): Promise<PveContainer | undefined>;
-  cloneContainer(node: string, templateVmid: number, p: { newid: number; hostname: string; full: boolean; description?: string; storage?: string; target?: string }): Promise<void>;
+  cloneContainer(
+    node: string,
+    templateVmid: number,
+    p: { newid: number; hostname: string; full: boolean; description?: string; storage?: string; target?: string },
+  ): Promise<void>;
   createContainer(node: string, p: PveParams): Promise<void>;
   updateConfig(node: string, vmid: number, p: PveParams): Promise<void>;
   /** `size` as PVE takes it: `20G` (absolute) or `+2G`. */

@@ -63,10 +63,17 @@ export function simCloudflareFromClient(c: CloudflareClient): SimCloudflare {
     },
     async findDnsRecords(zoneId, name) {
       const records = await c.listDnsRecords(zoneId, { name });
-      return records.filter((r) => r.name === name).map((r) => ({
-        id: r.id, name: r.name, type: r.type, content: r.content, proxied: r.proxied ?? false, ttl: r.ttl,
-        ...(r.comment ? { comment: r.comment } : {}),
-      }));
+      return records
+        .filter((r) => r.name === name)
+        .map((r) => ({
+          id: r.id,
+          name: r.name,
+          type: r.type,
+          content: r.content,
+          proxied: r.proxied ?? false,
+          ttl: r.ttl,
+          ...(r.comment ? { comment: r.comment } : {}),
+        }));
     },
     async createDnsRecord(zoneId, r) {
       return { id: (await c.createDnsRecord(zoneId, toInput(r))).id };

@@ -21,7 +21,6 @@ const DnsRecordSchema = z.object({
   comment: z.string().optional(),
 });
 
-
 function ingressOf(inputs: unknown): { accountId: string; tunnelId: string; ingress: IngressRule[] } {
   const t = parse(TunnelConfigSchema, inputs, "tunnel configuration");
   const ingress = (t.config?.ingresses ?? []).map((r) => (r.hostname !== undefined ? { hostname: r.hostname, service: r.service } : { service: r.service }));
@@ -52,7 +51,10 @@ export async function deleteTunnelConfig(cf: SimCloudflare, inputs: unknown): Pr
 
 function recordOf(inputs: unknown): { zoneId: string; data: DnsRecordData } {
   const r = parse(DnsRecordSchema, inputs, "DNS record");
-  return { zoneId: r.zoneId, data: { name: r.name, type: r.type, content: r.content, proxied: r.proxied, ttl: r.ttl, ...(r.comment !== undefined ? { comment: r.comment } : {}) } };
+  return {
+    zoneId: r.zoneId,
+    data: { name: r.name, type: r.type, content: r.content, proxied: r.proxied, ttl: r.ttl, ...(r.comment !== undefined ? { comment: r.comment } : {}) },
+  };
 }
 
 const sameRecord = (a: DnsRecordData, b: DnsRecordData): boolean =>
@@ -68,7 +70,11 @@ export async function applyDnsRecord(cf: SimCloudflare, inputs: unknown, knownId
   const mine = existing.find((r) => r.id === knownId) ?? existing.find((r) => r.type === data.type);
   if (!mine) {
     if (existing.length > 0) {
-      throw new ProxstackError("simulation.dns-conflict", `DNS name ${data.name} already has a ${existing.map((r) => r.type).join("/")} record; a ${data.type} cannot coexist with it: remove it in Cloudflare`, { kind: "stall" });
+      throw new ProxstackError(
+        "simulation.dns-conflict",
+        `DNS name ${data.name} already has a ${existing.map((r) => r.type).join("/")} record; a ${data.type} cannot coexist with it: remove it in Cloudflare`,
+        { kind: "stall" },
+      );
     }
     return (await cf.createDnsRecord(zoneId, data)).id;
   }

@@ -19,14 +19,20 @@ async function tinyProgram(): Promise<{ stack: string; size: pulumi.Output<numbe
 describe("mockRun", () => {
   it("records type, name, urn, parent, inputs, secret paths and options of every registration", async () => {
     const { registrations: regs, outputs } = await mockRun(tinyProgram, {
-      stack: "s1", config: { "proxstack:who": "operator" }, computed: (r) => (r.type === "test:index:Thing" ? { size: 42 } : {}),
+      stack: "s1",
+      config: { "proxstack:who": "operator" },
+      computed: (r) => (r.type === "test:index:Thing" ? { size: 42 } : {}),
     });
     expect(regs.map((r) => `${r.type} ${r.name}`)).toEqual(["pulumi:pulumi:Stack proxstack-s1", "test:index:Thing a", "test:index:Thing b"]);
     const [root, a, b] = regs;
     expect(root?.parent).toBeUndefined();
     expect(a).toMatchObject({
-      urn: "urn:pulumi:s1::proxstack::pulumi:pulumi:Stack$test:index:Thing::a", parent: root?.urn, custom: true, id: "a-id",
-      inputs: { label: "first", auth: { token: "s3cret" } }, secretPaths: ["auth"],
+      urn: "urn:pulumi:s1::proxstack::pulumi:pulumi:Stack$test:index:Thing::a",
+      parent: root?.urn,
+      custom: true,
+      id: "a-id",
+      inputs: { label: "first", auth: { token: "s3cret" } },
+      secretPaths: ["auth"],
       options: { protect: true, ignoreChanges: ["label"], deleteBeforeReplace: false },
     });
     expect(b).toMatchObject({ inputs: { from: "a-id" }, secretPaths: [], options: { protect: false, deleteBeforeReplace: true, replaceOnChanges: ["from"] } });

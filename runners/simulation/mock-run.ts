@@ -91,7 +91,9 @@ interface RegisterRequest {
   getRetainondelete(): boolean | undefined;
 }
 type Callback = (err: unknown, resp?: { getUrn(): string; getId(): string }) => void;
-interface Monitor { registerResource(req: RegisterRequest, cb: Callback): Promise<void> }
+interface Monitor {
+  registerResource(req: RegisterRequest, cb: Callback): Promise<void>;
+}
 
 // The Pulumi runtime keeps one mock monitor per process, so runs must not overlap; this chain queues
 // them. It is module state by necessity: it mirrors the runtime's own process-wide state.
@@ -109,14 +111,19 @@ export function mockRun<O>(program: () => Promise<O>, opts: MockRunOptions): Pro
 
 async function runOnce<O>(program: () => Promise<O>, opts: MockRunOptions): Promise<MockRunResult<O>> {
   const registrations: Registration[] = [];
-  await pulumi.runtime.setMocks({
-    newResource: (a) => {
-      const inputs = unwrapSecrets(a.inputs).value as Record<string, unknown>;
-      const args = { type: a.type, name: a.name, inputs };
-      return { id: opts.id?.(args) ?? `${a.name}-id`, state: { ...a.inputs, ...opts.computed?.(args) } };
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (a) => {
+        const inputs = unwrapSecrets(a.inputs).value as Record<string, unknown>;
+        const args = { type: a.type, name: a.name, inputs };
+        return { id: opts.id?.(args) ?? `${a.name}-id`, state: { ...a.inputs, ...opts.computed?.(args) } };
+      },
+      call: (a) => a.inputs as Record<string, unknown>,
     },
-    call: (a) => a.inputs as Record<string, unknown>,
-  }, opts.project ?? PROJECT_NAME, opts.stack, opts.preview ?? false);
+    opts.project ?? PROJECT_NAME,
+    opts.stack,
+    opts.preview ?? false,
+  );
   recordRegistrations(registrations);
   const config = opts.config ?? {};
   pulumi.runtime.setAllConfig(config, opts.secretConfigKeys ?? []);

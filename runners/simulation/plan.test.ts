@@ -5,14 +5,37 @@ import { desiredResources, planSteps, refuseProtected, TYPES, type DesiredResour
 import type { RecordedResource } from "./state.js";
 
 const ct = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  nodeName: "pve1", vmId: 2001, clone: { vmId: 9000, datastoreId: "local-lvm", full: true }, cpu: { cores: 1 },
-  disk: { datastoreId: "local-lvm", size: 8 }, started: true, initialization: { hostname: "a-web", userAccount: { keys: ["k1"] } }, ...over,
+  nodeName: "pve1",
+  vmId: 2001,
+  clone: { vmId: 9000, datastoreId: "local-lvm", full: true },
+  cpu: { cores: 1 },
+  disk: { datastoreId: "local-lvm", size: 8 },
+  started: true,
+  initialization: { hostname: "a-web", userAccount: { keys: ["k1"] } },
+  ...over,
 });
 const desired = (inputs: Record<string, unknown>, extra: Partial<DesiredResource> = {}): DesiredResource => ({
-  urn: "urn:c", type: TYPES.container, name: "a/web/container", seq: 0, inputs, protect: false, replaceWith: [], ignoreChanges: ["initialization.userAccount"], ...extra,
+  urn: "urn:c",
+  type: TYPES.container,
+  name: "a/web/container",
+  seq: 0,
+  inputs,
+  protect: false,
+  replaceWith: [],
+  ignoreChanges: ["initialization.userAccount"],
+  ...extra,
 });
 const recorded = (inputs: Record<string, unknown>, extra: Partial<RecordedResource> = {}): RecordedResource => ({
-  stack: "a", urn: "urn:c", type: TYPES.container, name: "a/web/container", seq: 0, inputs, protect: false, dirty: false, externalId: undefined, ...extra,
+  stack: "a",
+  urn: "urn:c",
+  type: TYPES.container,
+  name: "a/web/container",
+  seq: 0,
+  inputs,
+  protect: false,
+  dirty: false,
+  externalId: undefined,
+  ...extra,
 });
 
 describe("planSteps", () => {
@@ -36,9 +59,19 @@ describe("planSteps", () => {
     const fw = { nodeName: "pve1", containerId: 2001, enabled: true };
     const steps = planSteps(
       [desired(ct({ vmId: 2005 })), desired(fw, { urn: "urn:fw", type: TYPES.firewallOptions, name: "fw", seq: 1, replaceWith: ["urn:c"], ignoreChanges: [] })],
-      [recorded(ct()), recorded(fw, { urn: "urn:fw", type: TYPES.firewallOptions, name: "fw", seq: 1 }), recorded({}, { urn: "urn:x", name: "x", seq: 2 }), recorded({}, { urn: "urn:y", name: "y", seq: 3 })],
+      [
+        recorded(ct()),
+        recorded(fw, { urn: "urn:fw", type: TYPES.firewallOptions, name: "fw", seq: 1 }),
+        recorded({}, { urn: "urn:x", name: "x", seq: 2 }),
+        recorded({}, { urn: "urn:y", name: "y", seq: 3 }),
+      ],
     );
-    expect(steps.map((s) => [s.name, s.op])).toEqual([["a/web/container", "replace"], ["fw", "replace"], ["y", "delete"], ["x", "delete"]]);
+    expect(steps.map((s) => [s.name, s.op])).toEqual([
+      ["a/web/container", "replace"],
+      ["fw", "replace"],
+      ["y", "delete"],
+      ["x", "delete"],
+    ]);
   });
 
   it("refuses to delete or replace a protected resource, naming it", () => {
@@ -50,8 +83,15 @@ describe("planSteps", () => {
 
 describe("desiredResources", () => {
   const reg = (type: string, over: Partial<Registration> = {}): Registration => ({
-    type, name: "n", urn: `urn:${type}`, custom: true, id: "id", inputs: { apiToken: "s3cret-value", nodeName: "pve1" }, secretPaths: [],
-    options: { protect: false, deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [], replaceWith: [], dependencies: [], retainOnDelete: false }, ...over,
+    type,
+    name: "n",
+    urn: `urn:${type}`,
+    custom: true,
+    id: "id",
+    inputs: { apiToken: "s3cret-value", nodeName: "pve1" },
+    secretPaths: [],
+    options: { protect: false, deleteBeforeReplace: false, ignoreChanges: [], replaceOnChanges: [], replaceWith: [], dependencies: [], retainOnDelete: false },
+    ...over,
   });
 
   it("skips providers, components and the stack, and strips secret inputs", () => {

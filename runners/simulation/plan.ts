@@ -55,11 +55,24 @@ export function desiredResources(registrations: readonly Registration[]): Desire
   registrations.forEach((r, seq) => {
     if (!r.custom || r.type.startsWith(PROVIDER_TYPE_PREFIX)) return;
     if (!SUPPORTED.has(r.type)) {
-      throw new ProxstackError("simulation.unsupported-type", `the simulation cannot apply resources of type ${r.type} (${r.name}); run against real endpoints or extend engine/simulation-*.ts`, { kind: "stall" });
+      throw new ProxstackError(
+        "simulation.unsupported-type",
+        `the simulation cannot apply resources of type ${r.type} (${r.name}); run against real endpoints or extend engine/simulation-*.ts`,
+        { kind: "stall" },
+      );
     }
     const inputs = structuredClone(r.inputs);
     for (const p of r.secretPaths) deletePath(inputs, p);
-    out.push({ urn: r.urn, type: r.type, name: r.name, seq, inputs, protect: r.options.protect, replaceWith: r.options.replaceWith, ignoreChanges: r.options.ignoreChanges });
+    out.push({
+      urn: r.urn,
+      type: r.type,
+      name: r.name,
+      seq,
+      inputs,
+      protect: r.options.protect,
+      replaceWith: r.options.replaceWith,
+      ignoreChanges: r.options.ignoreChanges,
+    });
   });
   return out;
 }
@@ -84,7 +97,15 @@ export function planSteps(desired: readonly DesiredResource[], recorded: readonl
     const forced = forcesReplace(d.type, effective.inputs, rec.inputs) || d.replaceWith.some((u) => replaced.has(u));
     const op: StepOp = forced ? "replace" : diffs.length > 0 || rec.dirty ? "update" : "same";
     if (op === "replace") replaced.add(d.urn);
-    steps.push({ op, urn: d.urn, type: d.type, name: d.name, desired: effective, recorded: rec, diffs: rec.dirty && diffs.length === 0 && op !== "same" ? Object.keys(effective.inputs).sort() : diffs });
+    steps.push({
+      op,
+      urn: d.urn,
+      type: d.type,
+      name: d.name,
+      desired: effective,
+      recorded: rec,
+      diffs: rec.dirty && diffs.length === 0 && op !== "same" ? Object.keys(effective.inputs).sort() : diffs,
+    });
   }
   const wanted = new Set(desired.map((d) => d.urn));
   for (const rec of [...recorded].sort((a, b) => b.seq - a.seq)) {
@@ -176,6 +197,11 @@ function deletePath(o: Record<string, unknown>, path: string): void {
 /** Registered inputs read through a schema at the edge; a mismatch is a bug between programs/ and the simulation. */
 export function parseInputs<T>(schema: z.ZodType<T>, inputs: unknown, what: string): T {
   const r = schema.safeParse(inputs);
-  if (!r.success) throw new ProxstackError("simulation.bad-inputs", `${what}: the program registered inputs the simulation cannot read: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, { kind: "bug" });
+  if (!r.success)
+    throw new ProxstackError(
+      "simulation.bad-inputs",
+      `${what}: the program registered inputs the simulation cannot read: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      { kind: "bug" },
+    );
   return r.data;
 }

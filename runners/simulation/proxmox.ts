@@ -15,13 +15,17 @@ const ContainerInputsSchema = z.object({
   cpu: z.object({ cores: z.number().int() }).optional(),
   memory: z.object({ dedicated: z.number().int(), swap: z.number().int().optional() }).optional(),
   disk: z.object({ datastoreId: z.string(), size: z.number() }).optional(),
-  networkInterfaces: z.array(z.object({ name: z.string(), bridge: z.string().optional(), firewall: z.boolean().optional(), rateLimit: z.number().optional() })).optional(),
-  initialization: z.object({
-    hostname: z.string().optional(),
-    ipConfigs: z.array(z.object({ ipv4: z.object({ address: z.string().optional(), gateway: z.string().optional() }).optional() })).optional(),
-    dns: z.object({ servers: z.array(z.string()).optional() }).optional(),
-    userAccount: z.object({ keys: z.array(z.string()).optional() }).optional(),
-  }).optional(),
+  networkInterfaces: z
+    .array(z.object({ name: z.string(), bridge: z.string().optional(), firewall: z.boolean().optional(), rateLimit: z.number().optional() }))
+    .optional(),
+  initialization: z
+    .object({
+      hostname: z.string().optional(),
+      ipConfigs: z.array(z.object({ ipv4: z.object({ address: z.string().optional(), gateway: z.string().optional() }).optional() })).optional(),
+      dns: z.object({ servers: z.array(z.string()).optional() }).optional(),
+      userAccount: z.object({ keys: z.array(z.string()).optional() }).optional(),
+    })
+    .optional(),
   started: z.boolean().optional(),
   startOnBoot: z.boolean().optional(),
   protection: z.boolean().optional(),
@@ -32,18 +36,36 @@ export type ContainerInputs = z.infer<typeof ContainerInputsSchema>;
 
 const FirewallTargetSchema = z.object({ nodeName: z.string(), containerId: z.number().int() });
 const FirewallOptionsSchema = FirewallTargetSchema.extend({
-  enabled: z.boolean().optional(), inputPolicy: z.string().optional(), outputPolicy: z.string().optional(),
-  macfilter: z.boolean().optional(), ipfilter: z.boolean().optional(), dhcp: z.boolean().optional(), ndp: z.boolean().optional(),
-  radv: z.boolean().optional(), logLevelIn: z.string().optional(), logLevelOut: z.string().optional(),
+  enabled: z.boolean().optional(),
+  inputPolicy: z.string().optional(),
+  outputPolicy: z.string().optional(),
+  macfilter: z.boolean().optional(),
+  ipfilter: z.boolean().optional(),
+  dhcp: z.boolean().optional(),
+  ndp: z.boolean().optional(),
+  radv: z.boolean().optional(),
+  logLevelIn: z.string().optional(),
+  logLevelOut: z.string().optional(),
 });
 const FirewallRulesSchema = FirewallTargetSchema.extend({
-  rules: z.array(z.object({
-    type: z.string(), action: z.string(), source: z.string().optional(), dest: z.string().optional(), iface: z.string().optional(),
-    proto: z.string().optional(), dport: z.string().optional(), sport: z.string().optional(), macro: z.string().optional(),
-    comment: z.string().optional(), enabled: z.boolean().optional(),
-  })).default([]),
+  rules: z
+    .array(
+      z.object({
+        type: z.string(),
+        action: z.string(),
+        source: z.string().optional(),
+        dest: z.string().optional(),
+        iface: z.string().optional(),
+        proto: z.string().optional(),
+        dport: z.string().optional(),
+        sport: z.string().optional(),
+        macro: z.string().optional(),
+        comment: z.string().optional(),
+        enabled: z.boolean().optional(),
+      }),
+    )
+    .default([]),
 });
-
 
 export const parseContainer = (inputs: unknown): ContainerInputs => parse(ContainerInputsSchema, inputs, "container");
 
@@ -54,8 +76,16 @@ export function desiredConfig(c: ContainerInputs): PveParams {
   const nic = c.networkInterfaces?.[0];
   const ip = c.initialization?.ipConfigs?.[0]?.ipv4;
   const net0 = nic
-    ? [`name=${nic.name}`, `bridge=${nic.bridge ?? "vmbr0"}`, `firewall=${bit(nic.firewall)}`, ip?.address ? `ip=${ip.address}` : "", ip?.gateway ? `gw=${ip.gateway}` : "", nic.rateLimit !== undefined ? `rate=${nic.rateLimit}` : ""]
-        .filter(Boolean).join(",")
+    ? [
+        `name=${nic.name}`,
+        `bridge=${nic.bridge ?? "vmbr0"}`,
+        `firewall=${bit(nic.firewall)}`,
+        ip?.address ? `ip=${ip.address}` : "",
+        ip?.gateway ? `gw=${ip.gateway}` : "",
+        nic.rateLimit !== undefined ? `rate=${nic.rateLimit}` : "",
+      ]
+        .filter(Boolean)
+        .join(",")
     : undefined;
   const p: PveParams = {
     cores: c.cpu?.cores ?? 1,
@@ -88,13 +118,23 @@ function sameConfigValue(key: string, want: string | number | undefined, actual:
   return String(want) === String(actual);
 }
 
-const splitTags = (t: string): string[] => t.split(/[;, ]+/).filter(Boolean).map((x) => x.toLowerCase()).sort();
+const splitTags = (t: string): string[] =>
+  t
+    .split(/[;, ]+/)
+    .filter(Boolean)
+    .map((x) => x.toLowerCase())
+    .sort();
 
 function kv(s: string): Map<string, string> {
-  return new Map(s.split(",").filter(Boolean).map((part) => {
-    const i = part.indexOf("=");
-    return i < 0 ? [part, ""] : [part.slice(0, i), part.slice(i + 1)];
-  }));
+  return new Map(
+    s
+      .split(",")
+      .filter(Boolean)
+      .map((part) => {
+        const i = part.indexOf("=");
+        return i < 0 ? [part, ""] : [part.slice(0, i), part.slice(i + 1)];
+      }),
+  );
 }
 
 function subsetOf(want: Map<string, string>, actual: Map<string, string>): boolean {
@@ -129,7 +169,9 @@ export async function createContainer(pve: SimProxmox, c: ContainerInputs, opts:
   const existing = await waitUnlocked(pve, c.nodeName, c.vmId);
   // A container our state records (or adopted after a crash) is ours even before its tags are written.
   if (existing && !opts.recorded && !ours(existing.config)) {
-    throw new ProxstackError("simulation.vmid-taken", `VMID ${c.vmId} on ${c.nodeName} holds a container proxstack did not create; allocate another VMID`, { kind: "stall" });
+    throw new ProxstackError("simulation.vmid-taken", `VMID ${c.vmId} on ${c.nodeName} holds a container proxstack did not create; allocate another VMID`, {
+      kind: "stall",
+    });
   }
   if (!existing) {
     const hostname = c.initialization?.hostname ?? `ct-${c.vmId}`;
@@ -137,7 +179,10 @@ export async function createContainer(pve: SimProxmox, c: ContainerInputs, opts:
       const sourceNode = c.clone.nodeName ?? c.nodeName;
       await pve.cloneContainer(sourceNode, c.clone.vmId, {
         // The description marks the clone as proxstack's from its first moment (see `ours`).
-        newid: c.vmId, hostname, full: c.clone.full ?? true, ...(c.description !== undefined ? { description: c.description } : {}),
+        newid: c.vmId,
+        hostname,
+        full: c.clone.full ?? true,
+        ...(c.description !== undefined ? { description: c.description } : {}),
         ...(c.clone.datastoreId ? { storage: c.clone.datastoreId } : {}),
         ...(sourceNode !== c.nodeName ? { target: c.nodeName } : {}),
       });
@@ -173,7 +218,11 @@ async function waitUnlocked(pve: SimProxmox, node: string, vmid: number): Promis
     const ct = await pve.getContainer(node, vmid);
     if (ct?.config.lock === undefined) return ct;
     if (waited >= LOCK_WAIT_MS) {
-      throw new ProxstackError("simulation.container-locked", `container ${vmid} on ${node} is still locked (${String(ct.config.lock)}) after ${LOCK_WAIT_MS / 1000} s; retrying later`, { kind: "retry" });
+      throw new ProxstackError(
+        "simulation.container-locked",
+        `container ${vmid} on ${node} is still locked (${String(ct.config.lock)}) after ${LOCK_WAIT_MS / 1000} s; retrying later`,
+        { kind: "retry" },
+      );
     }
     await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
   }
@@ -182,7 +231,12 @@ async function waitUnlocked(pve: SimProxmox, node: string, vmid: number): Promis
 /** Updates a container in place: config keys that differ, disk growth, then power. */
 export async function convergeContainer(pve: SimProxmox, c: ContainerInputs): Promise<void> {
   const ct = await pve.getContainer(c.nodeName, c.vmId);
-  if (!ct) throw new ProxstackError("simulation.container-missing", `container ${c.vmId} is gone from ${c.nodeName}; a refresh records it as deleted and the next run recreates it`, { kind: "retry" });
+  if (!ct)
+    throw new ProxstackError(
+      "simulation.container-missing",
+      `container ${c.vmId} is gone from ${c.nodeName}; a refresh records it as deleted and the next run recreates it`,
+      { kind: "retry" },
+    );
   const want = desiredConfig(c);
   const changed = configDiff(want, ct.config);
   // Protection goes on last, so it never blocks this run's own resize.
@@ -203,7 +257,11 @@ export async function deleteContainer(pve: SimProxmox, c: ContainerInputs): Prom
   const ct = await pve.getContainer(c.nodeName, c.vmId);
   if (!ct) return;
   if (Number(ct.config.protection ?? 0) === 1) {
-    throw new ProxstackError("simulation.protected", `container ${c.vmId} has Proxmox protection set; set protect: false in the stack file and apply before removing it`, { kind: "stall" });
+    throw new ProxstackError(
+      "simulation.protected",
+      `container ${c.vmId} has Proxmox protection set; set protect: false in the stack file and apply before removing it`,
+      { kind: "stall" },
+    );
   }
   if (ct.status === "running") await pve.stop(c.nodeName, c.vmId);
   await pve.destroy(c.nodeName, c.vmId);
@@ -221,9 +279,16 @@ export async function containerDrift(pve: SimProxmox, c: ContainerInputs): Promi
 function optionsParams(inputs: unknown): { node: string; vmid: number; params: PveParams } {
   const o = parse(FirewallOptionsSchema, inputs, "firewall options");
   const params: PveParams = {
-    enable: bit(o.enabled), policy_in: o.inputPolicy ?? "DROP", policy_out: o.outputPolicy ?? "ACCEPT",
-    macfilter: bit(o.macfilter ?? true), ipfilter: bit(o.ipfilter), dhcp: bit(o.dhcp), ndp: bit(o.ndp), radv: bit(o.radv),
-    log_level_in: o.logLevelIn ?? "nolog", log_level_out: o.logLevelOut ?? "nolog",
+    enable: bit(o.enabled),
+    policy_in: o.inputPolicy ?? "DROP",
+    policy_out: o.outputPolicy ?? "ACCEPT",
+    macfilter: bit(o.macfilter ?? true),
+    ipfilter: bit(o.ipfilter),
+    dhcp: bit(o.dhcp),
+    ndp: bit(o.ndp),
+    radv: bit(o.radv),
+    log_level_in: o.logLevelIn ?? "nolog",
+    log_level_out: o.logLevelOut ?? "nolog",
   };
   return { node: o.nodeName, vmid: o.containerId, params };
 }

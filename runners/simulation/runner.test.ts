@@ -104,7 +104,10 @@ afterEach(async () => {
 
 /** Containers on the node that are not templates. */
 async function containers(): Promise<number[]> {
-  return (await pve.listContainers(NODE)).filter((c) => c.template !== 1).map((c) => c.vmid).sort();
+  return (await pve.listContainers(NODE))
+    .filter((c) => c.template !== 1)
+    .map((c) => c.vmid)
+    .sort();
 }
 
 describe("simulation runner", () => {
@@ -117,7 +120,13 @@ describe("simulation runner", () => {
     const p = await runner.up(platformTarget(alice, bob));
 
     expect(a.changeSummary).toEqual({ create: 6 });
-    expect(a.outputs).toMatchObject({ stack: "alice", instances: [{ name: "web", vmid: 2001 }, { name: "dev", vmid: 2002 }] });
+    expect(a.outputs).toMatchObject({
+      stack: "alice",
+      instances: [
+        { name: "web", vmid: 2001 },
+        { name: "dev", vmid: 2002 },
+      ],
+    });
     expect(events[0]).toMatchObject({ type: "prelude", message: expect.stringContaining("simulat") });
     expect(events.at(-1)).toMatchObject({ type: "summary", message: "create 6" });
     expect(events.filter((e) => e.type === "resource-pre")).toHaveLength(6);
@@ -137,7 +146,11 @@ describe("simulation runner", () => {
 
     expect(await pve.getFirewallOptions(NODE, 2001)).toMatchObject({ enable: 1, policy_in: "DROP", policy_out: "ACCEPT" });
     const rules = await pve.listFirewallRules(NODE, 2001);
-    expect(rules.map((r) => [r.source, r.dport])).toEqual([["10.10.0.3", "80"], ["10.10.0.3", "8080"], ["10.10.0.2", "22"]]);
+    expect(rules.map((r) => [r.source, r.dport])).toEqual([
+      ["10.10.0.3", "80"],
+      ["10.10.0.3", "8080"],
+      ["10.10.0.2", "22"],
+    ]);
 
     expect(p.changeSummary).toEqual({ create: 4 });
     const ingress = (await cf.getTunnelConfig(platform.cloudflare.accountId, platform.cloudflare.tunnelId)).config?.ingress ?? [];
@@ -151,7 +164,11 @@ describe("simulation runner", () => {
       ["bob-app-app.example.com", "CNAME", `${platform.cloudflare.tunnelId}.cfargotunnel.com`, true],
     ]);
     // The runner's own state never holds the API tokens the providers were given.
-    const stateDb = ["simulation-runner.db", "simulation-runner.db-wal"].map((f) => path.join(dir, "data", f)).filter((f) => existsSync(f)).map((f) => readFileSync(f).toString("latin1")).join("");
+    const stateDb = ["simulation-runner.db", "simulation-runner.db-wal"]
+      .map((f) => path.join(dir, "data", f))
+      .filter((f) => existsSync(f))
+      .map((f) => readFileSync(f).toString("latin1"))
+      .join("");
     expect(stateDb).toContain("alice/web/container");
     expect(stateDb).not.toContain(pveSim.token.split("=")[1] ?? pveSim.token);
     expect(stateDb).not.toContain(cfSim.token);
@@ -286,11 +303,24 @@ describe("simulation runner", () => {
   it("a plan upgrade and a new domain port update in place: changed config keys, disk resize, rule set replaced", async () => {
     const runner = newRunner();
     await runner.up(user(alice));
-    const upgraded = { ...alice, instances: alice.instances.map((i) => (i.name === "web" ? { ...i, plan: "large", domains: [...i.domains, { subdomain: "ws", port: 9000 }] } : i)) };
+    const upgraded = {
+      ...alice,
+      instances: alice.instances.map((i) => (i.name === "web" ? { ...i, plan: "large", domains: [...i.domains, { subdomain: "ws", port: 9000 }] } : i)),
+    };
     pveApi.reset();
     const r = await runner.up(user(upgraded));
     expect(r.changeSummary).toEqual({ update: 2, same: 4 });
-    expect(pveApi.writes().sort()).toEqual(["addFirewallRule", "addFirewallRule", "addFirewallRule", "addFirewallRule", "deleteFirewallRule", "deleteFirewallRule", "deleteFirewallRule", "resizeDisk", "updateConfig"]);
+    expect(pveApi.writes().sort()).toEqual([
+      "addFirewallRule",
+      "addFirewallRule",
+      "addFirewallRule",
+      "addFirewallRule",
+      "deleteFirewallRule",
+      "deleteFirewallRule",
+      "deleteFirewallRule",
+      "resizeDisk",
+      "updateConfig",
+    ]);
     expect(await pve.getConfig(NODE, 2001)).toMatchObject({ cores: 4, memory: 8192, swap: 2048, protection: 1 });
     expect(String((await pve.getConfig(NODE, 2001)).rootfs)).toMatch(/size=50G/);
     expect((await pve.listFirewallRules(NODE, 2001)).map((x) => x.dport)).toEqual(["80", "8080", "9000", "22"]);
@@ -302,8 +332,15 @@ describe("simulation runner", () => {
     await runner.up(user(alice));
     const rebased = { ...alice, instances: alice.instances.map((i) => (i.name === "dev" ? { ...i, template: "debian-12" } : i)) };
     const preview = await runner.preview(user(rebased));
-    expect(preview.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]).sort()).toEqual([
-      ["alice/dev/container", "replace"], ["alice/dev/firewall-options", "replace"], ["alice/dev/firewall-rules", "replace"],
+    expect(
+      preview.steps
+        .filter((s) => s.op !== "same")
+        .map((s) => [s.name, s.op])
+        .sort(),
+    ).toEqual([
+      ["alice/dev/container", "replace"],
+      ["alice/dev/firewall-options", "replace"],
+      ["alice/dev/firewall-rules", "replace"],
     ]);
     pveApi.reset();
     await runner.up(user(rebased));
@@ -331,7 +368,13 @@ describe("simulation runner", () => {
     const runner = newRunner();
     const ac = new AbortController();
     const events: RunEvent[] = [];
-    const run = runner.up(user(alice), { signal: ac.signal, onEvent: (e) => { events.push(e); if (e.type === "resource-outputs") ac.abort(); } });
+    const run = runner.up(user(alice), {
+      signal: ac.signal,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === "resource-outputs") ac.abort();
+      },
+    });
     await expect(run).rejects.toMatchObject({ code: "simulation.cancelled", kind: "retry" });
     expect(events.filter((e) => e.type === "resource-outputs")).toHaveLength(1);
     expect(events.some((e) => e.type === "cancel")).toBe(true);
@@ -348,8 +391,14 @@ describe("simulation runner", () => {
     await cf.updateDnsRecord(platform.cloudflare.zoneId, api.id, { type: "CNAME", name: api.name, content: "elsewhere.example.net", proxied: true, ttl: 1 });
     await cf.deleteDnsRecord(platform.cloudflare.zoneId, www.id);
     const drift = await runner.refresh(platformTarget(alice));
-    expect(drift.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]).sort()).toEqual([
-      ["dns/alice-web-api.example.com", "update"], ["dns/alice-web-www.example.com", "create"],
+    expect(
+      drift.steps
+        .filter((s) => s.op !== "same")
+        .map((s) => [s.name, s.op])
+        .sort(),
+    ).toEqual([
+      ["dns/alice-web-api.example.com", "update"],
+      ["dns/alice-web-www.example.com", "create"],
     ]);
     cfApi.reset();
     await runner.up(platformTarget(alice));

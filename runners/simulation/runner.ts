@@ -13,13 +13,20 @@ import { urnName } from "../../programs/naming.js";
 import { createKeyedGate } from "../../lib/serial-gate.js";
 import type { SimCloudflare, SimProxmox } from "./apis.js";
 import { simCloudflareFromClient, simProxmoxFromClient } from "./clients.js";
-import {
-  applyDnsRecord, applyTunnelConfig, deleteDnsRecord, deleteTunnelConfig, dnsRecordDrift, findDnsRecord, tunnelConfigDrift,
-} from "./cloudflare.js";
+import { applyDnsRecord, applyTunnelConfig, deleteDnsRecord, deleteTunnelConfig, dnsRecordDrift, findDnsRecord, tunnelConfigDrift } from "./cloudflare.js";
 import { countOps, desiredResources, planSteps, refuseProtected, TYPES, type SimStep } from "./plan.js";
 import {
-  applyFirewallOptions, applyFirewallRules, containerDrift, createContainer, deleteContainer, deleteFirewallOptions, deleteFirewallRules,
-  firewallOptionsDrift, firewallRulesDrift, firewallTarget, parseContainer,
+  applyFirewallOptions,
+  applyFirewallRules,
+  containerDrift,
+  createContainer,
+  deleteContainer,
+  deleteFirewallOptions,
+  deleteFirewallRules,
+  firewallOptionsDrift,
+  firewallRulesDrift,
+  firewallTarget,
+  parseContainer,
 } from "./proxmox.js";
 import { openSimulationState, type Intent, type RecordedResource, type SimulationState } from "./state.js";
 
@@ -61,14 +68,16 @@ export function createSimulationRunner(deps: SimulationRunnerDeps): SimulationRu
   }
 
   async function applyStep(stack: string, step: SimStep, deleting: ReadonlySet<number>): Promise<void> {
-    const inputs = step.op === "delete" ? step.recorded?.inputs ?? {} : step.desired?.inputs ?? {};
+    const inputs = step.op === "delete" ? (step.recorded?.inputs ?? {}) : (step.desired?.inputs ?? {});
     const intentId = state.begin({ stack, urn: step.urn, type: step.type, op: step.op, inputs, startedAt: now() });
     const externalId = await act(step, deleting);
     if (step.op === "delete") {
       state.commit(intentId, { remove: { stack, urn: step.urn } });
     } else if (step.desired) {
       const d = step.desired;
-      state.commit(intentId, { put: { stack, urn: d.urn, type: d.type, name: d.name, seq: d.seq, inputs: d.inputs, protect: d.protect, dirty: false, externalId } });
+      state.commit(intentId, {
+        put: { stack, urn: d.urn, type: d.type, name: d.name, seq: d.seq, inputs: d.inputs, protect: d.protect, dirty: false, externalId },
+      });
     }
   }
 
@@ -143,14 +152,24 @@ export function createSimulationRunner(deps: SimulationRunnerDeps): SimulationRu
       if (found.exists) {
         const inputs = intent.op === "delete" && prev ? prev.inputs : intent.inputs;
         const row: RecordedResource = {
-          stack: intent.stack, urn: intent.urn, type: intent.type, name: prev?.name ?? urnName(intent.urn),
-          seq: prev?.seq ?? 0, inputs, protect: prev?.protect ?? false, dirty: true, externalId: found.externalId ?? prev?.externalId,
+          stack: intent.stack,
+          urn: intent.urn,
+          type: intent.type,
+          name: prev?.name ?? urnName(intent.urn),
+          seq: prev?.seq ?? 0,
+          inputs,
+          protect: prev?.protect ?? false,
+          dirty: true,
+          externalId: found.externalId ?? prev?.externalId,
         };
         state.commit(intent.id, { put: row });
         out.push({ stack: intent.stack, cleared: `interrupted ${intent.op} of ${row.name}: the object exists, adopted; the next run completes it` });
       } else {
         state.commit(intent.id, prev ? { remove: { stack: intent.stack, urn: intent.urn } } : undefined);
-        out.push({ stack: intent.stack, cleared: `interrupted ${intent.op} of ${urnName(intent.urn)}: nothing exists, forgotten; the next run ${intent.op === "delete" ? "has nothing to delete" : "creates it"}` });
+        out.push({
+          stack: intent.stack,
+          cleared: `interrupted ${intent.op} of ${urnName(intent.urn)}: nothing exists, forgotten; the next run ${intent.op === "delete" ? "has nothing to delete" : "creates it"}`,
+        });
       }
     }
     return out;
@@ -178,12 +197,18 @@ export function createSimulationRunner(deps: SimulationRunnerDeps): SimulationRu
 
   async function drift(r: RecordedResource): Promise<"missing" | string[]> {
     switch (r.type) {
-      case TYPES.container: return containerDrift(pve, parseContainer(r.inputs));
-      case TYPES.firewallOptions: return firewallOptionsDrift(pve, r.inputs);
-      case TYPES.firewallRules: return firewallRulesDrift(pve, r.inputs);
-      case TYPES.tunnelConfig: return tunnelConfigDrift(cf, r.inputs);
-      case TYPES.dnsRecord: return dnsRecordDrift(cf, r.inputs, r.externalId);
-      default: return [];
+      case TYPES.container:
+        return containerDrift(pve, parseContainer(r.inputs));
+      case TYPES.firewallOptions:
+        return firewallOptionsDrift(pve, r.inputs);
+      case TYPES.firewallRules:
+        return firewallRulesDrift(pve, r.inputs);
+      case TYPES.tunnelConfig:
+        return tunnelConfigDrift(cf, r.inputs);
+      case TYPES.dnsRecord:
+        return dnsRecordDrift(cf, r.inputs, r.externalId);
+      default:
+        return [];
     }
   }
 
@@ -240,7 +265,12 @@ export function createSimulationRunner(deps: SimulationRunnerDeps): SimulationRu
           if (d === "missing") state.remove(r.stack, r.urn);
           else if (d.length > 0) state.markDirty(r.stack, r.urn);
           if (d === "missing" || d.length > 0) {
-            emit(opts, { type: "diagnostic", severity: "warning", urn: r.urn, message: d === "missing" ? `${r.name} is gone` : `${r.name} drifted: ${d.join(", ")}` });
+            emit(opts, {
+              type: "diagnostic",
+              severity: "warning",
+              urn: r.urn,
+              message: d === "missing" ? `${r.name} is gone` : `${r.name} drifted: ${d.join(", ")}`,
+            });
           }
         }
         return previewOf(target, opts);
@@ -265,7 +295,9 @@ function toPlanStep(s: SimStep): PlanStep {
 }
 
 function summaryOf(steps: readonly SimStep[]): string {
-  const parts = Object.entries(countOps(steps)).sort(([a], [b]) => a.localeCompare(b)).map(([op, n]) => `${op} ${n}`);
+  const parts = Object.entries(countOps(steps))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([op, n]) => `${op} ${n}`);
   return parts.length > 0 ? parts.join(", ") : "no changes";
 }
 

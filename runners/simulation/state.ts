@@ -47,8 +47,26 @@ const parseInputs = (text: string): Record<string, unknown> => {
   return r.success ? r.data : {};
 };
 
-interface ResourceRow { stack: string; urn: string; type: string; name: string; seq: number; inputs: string; protect: number; dirty: number; external_id: string | null }
-interface IntentRow { id: number; stack: string; urn: string; type: string; op: string; inputs: string; started_at: string }
+interface ResourceRow {
+  stack: string;
+  urn: string;
+  type: string;
+  name: string;
+  seq: number;
+  inputs: string;
+  protect: number;
+  dirty: number;
+  external_id: string | null;
+}
+interface IntentRow {
+  id: number;
+  stack: string;
+  urn: string;
+  type: string;
+  op: string;
+  inputs: string;
+  started_at: string;
+}
 
 export function openSimulationState(dbPath: string): SimulationState {
   const db = new Database(dbPath);
@@ -64,17 +82,42 @@ export function openSimulationState(dbPath: string): SimulationState {
       op TEXT NOT NULL, inputs TEXT NOT NULL, started_at TEXT NOT NULL);
   `);
   const toResource = (r: ResourceRow): RecordedResource => ({
-    stack: r.stack, urn: r.urn, type: r.type, name: r.name, seq: r.seq, inputs: parseInputs(r.inputs),
-    protect: r.protect === 1, dirty: r.dirty === 1, externalId: r.external_id ?? undefined,
+    stack: r.stack,
+    urn: r.urn,
+    type: r.type,
+    name: r.name,
+    seq: r.seq,
+    inputs: parseInputs(r.inputs),
+    protect: r.protect === 1,
+    dirty: r.dirty === 1,
+    externalId: r.external_id ?? undefined,
   });
-  const toIntent = (r: IntentRow): Intent => ({ id: r.id, stack: r.stack, urn: r.urn, type: r.type, op: r.op, inputs: parseInputs(r.inputs), startedAt: r.started_at });
+  const toIntent = (r: IntentRow): Intent => ({
+    id: r.id,
+    stack: r.stack,
+    urn: r.urn,
+    type: r.type,
+    op: r.op,
+    inputs: parseInputs(r.inputs),
+    startedAt: r.started_at,
+  });
   const putStmt = db.prepare(`INSERT INTO resources (stack, urn, type, name, seq, inputs, protect, dirty, external_id)
     VALUES (@stack, @urn, @type, @name, @seq, @inputs, @protect, @dirty, @external_id)
     ON CONFLICT (stack, urn) DO UPDATE SET type=excluded.type, name=excluded.name, seq=excluded.seq, inputs=excluded.inputs,
       protect=excluded.protect, dirty=excluded.dirty, external_id=excluded.external_id`);
   const removeStmt = db.prepare("DELETE FROM resources WHERE stack = ? AND urn = ?");
   const put = (r: RecordedResource): void => {
-    putStmt.run({ stack: r.stack, urn: r.urn, type: r.type, name: r.name, seq: r.seq, inputs: JSON.stringify(r.inputs), protect: r.protect ? 1 : 0, dirty: r.dirty ? 1 : 0, external_id: r.externalId ?? null });
+    putStmt.run({
+      stack: r.stack,
+      urn: r.urn,
+      type: r.type,
+      name: r.name,
+      seq: r.seq,
+      inputs: JSON.stringify(r.inputs),
+      protect: r.protect ? 1 : 0,
+      dirty: r.dirty ? 1 : 0,
+      external_id: r.externalId ?? null,
+    });
   };
   const remove = (stack: string, urn: string): void => void removeStmt.run(stack, urn);
   const dropIntent = db.prepare("DELETE FROM intents WHERE id = ?");
@@ -85,17 +128,24 @@ export function openSimulationState(dbPath: string): SimulationState {
   });
   return {
     resources: (stack) => (db.prepare("SELECT * FROM resources WHERE stack = ? ORDER BY seq").all(stack) as ResourceRow[]).map(toResource),
-    stacks: () => (db.prepare("SELECT DISTINCT stack FROM resources UNION SELECT DISTINCT stack FROM intents ORDER BY 1").all() as { stack: string }[]).map((r) => r.stack),
-    begin: (i) => Number(db.prepare("INSERT INTO intents (stack, urn, type, op, inputs, started_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(i.stack, i.urn, i.type, i.op, JSON.stringify(i.inputs), i.startedAt).lastInsertRowid),
+    stacks: () =>
+      (db.prepare("SELECT DISTINCT stack FROM resources UNION SELECT DISTINCT stack FROM intents ORDER BY 1").all() as { stack: string }[]).map((r) => r.stack),
+    begin: (i) =>
+      Number(
+        db
+          .prepare("INSERT INTO intents (stack, urn, type, op, inputs, started_at) VALUES (?, ?, ?, ?, ?, ?)")
+          .run(i.stack, i.urn, i.type, i.op, JSON.stringify(i.inputs), i.startedAt).lastInsertRowid,
+      ),
     commit: (id, change) => commit(id, change),
-    intents: (stack) => ((stack === undefined
-      ? db.prepare("SELECT * FROM intents ORDER BY id").all()
-      : db.prepare("SELECT * FROM intents WHERE stack = ? ORDER BY id").all(stack)) as IntentRow[]).map(toIntent),
+    intents: (stack) =>
+      (
+        (stack === undefined
+          ? db.prepare("SELECT * FROM intents ORDER BY id").all()
+          : db.prepare("SELECT * FROM intents WHERE stack = ? ORDER BY id").all(stack)) as IntentRow[]
+      ).map(toIntent),
     put,
     remove,
     markDirty: (stack, urn) => void db.prepare("UPDATE resources SET dirty = 1 WHERE stack = ? AND urn = ?").run(stack, urn),
     close: () => db.close(),
   };
 }
-

@@ -21,7 +21,8 @@ export function createCfConformance(): CfConformance {
         problems.push(`${req.method} ${req.path}: no such operation in the Cloudflare subset`);
         return;
       }
-      for (const k of Object.keys(req.query)) if (!op.query.includes(k)) problems.push(`${req.method} ${op.template}: query parameter '${k}' is not in the spec`);
+      for (const k of Object.keys(req.query))
+        if (!op.query.includes(k)) problems.push(`${req.method} ${op.template}: query parameter '${k}' is not in the spec`);
       if (req.body !== undefined && req.method !== "PATCH") {
         for (const p of schema.checkRequest(op, req.body)) problems.push(`${req.method} ${op.template}: body ${p}`);
       }

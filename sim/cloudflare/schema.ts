@@ -94,10 +94,19 @@ export function loadCloudflareSchema(dir = referenceDir()): CfApiSchema {
     return fn;
   };
   const ops = Object.entries(doc.paths).flatMap(([template, methods]) =>
-    Object.entries(methods).filter(([m]) => m !== "parameters").map(([m, op]) => ({ template, method: m.toUpperCase(), op, segments: template.split("/").filter(Boolean) })),
+    Object.entries(methods)
+      .filter(([m]) => m !== "parameters")
+      .map(([m, op]) => ({ template, method: m.toUpperCase(), op, segments: template.split("/").filter(Boolean) })),
   );
   const problems = (fn: ValidateFunction, value: unknown) =>
-    fn(value) ? [] : (fn.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || "/"} ${e.message ?? "is invalid"}${e.params && "allowedValues" in e.params ? ` (${String(e.params.allowedValues)})` : ""}`);
+    fn(value)
+      ? []
+      : (fn.errors ?? [])
+          .slice(0, 10)
+          .map(
+            (e) =>
+              `${e.instancePath || "/"} ${e.message ?? "is invalid"}${e.params && "allowedValues" in e.params ? ` (${String(e.params.allowedValues)})` : ""}`,
+          );
 
   return {
     route(method, path) {
@@ -113,7 +122,14 @@ export function loadCloudflareSchema(dir = referenceDir()): CfApiSchema {
           }
           return seg === part;
         });
-        if (ok) return { method, template: o.template, operationId: o.op.operationId ?? `${method} ${o.template}`, pathParams, query: (o.op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name ?? "") };
+        if (ok)
+          return {
+            method,
+            template: o.template,
+            operationId: o.op.operationId ?? `${method} ${o.template}`,
+            pathParams,
+            query: (o.op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name ?? ""),
+          };
       }
       return undefined;
     },

@@ -13,7 +13,12 @@ let sim: CloudflareSimulator;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "cf-sim-"));
-  sim = await startCloudflareSimulator({ dbPath: path.join(dir, "cf.db"), accounts: [ACCOUNT], zones: [{ id: "fedcba9876543210fedcba9876543210", name: "example.com", accountId: ACCOUNT }], tunnels: [{ id: TUNNEL, accountId: ACCOUNT, name: "proxstack" }] });
+  sim = await startCloudflareSimulator({
+    dbPath: path.join(dir, "cf.db"),
+    accounts: [ACCOUNT],
+    zones: [{ id: "fedcba9876543210fedcba9876543210", name: "example.com", accountId: ACCOUNT }],
+    tunnels: [{ id: TUNNEL, accountId: ACCOUNT, name: "proxstack" }],
+  });
 });
 afterAll(async () => {
   expect(sim.responseViolations()).toEqual([]);
@@ -22,8 +27,16 @@ afterAll(async () => {
 });
 
 async function call(method: string, p: string, body?: unknown, auth: string | null = `Bearer ${sim.token}`) {
-  const res = await fetch(`${sim.url}${p}`, { method, headers: { ...(auth ? { authorization: auth } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  return { status: res.status, label: res.headers.get(SIMULATION_HEADER), json: (await res.json()) as { success: boolean; errors: { code: number; message: string; error_chain?: unknown[] }[]; result: unknown } };
+  const res = await fetch(`${sim.url}${p}`, {
+    method,
+    headers: { ...(auth ? { authorization: auth } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return {
+    status: res.status,
+    label: res.headers.get(SIMULATION_HEADER),
+    json: (await res.json()) as { success: boolean; errors: { code: number; message: string; error_chain?: unknown[] }[]; result: unknown },
+  };
 }
 
 describe("Cloudflare simulator", () => {
@@ -31,7 +44,11 @@ describe("Cloudflare simulator", () => {
     const none = await call("GET", "/user/tokens/verify", undefined, null);
     expect([none.status, none.json.errors[0]?.code, none.label]).toEqual([400, 9106, "true"]);
     const malformed = await call("GET", "/user/tokens/verify", undefined, "Token abc");
-    expect(malformed.json.errors[0]).toEqual({ code: 6003, message: "Invalid request headers", error_chain: [{ code: 6111, message: "Invalid format for Authorization header" }] });
+    expect(malformed.json.errors[0]).toEqual({
+      code: 6003,
+      message: "Invalid request headers",
+      error_chain: [{ code: 6111, message: "Invalid format for Authorization header" }],
+    });
     const wrong = await call("GET", "/user/tokens/verify", undefined, "Bearer nope");
     expect([wrong.status, wrong.json.errors[0]?.code, wrong.json.success, wrong.json.result]).toEqual([403, 10000, false, null]);
   });
@@ -41,7 +58,12 @@ describe("Cloudflare simulator", () => {
     expect(r.json.errors.map((e) => e.code)).toEqual([7003, 7000]);
   });
   it("checks request bodies against the spec", async () => {
-    const r = await call("POST", "/zones/fedcba9876543210fedcba9876543210/dns_records", { type: "MX", name: "mail", content: "mx.example.com", priority: 70000 });
+    const r = await call("POST", "/zones/fedcba9876543210fedcba9876543210/dns_records", {
+      type: "MX",
+      name: "mail",
+      content: "mx.example.com",
+      priority: 70000,
+    });
     expect(r.status).toBe(400);
     expect(r.json.errors[0]?.message).toContain("/priority must be <= 65535");
     const unknownType = await call("POST", "/zones/fedcba9876543210fedcba9876543210/dns_records", { type: "BOGUS", name: "x", content: "y" });
@@ -67,7 +89,9 @@ describe("Cloudflare simulator", () => {
   it("refuses configurations without ingress or without a catch-all", async () => {
     const empty = await call("PUT", `/accounts/${ACCOUNT}/cfd_tunnel/${TUNNEL}/configurations`, { config: { ingress: [] } });
     expect(empty.json.errors[0]).toEqual({ code: 1056, message: "Bad Configuration: Validation failed: The config file doesn't contain any ingress rules\n" });
-    const ok = await call("PUT", `/accounts/${ACCOUNT}/cfd_tunnel/${TUNNEL}/configurations`, { config: { ingress: [{ hostname: "*.example.com", service: "https://10.10.0.3" }, { service: "http_status:404" }] } });
+    const ok = await call("PUT", `/accounts/${ACCOUNT}/cfd_tunnel/${TUNNEL}/configurations`, {
+      config: { ingress: [{ hostname: "*.example.com", service: "https://10.10.0.3" }, { service: "http_status:404" }] },
+    });
     expect(ok.json.success).toBe(true);
   });
 });
@@ -76,10 +100,16 @@ describe("ingressProblems (cloudflared's rules)", () => {
   it.each([
     [[{ service: "http_status:404" }], []],
     [[{ hostname: "a.example.com", service: "http://10.0.0.1:80" }, { service: "http_status:404" }], []],
-    [[{ hostname: "a.example.com", service: "http://10.0.0.1" }], ["The last ingress rule must match all URLs (i.e. it should not have a hostname or path filter)"]],
+    [
+      [{ hostname: "a.example.com", service: "http://10.0.0.1" }],
+      ["The last ingress rule must match all URLs (i.e. it should not have a hostname or path filter)"],
+    ],
     [[{ path: "/x", service: "http_status:404" }], ["The last ingress rule must match all URLs (i.e. it should not have a hostname or path filter)"]],
     [[{ hostname: "a.example.com:8080", service: "http://x" }, { service: "http_status:404" }], ["Hostname cannot contain a port"]],
-    [[{ hostname: "a.*.example.com", service: "http://x" }, { service: "http_status:404" }], ['Hostname patterns can have at most one wildcard character ("*") and it can only be used for subdomains, e.g. "*.example.com"']],
+    [
+      [{ hostname: "a.*.example.com", service: "http://x" }, { service: "http_status:404" }],
+      ['Hostname patterns can have at most one wildcard character ("*") and it can only be used for subdomains, e.g. "*.example.com"'],
+    ],
     [[{ service: "ftp://x" }], ["ftp://x is an invalid address, please make sure it has a scheme and a hostname"]],
   ])("%j → %j", (ingress, problems) => {
     expect(ingressProblems({ ingress })).toEqual(problems);

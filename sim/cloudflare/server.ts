@@ -51,8 +51,14 @@ interface CfErrorItem {
 }
 
 class CfHttpError extends ProxstackError {
-  constructor(override readonly status: number, readonly items: CfErrorItem[]) {
-    super(`cloudflare-simulation.http-${status}`, items.map((i) => i.message).join("; "), { kind: status >= 500 || status === 429 ? "retry" : "stall", status });
+  constructor(
+    override readonly status: number,
+    readonly items: CfErrorItem[],
+  ) {
+    super(`cloudflare-simulation.http-${status}`, items.map((i) => i.message).join("; "), {
+      kind: status >= 500 || status === 429 ? "retry" : "stall",
+      status,
+    });
   }
 }
 const fail = (status: number, code: number, message: string): never => {
@@ -69,11 +75,13 @@ export function ingressProblems(config: unknown): string[] {
   const out: string[] = [];
   ingress.forEach((rule: { hostname?: string; path?: string; service?: string }, i) => {
     const service = String(rule.service ?? "");
-    if (!SERVICE.test(service) && !/^http_status:\d{3}$/.test(service)) out.push(`${service} is an invalid address, please make sure it has a scheme and a hostname`);
+    if (!SERVICE.test(service) && !/^http_status:\d{3}$/.test(service))
+      out.push(`${service} is an invalid address, please make sure it has a scheme and a hostname`);
     if (rule.hostname) {
       if (rule.hostname.includes(":")) out.push("Hostname cannot contain a port");
       const stars = rule.hostname.split("*").length - 1;
-      if (stars > 1 || (stars === 1 && !rule.hostname.startsWith("*."))) out.push('Hostname patterns can have at most one wildcard character ("*") and it can only be used for subdomains, e.g. "*.example.com"');
+      if (stars > 1 || (stars === 1 && !rule.hostname.startsWith("*.")))
+        out.push('Hostname patterns can have at most one wildcard character ("*") and it can only be used for subdomains, e.g. "*.example.com"');
     }
     if (i === ingress.length - 1 && ((rule.hostname && rule.hostname !== "*") || rule.path)) {
       out.push("The last ingress rule must match all URLs (i.e. it should not have a hostname or path filter)");
@@ -94,12 +102,28 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
   const violations: string[] = [];
 
   for (const t of opts.tunnels) {
-    if (!store.getTunnel(t.id)) store.putTunnel({ id: t.id, account_tag: t.accountId, name: t.name, created_at: iso(), deleted_at: null, config_src: "cloudflare" });
+    if (!store.getTunnel(t.id))
+      store.putTunnel({ id: t.id, account_tag: t.accountId, name: t.name, created_at: iso(), deleted_at: null, config_src: "cloudflare" });
   }
 
   // Null timestamps and comments are left out: the 2024 spec types them as plain strings.
-  const tunnelOut = ({ deleted_at, ...t }: Tunnel) => ({ ...t, ...(deleted_at ? { deleted_at } : {}), connections: [], conns_inactive_at: t.created_at, tun_type: "cfd_tunnel", status: "inactive", remote_config: t.config_src === "cloudflare", metadata: {} });
-  const recordOut = ({ comment, ...r }: DnsRecord) => ({ ...r, ...(comment !== null ? { comment } : {}), proxiable: ["A", "AAAA", "CNAME"].includes(r.type), locked: false, meta: { auto_added: false, source: "primary" } });
+  const tunnelOut = ({ deleted_at, ...t }: Tunnel) => ({
+    ...t,
+    ...(deleted_at ? { deleted_at } : {}),
+    connections: [],
+    conns_inactive_at: t.created_at,
+    tun_type: "cfd_tunnel",
+    status: "inactive",
+    remote_config: t.config_src === "cloudflare",
+    metadata: {},
+  });
+  const recordOut = ({ comment, ...r }: DnsRecord) => ({
+    ...r,
+    ...(comment !== null ? { comment } : {}),
+    proxiable: ["A", "AAAA", "CNAME"].includes(r.type),
+    locked: false,
+    meta: { auto_added: false, source: "primary" },
+  });
 
   const account = (id: string | undefined) => {
     if (!id || !opts.accounts.includes(id)) fail(403, 10000, "Authentication error");
@@ -113,7 +137,8 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
   };
   const zone = (id: string | undefined) => {
     const z = opts.zones.find((x) => x.id === id);
-    if (!z || !opts.accounts.includes(z.accountId)) return fail(404, 7003, `Could not route to /zones/${id}/dns_records, perhaps your object identifier is invalid?`);
+    if (!z || !opts.accounts.includes(z.accountId))
+      return fail(404, 7003, `Could not route to /zones/${id}/dns_records, perhaps your object identifier is invalid?`);
     return z;
   };
   const fqdn = (name: string, zoneName: string) => {
@@ -124,14 +149,24 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
   const conflicts = (zoneId: string, r: { type: string; name: string; content: string }, ignoreId?: string) => {
     const same = store.listRecords(zoneId).filter((x) => x.name === r.name && x.id !== ignoreId);
     if (same.some((x) => x.type === r.type && x.content === r.content)) fail(400, 81057, "Record already exists.");
-    if (r.type === "CNAME" && same.some((x) => ["A", "AAAA", "CNAME"].includes(x.type))) fail(400, 81053, "An A, AAAA, or CNAME record with that host already exists.");
+    if (r.type === "CNAME" && same.some((x) => ["A", "AAAA", "CNAME"].includes(x.type)))
+      fail(400, 81053, "An A, AAAA, or CNAME record with that host already exists.");
     if (["A", "AAAA"].includes(r.type) && same.some((x) => x.type === "CNAME")) fail(400, 81054, "A CNAME record with that host already exists.");
   };
   const page = <T>(items: T[], q: URLSearchParams) => {
     const perPage = Math.min(Math.max(Number(q.get("per_page") ?? 100) || 100, 1), 5000);
     const pageNo = Math.max(Number(q.get("page") ?? 1) || 1, 1);
     const slice = items.slice((pageNo - 1) * perPage, pageNo * perPage);
-    return { result: slice, result_info: { page: pageNo, per_page: perPage, count: slice.length, total_count: items.length, total_pages: Math.max(1, Math.ceil(items.length / perPage)) } };
+    return {
+      result: slice,
+      result_info: {
+        page: pageNo,
+        per_page: perPage,
+        count: slice.length,
+        total_count: items.length,
+        total_pages: Math.max(1, Math.ceil(items.length / perPage)),
+      },
+    };
   };
   const writeRecord = (z: { id: string; name: string }, body: Record<string, unknown>, existing?: DnsRecord): DnsRecord => {
     const type = String(body.type ?? existing?.type ?? "");
@@ -156,12 +191,29 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     };
   };
 
-  type Handler = (p: Record<string, string>, q: URLSearchParams, body: Record<string, unknown>) => { result: unknown; result_info?: unknown; messages?: unknown[] };
+  type Handler = (
+    p: Record<string, string>,
+    q: URLSearchParams,
+    body: Record<string, unknown>,
+  ) => { result: unknown; result_info?: unknown; messages?: unknown[] };
   const handlers: Record<string, Handler> = {
-    "GET /user/tokens/verify": () => ({ result: { id: token.slice(0, 32), status: "active" }, messages: [{ code: 10000, message: "This API Token is valid and active" }] }),
+    "GET /user/tokens/verify": () => ({
+      result: { id: token.slice(0, 32), status: "active" },
+      messages: [{ code: 10000, message: "This API Token is valid and active" }],
+    }),
     "GET /zones": (_p, q) => {
       const name = q.get("name");
-      const zones = opts.zones.filter((z) => !name || z.name === name).map((z) => ({ id: z.id, name: z.name, status: "active", account: { id: z.accountId, name: "simulation" }, paused: false, type: "full", name_servers: ["ns1.simulation.invalid", "ns2.simulation.invalid"] }));
+      const zones = opts.zones
+        .filter((z) => !name || z.name === name)
+        .map((z) => ({
+          id: z.id,
+          name: z.name,
+          status: "active",
+          account: { id: z.accountId, name: "simulation" },
+          paused: false,
+          type: "full",
+          name_servers: ["ns1.simulation.invalid", "ns2.simulation.invalid"],
+        }));
       return page(zones, q);
     },
     "GET /accounts/{account_id}/cfd_tunnel": (p, q) => {
@@ -176,7 +228,8 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     "POST /accounts/{account_id}/cfd_tunnel": (p, _q, body) => {
       const acc = account(p.account_id);
       const name = String(body.name ?? "");
-      if (store.listTunnels(acc).some((t) => t.name === name && !t.deleted_at)) fail(409, 1013, "You already have a tunnel with this name. Delete the existing tunnel, or choose a different name for your new tunnel");
+      if (store.listTunnels(acc).some((t) => t.name === name && !t.deleted_at))
+        fail(409, 1013, "You already have a tunnel with this name. Delete the existing tunnel, or choose a different name for your new tunnel");
       const t: Tunnel = { id: randomUUID(), account_tag: acc, name, created_at: iso(), deleted_at: null, config_src: String(body.config_src ?? "local") };
       store.putTunnel(t);
       return { result: tunnelOut(t) };
@@ -185,12 +238,25 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     "GET /accounts/{account_id}/cfd_tunnel/{tunnel_id}/configurations": (p) => {
       const t = tunnel(p);
       const c = store.getConfig(t.id);
-      return { result: { tunnel_id: t.id, account_id: t.account_tag, config: c?.config ?? null, version: c?.version ?? 0, source: "cloudflare", created_at: c?.created_at ?? t.created_at } };
+      return {
+        result: {
+          tunnel_id: t.id,
+          account_id: t.account_tag,
+          config: c?.config ?? null,
+          version: c?.version ?? 0,
+          source: "cloudflare",
+          created_at: c?.created_at ?? t.created_at,
+        },
+      };
     },
     "PUT /accounts/{account_id}/cfd_tunnel/{tunnel_id}/configurations": (p, _q, body) => {
       const t = tunnel(p);
       const problems = ingressProblems(body.config);
-      if (problems.length) throw new CfHttpError(400, problems.map((m) => ({ code: BAD_CONFIG, message: `Bad Configuration: Validation failed: ${m}\n` })));
+      if (problems.length)
+        throw new CfHttpError(
+          400,
+          problems.map((m) => ({ code: BAD_CONFIG, message: `Bad Configuration: Validation failed: ${m}\n` })),
+        );
       const version = (store.getConfig(t.id)?.version ?? 0) + 1;
       const cfg = { config: body.config as Record<string, unknown>, version, created_at: iso() };
       store.putConfig(t.id, cfg);
@@ -256,24 +322,37 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
     if ((faults.rateLimitNext ?? 0) > 0) {
       faults = { ...faults, rateLimitNext: (faults.rateLimitNext ?? 1) - 1 };
-      return sendErrors(res, 429, [{ code: 971, message: "Please wait and consider throttling your request speed" }], { "retry-after": "1", "x-ratelimit-limit": "1200", "x-ratelimit-remaining": "0" });
+      return sendErrors(res, 429, [{ code: 971, message: "Please wait and consider throttling your request speed" }], {
+        "retry-after": "1",
+        "x-ratelimit-limit": "1200",
+        "x-ratelimit-remaining": "0",
+      });
     }
     const auth = req.headers.authorization;
-    if (!auth && !req.headers["x-auth-key"]) return sendErrors(res, 400, [{ code: 9106, message: "Missing X-Auth-Key, X-Auth-Email or Authorization headers" }]);
+    if (!auth && !req.headers["x-auth-key"])
+      return sendErrors(res, 400, [{ code: 9106, message: "Missing X-Auth-Key, X-Auth-Email or Authorization headers" }]);
     const m = /^Bearer ([A-Za-z0-9_\-.~+/=]+)$/.exec(auth ?? "");
-    if (!m) return sendErrors(res, 400, [{ code: 6003, message: "Invalid request headers", error_chain: [{ code: 6111, message: "Invalid format for Authorization header" }] }]);
+    if (!m)
+      return sendErrors(res, 400, [
+        { code: 6003, message: "Invalid request headers", error_chain: [{ code: 6111, message: "Invalid format for Authorization header" }] },
+      ]);
     if (m[1] !== token) return sendErrors(res, 403, [{ code: 10000, message: "Authentication error" }]);
 
     const path = url.pathname.replace(/^\/client\/v4/, "");
     const op: CfOperation | undefined = schema.route(method, path);
     const handler = op ? handlers[`${method} ${op.template}`] : undefined;
-    if (!op || !handler) return sendErrors(res, 404, [{ code: 7003, message: `Could not route to ${path}, perhaps your object identifier is invalid?` }, { code: 7000, message: "No route for that URI" }]);
+    if (!op || !handler)
+      return sendErrors(res, 404, [
+        { code: 7003, message: `Could not route to ${path}, perhaps your object identifier is invalid?` },
+        { code: 7000, message: "No route for that URI" },
+      ]);
 
     let body: Record<string, unknown> = {};
     if (text.length > 0) {
       try {
         const parsed: unknown = JSON.parse(text);
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ProxstackError("cloudflare-simulation.bad-body", "not an object", { kind: "stall", status: 400 });
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+          throw new ProxstackError("cloudflare-simulation.bad-body", "not an object", { kind: "stall", status: 400 });
         body = parsed as Record<string, unknown>;
       } catch {
         return sendErrors(res, 400, [{ code: 6007, message: "Malformed JSON in request body" }]);
@@ -282,7 +361,12 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     if (["POST", "PUT", "PATCH"].includes(method)) {
       // PATCH is partial in practice (README §3.2): only the keys given are checked.
       const problems = method === "PATCH" ? [] : schema.checkRequest(op, body);
-      if (problems.length) return sendErrors(res, 400, problems.map((p) => ({ code: 9000 + 21, message: `request body: ${p}` })));
+      if (problems.length)
+        return sendErrors(
+          res,
+          400,
+          problems.map((p) => ({ code: 9000 + 21, message: `request body: ${p}` })),
+        );
     }
     try {
       const r = handler(op.pathParams, url.searchParams, body);

@@ -3,33 +3,37 @@ import Database from "better-sqlite3";
 import { z } from "zod";
 import { parseRow as parse } from "../json-row.js";
 
-export const TunnelSchema = z.object({
-  id: z.string(),
-  account_tag: z.string(),
-  name: z.string(),
-  created_at: z.string(),
-  deleted_at: z.string().nullable(),
-  config_src: z.string(),
-}).passthrough();
+export const TunnelSchema = z
+  .object({
+    id: z.string(),
+    account_tag: z.string(),
+    name: z.string(),
+    created_at: z.string(),
+    deleted_at: z.string().nullable(),
+    config_src: z.string(),
+  })
+  .passthrough();
 export type Tunnel = z.infer<typeof TunnelSchema>;
 
 export const TunnelConfigSchema = z.object({ config: z.record(z.string(), z.unknown()), version: z.number(), created_at: z.string() });
 export type TunnelConfig = z.infer<typeof TunnelConfigSchema>;
 
-export const DnsRecordSchema = z.object({
-  id: z.string(),
-  zone_id: z.string(),
-  zone_name: z.string(),
-  type: z.string(),
-  name: z.string(),
-  content: z.string(),
-  proxied: z.boolean(),
-  ttl: z.number(),
-  comment: z.string().nullable(),
-  tags: z.array(z.string()),
-  created_on: z.string(),
-  modified_on: z.string(),
-}).passthrough();
+export const DnsRecordSchema = z
+  .object({
+    id: z.string(),
+    zone_id: z.string(),
+    zone_name: z.string(),
+    type: z.string(),
+    name: z.string(),
+    content: z.string(),
+    proxied: z.boolean(),
+    ttl: z.number(),
+    comment: z.string().nullable(),
+    tags: z.array(z.string()),
+    created_on: z.string(),
+    modified_on: z.string(),
+  })
+  .passthrough();
 export type DnsRecord = z.infer<typeof DnsRecordSchema>;
 
 export interface CfStore {
@@ -44,7 +48,6 @@ export interface CfStore {
   deleteRecord(zoneId: string, id: string): void;
   close(): void;
 }
-
 
 export function openCfStore(dbPath: string): CfStore {
   const db = new Database(dbPath);

@@ -10,7 +10,11 @@ import { ProxstackError } from "../../lib/errors.js";
 
 /** An error the simulator answers with: HTTP status, PVE message and optional per-parameter errors. */
 export class PveHttpError extends ProxstackError {
-  constructor(override readonly status: number, message: string, readonly errors?: Record<string, string>) {
+  constructor(
+    override readonly status: number,
+    message: string,
+    readonly errors?: Record<string, string>,
+  ) {
     super(`pve-simulation.http-${status}`, message, { kind: status >= 500 ? "retry" : "stall", status, ...(errors ? { fields: errors } : {}) });
   }
 }
@@ -40,11 +44,34 @@ export interface PveApiDeps {
 
 /** Every privilege of PVE 8/9's built-in Administrator role that proxstack's token may need. */
 export const ADMIN_PRIVILEGES = [
-  "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
-  "Pool.Allocate", "Pool.Audit", "SDN.Allocate", "SDN.Audit", "SDN.Use", "Sys.Audit", "Sys.Modify",
-  "VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit",
-  "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options",
-  "VM.Console", "VM.Migrate", "VM.PowerMgmt", "VM.Snapshot", "VM.Snapshot.Rollback",
+  "Datastore.Allocate",
+  "Datastore.AllocateSpace",
+  "Datastore.AllocateTemplate",
+  "Datastore.Audit",
+  "Pool.Allocate",
+  "Pool.Audit",
+  "SDN.Allocate",
+  "SDN.Audit",
+  "SDN.Use",
+  "Sys.Audit",
+  "Sys.Modify",
+  "VM.Allocate",
+  "VM.Audit",
+  "VM.Backup",
+  "VM.Clone",
+  "VM.Config.CDROM",
+  "VM.Config.CPU",
+  "VM.Config.Cloudinit",
+  "VM.Config.Disk",
+  "VM.Config.HWType",
+  "VM.Config.Memory",
+  "VM.Config.Network",
+  "VM.Config.Options",
+  "VM.Console",
+  "VM.Migrate",
+  "VM.PowerMgmt",
+  "VM.Snapshot",
+  "VM.Snapshot.Rollback",
 ];
 
 export interface PveResult {
@@ -55,10 +82,32 @@ export interface PveResult {
 export type PveHandler = (p: PveParams, user: string) => PveResult | Promise<PveResult>;
 
 /** Parameters that steer create/clone but are not stored in the container config. */
-const NOT_CONFIG = new Set(["node", "vmid", "ostemplate", "password", "ssh-public-keys", "start", "storage", "restore", "force", "unique", "ignore-unpack-errors", "bwlimit", "pool", "ha-managed", "digest", "delete", "revert"]);
+const NOT_CONFIG = new Set([
+  "node",
+  "vmid",
+  "ostemplate",
+  "password",
+  "ssh-public-keys",
+  "start",
+  "storage",
+  "restore",
+  "force",
+  "unique",
+  "ignore-unpack-errors",
+  "bwlimit",
+  "pool",
+  "ha-managed",
+  "digest",
+  "delete",
+  "revert",
+]);
 
 /** The handlers, keyed `METHOD /schema/template`. */
-export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHandler>; work: (task: Task, log: (l: string) => void) => Promise<void>; undo: (task: Task) => void } {
+export function createPveApi(deps: PveApiDeps): {
+  handlers: Record<string, PveHandler>;
+  work: (task: Task, log: (l: string) => void) => Promise<void>;
+  undo: (task: Task) => void;
+} {
   const { store, tasks, now, logger } = deps;
   const createInfo = deps.schema.route("POST", "/nodes/x/lxc");
   const configProps: Record<string, PveSchema> = createInfo.ok ? (createInfo.route.info.parameters.properties ?? {}) : {};
@@ -81,8 +130,9 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
     const other = store.getContainer(vmid);
     if (other) die(`CT ${vmid} already exists on node '${other.node}'`);
   };
-  const task = (node: string, type: string, id: string | number, user: string, action: Record<string, unknown>, firstLines?: string[]) =>
-    ({ data: tasks.start({ node, type, id: String(id), user, action, ...(firstLines ? { firstLines } : {}) }) });
+  const task = (node: string, type: string, id: string | number, user: string, action: Record<string, unknown>, firstLines?: string[]) => ({
+    data: tasks.start({ node, type, id: String(id), user, action, ...(firstLines ? { firstLines } : {}) }),
+  });
   const digestOf = (v: unknown) => createHash("sha1").update(JSON.stringify(v)).digest("hex");
   const mac = (vmid: number, idx: number) => {
     const h = createHash("sha1").update(`${vmid}/${idx}`).digest();
@@ -131,9 +181,23 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
   const statusOf = (ct: Container) => {
     const s = statsAt(ct, now());
     const base: Record<string, unknown> = {
-      vmid: ct.vmid, name: String(ct.config.hostname ?? `CT${ct.vmid}`), status: ct.status, type: "lxc",
-      cpu: s.cpu, cpus: s.cpus, mem: s.mem, maxmem: s.maxmem, swap: 0, maxswap: s.maxswap, disk: s.disk, maxdisk: s.maxdisk,
-      netin: s.netin, netout: s.netout, diskread: s.diskread, diskwrite: s.diskwrite, uptime: s.uptime,
+      vmid: ct.vmid,
+      name: String(ct.config.hostname ?? `CT${ct.vmid}`),
+      status: ct.status,
+      type: "lxc",
+      cpu: s.cpu,
+      cpus: s.cpus,
+      mem: s.mem,
+      maxmem: s.maxmem,
+      swap: 0,
+      maxswap: s.maxswap,
+      disk: s.disk,
+      maxdisk: s.maxdisk,
+      netin: s.netin,
+      netout: s.netout,
+      diskread: s.diskread,
+      diskwrite: s.diskwrite,
+      uptime: s.uptime,
       ...(ct.config.template === 1 ? { template: 1 } : {}),
       ...(ct.config.lock !== undefined ? { lock: String(ct.config.lock) } : {}),
       ...(ct.config.tags !== undefined ? { tags: String(ct.config.tags) } : {}),
@@ -320,7 +384,12 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
   };
 
   const handlers: Record<string, PveHandler> = {
-    "GET /version": () => ({ data: version === "9.1" ? { version: "9.1.3", release: "9.1", repoid: "e5010dce", console: "xtermjs" } : { version: "8.4.2", release: "8.4", repoid: "fa0b4f6b", console: "xtermjs" } }),
+    "GET /version": () => ({
+      data:
+        version === "9.1"
+          ? { version: "9.1.3", release: "9.1", repoid: "e5010dce", console: "xtermjs" }
+          : { version: "8.4.2", release: "8.4", repoid: "fa0b4f6b", console: "xtermjs" },
+    }),
 
     "GET /access/permissions": (p) => {
       if (p.path === undefined) return { data: deps.permissions };
@@ -339,12 +408,27 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       return { data: deps.bridges.map((iface) => ({ iface, type: "bridge", active: 1, autostart: 1, method: "manual", families: ["inet"], priority: 1 })) };
     },
     "GET /nodes": () => ({
-      data: deps.nodes.map((node) => ({ node, status: "online", cpu: 0.05, maxcpu: 16, mem: 8 * 1024 ** 3, maxmem: 64 * 1024 ** 3, uptime: 86400, level: "", ssl_fingerprint: "00:".repeat(31) + "00" })),
+      data: deps.nodes.map((node) => ({
+        node,
+        status: "online",
+        cpu: 0.05,
+        maxcpu: 16,
+        mem: 8 * 1024 ** 3,
+        maxmem: 64 * 1024 ** 3,
+        uptime: 86400,
+        level: "",
+        ssl_fingerprint: "00:".repeat(31) + "00",
+      })),
     }),
 
     "GET /nodes/{node}/lxc": (p) => {
       const node = checkNode(p.node);
-      return { data: store.listContainers().filter((c) => c.node === node).map(statusOf) };
+      return {
+        data: store
+          .listContainers()
+          .filter((c) => c.node === node)
+          .map(statusOf),
+      };
     },
 
     "POST /nodes/{node}/lxc": (p, user) => {
@@ -355,7 +439,13 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       if (!deps.osTemplates.includes(ostemplate)) die(`volume '${ostemplate}' does not exist`);
       const storage = p.storage === undefined ? "local" : String(p.storage);
       if (!deps.storages.includes(storage)) die(`storage '${storage}' does not exist`);
-      const config: Record<string, ConfigValue> = { arch: "amd64", hostname: `CT${vmid}`, memory: 512, swap: 512, ostype: /ubuntu/.test(ostemplate) ? "ubuntu" : /alpine/.test(ostemplate) ? "alpine" : "debian" };
+      const config: Record<string, ConfigValue> = {
+        arch: "amd64",
+        hostname: `CT${vmid}`,
+        memory: 512,
+        swap: 512,
+        ostype: /ubuntu/.test(ostemplate) ? "ubuntu" : /alpine/.test(ostemplate) ? "alpine" : "debian",
+      };
       for (const [k, v] of Object.entries(p)) if (!NOT_CONFIG.has(k)) config[k] = normalise(vmid, k, v, storage);
       config.rootfs ??= normalise(vmid, "rootfs", `${storage}:4`, storage);
       config.lock = "create";
@@ -393,7 +483,17 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       if (p.storage !== undefined && typeof config.rootfs === "string") config.rootfs = config.rootfs.replace(/^[^:]+:/, `${p.storage}:`);
       config.lock = "create";
       const node = p.target === undefined ? src.node : String(p.target);
-      store.putContainer({ vmid: newid, node, config, status: "stopped", runs: [], createdAt: now(), parent: undefined, firewallOptions: { ...src.firewallOptions }, firewallRules: [...src.firewallRules] });
+      store.putContainer({
+        vmid: newid,
+        node,
+        config,
+        status: "stopped",
+        runs: [],
+        createdAt: now(),
+        parent: undefined,
+        firewallOptions: { ...src.firewallOptions },
+        firewallRules: [...src.firewallRules],
+      });
       return task(src.node, "vzclone", src.vmid, user, { kind: "clone", vmid: newid, source: src.vmid });
     },
 
@@ -413,7 +513,9 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       checkLock(ct);
       checkDigest(p.digest, digestOf(ct.config));
       const config = { ...ct.config };
-      const deletes = String(p.delete ?? "").split(/[,;\s]+/).filter(Boolean);
+      const deletes = String(p.delete ?? "")
+        .split(/[,;\s]+/)
+        .filter(Boolean);
       const errors: Record<string, string> = {};
       for (const k of deletes) {
         if (p[k] !== undefined) errors[k] = "unable to delete and set the same option at the same time";
@@ -458,7 +560,17 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
     "GET /nodes/{node}/lxc/{vmid}/interfaces": (p) => {
       const ct = loadCt(p);
       if (ct.status !== "running") return { data: [] };
-      const lo = { name: "lo", hwaddr: "00:00:00:00:00:00", "hardware-address": "00:00:00:00:00:00", inet: "127.0.0.1/8", inet6: "::1/128", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "inet", prefix: 8 }, { "ip-address": "::1", "ip-address-type": "inet6", prefix: 128 }] };
+      const lo = {
+        name: "lo",
+        hwaddr: "00:00:00:00:00:00",
+        "hardware-address": "00:00:00:00:00:00",
+        inet: "127.0.0.1/8",
+        inet6: "::1/128",
+        "ip-addresses": [
+          { "ip-address": "127.0.0.1", "ip-address-type": "inet", prefix: 8 },
+          { "ip-address": "::1", "ip-address-type": "inet6", prefix: 128 },
+        ],
+      };
       const ifaces = Object.entries(ct.config)
         .filter(([k]) => /^net\d+$/.test(k))
         .map(([, v]) => {
@@ -467,7 +579,9 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
           const hw = (/(?:^|,)hwaddr=([^,]+)/.exec(s)?.[1] ?? "").toLowerCase();
           const ip = /(?:^|,)ip=([\d.]+)\/(\d+)/.exec(s);
           return {
-            name, hwaddr: hw, "hardware-address": hw,
+            name,
+            hwaddr: hw,
+            "hardware-address": hw,
             ...(ip ? { inet: `${ip[1]}/${ip[2]}` } : {}),
             "ip-addresses": ip ? [{ "ip-address": ip[1], "ip-address-type": "inet", prefix: Number(ip[2]) }] : [],
           };
@@ -477,7 +591,9 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
 
     "GET /nodes/{node}/lxc/{vmid}/snapshot": (p) => {
       const ct = loadCt(p);
-      const snaps = store.listSnapshots(ct.vmid).map((s) => ({ name: s.name, description: s.description, snaptime: s.snaptime, ...(s.parent ? { parent: s.parent } : {}) }));
+      const snaps = store
+        .listSnapshots(ct.vmid)
+        .map((s) => ({ name: s.name, description: s.description, snaptime: s.snaptime, ...(s.parent ? { parent: s.parent } : {}) }));
       return { data: [...snaps, { name: "current", description: "You are here!", ...(ct.parent ? { parent: ct.parent } : {}) }] };
     },
     "POST /nodes/{node}/lxc/{vmid}/snapshot": (p, user) => {
@@ -508,10 +624,23 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       const storage = String(p.storage ?? "local");
       if (!deps.storages.includes(storage)) die(`storage '${storage}' does not exist`);
       let vmids: number[];
-      if (p.all === 1) vmids = store.listContainers().filter((c) => c.node === node && c.config.template !== 1).map((c) => c.vmid);
-      else if (p.vmid !== undefined) vmids = String(p.vmid).split(/[,;\s]+/).filter(Boolean).map(Number);
+      if (p.all === 1)
+        vmids = store
+          .listContainers()
+          .filter((c) => c.node === node && c.config.template !== 1)
+          .map((c) => c.vmid);
+      else if (p.vmid !== undefined)
+        vmids = String(p.vmid)
+          .split(/[,;\s]+/)
+          .filter(Boolean)
+          .map(Number);
       else return die("no VMs/CTs selected for backup: set 'vmid' or 'all'");
-      const exclude = new Set(String(p.exclude ?? "").split(/[,;\s]+/).filter(Boolean).map(Number));
+      const exclude = new Set(
+        String(p.exclude ?? "")
+          .split(/[,;\s]+/)
+          .filter(Boolean)
+          .map(Number),
+      );
       vmids = vmids.filter((v) => !exclude.has(v));
       const first = [`INFO: starting new backup job: vzdump ${vmids.join(" ")} --storage ${storage} --mode ${String(p.mode ?? "snapshot")}`];
       return task(node, "vzdump", vmids.length === 1 ? String(vmids[0]) : "", user, { kind: "vzdump", vmids, storage }, first);
@@ -532,14 +661,27 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
 
     "GET /nodes/{node}/tasks/{upid}/status": (p) => {
       const t = findTask(p);
-      return { data: { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user, status: t.status, ...(t.status === "stopped" ? { exitstatus: t.exitstatus ?? "unexpected status" } : {}) } };
+      return {
+        data: {
+          upid: t.upid,
+          node: t.node,
+          pid: t.pid,
+          pstart: t.pstart,
+          starttime: t.starttime,
+          type: t.type,
+          id: t.id,
+          user: t.user,
+          status: t.status,
+          ...(t.status === "stopped" ? { exitstatus: t.exitstatus ?? "unexpected status" } : {}),
+        },
+      };
     },
     "GET /nodes/{node}/tasks/{upid}/log": (p) => {
       const t = findTask(p);
       const start = Number(p.start ?? 0);
       const limit = Number(p.limit ?? 50);
       const lines = t.log.map((line, i) => ({ n: i + 1, t: line }));
-      return { data: (limit === 0 ? lines.slice(start) : lines.slice(start, start + limit)), total: lines.length };
+      return { data: limit === 0 ? lines.slice(start) : lines.slice(start, start + limit), total: lines.length };
     },
     "GET /nodes/{node}/tasks": (p) => {
       const node = checkNode(p.node);
@@ -555,7 +697,14 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       const start = Number(p.start ?? 0);
       const limit = Number(p.limit ?? 50);
       const page = list.slice(start, start + limit).map((t) => ({
-        upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user,
+        upid: t.upid,
+        node: t.node,
+        pid: t.pid,
+        pstart: t.pstart,
+        starttime: t.starttime,
+        type: t.type,
+        id: t.id,
+        user: t.user,
         ...(t.status === "stopped" ? { status: t.exitstatus ?? "unexpected status", endtime: t.endtime ?? t.starttime } : {}),
       }));
       return { data: page, total: list.length };
@@ -598,7 +747,10 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
         rules.splice(Math.min(Number(p.moveto), rules.length), 0, rule);
       } else {
         const next: FirewallRule = { ...rule, ...ruleFields(p) };
-        for (const k of String(p.delete ?? "").split(/[,;\s]+/).filter(Boolean)) delete next[k];
+        for (const k of String(p.delete ?? "")
+          .split(/[,;\s]+/)
+          .filter(Boolean))
+          delete next[k];
         rules[pos] = next;
       }
       store.putContainer({ ...ct, firewallRules: rules });
@@ -620,7 +772,10 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       const ct = loadCt(p);
       checkDigest(p.digest, digestOf(ct.firewallOptions));
       const opts = { ...ct.firewallOptions };
-      for (const k of String(p.delete ?? "").split(/[,;\s]+/).filter(Boolean)) delete opts[k];
+      for (const k of String(p.delete ?? "")
+        .split(/[,;\s]+/)
+        .filter(Boolean))
+        delete opts[k];
       for (const [k, v] of Object.entries(p)) if (!["node", "vmid", "delete", "digest"].includes(k)) opts[k] = v;
       store.putContainer({ ...ct, firewallOptions: opts });
       return { data: null };
@@ -642,15 +797,64 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
       const out: Record<string, unknown>[] = [];
       const type = p.type === undefined ? undefined : String(p.type);
       if (type === undefined || type === "node") {
-        for (const node of deps.nodes) out.push({ id: `node/${node}`, type: "node", node, status: "online", cpu: 0.05, maxcpu: 16, mem: 8 * 1024 ** 3, maxmem: 64 * 1024 ** 3, disk: 10 * 1024 ** 3, maxdisk: 100 * 1024 ** 3, uptime: 86400, level: "", "cgroup-mode": 2 });
+        for (const node of deps.nodes)
+          out.push({
+            id: `node/${node}`,
+            type: "node",
+            node,
+            status: "online",
+            cpu: 0.05,
+            maxcpu: 16,
+            mem: 8 * 1024 ** 3,
+            maxmem: 64 * 1024 ** 3,
+            disk: 10 * 1024 ** 3,
+            maxdisk: 100 * 1024 ** 3,
+            uptime: 86400,
+            level: "",
+            "cgroup-mode": 2,
+          });
       }
       if (type === undefined || type === "storage") {
-        for (const node of deps.nodes) for (const storage of deps.storages) out.push({ id: `storage/${node}/${storage}`, type: "storage", node, storage, status: "available", disk: 20 * 1024 ** 3, maxdisk: 500 * 1024 ** 3, content: storage === "local" ? "vztmpl,iso,backup" : "rootdir,images", plugintype: storage === "local" ? "dir" : "lvmthin", shared: 0 });
+        for (const node of deps.nodes)
+          for (const storage of deps.storages)
+            out.push({
+              id: `storage/${node}/${storage}`,
+              type: "storage",
+              node,
+              storage,
+              status: "available",
+              disk: 20 * 1024 ** 3,
+              maxdisk: 500 * 1024 ** 3,
+              content: storage === "local" ? "vztmpl,iso,backup" : "rootdir,images",
+              plugintype: storage === "local" ? "dir" : "lvmthin",
+              shared: 0,
+            });
       }
       if (type === undefined || type === "vm") {
         for (const ct of store.listContainers()) {
           const s = statsAt(ct, now());
-          out.push({ id: `lxc/${ct.vmid}`, type: "lxc", vmid: ct.vmid, node: ct.node, name: String(ct.config.hostname ?? `CT${ct.vmid}`), status: ct.status, template: ct.config.template === 1 ? 1 : 0, cpu: s.cpu, maxcpu: s.cpus, mem: s.mem, maxmem: s.maxmem, disk: s.disk, maxdisk: s.maxdisk, netin: s.netin, netout: s.netout, diskread: s.diskread, diskwrite: s.diskwrite, uptime: s.uptime, ...(ct.config.lock !== undefined ? { lock: String(ct.config.lock) } : {}), ...(ct.config.tags !== undefined ? { tags: String(ct.config.tags) } : {}) });
+          out.push({
+            id: `lxc/${ct.vmid}`,
+            type: "lxc",
+            vmid: ct.vmid,
+            node: ct.node,
+            name: String(ct.config.hostname ?? `CT${ct.vmid}`),
+            status: ct.status,
+            template: ct.config.template === 1 ? 1 : 0,
+            cpu: s.cpu,
+            maxcpu: s.cpus,
+            mem: s.mem,
+            maxmem: s.maxmem,
+            disk: s.disk,
+            maxdisk: s.maxdisk,
+            netin: s.netin,
+            netout: s.netout,
+            diskread: s.diskread,
+            diskwrite: s.diskwrite,
+            uptime: s.uptime,
+            ...(ct.config.lock !== undefined ? { lock: String(ct.config.lock) } : {}),
+            ...(ct.config.tags !== undefined ? { tags: String(ct.config.tags) } : {}),
+          });
         }
       }
       return { data: out };
@@ -687,21 +891,36 @@ export function createPveApi(deps: PveApiDeps): { handlers: Record<string, PveHa
 }
 
 /** Seeds template containers once (kept across restarts). */
-export function seedTemplates(store: PveStore, templates: { vmid: number; node: string; storage: string; bridge: string; unprivileged?: boolean; diskGiB?: number }[], now: number): void {
+export function seedTemplates(
+  store: PveStore,
+  templates: { vmid: number; node: string; storage: string; bridge: string; unprivileged?: boolean; diskGiB?: number }[],
+  now: number,
+): void {
   for (const t of templates) {
     if (store.getContainer(t.vmid)) continue;
     store.putContainer({
       vmid: t.vmid,
       node: t.node,
       config: {
-        arch: "amd64", cores: 1, hostname: `template-${t.vmid}`, memory: 512, swap: 512, ostype: "debian", template: 1,
+        arch: "amd64",
+        cores: 1,
+        hostname: `template-${t.vmid}`,
+        memory: 512,
+        swap: 512,
+        ostype: "debian",
+        template: 1,
         // proxstack's templates are unprivileged (the programs set unprivileged: true); a test may seed a privileged one.
         ...(t.unprivileged === false ? {} : { unprivileged: 1 }),
         description: "simulation: template container seeded by the simulator",
         rootfs: `${t.storage}:base-${t.vmid}-disk-0,size=${t.diskGiB ?? 4}G`,
         net0: `name=eth0,bridge=${t.bridge},hwaddr=BC:24:11:00:${(t.vmid % 256).toString(16).padStart(2, "0").toUpperCase()}:01,ip=dhcp,type=veth`,
       },
-      status: "stopped", runs: [], createdAt: now, parent: undefined, firewallOptions: {}, firewallRules: [],
+      status: "stopped",
+      runs: [],
+      createdAt: now,
+      parent: undefined,
+      firewallOptions: {},
+      firewallRules: [],
     });
   }
 }

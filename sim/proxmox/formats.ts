@@ -21,13 +21,15 @@ function ipv6Cidr(v: string): boolean {
 
 type Check = (v: string) => string | undefined;
 
-const list = (item: Check): Check => (v) => {
-  for (const part of v.split(/[,;\s]+/).filter(Boolean)) {
-    const e = item(part);
-    if (e) return e;
-  }
-  return undefined;
-};
+const list =
+  (item: Check): Check =>
+  (v) => {
+    for (const part of v.split(/[,;\s]+/).filter(Boolean)) {
+      const e = item(part);
+      if (e) return e;
+    }
+    return undefined;
+  };
 
 const configid: Check = (v) => (CONFIGID.test(v) ? undefined : `invalid format - invalid configuration ID '${v}'`);
 const vmid: Check = (v) => (/^[1-9]\d{2,8}$/.test(v) ? undefined : "invalid format - value does not look like a valid VM ID");
@@ -45,10 +47,15 @@ const FORMATS: Record<string, Check> = {
   "dns-name-list": list((v) => (DNS_NAME.test(v) ? undefined : `invalid format - value does not look like a valid DNS name`)),
   ipv4: (v) => (isIPv4(v) ? undefined : "invalid format - value does not look like a valid IPv4 address"),
   ipv6: (v) => (isIPv6(v) ? undefined : "invalid format - value does not look like a valid IPv6 address"),
-  "mac-addr": (v) => (MAC.test(v) && (parseInt(v.slice(0, 2), 16) & 1) === 0 ? undefined : "invalid format - value does not look like a valid unicast MAC address"),
-  "pve-ipv4-config": (v) => (["dhcp", "manual"].includes(v) || ipv4Cidr(v) ? undefined : "invalid format - value does not look like a valid IPv4 network configuration"),
-  "pve-ipv6-config": (v) => (["auto", "dhcp", "manual"].includes(v) || ipv6Cidr(v) ? undefined : "invalid format - value does not look like a valid IPv6 network configuration"),
-  "lxc-ip-with-ll-iface-list": list((v) => (isIPv4(v) || isIPv6(v.split("%")[0] ?? "") ? undefined : `invalid format - value does not look like a valid IP address`)),
+  "mac-addr": (v) =>
+    MAC.test(v) && (parseInt(v.slice(0, 2), 16) & 1) === 0 ? undefined : "invalid format - value does not look like a valid unicast MAC address",
+  "pve-ipv4-config": (v) =>
+    ["dhcp", "manual"].includes(v) || ipv4Cidr(v) ? undefined : "invalid format - value does not look like a valid IPv4 network configuration",
+  "pve-ipv6-config": (v) =>
+    ["auto", "dhcp", "manual"].includes(v) || ipv6Cidr(v) ? undefined : "invalid format - value does not look like a valid IPv6 network configuration",
+  "lxc-ip-with-ll-iface-list": list((v) =>
+    isIPv4(v) || isIPv6(v.split("%")[0] ?? "") ? undefined : `invalid format - value does not look like a valid IP address`,
+  ),
   "disk-size": (v) => (/^\d+(\.\d+)?[KMGT]?$/.test(v) ? undefined : "invalid format - unable to parse disk size"),
   "pve-tag-list": list((v) => (TAG.test(v) ? undefined : `invalid format - invalid tag '${v}'`)),
   "pve-poolid": (v) => (/^[A-Za-z0-9_\-./]+$/.test(v) ? undefined : "invalid format - pool name contains illegal characters"),
@@ -57,7 +64,9 @@ const FORMATS: Record<string, Check> = {
   "pve-fw-sport-spec": portSpec,
   "pve-fw-protocol-spec": (v) => (/^([a-z][a-z0-9\-]*|\d{1,3})$/i.test(v) ? undefined : `invalid format - unknown protocol '${v}'`),
   "pve-fw-addr-spec": (v) =>
-    v.split(",").every((a) => isIPv4(a) || isIPv6(a) || ipv4Cidr(a) || ipv6Cidr(a) || /^(\+|\+[a-z]{2}\/)?[a-z][a-z0-9_-]*$/i.test(a) || /^[\d.]+-[\d.]+$/.test(a))
+    v
+      .split(",")
+      .every((a) => isIPv4(a) || isIPv6(a) || ipv4Cidr(a) || ipv6Cidr(a) || /^(\+|\+[a-z]{2}\/)?[a-z][a-z0-9_-]*$/i.test(a) || /^[\d.]+-[\d.]+$/.test(a))
       ? undefined
       : `invalid format - invalid address spec '${v}'`,
 };

@@ -173,7 +173,8 @@ export function checkValue(schema: PveSchema, value: unknown, json: boolean, nam
     else return { error: `type check ('integer') failed - got '${s}'` };
   } else if (type === "number") {
     const s = String(value);
-    if ((typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s))) v = Number(s);
+    if ((typeof value === "number" && Number.isFinite(value)) || (typeof value === "string" && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)))
+      v = Number(s);
     else return { error: `type check ('number') failed - got '${s}'` };
   } else if (type === "string") {
     if (typeof value === "object" && value !== null) return { error: `type check ('string') failed - got ${Array.isArray(value) ? "ARRAY" : "HASH"}` };
@@ -208,7 +209,11 @@ export function checkValue(schema: PveSchema, value: unknown, json: boolean, nam
  * Parses a property string (`name=eth0,bridge=vmbr0,ip=10.0.0.5/24`) against its sub-schema,
  * with the `default_key` allowed bare. Errors read like PVE's `invalid format - …`.
  */
-export function parsePropertyString(format: Record<string, PveSchema>, text: string, name = "value"): { values: Record<string, string | number> } | { error: string } {
+export function parsePropertyString(
+  format: Record<string, PveSchema>,
+  text: string,
+  name = "value",
+): { values: Record<string, string | number> } | { error: string } {
   const values: Record<string, string | number> = {};
   const defaultKey = Object.entries(format).find(([, s]) => s.default_key === 1)?.[0];
   const fail = (msg: string) => ({ error: `invalid format - format error\n${msg}` });

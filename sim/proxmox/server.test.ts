@@ -12,7 +12,14 @@ let sim: ProxmoxSimulator;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "pve-sim-"));
-  sim = await startProxmoxSimulator({ dbPath: path.join(dir, "pve.db"), nodes: ["pve1"], templates: [{ vmid: 9000 }], osTemplates: ["local:vztmpl/debian-12.tar.zst"], taskDelayMs: 10, authFailureDelayMs: 0 });
+  sim = await startProxmoxSimulator({
+    dbPath: path.join(dir, "pve.db"),
+    nodes: ["pve1"],
+    templates: [{ vmid: 9000 }],
+    osTemplates: ["local:vztmpl/debian-12.tar.zst"],
+    taskDelayMs: 10,
+    authFailureDelayMs: 0,
+  });
 });
 afterAll(async () => {
   expect(sim.responseViolations()).toEqual([]);
@@ -28,7 +35,11 @@ interface Answer {
   label: string | null;
 }
 
-async function call(method: string, p: string, opts: { form?: Record<string, string>; json?: unknown; token?: string | null; rawBody?: string } = {}): Promise<Answer> {
+async function call(
+  method: string,
+  p: string,
+  opts: { form?: Record<string, string>; json?: unknown; token?: string | null; rawBody?: string } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (opts.token !== null) headers.authorization = `PVEAPIToken=${opts.token ?? sim.token}`;
   let body: string | undefined;
@@ -49,7 +60,13 @@ async function call(method: string, p: string, opts: { form?: Record<string, str
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? "", text, json: text ? (JSON.parse(text) as Answer["json"]) : undefined, label: (res.headers[SIMULATION_HEADER] as string | undefined) ?? null });
+        resolve({
+          status: res.statusCode ?? 0,
+          reason: res.statusMessage ?? "",
+          text,
+          json: text ? (JSON.parse(text) as Answer["json"]) : undefined,
+          label: (res.headers[SIMULATION_HEADER] as string | undefined) ?? null,
+        });
       });
     });
     req.on("error", reject);
@@ -81,7 +98,9 @@ describe("PVE simulator: authentication", () => {
 
 describe("PVE simulator: parameter verification", () => {
   it("rejects unknown parameters, bad booleans, ranges and enums with per-field messages", async () => {
-    const r = await call("POST", "/nodes/pve1/lxc", { form: { vmid: "99", ostemplate: "local:vztmpl/debian-12.tar.zst", onboot: "true", arch: "sparc", colour: "blue" } });
+    const r = await call("POST", "/nodes/pve1/lxc", {
+      form: { vmid: "99", ostemplate: "local:vztmpl/debian-12.tar.zst", onboot: "true", arch: "sparc", colour: "blue" },
+    });
     expect(r.status).toBe(400);
     expect(r.reason).toBe("Parameter verification failed.");
     expect(r.json).toEqual({
@@ -129,7 +148,11 @@ describe("PVE simulator: parameter verification", () => {
 describe("PVE simulator: resources and routing", () => {
   it("answers 500 with PVE's text for unknown vmid and node", async () => {
     const ct = await call("GET", "/nodes/pve1/lxc/4242/status/current");
-    expect([ct.status, ct.reason, ct.json]).toEqual([500, "Configuration file 'nodes/pve1/lxc/4242.conf' does not exist", { data: null, message: "Configuration file 'nodes/pve1/lxc/4242.conf' does not exist\n" }]);
+    expect([ct.status, ct.reason, ct.json]).toEqual([
+      500,
+      "Configuration file 'nodes/pve1/lxc/4242.conf' does not exist",
+      { data: null, message: "Configuration file 'nodes/pve1/lxc/4242.conf' does not exist\n" },
+    ]);
     const node = await call("GET", "/nodes/nope/lxc");
     expect([node.status, node.json?.message]).toEqual([500, "no such cluster node 'nope'\n"]);
   });

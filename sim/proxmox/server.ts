@@ -95,7 +95,11 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
   const violations: string[] = [];
 
   const store = openPveStore(opts.dbPath);
-  seedTemplates(store, (opts.templates ?? []).map((t) => ({ ...t, node: t.node ?? opts.nodes[0] ?? "pve", storage: datastore, bridge: opts.bridge ?? "vmbr0" })), now());
+  seedTemplates(
+    store,
+    (opts.templates ?? []).map((t) => ({ ...t, node: t.node ?? opts.nodes[0] ?? "pve", storage: datastore, bridge: opts.bridge ?? "vmbr0" })),
+    now(),
+  );
 
   let work: Parameters<typeof createTaskRunner>[0]["work"] = () => undefined;
   let undo: Parameters<typeof createTaskRunner>[0]["undo"] = () => undefined;
@@ -110,7 +114,19 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
     onError: (err, t) => logger.info({ upid: t.upid, err: err instanceof Error ? err.message : String(err) }, "simulation: task failed"),
   });
   const permissions = opts.permissions ?? { "/": Object.fromEntries(ADMIN_PRIVILEGES.map((p) => [p, 1])) };
-  const api = createPveApi({ schema, store, tasks, nodes: opts.nodes, storages, osTemplates: opts.osTemplates ?? [], now, backing: opts.backing, logger, permissions, bridges: [opts.bridge ?? "vmbr0"] });
+  const api = createPveApi({
+    schema,
+    store,
+    tasks,
+    nodes: opts.nodes,
+    storages,
+    osTemplates: opts.osTemplates ?? [],
+    now,
+    backing: opts.backing,
+    logger,
+    permissions,
+    bridges: [opts.bridge ?? "vmbr0"],
+  });
   work = api.work;
   undo = api.undo;
   tasks.resume();
@@ -120,7 +136,8 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
     for (const c of running()) {
       const ip = /(?:^|,)ip=([\d.]+)\//.exec(String(c.config.net0 ?? ""))?.[1];
       if (ip) {
-        await opts.backing.start({ vmid: c.vmid, ip, hostname: String(c.config.hostname ?? `CT${c.vmid}`) })
+        await opts.backing
+          .start({ vmid: c.vmid, ip, hostname: String(c.config.hostname ?? `CT${c.vmid}`) })
           .catch((err: unknown) => logger.error({ err, vmid: c.vmid }, "simulation: backing start after restart failed"));
       }
     }
@@ -159,7 +176,8 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
       if (body.length > 0) {
         if (ctype.includes("application/json")) {
           const parsed: unknown = JSON.parse(body);
-          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ProxstackError("pve-simulation.bad-body", "JSON body must be an object", { kind: "stall", status: 400 });
+          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+            throw new ProxstackError("pve-simulation.bad-body", "JSON body must be an object", { kind: "stall", status: 400 });
           raw = { ...(parsed as Record<string, unknown>) };
           json = true;
         } else {
@@ -195,9 +213,12 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
     try {
       const result = await handler(params, tokenUser);
       if (opts.checkResponses !== false) {
-        const problems = route.template === "/cluster/nextid"
-          ? (typeof result.data === "string" && /^\d+$/.test(result.data) ? [] : [`data: expected a numeric string (nextid quirk)`])
-          : checkReturn(route.info.returns, result.data);
+        const problems =
+          route.template === "/cluster/nextid"
+            ? typeof result.data === "string" && /^\d+$/.test(result.data)
+              ? []
+              : [`data: expected a numeric string (nextid quirk)`]
+            : checkReturn(route.info.returns, result.data);
         for (const p of problems) {
           violations.push(`${key}: ${p}`);
           logger.error({ op: key, problem: p }, "simulation: response does not match the schema");
@@ -249,7 +270,9 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
     close: async () => {
       tasks.close();
       await closeServer(server);
-      if (opts.backing) for (const c of running()) await opts.backing.stop(c.vmid).catch((err: unknown) => logger.error({ err, vmid: c.vmid }, "simulation: backing stop failed"));
+      if (opts.backing)
+        for (const c of running())
+          await opts.backing.stop(c.vmid).catch((err: unknown) => logger.error({ err, vmid: c.vmid }, "simulation: backing stop failed"));
       store.close();
     },
   };

@@ -64,9 +64,20 @@ const ContainerRow = z.object({
 });
 const SnapshotRow = z.object({ name: z.string(), parent: z.string().optional(), description: z.string(), snaptime: z.number(), config: ValueRecord });
 const TaskRow = z.object({
-  upid: z.string(), node: z.string(), type: z.string(), id: z.string(), user: z.string(), pid: z.number(), pstart: z.number(),
-  starttime: z.number(), status: z.enum(["running", "stopped"]), exitstatus: z.string().optional(), endtime: z.number().optional(),
-  log: z.array(z.string()), dueAt: z.number().optional(), action: z.record(z.string(), z.unknown()),
+  upid: z.string(),
+  node: z.string(),
+  type: z.string(),
+  id: z.string(),
+  user: z.string(),
+  pid: z.number(),
+  pstart: z.number(),
+  starttime: z.number(),
+  status: z.enum(["running", "stopped"]),
+  exitstatus: z.string().optional(),
+  endtime: z.number().optional(),
+  log: z.array(z.string()),
+  dueAt: z.number().optional(),
+  action: z.record(z.string(), z.unknown()),
 });
 
 export interface PveStore {
@@ -90,7 +101,6 @@ export interface PveStore {
   close(): void;
 }
 
-
 /** Opens (or creates) the simulator database at `dbPath`, in WAL mode. */
 export function openPveStore(dbPath: string): PveStore {
   const db = new Database(dbPath);
@@ -112,7 +122,9 @@ export function openPveStore(dbPath: string): PveStore {
     putSnap: db.prepare("INSERT INTO snapshots (vmid, name, doc) VALUES (?, ?, ?) ON CONFLICT(vmid, name) DO UPDATE SET doc = excluded.doc"),
     delSnap: db.prepare("DELETE FROM snapshots WHERE vmid = ? AND name = ?"),
     getTask: db.prepare<[string], { doc: string }>("SELECT doc FROM tasks WHERE upid = ?"),
-    putTask: db.prepare("INSERT INTO tasks (upid, node, status, starttime, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT(upid) DO UPDATE SET status = excluded.status, doc = excluded.doc"),
+    putTask: db.prepare(
+      "INSERT INTO tasks (upid, node, status, starttime, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT(upid) DO UPDATE SET status = excluded.status, doc = excluded.doc",
+    ),
     nodeTasks: db.prepare<[string], { doc: string }>("SELECT doc FROM tasks WHERE node = ? ORDER BY starttime DESC, rowid DESC"),
     running: db.prepare<[], { doc: string }>("SELECT doc FROM tasks WHERE status = 'running'"),
     putVol: db.prepare("INSERT OR IGNORE INTO volumes (node, volid) VALUES (?, ?)"),
@@ -140,10 +152,11 @@ export function openPveStore(dbPath: string): PveStore {
       q.delCt.run(vmid);
       q.delCtSnaps.run(vmid);
     }),
-    listSnapshots: (vmid) => q.snaps.all(vmid).map((r) => {
-      const s = parse(SnapshotRow, r.doc, "snapshot");
-      return { ...s, parent: s.parent };
-    }),
+    listSnapshots: (vmid) =>
+      q.snaps.all(vmid).map((r) => {
+        const s = parse(SnapshotRow, r.doc, "snapshot");
+        return { ...s, parent: s.parent };
+      }),
     putSnapshot: (vmid, s) => void q.putSnap.run(vmid, s.name, JSON.stringify(s)),
     deleteSnapshot: (vmid, name) => void q.delSnap.run(vmid, name),
     getTask: (upid) => {

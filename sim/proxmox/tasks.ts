@@ -25,7 +25,15 @@ export interface ParsedUpid {
 export function parseUpid(upid: string): ParsedUpid | undefined {
   const m = UPID_RE.exec(upid);
   if (!m) return undefined;
-  return { node: m[1] ?? "", pid: parseInt(m[3] ?? "0", 16), pstart: parseInt(m[4] ?? "0", 16), starttime: parseInt(m[5] ?? "0", 16), type: m[6] ?? "", id: m[7] ?? "", user: m[8] ?? "" };
+  return {
+    node: m[1] ?? "",
+    pid: parseInt(m[3] ?? "0", 16),
+    pstart: parseInt(m[4] ?? "0", 16),
+    starttime: parseInt(m[5] ?? "0", 16),
+    type: m[6] ?? "",
+    id: m[7] ?? "",
+    user: m[8] ?? "",
+  };
 }
 
 /** What a task does when its delay is over; throws to fail the task with that message. */
@@ -61,10 +69,13 @@ export function createTaskRunner(deps: TaskRunnerDeps): TaskRunner {
 
   const arm = (task: Task) => {
     if (task.dueAt === undefined || closed) return;
-    const timer = setTimeout(() => {
-      timers.delete(task.upid);
-      void finish(task.upid);
-    }, Math.max(0, task.dueAt - deps.now()));
+    const timer = setTimeout(
+      () => {
+        timers.delete(task.upid);
+        void finish(task.upid);
+      },
+      Math.max(0, task.dueAt - deps.now()),
+    );
     timers.set(task.upid, timer);
   };
 
@@ -122,7 +133,14 @@ export function createTaskRunner(deps: TaskRunnerDeps): TaskRunner {
       clearTimeout(timers.get(upid));
       timers.delete(upid);
       deps.undo(task);
-      deps.store.putTask({ ...task, status: "stopped", endtime: Math.floor(deps.now() / 1000), exitstatus: "received interrupt", log: [...task.log, "TASK ERROR: received interrupt"], dueAt: undefined });
+      deps.store.putTask({
+        ...task,
+        status: "stopped",
+        endtime: Math.floor(deps.now() / 1000),
+        exitstatus: "received interrupt",
+        log: [...task.log, "TASK ERROR: received interrupt"],
+        dueAt: undefined,
+      });
     },
     resume() {
       for (const t of deps.store.runningTasks()) arm(t);

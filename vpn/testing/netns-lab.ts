@@ -40,7 +40,6 @@ function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: nu
   });
 }
 
-
 /** The lab needs what the VPN service needs. */
 export const canRunVpnLab = canRunVpnService;
 
@@ -78,7 +77,10 @@ export async function createVpnLab(o: { clients: number; containerIps: string[] 
   };
   try {
     await addNs(S);
-    for (const [br, cidr] of [["wan", "192.168.250.1/24"], ["lan", "10.10.0.1/24"]] as const) {
+    for (const [br, cidr] of [
+      ["wan", "192.168.250.1/24"],
+      ["lan", "10.10.0.1/24"],
+    ] as const) {
       await run("ip", ["-n", S, "link", "add", br, "type", "bridge"]);
       await run("ip", ["-n", S, "addr", "add", cidr, "dev", br]);
       await run("ip", ["-n", S, "link", "set", br, "up"]);
@@ -156,7 +158,12 @@ export async function createVpnLab(o: { clients: number; containerIps: string[] 
         await exec(ns, "env", ["WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1", "wireguard-go", iface]);
         // The daemonised wireguard-go may return before its link and control socket exist.
         for (let i = 0; ; i++) {
-          const ready = await exec(ns, "ip", ["link", "show", "dev", iface]).then(() => exec(ns, "wg", ["show", iface]), () => undefined).then(Boolean, () => false);
+          const ready = await exec(ns, "ip", ["link", "show", "dev", iface])
+            .then(
+              () => exec(ns, "wg", ["show", iface]),
+              () => undefined,
+            )
+            .then(Boolean, () => false);
           if (ready) break;
           if (i >= 100) throw new Error(`wireguard-go ${iface} in ${ns} did not come up`);
           await new Promise((r) => setTimeout(r, 50));

@@ -91,10 +91,17 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
     return hash;
   };
 
+  // A spec's claims, kept with the (unchanging) spec object.
+  const claimsCache = new WeakMap<UserStackSpec, string[]>();
+  const claimsOf = (spec: UserStackSpec): string[] => {
+    let c = claimsCache.get(spec);
+    if (!c) claimsCache.set(spec, (c = claimsOfSpec(spec)));
+    return c;
+  };
   /** Who holds each value now: live resources first, then the last good spec of each file. */
   const holders = (): Map<string, string> => {
     const held = new Map<string, string>();
-    for (const e of users.values()) if (e.lastGood) for (const k of claimsOfSpec(e.lastGood)) if (!held.has(k)) held.set(k, e.name);
+    for (const e of users.values()) if (e.lastGood) for (const k of claimsOf(e.lastGood)) if (!held.has(k)) held.set(k, e.name);
     for (const [k, stack] of opts.liveHolders?.() ?? []) held.set(k, stack);
     return held;
   };
@@ -106,7 +113,7 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
    * one addition: a value some stack already holds stays with it, and the file that introduced the
    * conflict is the one refused. A second pass runs when the first released or took values.
    */
-  const validate = (inputs: { name: string; path: string; text: string; stamp?: string }[]): void => {
+  const validate = (inputs: { name: string; path: string; text: string; stamp?: string }[]): Map<string, string> => {
     for (const i of inputs) {
       const prev = users.get(i.name);
       users.set(i.name, {
@@ -138,17 +145,18 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
         }
       }
       const next = holders();
-      if (sameHolders(held, next)) break;
+      const settled = sameHolders(held, next);
       held = next;
+      if (settled) break;
     }
+    return held;
   };
 
   let lastHolders = new Map<string, string>();
   /** Validates and returns every stack whose verdict or desired hash moved (not only the inputs: a conflict resolved elsewhere frees a file). */
   const validateAndDiff = (inputs: { name: string; path: string; text: string; stamp?: string }[]): string[] => {
     const before = new Map([...users.values()].map((e) => [e.name, desiredKey(e)]));
-    validate(inputs);
-    lastHolders = holders();
+    lastHolders = validate(inputs);
     return [...users.values()].filter((e) => before.get(e.name) !== desiredKey(e)).map((e) => e.name);
   };
 

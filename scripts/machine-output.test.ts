@@ -57,10 +57,10 @@ describe("proxstack: machine output on stdout, logs on stderr", () => {
     expect(listed).toEqual([...COMMANDS]);
     for (const name of COMMANDS) expect(existsSync(path.join(ROOT, "scripts", `${name}.ts`))).toBe(true);
     expect(r.stdout).not.toMatch(/not built|later issue/i);
-    const unknown = await proxstack(["billing"]);
+    const unknown = await proxstack(["frobnicate"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stdout).toBe("");
-    expect(unknown.stderr).toMatch(/^proxstack: unknown command 'billing'/);
+    expect(unknown.stderr).toMatch(/^proxstack: unknown command 'frobnicate'/);
   });
 
   it("validate --json, cost --json and schema print one JSON document", async () => {

@@ -12,6 +12,10 @@ import {
   instanceNameProblem,
   nextDomainPrice,
   parseSse,
+  rollbackLines,
+  rollbackNeeds,
+  syncSummary,
+  type RollbackResult,
   runwayCheck,
   subdomainProblem,
   type Step,
@@ -161,5 +165,60 @@ describe("filterLedger", () => {
     expect(ids({ from: "2026-11-29", to: "2026-11-29" })).toEqual([2]);
     expect(ids({ from: "2026-11-29" })).toEqual([3, 2]);
     expect(ids({ search: "THANKS" })).toEqual([2]);
+  });
+});
+
+describe("syncSummary", () => {
+  const at = "2026-11-30T10:00:00.000Z";
+  it("names the conflicting files and the message", () => {
+    const s = syncSummary({ state: "conflict", at, conflict: { files: ["alice.yaml"], local: "a", remote: "b", message: "resolve it" } });
+    expect(s).toMatchObject({ kind: "error", detail: "resolve it", files: ["alice.yaml"] });
+  });
+  it("shows the error, warns without a remote, and says when nothing ran", () => {
+    expect(syncSummary({ state: "error", at, error: "fetch failed" })).toMatchObject({ kind: "error", detail: "fetch failed", files: [] });
+    expect(syncSummary({ state: "no-remote", at }).title).toMatch(/no remote configured/i);
+    expect(syncSummary({ state: "up-to-date", at })).toMatchObject({ kind: "info", files: [] });
+    expect(syncSummary(null).title).toMatch(/no sync/i);
+  });
+});
+
+describe("rollback preview", () => {
+  const stack = {
+    stack: "alice",
+    applicable: true,
+    created: ["new"],
+    changed: [{ instance: "web", fields: ["plan"] }],
+    replaced: [{ instance: "db", reasons: ["template changes"] }],
+    destroyed: [],
+    settings: [],
+    hostnames: { added: ["a.example.org"], removed: [] },
+    pointsPerDay: { before: 10, after: 12.5 },
+  };
+  const result = (over: Partial<RollbackResult> = {}): RollbackResult => ({
+    stack: "alice",
+    file: "alice.yaml",
+    to: "HEAD~1",
+    commit: "abc",
+    allocations: [{ instance: "new", field: "ip", value: "10.0.0.5", outcome: "dropped", reason: "taken" }],
+    report: { ok: false, failures: ["1 replacement without allowReplace"], replacements: 1, destroys: 0, stacks: [stack] },
+    changes: true,
+    ...over,
+  });
+  it("lists per instance what changes, hostnames and points before → after", () => {
+    expect(rollbackLines(result())).toEqual([
+      "new: created",
+      "web: changes plan",
+      "db: REPLACED (template changes)",
+      "hostname added: a.example.org",
+      "points per day: 10 → 12.5",
+      "new: ip 10.0.0.5 not kept (taken)",
+    ]);
+  });
+  it("says when nothing would change", () => {
+    expect(rollbackLines(result({ changes: false }))).toEqual(["alice.yaml is already as it was at HEAD~1; nothing to roll back."]);
+  });
+  it("asks for the allow flags the report needs", () => {
+    expect(rollbackNeeds(result().report)).toEqual({ replace: true, destroy: false });
+    expect(rollbackNeeds({ ok: true, failures: [], replacements: 0, destroys: 2 })).toEqual({ replace: false, destroy: true });
   });
 });

@@ -205,3 +205,105 @@ export function formatBytes(n: number): string {
 export function deleteConfirmed(typed: string, name: string): boolean {
   return typed === name;
 }
+
+/** The stacks repository's last sync, as `GET /api/admin/sync` answers it (schemas/sync-status.ts). */
+export interface SyncStatus {
+  state: "no-remote" | "up-to-date" | "fast-forwarded" | "pushed" | "rebased" | "conflict" | "error";
+  at: string;
+  lastSuccessAt?: string;
+  remote?: string;
+  branch?: string;
+  head?: string;
+  upstream?: string;
+  conflict?: { files: string[]; local: string; remote: string; pushedTo?: string; message: string };
+  error?: string;
+}
+
+export interface SyncSummary {
+  kind: "info" | "warn" | "error";
+  /** One sentence on the state. */
+  title: string;
+  /** The conflict's message or the error, when there is one. */
+  detail?: string;
+  /** Files in conflict; empty otherwise. */
+  files: string[];
+}
+
+const SYNC_TITLE: Record<SyncStatus["state"], string> = {
+  "no-remote": "No remote configured: the stacks repository is not synced.",
+  "up-to-date": "Up to date with the remote.",
+  "fast-forwarded": "Pulled changes from the remote (fast-forward).",
+  pushed: "Pushed local commits to the remote.",
+  rebased: "Replayed local commits on the remote's and pushed them.",
+  conflict: "Conflict with the remote: the local side is kept and applied.",
+  error: "The last sync failed; it is retried on the next tick.",
+};
+
+/** What the admin page says about the last sync; null: no sync has run yet. */
+export function syncSummary(sync: SyncStatus | null): SyncSummary {
+  if (!sync) return { kind: "info", title: "No sync has run yet.", files: [] };
+  const kind = sync.state === "conflict" || sync.state === "error" ? "error" : "info";
+  const detail = sync.state === "conflict" ? sync.conflict?.message : sync.state === "error" ? sync.error : undefined;
+  return { kind, title: SYNC_TITLE[sync.state], ...(detail ? { detail } : {}), files: sync.state === "conflict" ? (sync.conflict?.files ?? []) : [] };
+}
+
+/** The parts of the check report (stackrepo/check.ts CheckReport) the rollback preview shows. */
+export interface RollbackReport {
+  ok: boolean;
+  failures: string[];
+  replacements: number;
+  destroys: number;
+  allowReplace?: boolean;
+  allowDestroy?: boolean;
+  violations?: { path: string; line: number; col: number; message: string }[];
+  stacks?: {
+    stack: string;
+    applicable: boolean;
+    created: string[];
+    changed: { instance: string; fields: string[] }[];
+    replaced: { instance: string; reasons: string[] }[];
+    destroyed: { instance: string; reasons: string[] }[];
+    settings: string[];
+    hostnames: { added: string[]; removed: string[] };
+    pointsPerDay: { before: number | null; after: number | null };
+  }[];
+}
+
+/** As `POST /api/admin/stacks/:stack/rollback` answers (stackrepo/rollback.ts RollbackPlan without the file texts). */
+export interface RollbackResult {
+  stack: string;
+  file: string;
+  to: string;
+  commit: string;
+  allocations: { instance: string; field: "vmid" | "ip"; value: string; outcome: "kept-current" | "kept" | "dropped"; reason: string }[];
+  report: RollbackReport;
+  changes: boolean;
+  committed?: string;
+}
+
+const pts = (n: number | null) => (n === null ? "none" : formatPoints(n));
+
+/** A rollback preview as short lines: per instance what is created, changed, replaced or destroyed, then hostnames and points. */
+export function rollbackLines(r: RollbackResult): string[] {
+  if (!r.changes) return [`${r.file} is already as it was at ${r.to}; nothing to roll back.`];
+  const lines: string[] = [];
+  for (const s of r.report.stacks ?? []) {
+    if (!s.applicable) lines.push(`${s.stack}: the restored file is invalid; the engine would keep its last good state.`);
+    for (const i of s.created) lines.push(`${i}: created`);
+    for (const c of s.changed) lines.push(`${c.instance}: changes ${c.fields.join(", ")}`);
+    for (const c of s.replaced) lines.push(`${c.instance}: REPLACED (${c.reasons.join("; ")})`);
+    for (const c of s.destroyed) lines.push(`${c.instance}: DESTROYED (${c.reasons.join("; ")})`);
+    if (s.settings.length > 0) lines.push(`stack settings: ${s.settings.join(", ")}`);
+    for (const h of s.hostnames.added) lines.push(`hostname added: ${h}`);
+    for (const h of s.hostnames.removed) lines.push(`hostname removed: ${h}`);
+    if (s.pointsPerDay.before !== s.pointsPerDay.after) lines.push(`points per day: ${pts(s.pointsPerDay.before)} → ${pts(s.pointsPerDay.after)}`);
+  }
+  for (const a of r.allocations) if (a.outcome === "dropped") lines.push(`${a.instance}: ${a.field} ${a.value} not kept (${a.reason})`);
+  if (lines.length === 0) lines.push("The file changes, but no instance, hostname or price does.");
+  return lines;
+}
+
+/** Which allow checkboxes the preview calls for: a replacement or a destroy is refused without its flag. */
+export function rollbackNeeds(report: RollbackReport): { replace: boolean; destroy: boolean } {
+  return { replace: report.replacements > 0, destroy: report.destroys > 0 };
+}

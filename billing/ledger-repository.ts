@@ -29,22 +29,37 @@ export interface Account {
   warnedLevel: number;
 }
 
-/** One billed component of an instance: its rate and the cumulative minutes and charge of its current segment. */
+/**
+ * One billed component of an instance: its rate and the minutes its current segment had at the meter's
+ * mark. What the segment has cost is derived, floor(rate × minutes / 1440), never stored.
+ */
 export interface MeterComponent {
   rateMicroPerDay: number;
   minutes: number;
-  chargedMicro: number;
 }
 
-/** What billing knows of one instance: billed up to a minute, and whether it was running when last seen. */
+/**
+ * What billing knows of one instance. A running meter is billed up to the shared tick cursor: its
+ * components' minutes grow by (cursor − mark), so a steady minute writes no meter row. A stopped meter
+ * is billed up to its mark.
+ */
 export interface Meter {
   stack: string;
   instance: string;
-  /** Epoch minute up to which the instance is billed (or known not to have run). */
-  billedUntil: number;
   running: boolean;
+  /** Epoch minute: where a running meter's minutes count from, or where a stopped one was billed up to. */
+  mark: number;
   plan: MeterComponent;
   domains: MeterComponent;
+}
+
+/** What one tick writes for one stack: its charges of the hour, a write-off, its warning level. */
+export interface Charge {
+  stack: string;
+  usageMicro: bigint;
+  feeMicro: bigint;
+  writtenOffMicro: bigint;
+  warnedLevel: number;
 }
 
 export interface BillingEvent {
@@ -59,19 +74,24 @@ export interface BillingEvent {
 export type SuspensionStep = "suspended" | "deletion-notified" | "deleted";
 const SUSPENSION_STEPS: readonly SuspensionStep[] = ["suspended", "deletion-notified", "deleted"];
 
-/** The writes a tick makes, all inside one BEGIN IMMEDIATE transaction. */
+/**
+ * What a tick reads and writes, all inside one BEGIN IMMEDIATE transaction. Reads come from a snapshot
+ * the repository keeps between ticks while no other connection has written the database.
+ */
 export interface TickTx {
-  meters(): Map<string, Meter>;
-  /** Every account, read once per tick. */
-  accounts(): Map<string, Account>;
-  putMeter(m: Meter): void;
+  /** The minute every running meter is billed up to; undefined before the first tick. */
+  cursor(): number | undefined;
+  /** A stack's meters by instance, as a live view (empty for a stack billing has no meter of). */
+  metersOf(stack: string): ReadonlyMap<string, Meter>;
+  meters(): Iterable<Meter>;
+  meterCount(): number;
   account(stack: string): Account | undefined;
+  putMeter(m: Meter): void;
   /** Creates the account with its signup bonus (one ledger row) when it does not exist. */
   ensureAccount(stack: string, bonusMicro: bigint, at: string): Account;
-  /** Adds `amountMicro` (negative) to the stack's row for `reason` in `hour`, and to its balance. */
-  chargeHour(stack: string, reason: "usage" | "domain-fee", hour: string, amountMicro: bigint, at: string): void;
-  addWrittenOff(stack: string, amountMicro: bigint): void;
-  setWarnedLevel(stack: string, level: number): void;
+  /** Takes each stack's charges into its usage and domain-fee rows of `hour` and its balance (set-based). */
+  charge(hour: string, at: string, charges: readonly Charge[]): void;
+  setCursor(minute: number): void;
 }
 
 export interface LedgerRepository {
@@ -93,6 +113,8 @@ export interface LedgerRepository {
   entries(stack: string, opts?: { limit?: number; beforeId?: bigint }): LedgerEntry[];
   ledgerSum(stack: string): bigint;
   meters(stack?: string): Meter[];
+  /** The minute every running meter is billed up to; undefined before the first tick. */
+  cursor(): number | undefined;
   tick<T>(fn: (tx: TickTx) => T): T;
   addEvent(stack: string, at: string, type: string, message: string): void;
   events(stack?: string, limit?: number): BillingEvent[];
@@ -119,17 +141,37 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE UNIQUE INDEX IF NOT EXISTS ledger_hour ON ledger (stack, reason, hour) WHERE hour IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS ledger_key ON ledger (stack, key) WHERE key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_stack ON ledger (stack, id);
-CREATE TABLE IF NOT EXISTS meters (
-  stack TEXT NOT NULL, instance TEXT NOT NULL, billed_until INTEGER NOT NULL, running INTEGER NOT NULL,
-  plan_rate INTEGER NOT NULL, plan_minutes INTEGER NOT NULL, plan_charged INTEGER NOT NULL,
-  domain_rate INTEGER NOT NULL, domain_minutes INTEGER NOT NULL, domain_charged INTEGER NOT NULL,
-  PRIMARY KEY (stack, instance)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, stack TEXT NOT NULL, at TEXT NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_stack ON events (stack, id);
 CREATE TABLE IF NOT EXISTS suspensions (stack TEXT PRIMARY KEY, since TEXT NOT NULL, step TEXT NOT NULL, step_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS backups (archive TEXT PRIMARY KEY, stack TEXT NOT NULL, instance TEXT NOT NULL, taken_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS schedules (stack TEXT NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL, last_slot INTEGER NOT NULL, PRIMARY KEY (stack, instance, kind));
 `;
+
+const METERS = `CREATE TABLE IF NOT EXISTS meters (
+  stack TEXT NOT NULL, instance TEXT NOT NULL, running INTEGER NOT NULL, mark INTEGER NOT NULL,
+  plan_rate INTEGER NOT NULL, plan_minutes INTEGER NOT NULL, domain_rate INTEGER NOT NULL, domain_minutes INTEGER NOT NULL,
+  PRIMARY KEY (stack, instance)) WITHOUT ROWID`;
+
+/**
+ * Forward-only: a database from before the shared cursor kept a billed-up-to minute and a charge per
+ * meter. Every running meter was advanced by every tick, so they share one billed-up-to minute: it
+ * becomes the cursor and each meter's mark; the charges were always floor(rate × minutes / 1440).
+ */
+function migrate(db: Database.Database): void {
+  const old = db.prepare("SELECT 1 FROM pragma_table_info('meters') WHERE name = 'billed_until'").get();
+  if (!old) {
+    db.exec(METERS);
+    return;
+  }
+  db.transaction(() => {
+    db.exec("ALTER TABLE meters RENAME TO meters_v1");
+    db.exec(METERS);
+    db.exec(`INSERT INTO meters SELECT stack, instance, running, billed_until, plan_rate, plan_minutes, domain_rate, domain_minutes FROM meters_v1`);
+    db.exec(`INSERT OR REPLACE INTO meta (key, value) SELECT 'cursor', CAST(MAX(billed_until) AS TEXT) FROM meters_v1 HAVING COUNT(*) > 0`);
+    db.exec("DROP TABLE meters_v1");
+  }).immediate();
+}
 
 interface AccountRow {
   stack: string;
@@ -146,7 +188,8 @@ interface LedgerRow {
   note: string;
   hour: string | null;
 }
-type MeterRaw = [string, string, number, number, number, number, number, number, number, number];
+type MeterRaw = [string, string, number, number, number, number, number, number];
+type AccountRaw = [number, string, bigint, bigint, bigint];
 
 const toAccount = (r: AccountRow): Account => ({
   stack: r.stack,
@@ -164,22 +207,53 @@ function toEntry(r: LedgerRow): LedgerEntry {
 
 /** Meters are read as plain numbers (the hot path of a tick); each value must be a safe integer. */
 function toMeter(r: MeterRaw): Meter {
-  for (let i = 2; i < 10; i++) {
+  for (let i = 2; i < 8; i++) {
     if (!Number.isSafeInteger(r[i])) throw new ProxstackError("meter-corrupt", `meter ${r[0]}/${r[1]} holds a value that is not a safe integer`);
   }
   return {
     stack: r[0],
     instance: r[1],
-    billedUntil: r[2],
-    running: r[3] === 1,
-    plan: { rateMicroPerDay: r[4], minutes: r[5], chargedMicro: r[6] },
-    domains: { rateMicroPerDay: r[7], minutes: r[8], chargedMicro: r[9] },
+    running: r[2] === 1,
+    mark: r[3],
+    plan: { rateMicroPerDay: r[4], minutes: r[5] },
+    domains: { rateMicroPerDay: r[6], minutes: r[7] },
   };
 }
 
-const METER_COLUMNS = "stack, instance, billed_until, running, plan_rate, plan_minutes, plan_charged, domain_rate, domain_minutes, domain_charged";
+const meterRow = (m: Meter): MeterRaw => [
+  m.stack,
+  m.instance,
+  m.running ? 1 : 0,
+  m.mark,
+  m.plan.rateMicroPerDay,
+  m.plan.minutes,
+  m.domains.rateMicroPerDay,
+  m.domains.minutes,
+];
 
-export const meterKey = (stack: string, instance: string): string => `${stack}\u0000${instance}`;
+const METER_COLUMNS = "stack, instance, running, mark, plan_rate, plan_minutes, domain_rate, domain_minutes";
+
+/**
+ * What a tick reads, kept between ticks: a steady minute then reads nothing but `PRAGMA data_version`,
+ * which changes exactly when another connection (another process ticking, a grant from the CLI) has
+ * committed. This connection's own writes keep the snapshot current as they are made.
+ */
+interface Snapshot {
+  dataVersion: number;
+  cursor: number | undefined;
+  meters: Map<string, Map<string, Meter>>;
+  meterCount: number;
+  accounts: Map<string, HeldAccount>;
+}
+
+interface HeldAccount {
+  rowid: number;
+  account: Account;
+  /** Ids of the stack's usage and domain-fee rows of `hour`, once a tick of this connection has written them. */
+  hour?: string;
+  usageRow?: number;
+  feeRow?: number;
+}
 
 /** Opens (creating) the billing database; `now` dates the billing epoch of a new database. */
 export function openLedgerRepository(file: string, opts: { now: Date }): LedgerRepository {
@@ -189,8 +263,11 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
   db.pragma("busy_timeout = 10000");
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
+  // A tick touches every account and the hour's ledger rows: keep them in SQLite's page cache (64 MiB) rather than re-reading them.
+  db.pragma("cache_size = -65536");
   db.defaultSafeIntegers(true);
   db.exec(SCHEMA);
+  migrate(db);
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch_minute', ?)").run(String(Math.floor(opts.now.getTime() / 60_000)));
   const epochMinute = Number((db.prepare("SELECT value FROM meta WHERE key = 'epoch_minute'").get() as { value: string }).value);
 
@@ -201,28 +278,27 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     addBalance: db.prepare("UPDATE accounts SET balance_micro = balance_micro + ? WHERE stack = ?"),
     addWrittenOff: db.prepare("UPDATE accounts SET written_off_micro = written_off_micro + ? WHERE stack = ?"),
     setWarned: db.prepare("UPDATE accounts SET warned_level = ? WHERE stack = ?"),
+    accountsRaw: db.prepare<[], AccountRaw>("SELECT rowid, stack, balance_micro, written_off_micro, warned_level FROM accounts").raw(true),
+    // A tick's charges in one statement per table: a JSON array of [rowid, amount] pairs.
+    takeBalances: db.prepare<[string]>(
+      "UPDATE accounts SET balance_micro = balance_micro - j.value ->> 1 FROM json_each(?) AS j WHERE accounts.rowid = j.value ->> 0",
+    ),
+    addToRows: db.prepare<[string]>("UPDATE ledger SET amount_micro = amount_micro + (j.value ->> 1) FROM json_each(?) AS j WHERE ledger.id = j.value ->> 0"),
+    cursor: db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'cursor'"),
+    setCursor: db.prepare("INSERT INTO meta (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     insertEntry: db.prepare<[string, string, bigint, string, string, string | null], LedgerRow>(
       "INSERT INTO ledger (stack, at, amount_micro, reason, note, key) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
     ),
     entryByKey: db.prepare<[string, string], LedgerRow>("SELECT * FROM ledger WHERE stack = ? AND key = ?"),
-    chargeHour: db.prepare(
+    chargeHour: db.prepare<[string, string, bigint, string, string, string], { id: bigint }>(
       `INSERT INTO ledger (stack, at, amount_micro, reason, note, hour) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (stack, reason, hour) WHERE hour IS NOT NULL DO UPDATE SET amount_micro = amount_micro + excluded.amount_micro`,
+       ON CONFLICT (stack, reason, hour) WHERE hour IS NOT NULL DO UPDATE SET amount_micro = amount_micro + excluded.amount_micro RETURNING id`,
     ),
     entries: db.prepare<[string, bigint, number], LedgerRow>("SELECT * FROM ledger WHERE stack = ? AND id < ? ORDER BY id DESC LIMIT ?"),
     sum: db.prepare<[string], { s: bigint | null }>("SELECT SUM(amount_micro) AS s FROM ledger WHERE stack = ?"),
     meters: db.prepare<[], MeterRaw>(`SELECT ${METER_COLUMNS} FROM meters ORDER BY stack, instance`).raw(true).safeIntegers(false),
     metersOf: db.prepare<[string], MeterRaw>(`SELECT ${METER_COLUMNS} FROM meters WHERE stack = ? ORDER BY instance`).raw(true).safeIntegers(false),
-    putMeter: db.prepare<MeterRaw>(
-      `INSERT INTO meters (${METER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (stack, instance) DO UPDATE SET billed_until = excluded.billed_until, running = excluded.running,
-         plan_rate = excluded.plan_rate, plan_minutes = excluded.plan_minutes, plan_charged = excluded.plan_charged,
-         domain_rate = excluded.domain_rate, domain_minutes = excluded.domain_minutes, domain_charged = excluded.domain_charged`,
-    ),
-    updateMeter: db.prepare(
-      `UPDATE meters SET billed_until = ?, running = ?, plan_rate = ?, plan_minutes = ?, plan_charged = ?, domain_rate = ?, domain_minutes = ?, domain_charged = ?
-       WHERE stack = ? AND instance = ?`,
-    ),
+    putMeter: db.prepare<MeterRaw>(`INSERT OR REPLACE INTO meters (${METER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     addEvent: db.prepare("INSERT INTO events (stack, at, type, message) VALUES (?, ?, ?, ?)"),
     events: db.prepare<[number], BillingEvent>("SELECT * FROM events ORDER BY id DESC LIMIT ?"),
     eventsOf: db.prepare<[string, number], BillingEvent>("SELECT * FROM events WHERE stack = ? ORDER BY id DESC LIMIT ?"),
@@ -246,15 +322,23 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     const r = q.account.get(stack);
     return r ? toAccount(r) : undefined;
   };
+  let snap: Snapshot | undefined;
+  const dataVersion = (): number => Number(db.pragma("data_version", { simple: true }));
+  /** After this connection wrote an account: the snapshot holds the row as it now is. */
+  const refresh = (stack: string, rowid: number | bigint): Account => {
+    const acc = account(stack) as Account;
+    snap?.accounts.set(stack, { rowid: Number(rowid), account: acc });
+    return acc;
+  };
   const ensure = (stack: string, bonusMicro: bigint, at: string): Account => {
     const existing = account(stack);
     if (existing) return existing;
-    q.insertAccount.run(stack, at);
+    const { lastInsertRowid } = q.insertAccount.run(stack, at);
     if (bonusMicro > 0n) {
       q.insertEntry.get(stack, at, bonusMicro, "signup-bonus", "signup bonus from the platform file", "signup-bonus");
       q.addBalance.run(bonusMicro, stack);
     }
-    return account(stack) as Account;
+    return refresh(stack, lastInsertRowid);
   };
   const ensureTx = db.transaction(ensure);
 
@@ -272,68 +356,120 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     }
     const row = q.insertEntry.get(e.stack, e.at, e.amountMicro, e.reason, e.note, e.key ?? null) as LedgerRow;
     q.addBalance.run(e.amountMicro, e.stack);
+    const held = snap?.accounts.get(e.stack);
+    if (held) held.account = account(e.stack) as Account;
     return { entry: toEntry(row), balanceMicro: acc.balanceMicro + e.amountMicro, created: true };
   });
 
-  const tx: TickTx = {
-    meters: () => {
-      const out = new Map<string, Meter>();
-      for (const r of q.meters.iterate()) out.set(meterKey(r[0], r[1]), toMeter(r));
-      return out;
-    },
-    putMeter: (m) => {
-      // Most writes move an existing meter: a plain UPDATE by key is cheaper than an upsert.
-      const moved = q.updateMeter.run(
-        m.billedUntil,
-        m.running ? 1 : 0,
-        m.plan.rateMicroPerDay,
-        m.plan.minutes,
-        m.plan.chargedMicro,
-        m.domains.rateMicroPerDay,
-        m.domains.minutes,
-        m.domains.chargedMicro,
-        m.stack,
-        m.instance,
-      );
-      if (moved.changes > 0) return;
-      q.putMeter.run(
-        m.stack,
-        m.instance,
-        m.billedUntil,
-        m.running ? 1 : 0,
-        m.plan.rateMicroPerDay,
-        m.plan.minutes,
-        m.plan.chargedMicro,
-        m.domains.rateMicroPerDay,
-        m.domains.minutes,
-        m.domains.chargedMicro,
-      );
-    },
-    accounts: () => new Map(q.accounts.all().map((r) => [r.stack, toAccount(r)])),
-    account,
-    ensureAccount: ensure,
-    chargeHour: (stack, reason, hour, amountMicro, at) => {
-      q.chargeHour.run(stack, at, amountMicro, reason, reason === "usage" ? "running instances" : "paid domains", hour);
-      q.addBalance.run(amountMicro, stack);
-    },
-    addWrittenOff: (stack, amountMicro) => {
-      q.addWrittenOff.run(amountMicro, stack);
-    },
-    setWarnedLevel: (stack, level) => {
-      q.setWarned.run(BigInt(level), stack);
-    },
+  const load = (version: number): Snapshot => {
+    const meters = new Map<string, Map<string, Meter>>();
+    for (const r of q.meters.iterate()) {
+      let of = meters.get(r[0]);
+      if (!of) meters.set(r[0], (of = new Map()));
+      of.set(r[1], toMeter(r));
+    }
+    const accounts = new Map<string, HeldAccount>();
+    for (const [rowid, stack, balance, writtenOff, warned] of q.accountsRaw.iterate()) {
+      accounts.set(stack, { rowid: Number(rowid), account: { stack, balanceMicro: balance, writtenOffMicro: writtenOff, warnedLevel: Number(warned) } });
+    }
+    const c = q.cursor.get()?.value;
+    let meterCount = 0;
+    for (const of of meters.values()) meterCount += of.size;
+    return { dataVersion: version, cursor: c === undefined ? undefined : Number(c), meters, meterCount, accounts };
   };
+
+  const txOf = (s: Snapshot): TickTx => ({
+    cursor: () => s.cursor,
+    metersOf: (stack) => {
+      let of = s.meters.get(stack);
+      if (!of) s.meters.set(stack, (of = new Map()));
+      return of;
+    },
+    *meters() {
+      for (const of of s.meters.values()) yield* of.values();
+    },
+    meterCount: () => s.meterCount,
+    account: (stack) => s.accounts.get(stack)?.account,
+    ensureAccount: ensure,
+    putMeter: (m) => {
+      q.putMeter.run(...meterRow(m));
+      let of = s.meters.get(m.stack);
+      if (!of) s.meters.set(m.stack, (of = new Map()));
+      if (!of.has(m.instance)) s.meterCount++;
+      of.set(m.instance, m);
+    },
+    charge: (hour, at, charges) => {
+      const balances: [number, number][] = [];
+      const rows: [number, number][] = [];
+      const addToHour = (held: HeldAccount, stack: string, reason: "usage" | "domain-fee", amount: bigint): void => {
+        if (amount <= 0n) return;
+        const id = reason === "usage" ? held.usageRow : held.feeRow;
+        if (id !== undefined) {
+          rows.push([id, -Number(amount)]);
+          return;
+        }
+        const note = reason === "usage" ? "running instances" : "paid domains";
+        const row = Number((q.chargeHour.get(stack, at, -amount, reason, note, hour) as { id: bigint }).id);
+        if (reason === "usage") held.usageRow = row;
+        else held.feeRow = row;
+      };
+      for (const c of charges) {
+        const held = s.accounts.get(c.stack);
+        if (!held) throw new ProxstackError("ledger-corrupt", `billing charged ${c.stack}, which has no account`, { kind: "bug" });
+        if (held.hour !== hour) [held.hour, held.usageRow, held.feeRow] = [hour, undefined, undefined];
+        const taken = c.usageMicro + c.feeMicro;
+        if (taken > 0n) balances.push([held.rowid, Number(taken)]);
+        addToHour(held, c.stack, "usage", c.usageMicro);
+        addToHour(held, c.stack, "domain-fee", c.feeMicro);
+        if (c.writtenOffMicro > 0n) q.addWrittenOff.run(c.writtenOffMicro, c.stack);
+        if (c.warnedLevel !== held.account.warnedLevel) q.setWarned.run(BigInt(c.warnedLevel), c.stack);
+        held.account = {
+          stack: c.stack,
+          balanceMicro: held.account.balanceMicro - taken,
+          writtenOffMicro: held.account.writtenOffMicro + c.writtenOffMicro,
+          warnedLevel: c.warnedLevel,
+        };
+      }
+      // A tick's charge per stack is a safe integer (the sum of its instances' safe-integer charges).
+      if (balances.length > 0) q.takeBalances.run(JSON.stringify(balances));
+      if (rows.length > 0) q.addToRows.run(JSON.stringify(rows));
+    },
+    setCursor: (minute) => {
+      q.setCursor.run(String(minute));
+      s.cursor = minute;
+    },
+  });
+
+  /** A transaction that failed rolled back: so must everything the snapshot took in. */
+  const forgetOnFailure = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      snap = undefined;
+      throw err;
+    }
+  };
+
+  const tickTx = db.transaction(<T>(fn: (tx: TickTx) => T): T => {
+    const version = dataVersion();
+    if (snap?.dataVersion !== version) snap = load(version);
+    return fn(txOf(snap));
+  });
 
   return {
     epochMinute,
     account,
     accounts: () => q.accounts.all().map(toAccount),
-    ensureAccount: (stack, bonusMicro, at) => ensureTx.immediate(stack, bonusMicro, at),
-    post: (e) => postTx.immediate(e),
+    ensureAccount: (stack, bonusMicro, at) => forgetOnFailure(() => ensureTx.immediate(stack, bonusMicro, at)),
+    post: (e) => forgetOnFailure(() => postTx.immediate(e)),
     entries: (stack, opts = {}) => q.entries.all(stack, opts.beforeId ?? 9_223_372_036_854_775_807n, Math.min(opts.limit ?? 50, 1000)).map(toEntry),
     ledgerSum: (stack) => q.sum.get(stack)?.s ?? 0n,
     meters: (stack) => (stack === undefined ? q.meters.all() : q.metersOf.all(stack)).map(toMeter),
-    tick: (fn) => db.transaction(() => fn(tx)).immediate(),
+    cursor: () => {
+      const c = q.cursor.get()?.value;
+      return c === undefined ? undefined : Number(c);
+    },
+    tick: (fn) => forgetOnFailure(() => tickTx.immediate(fn) as ReturnType<typeof fn>),
     addEvent: (stack, at, type, message) => {
       q.addEvent.run(stack, at, type, message);
     },

@@ -2,9 +2,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { openLedgerRepository, type LedgerRepository } from "./ledger-repository.js";
-import { advanceMeter, addMinutes, runTick, runwaySeconds, warningLevel, type Observation } from "./metering.js";
+import { advanceMeter, billedUntil, runTick, runwaySeconds, warningLevel, type Observation } from "./metering.js";
 import { microToPoints, mulDivFloor, pointsToMicro } from "./money.js";
 
 const T0 = new Date("2026-11-30T10:00:00Z");
@@ -73,6 +74,31 @@ describe("ledger repository", () => {
     expect(repo.post(e).created).toBe(false);
     expect(repo.account("bob")?.balanceMicro).toBe(1n);
   });
+  it("a database from before the shared cursor is migrated: each meter keeps its minutes, the old billed-up-to minute becomes the cursor", () => {
+    dir = mkdtempSync(join(tmpdir(), "ledger-"));
+    const file = join(dir, "billing.db");
+    const minute = T0.getTime() / 60_000;
+    const old = new Database(file);
+    old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('epoch_minute', '${minute - 1000}');
+      CREATE TABLE meters (stack TEXT NOT NULL, instance TEXT NOT NULL, billed_until INTEGER NOT NULL, running INTEGER NOT NULL,
+        plan_rate INTEGER NOT NULL, plan_minutes INTEGER NOT NULL, plan_charged INTEGER NOT NULL,
+        domain_rate INTEGER NOT NULL, domain_minutes INTEGER NOT NULL, domain_charged INTEGER NOT NULL, PRIMARY KEY (stack, instance)) WITHOUT ROWID;
+      INSERT INTO meters VALUES ('alice', 'web', ${minute}, 1, 24000000, 100, 1666666, 2000000, 100, 138888);
+      INSERT INTO meters VALUES ('alice', 'old', ${minute - 500}, 0, 24000000, 7, 116666, 0, 7, 0);`);
+    old.close();
+    repo = openLedgerRepository(file, { now: T0 });
+    expect(repo.cursor()).toBe(minute);
+    expect(repo.meters("alice").map((m) => [m.instance, m.running, billedUntil(m, repo?.cursor()), m.plan.minutes])).toEqual([
+      ["old", false, minute, 7],
+      ["web", true, minute, 100],
+    ]);
+    const web: Observation = { stack: "alice", instance: "web", running: true, sinceMs: 0, planRateMicroPerDay: 24_000_000, domainRateMicroPerDay: 2_000_000 };
+    const old2: Observation = { ...web, instance: "old", running: false };
+    const r = runTick(repo, [web, old2], new Date(T0.getTime() + 10 * 60_000), { signupBonusMicro: 1_000_000_000n });
+    // Ten more minutes on the cumulative floor: floor(24e6 × 110 / 1440) − 1,666,666 and floor(2e6 × 110 / 1440) − 138,888.
+    expect(r.stacks[0]?.dueMicro).toBe(1_833_333n - 1_666_666n + (152_777n - 138_888n));
+  });
 });
 
 describe("metering", () => {
@@ -87,30 +113,50 @@ describe("metering", () => {
   });
   const minute = (d: Date) => d.getTime() / 60_000;
 
-  it("cumulative floor: 1 micro-point per day charged minute by minute totals exactly floor(minutes / 1440)", () => {
-    let c = { rateMicroPerDay: 1, minutes: 0, chargedMicro: 0 };
-    let total = 0;
-    for (let i = 0; i < 2880; i++) {
-      const r = addMinutes(c, 1);
-      c = r.next;
-      total += r.dueMicro;
+  it("cumulative floor: 1 micro-point per day charged minute by minute totals exactly floor(minutes / 1440), without rewriting the meter", () => {
+    const first = advanceMeter(undefined, obs({ planRateMicroPerDay: 1, domainRateMicroPerDay: 0 }), minute(T0), undefined, minute(T0));
+    let total = first.planDue;
+    for (let i = 1; i <= 2880; i++) {
+      const r = advanceMeter(first.meter, obs({ planRateMicroPerDay: 1, domainRateMicroPerDay: 0 }), minute(T0) + i, minute(T0) + i - 1, minute(T0));
+      expect(r.meter).toBe(first.meter);
+      total += r.planDue;
     }
     expect(total).toBe(2);
   });
 
   it("a rate change bills the elapsed minutes at the old rate and starts a new segment", () => {
-    const first = advanceMeter(undefined, obs({}), minute(T0), minute(T0))!;
-    const r = advanceMeter(first.meter, obs({ planRateMicroPerDay: 48_000_000 }), minute(T0) + 60, minute(T0))!;
+    const first = advanceMeter(undefined, obs({}), minute(T0), undefined, minute(T0));
+    const r = advanceMeter(first.meter, obs({ planRateMicroPerDay: 48_000_000 }), minute(T0) + 60, minute(T0), minute(T0));
     expect([r.planDue, r.domainDue]).toEqual([1_000_000, 83_333]);
-    expect(r.meter.plan).toEqual({ rateMicroPerDay: 48_000_000, minutes: 0, chargedMicro: 0 });
-    const r2 = advanceMeter(r.meter, obs({ planRateMicroPerDay: 48_000_000 }), minute(T0) + 120, minute(T0))!;
-    expect(r2.planDue).toBe(2_000_000);
+    expect(r.meter).toMatchObject({ running: true, mark: minute(T0) + 60, plan: { rateMicroPerDay: 48_000_000, minutes: 0 } });
+    expect(r.meter.domains).toEqual({ rateMicroPerDay: 2_000_000, minutes: 60 });
+    const r2 = advanceMeter(r.meter, obs({ planRateMicroPerDay: 48_000_000 }), minute(T0) + 120, minute(T0) + 60, minute(T0));
+    expect([r2.planDue, r2.domainDue]).toEqual([2_000_000, 83_333]);
+  });
+
+  it("a stop bills up to when the engine recorded it and folds the minutes into the meter; a start bills from when it started", () => {
+    const first = advanceMeter(undefined, obs({}), minute(T0), undefined, minute(T0));
+    // Billed up to the cursor (T0 + 20); the engine saw it stop at T0 + 30; the tick runs at T0 + 45.
+    const stop = advanceMeter(first.meter, obs({ running: false, sinceMs: T0.getTime() + 30 * 60_000 }), minute(T0) + 45, minute(T0) + 20, minute(T0));
+    expect([stop.planDue, stop.domainDue]).toEqual([166_667, 13_889]);
+    expect(stop.meter).toMatchObject({ running: false, mark: minute(T0) + 30, plan: { minutes: 30 }, domains: { minutes: 30 } });
+    expect(billedUntil(stop.meter, minute(T0) + 45)).toBe(minute(T0) + 45);
+    const start = advanceMeter(stop.meter, obs({ running: true, sinceMs: T0.getTime() + 50 * 60_000 }), minute(T0) + 60, minute(T0) + 45, minute(T0));
+    // 10 more minutes: floor(24e6 × 40 / 1440) − floor(24e6 × 30 / 1440).
+    expect(start.planDue).toBe(666_666 - 500_000);
+    expect(start.meter).toMatchObject({ running: true, mark: minute(T0) + 60, plan: { minutes: 40 } });
   });
 
   it("a tick older than the cursor changes nothing", () => {
-    const first = advanceMeter(undefined, obs({}), minute(T0) + 10, minute(T0))!;
+    const first = advanceMeter(undefined, obs({}), minute(T0) + 10, undefined, minute(T0));
     expect(first.planDue).toBe(166_666);
-    expect(advanceMeter(first.meter, obs({}), minute(T0) + 5, minute(T0))).toBeUndefined();
+    const late = advanceMeter(first.meter, obs({}), minute(T0) + 5, minute(T0) + 10, minute(T0));
+    expect(late).toEqual({ meter: first.meter, planDue: 0, domainDue: 0 });
+    const repo = open();
+    runTick(repo, [obs({})], new Date(T0.getTime() + 10 * 60_000), { signupBonusMicro: 1_000_000_000n });
+    const balance = repo.account("alice")?.balanceMicro;
+    expect(runTick(repo, [obs({})], new Date(T0.getTime() + 5 * 60_000), { signupBonusMicro: 1_000_000_000n }).stacks).toEqual([]);
+    expect(repo.account("alice")?.balanceMicro).toBe(balance);
   });
 
   it("the last charge is capped at the balance, the rest written off; runway warnings once per crossing", () => {

@@ -24,7 +24,7 @@ type Step =
   | { kind: "tick"; gap: number }
   | { kind: "overlap"; gap: number; later: number; sameNow: boolean }
   | { kind: "crash"; gap: number; after: number }
-  | { kind: "topup"; gap: number; s: number; amount: bigint };
+  | { kind: "topup"; gap: number; s: number; amount: bigint; other: boolean };
 
 const RATES = [0n, 1n, 7n, 999_999n, 1_000_001n, 2_000_000n, 24_000_000n, 72_500_000n, 240_000_000n, 33_333_333n];
 
@@ -41,7 +41,10 @@ const arbStep: fc.Arbitrary<Step> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant("tick" as const), gap }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("overlap" as const), gap, later: fc.integer({ min: 0, max: 3 * MIN }), sameNow: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("crash" as const), gap, after: fc.nat(4) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("topup" as const), gap, s: fc.nat(2), amount: fc.bigInt({ min: 1n, max: 500_000_000n }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("topup" as const), gap, s: fc.nat(2), amount: fc.bigInt({ min: 1n, max: 500_000_000n }), other: fc.boolean() }),
+  },
 );
 
 let dir: string | undefined;
@@ -95,6 +98,11 @@ describe("metering over random timelines", () => {
         const checkSums = (): void => {
           for (const s of stacks) expect(a.account(s)?.balanceMicro ?? 0n).toBe(a.ledgerSum(s));
         };
+        // A tick's balances come from what the repository holds between ticks: they must be the database's.
+        const tick = (repo: LedgerRepository, obs: Observation[], at: number): void => {
+          for (const r of runTick(repo, obs, new Date(at), { signupBonusMicro: BONUS }).stacks)
+            expect(r.balanceMicro).toBe(repo.account(r.stack)?.balanceMicro);
+        };
         const ticked = (): void => {
           for (const st of state) st.changedSinceTick = false;
         };
@@ -113,16 +121,16 @@ describe("metering over random timelines", () => {
               break;
             }
             case "tick":
-              runTick(a, observe(), new Date(t), { signupBonusMicro: BONUS });
+              tick(a, observe(), t);
               ticked();
               break;
             case "overlap": {
               // Two processes read the same status; the one with the later clock commits first.
               const obs = observe();
               const later = step.sameNow ? t : t + step.later;
-              runTick(b, obs, new Date(later), { signupBonusMicro: BONUS });
+              tick(b, obs, later);
               checkSums();
-              runTick(a, obs, new Date(t), { signupBonusMicro: BONUS });
+              tick(a, obs, t);
               t = later;
               ticked();
               break;
@@ -134,14 +142,21 @@ describe("metering over random timelines", () => {
               break;
             }
             case "topup":
-              a.post({ stack: `u${step.s}`, amountMicro: step.amount, reason: "admin-grant", note: "top-up", at: new Date(t).toISOString() });
+              // From this process, or from another one (a's next tick must see it).
+              (step.other ? b : a).post({
+                stack: `u${step.s}`,
+                amountMicro: step.amount,
+                reason: "admin-grant",
+                note: "top-up",
+                at: new Date(t).toISOString(),
+              });
               break;
           }
           checkSums();
         }
         // A last tick bills every instance still running up to the end of the timeline.
         t += MIN;
-        runTick(a, observe(), new Date(t), { signupBonusMicro: BONUS });
+        tick(a, observe(), t);
         checkSums();
         state.forEach((st) => {
           if (st.running) st.minutes += BigInt(Math.floor(t / MIN) - Math.floor(st.since / MIN));

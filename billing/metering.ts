@@ -1,6 +1,6 @@
 // Metering: what a tick charges each instance from its billed-up-to cursor, with cumulative floor rounding that never drifts.
 import { floorDiv, mulDivFloor, SECONDS_PER_DAY } from "./money.js";
-import { meterKey, type LedgerRepository, type Meter, type MeterComponent } from "./ledger-repository.js";
+import type { Account, Charge, LedgerRepository, Meter, MeterComponent } from "./ledger-repository.js";
 
 /** One instance as the engine reports it, with its price. */
 export interface Observation {
@@ -39,56 +39,72 @@ export interface TickResult {
   stacks: StackTick[];
 }
 
-/** Adds `minutes` to a component: its charge becomes floor(rate × cumulative minutes / 1440); returns what is due now. */
-export function addMinutes(c: MeterComponent, minutes: number): { next: MeterComponent; dueMicro: number } {
-  if (minutes <= 0) return { next: c, dueMicro: 0 };
-  const total = c.minutes + minutes;
-  const charged = mulDivFloor(c.rateMicroPerDay, total, 1440);
-  return { next: { rateMicroPerDay: c.rateMicroPerDay, minutes: total, chargedMicro: charged }, dueMicro: charged - c.chargedMicro };
-}
+/** What a component has cost after `minutes` at its rate: floor(rate × minutes / 1440), the cumulative floor that never drifts. */
+export const chargeOf = (c: MeterComponent, minutes: number): number => mulDivFloor(c.rateMicroPerDay, minutes, 1440);
 
-/** Bills the elapsed minutes at the old rate, then starts a new segment when the rate changed. */
-function billComponent(c: MeterComponent, minutes: number, rate: number): { next: MeterComponent; dueMicro: number } {
-  const r = addMinutes(c, minutes);
-  if (rate === c.rateMicroPerDay) return r;
-  return { next: { rateMicroPerDay: rate, minutes: 0, chargedMicro: 0 }, dueMicro: r.dueMicro };
-}
+/** What `add` more minutes cost a component that had `before` minutes billed, at its rate. */
+const dueOf = (c: MeterComponent, before: number, add: number): number => (add > 0 ? chargeOf(c, before + add) - chargeOf(c, before) : 0);
 
 const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
 
 /**
- * Moves one instance's meter to `nowMinute`. A running instance is billed from its cursor (or from when
- * the engine recorded it running, if later) to now, or to when the engine recorded it stopped. A tick
- * older than the cursor (an overlapping or late process) changes nothing, so no minute is billed twice.
- * Minutes and micro-points are integers throughout (safe integers; see mulDivFloor).
+ * Moves one instance's meter to `nowMinute`. Running meters share the tick cursor: a running meter's
+ * billed minutes are its components' minutes plus (cursor − mark), so a steady minute changes no meter
+ * row. A meter is rewritten only when the instance starts, stops or changes rate: then its minutes are
+ * folded in and its mark moves (to now while running; to the minute it stopped otherwise).
+ * A running instance is billed from the cursor (or from when the engine recorded it running, if later)
+ * to now, or to when the engine recorded it stopped. An instance seen for the first time is billed from
+ * when the engine recorded it running (not before the billing epoch).
+ * Returns the meter unchanged (the same object) when nothing but the cursor moves.
  */
 export function advanceMeter(
   prior: Meter | undefined,
   o: Observation,
   nowMinute: number,
+  cursor: number | undefined,
   epochMinute: number,
-): { meter: Meter; planDue: number; domainDue: number } | undefined {
+): { meter: Meter; planDue: number; domainDue: number } {
   const sinceMinute = Math.floor(o.sinceMs / 60_000);
-  const fresh = (rate: number): MeterComponent => ({ rateMicroPerDay: rate, minutes: 0, chargedMicro: 0 });
-  const m: Meter = prior ?? {
-    stack: o.stack,
-    instance: o.instance,
-    billedUntil: o.running ? clamp(sinceMinute, epochMinute, nowMinute) : nowMinute,
+  if (!prior) {
+    const minutes = o.running ? nowMinute - clamp(sinceMinute, epochMinute, nowMinute) : 0;
+    const plan = { rateMicroPerDay: o.planRateMicroPerDay, minutes };
+    const domains = { rateMicroPerDay: o.domainRateMicroPerDay, minutes };
+    const meter: Meter = { stack: o.stack, instance: o.instance, running: o.running, mark: nowMinute, plan, domains };
+    return { meter, planDue: chargeOf(plan, minutes), domainDue: chargeOf(domains, minutes) };
+  }
+  // Billed so far up to `from`; this tick bills [start, end).
+  const from = Math.max(cursor ?? prior.mark, prior.mark);
+  if (from > nowMinute) return { meter: prior, planDue: 0, domainDue: 0 };
+  let start = from;
+  let end = from;
+  if (prior.running) end = o.running ? nowMinute : clamp(sinceMinute, from, nowMinute);
+  else if (o.running) [start, end] = [clamp(sinceMinute, from, nowMinute), nowMinute];
+  const accrued = prior.running ? from - prior.mark : 0;
+  const add = end - start;
+  // The elapsed minutes are billed at the rate they ran at, even when the rate changes now.
+  const planDue = dueOf(prior.plan, prior.plan.minutes + accrued, add);
+  const domainDue = dueOf(prior.domains, prior.domains.minutes + accrued, add);
+  if (prior.running === o.running && prior.plan.rateMicroPerDay === o.planRateMicroPerDay && prior.domains.rateMicroPerDay === o.domainRateMicroPerDay) {
+    return { meter: prior, planDue, domainDue };
+  }
+  // A kept rate folds in the minutes accrued on the cursor and in this tick; a changed rate starts a new segment at the mark.
+  const fold = (c: MeterComponent, rate: number): MeterComponent => ({
+    rateMicroPerDay: rate,
+    minutes: rate === c.rateMicroPerDay ? c.minutes + accrued + add : 0,
+  });
+  const meter: Meter = {
+    stack: prior.stack,
+    instance: prior.instance,
     running: o.running,
-    plan: fresh(o.planRateMicroPerDay),
-    domains: fresh(o.domainRateMicroPerDay),
+    mark: o.running ? nowMinute : prior.running ? end : prior.mark,
+    plan: fold(prior.plan, o.planRateMicroPerDay),
+    domains: fold(prior.domains, o.domainRateMicroPerDay),
   };
-  if (nowMinute < m.billedUntil) return undefined;
-  let minutes = 0;
-  if (m.running) minutes = (o.running ? nowMinute : clamp(sinceMinute, m.billedUntil, nowMinute)) - m.billedUntil;
-  else if (o.running) minutes = nowMinute - clamp(sinceMinute, m.billedUntil, nowMinute);
-  const plan = billComponent(m.plan, minutes, o.planRateMicroPerDay);
-  const domains = billComponent(m.domains, minutes, o.domainRateMicroPerDay);
-  if (prior && minutes === 0 && prior.billedUntil === nowMinute && prior.running === o.running && plan.next === prior.plan && domains.next === prior.domains)
-    return undefined;
-  const meter: Meter = { stack: m.stack, instance: m.instance, billedUntil: nowMinute, running: o.running, plan: plan.next, domains: domains.next };
-  return { meter, planDue: plan.dueMicro, domainDue: domains.dueMicro };
+  return { meter, planDue, domainDue };
 }
+
+/** The minute billing has settled an instance up to: the cursor (a stopped instance owes nothing for the time since it stopped). */
+export const billedUntil = (m: Meter, cursor: number | undefined): number => Math.max(cursor ?? m.mark, m.mark);
 
 /** Seconds of runway: floor(balance × 86400 / burn); undefined when nothing burns. */
 export function runwaySeconds(balanceMicro: bigint, burnPerDayMicro: bigint): bigint | undefined {
@@ -109,9 +125,19 @@ export function hourOf(now: Date): string {
   return d.toISOString();
 }
 
+interface StackDue {
+  plan: number;
+  domains: number;
+  burn: number;
+  /** The stack's meters as billing holds them (a live view: meters put in this tick appear in it). */
+  meters: ReadonlyMap<string, Meter>;
+}
+
 /**
- * One tick in one BEGIN IMMEDIATE transaction: every meter advanced, each stack's due charged (capped at
- * its balance; the rest written off) into its usage and domain-fee rows of the hour, warning levels updated.
+ * One tick in one BEGIN IMMEDIATE transaction: every meter advanced (only those that started, stopped or
+ * changed rate are written), each stack's due charged (capped at its balance; the rest written off) into
+ * its usage and domain-fee rows of the hour, warning levels updated, the cursor moved to now. A tick
+ * older than the cursor (an overlapping or late process: another one billed past it) changes nothing.
  */
 export function runTick(
   repo: LedgerRepository,
@@ -121,49 +147,70 @@ export function runTick(
 ): TickResult {
   const nowMinute = Math.floor(now.getTime() / 60_000);
   const at = now.toISOString();
-  const hour = hourOf(now);
+  const bonus = opts.signupBonusMicro;
+  const bonusOf = (stack: string): bigint => (typeof bonus === "bigint" ? bonus : bonus(stack));
   return repo.tick((tx) => {
-    const meters = tx.meters();
-    const due = new Map<string, { plan: number; domains: number; burn: number }>();
+    const cursor = tx.cursor();
+    if (cursor !== undefined && nowMinute < cursor) return { nowMinute, stacks: [] };
+    // One observation per instance (the engine's status is keyed so): every meter was seen when as many were.
+    const due = new Map<string, StackDue>();
     for (const o of observations) {
       let d = due.get(o.stack);
-      if (!d) due.set(o.stack, (d = { plan: 0, domains: 0, burn: 0 }));
+      if (!d) due.set(o.stack, (d = { plan: 0, domains: 0, burn: 0, meters: tx.metersOf(o.stack) }));
       if (o.running) d.burn += o.planRateMicroPerDay + o.domainRateMicroPerDay;
-      const r = advanceMeter(meters.get(meterKey(o.stack, o.instance)), o, nowMinute, repo.epochMinute);
-      if (!r) continue;
-      tx.putMeter(r.meter);
+      const prior = d.meters.get(o.instance);
+      const r = advanceMeter(prior, o, nowMinute, cursor, repo.epochMinute);
+      if (r.meter !== prior) tx.putMeter(r.meter);
       d.plan += r.planDue;
       d.domains += r.domainDue;
     }
-    // An instance gone from the engine's report (removed from its file) stops being billed at its cursor.
-    const seen = new Set(observations.map((o) => meterKey(o.stack, o.instance)));
-    for (const [key, m] of meters) {
-      if (m.running && !seen.has(key) && m.billedUntil <= nowMinute) tx.putMeter({ ...m, running: false, billedUntil: nowMinute });
+    // An instance gone from the engine's report (removed from its file) stops being billed at the cursor.
+    if (observations.length !== tx.meterCount()) {
+      const seen = new Set(observations.map((o) => `${o.stack}\u0000${o.instance}`));
+      for (const m of tx.meters()) if (m.running && !seen.has(`${m.stack}\u0000${m.instance}`)) tx.putMeter(stopAtCursor(m, cursor));
     }
     const stacks: StackTick[] = [];
-    const accounts = tx.accounts();
-    for (const [stack, dn] of due) {
-      const d = { plan: BigInt(dn.plan), domains: BigInt(dn.domains), burn: BigInt(dn.burn) };
-      const acc =
-        accounts.get(stack) ?? tx.ensureAccount(stack, typeof opts.signupBonusMicro === "bigint" ? opts.signupBonusMicro : opts.signupBonusMicro(stack), at);
-      let balance = acc.balanceMicro;
-      const plan = d.plan < balance ? d.plan : balance > 0n ? balance : 0n;
-      balance -= plan;
-      const domains = d.domains < balance ? d.domains : balance > 0n ? balance : 0n;
-      balance -= domains;
-      if (plan > 0n) tx.chargeHour(stack, "usage", hour, -plan, at);
-      if (domains > 0n) tx.chargeHour(stack, "domain-fee", hour, -domains, at);
-      const dueMicro = d.plan + d.domains;
-      if (dueMicro > plan + domains) tx.addWrittenOff(stack, dueMicro - plan - domains);
-      const runway = runwaySeconds(balance, d.burn);
-      const level = warningLevel(runway);
-      let warning: number | undefined;
-      if (level !== acc.warnedLevel) {
-        tx.setWarnedLevel(stack, level);
-        if (level > acc.warnedLevel) warning = level - 1;
-      }
-      stacks.push({ stack, dueMicro, chargedMicro: plan + domains, balanceMicro: balance, burnPerDayMicro: d.burn, runwaySeconds: runway, warning });
+    const charges: Charge[] = [];
+    for (const [stack, d] of due) {
+      const acc = tx.account(stack) ?? tx.ensureAccount(stack, bonusOf(stack), at);
+      const tick = chargeStack(stack, d, acc);
+      stacks.push(tick.result);
+      if (tick.charge) charges.push(tick.charge);
     }
+    tx.charge(hourOf(now), at, charges);
+    tx.setCursor(nowMinute);
     return { nowMinute, stacks };
   });
+}
+
+/** A running meter whose instance is gone: its minutes up to the cursor are billed, the rest never is. */
+function stopAtCursor(m: Meter, cursor: number | undefined): Meter {
+  const until = billedUntil(m, cursor);
+  const fold = (c: MeterComponent): MeterComponent => ({ rateMicroPerDay: c.rateMicroPerDay, minutes: c.minutes + until - m.mark });
+  return { ...m, running: false, mark: until, plan: fold(m.plan), domains: fold(m.domains) };
+}
+
+/** A stack's due for the tick, capped at its balance (plan first, then domains), with its runway and warning. */
+function chargeStack(stack: string, d: StackDue, acc: Account): { result: StackTick; charge: Charge | undefined } {
+  let balance = acc.balanceMicro;
+  const planDue = BigInt(d.plan);
+  const domainDue = BigInt(d.domains);
+  const burn = BigInt(d.burn);
+  const plan = planDue < balance ? planDue : balance > 0n ? balance : 0n;
+  balance -= plan;
+  const domains = domainDue < balance ? domainDue : balance > 0n ? balance : 0n;
+  balance -= domains;
+  const dueMicro = planDue + domainDue;
+  const runway = runwaySeconds(balance, burn);
+  const level = warningLevel(runway);
+  const warning = level > acc.warnedLevel ? level - 1 : undefined;
+  const writtenOff = dueMicro - plan - domains;
+  const charge =
+    plan > 0n || domains > 0n || writtenOff > 0n || level !== acc.warnedLevel
+      ? { stack, usageMicro: plan, feeMicro: domains, writtenOffMicro: writtenOff, warnedLevel: level }
+      : undefined;
+  return {
+    result: { stack, dueMicro, chargedMicro: plan + domains, balanceMicro: balance, burnPerDayMicro: burn, runwaySeconds: runway, warning },
+    charge,
+  };
 }

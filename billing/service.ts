@@ -5,7 +5,7 @@ import { chainMessage, ProxstackError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import type { LedgerEntry, LedgerRepository } from "./ledger-repository.js";
-import { runTick, runwaySeconds, WARNING_LABELS, type StackTick } from "./metering.js";
+import { billedUntil, runTick, runwaySeconds, WARNING_LABELS, type StackTick } from "./metering.js";
 import { MICRO_PER_POINT, pointsToMicro } from "./money.js";
 import { describeNotice, type BillingNotice, type BillingNotifier } from "./notifier.js";
 import { desiredBurn, observeInstances, pricesOf, type Prices } from "./observe.js";
@@ -204,6 +204,7 @@ export function createBilling(deps: BillingDeps): Billing {
         const balance = repo.account(stack)?.balanceMicro ?? 0n;
         const burn = burns.get(stack) ?? 0n;
         const meters = new Map(repo.meters(stack).map((m) => [m.instance, m]));
+        const cursor = repo.cursor();
         const instanceNames = [...new Set([...(users.get(stack)?.instances.map((i) => i.name) ?? []), ...meters.keys()])];
         out.push({
           stack,
@@ -213,7 +214,7 @@ export function createBilling(deps: BillingDeps): Billing {
           suspended: users.get(stack)?.suspension !== undefined,
           instances: instanceNames.map((name) => {
             const m = meters.get(name);
-            return { name, billedUntil: m ? new Date(Number(m.billedUntil) * 60_000).toISOString() : null };
+            return { name, billedUntil: m ? new Date(billedUntil(m, cursor) * 60_000).toISOString() : null };
           }),
         });
       }

@@ -39,8 +39,8 @@ export function PointsPage() {
               {instances.data.items.map((i) => (
                 <li key={i.id}>
                   <strong>{i.name}</strong>: {formatPoints(i.pointsPerDay)} points/day — plan {i.plan}
-                  {i.hostnames.length > 0 ? `, ${i.hostnames.length} domain(s)` : ""}; charged by the minute while it exists
-                  {i.power === "stopped" ? " (stopped instances are billed as their plan says)" : ""}.
+                  {i.hostnames.length > 0 ? `, ${i.hostnames.length} domain(s)` : ""}; charged by the minute while it runs
+                  {i.power === "stopped" ? " (stopped: nothing is charged until it runs again)" : ""}.
                 </li>
               ))}
             </ul>

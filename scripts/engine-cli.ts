@@ -6,10 +6,16 @@ import { describePendingRemoval, pendingRemovalOf, type PendingRemovalView } fro
 import type { InstanceStatus, StackStatus, StatusStore } from "../engine/status/store.js";
 import type { Logger } from "../lib/logger.js";
 import { loadConfig, type Config } from "../schemas/config.js";
+import { UserStackOutputsSchema, type UserStackSpec } from "../schemas/index.js";
 import { cliLogger, type CliIo } from "./cli.js";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 
+/**
+ * The engine for one command. Without a VPN client (the VPN service runs inside `serve`), the firewall
+ * keeps the VPN peer addresses of each stack's last recorded apply: applying with none would shut the
+ * owner's VPN out of their containers.
+ */
 export async function engineFromEnv(
   io: CliIo,
   options: Partial<EngineOptions> = {},
@@ -17,8 +23,32 @@ export async function engineFromEnv(
 ): Promise<{ config: Config; composed: ComposedEngine }> {
   const config = loadConfig(io.env, io.cwd);
   const log = cliLogger(io, config.logLevel);
-  const composed = await composeEngine(config, { log, repoRoot: REPO_ROOT, options, ...(await extras(config, log)) });
+  let store: StatusStore | undefined;
+  const lastApplied = (spec: UserStackSpec): Promise<string[]> => Promise.resolve(store ? recordedInputs(store, spec.name).vpnPeerAddresses : []);
+  const given = await extras(config, log);
+  const peers = given.vpn || given.vpnPeerAddresses ? {} : { vpnPeerAddresses: lastApplied };
+  const composed = await composeEngine(config, { log, repoRoot: REPO_ROOT, options, ...peers, ...given });
+  store = composed.engine.store;
   return { config, composed };
+}
+
+/** Where inputs from outside the files (VPN peer addresses) came from. */
+export interface RecordedInputs {
+  vpnPeerAddresses: string[];
+  /** `last-recorded-apply`: from the run below; `not-recorded`: that run predates recording them; `no-apply`: never applied. */
+  source: "last-recorded-apply" | "not-recorded" | "no-apply";
+  runId?: number;
+  at?: string;
+}
+
+/** The VPN peer addresses of the stack's last successful apply, parsed from the run's recorded outputs. */
+export function recordedInputs(store: StatusStore, stack: string): RecordedInputs {
+  const run = store.listRuns(stack, 100).find((r) => r.action === "up" && r.state === "succeeded");
+  if (!run) return { vpnPeerAddresses: [], source: "no-apply" };
+  const at = run.finishedAt ?? run.queuedAt;
+  const parsed = UserStackOutputsSchema.safeParse(run.outputs);
+  if (!parsed.success || parsed.data.vpnPeerAddresses === undefined) return { vpnPeerAddresses: [], source: "not-recorded", runId: run.id, at };
+  return { vpnPeerAddresses: parsed.data.vpnPeerAddresses, source: "last-recorded-apply", runId: run.id, at };
 }
 
 /** The status as one JSON document: mode, which providers are simulated, stacks with conditions (and a pending removal's time left), instances. */

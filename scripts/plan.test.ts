@@ -1,5 +1,6 @@
-// `proxstack plan` beside a stopped engine: inputs from outside the files (VPN peer addresses) come from the last recorded apply, so the plan shows no change the files did not make.
-import { mkdtempSync, rmSync } from "node:fs";
+// `proxstack plan` and `up` beside a stopped engine: inputs from outside the files (VPN peer addresses) come from the last recorded apply,
+// so the plan shows no change the files did not make and an apply does not shut the owner's VPN out.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,5 +56,18 @@ describe("proxstack plan beside a stopped engine", () => {
       `inputs from outside the files: VPN peer addresses 10.99.0.5, as recorded by the last apply (run ${applied?.id} at ${applied?.finishedAt}); the VPN service was not asked`,
     );
     expect(text.stdout).toContain("summary: same");
+  }, 180_000);
+
+  it("proxstack up without the VPN service applies the peer addresses of the last recorded apply, not none", async () => {
+    // A change of alice's file for `up` to apply (her web's rate limit).
+    const file = join(env.PROXSTACK_DATA_DIR, "stacks", "alice.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace("rateLimitMBps: 50", "rateLimitMBps: 60"));
+    const up = await run(["up", "alice", "--json"]);
+    expect([up.code, up.stderr]).toEqual([0, ""]);
+    const composed = await composeEngine(loadConfig(env, ROOT), { log: silentLogger(), repoRoot: ROOT, options: { watch: false, resyncIntervalMs: 0 } });
+    const runs = composed.engine.store.listRuns("alice").filter((r) => r.action === "up" && r.state === "succeeded");
+    await composed.close();
+    expect(runs.length).toBe(2);
+    expect(runs.map((r) => r.outputs)).toMatchObject([{ vpnPeerAddresses: ["10.99.0.5"] }, { vpnPeerAddresses: ["10.99.0.5"] }]);
   }, 180_000);
 });

@@ -3,9 +3,9 @@ import type { StackTarget } from "../runners/runner.js";
 import { guardPlan, askedReplacements } from "../engine/plan-guard.js";
 import type { StatusStore } from "../engine/status/store.js";
 import { replacementRisks } from "../programs/replacement.js";
-import { UserStackOutputsSchema, type UserStackSpec } from "../schemas/index.js";
+import type { UserStackSpec } from "../schemas/index.js";
 import { EXIT, parseFlags, UsageError, type Command } from "./cli.js";
-import { engineFromEnv } from "./engine-cli.js";
+import { engineFromEnv, recordedInputs, type RecordedInputs } from "./engine-cli.js";
 
 export const command: Command = {
   summary: "what an apply would do (resources, changes, replacement warnings)",
@@ -115,25 +115,6 @@ create a peer), and the plan says so: a plan run beside a stopped engine shows o
     }
   },
 };
-
-/** Where the plan's inputs from outside the files came from. */
-interface RecordedInputs {
-  vpnPeerAddresses: string[];
-  /** `last-recorded-apply`: from the run below; `not-recorded`: that run predates recording them; `no-apply`: never applied. */
-  source: "last-recorded-apply" | "not-recorded" | "no-apply";
-  runId?: number;
-  at?: string;
-}
-
-/** The VPN peer addresses of the stack's last successful apply, parsed from the run's recorded outputs. */
-function recordedInputs(store: StatusStore, stack: string): RecordedInputs {
-  const run = store.listRuns(stack, 100).find((r) => r.action === "up" && r.state === "succeeded");
-  if (!run) return { vpnPeerAddresses: [], source: "no-apply" };
-  const at = run.finishedAt ?? run.queuedAt;
-  const parsed = UserStackOutputsSchema.safeParse(run.outputs);
-  if (!parsed.success || parsed.data.vpnPeerAddresses === undefined) return { vpnPeerAddresses: [], source: "not-recorded", runId: run.id, at };
-  return { vpnPeerAddresses: parsed.data.vpnPeerAddresses, source: "last-recorded-apply", runId: run.id, at };
-}
 
 function describeRecorded(r: RecordedInputs): string {
   const list = r.vpnPeerAddresses.length > 0 ? r.vpnPeerAddresses.join(", ") : "none";

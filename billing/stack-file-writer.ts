@@ -1,15 +1,13 @@
 // Billing's one drastic action as a stack-file edit: set or lift a suspension, or delete instances, committed with a system author.
-import { execFile } from "node:child_process";
-import { access, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { writeIfUnchanged } from "../engine/allocation-writer.js";
 import { ProxstackError } from "../lib/errors.js";
 import type { UserStackSpec } from "../schemas/index.js";
 import { removeInstance, setSuspension } from "../stackfiles/edit.js";
 import { parseStackFile } from "../stackfiles/parse.js";
-
-const run = promisify(execFile);
+import { commitFile, createGit } from "../stackrepo/git.js";
 
 /**
  * The narrow interface billing changes desired state through; the portal's spec store can replace it.
@@ -27,7 +25,7 @@ export interface SuspensionWriter {
 export const BILLING_AUTHOR = { name: "proxstack billing", email: "billing@proxstack.invalid" } as const;
 
 export function createStackFileWriter(opts: { stacksDir: string; author?: { name: string; email: string } }): SuspensionWriter {
-  const author = opts.author ?? BILLING_AUTHOR;
+  const git = createGit(opts.stacksDir, opts.author ?? BILLING_AUTHOR);
   const fileOf = (stack: string): string => join(opts.stacksDir, `${stack}.yaml`);
 
   /** Re-reads, edits and compare-and-swaps until the edit lands on the file as it is now; then commits. */
@@ -53,7 +51,7 @@ export function createStackFileWriter(opts: { stacksDir: string; author?: { name
       if (!next) return undefined;
       const written = await writeIfUnchanged(file, text, next.text);
       if (!written.ok) continue;
-      await commit(opts.stacksDir, `${stack}.yaml`, message(next.result), author);
+      if (existsSync(join(opts.stacksDir, ".git"))) await commitFile(git, `${stack}.yaml`, message(next.result));
       return next.result;
     }
     throw new ProxstackError("stackfile-busy", `${stack}.yaml kept changing while billing edited it; retried 5 times`, { kind: "retry" });
@@ -83,30 +81,4 @@ export function createStackFileWriter(opts: { stacksDir: string; author?: { name
         (names) => `billing: delete ${names.join(", ")} of ${stack} (suspended for points past the grace period)`,
       )) ?? [],
   };
-}
-
-/** Commits one file with the given author when the directory is a git repository. */
-async function commit(dir: string, file: string, message: string, author: { name: string; email: string }): Promise<void> {
-  try {
-    await access(join(dir, ".git"));
-  } catch {
-    return;
-  }
-  const git = async (...args: string[]) => {
-    // The engine or the portal may hold the index lock for a moment: retry briefly.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await run("git", ["-C", dir, "-c", `user.name=${author.name}`, "-c", `user.email=${author.email}`, ...args]);
-      } catch (err) {
-        if (attempt >= 20 || !String((err as { stderr?: string }).stderr ?? "").includes("index.lock")) throw err;
-        await new Promise((r) => setTimeout(r, 50 + attempt * 25));
-      }
-    }
-  };
-  await git("add", "--", file);
-  const staged = await git("diff", "--cached", "--quiet", "--", file).then(
-    () => false,
-    () => true,
-  );
-  if (staged) await git("commit", "-q", "-m", message, "--", file);
 }

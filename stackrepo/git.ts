@@ -89,6 +89,18 @@ export function createGit(dir: string, identity: GitIdentity = ENGINE_IDENTITY):
   };
 }
 
+/**
+ * Stages and commits one file of the repository; false when it holds no change to commit. The runner's
+ * identity commits; `author` (`Name <email>`) is whom the change is from when someone else asked for it.
+ */
+export async function commitFile(git: Git, file: string, message: string, opts: { author?: GitIdentity } = {}): Promise<boolean> {
+  await git.out("add", "--", file);
+  if (await git.ok("diff", "--cached", "--quiet", "--", file)) return false;
+  const author = opts.author ? ["--author", `${opts.author.name} <${opts.author.email}>`] : [];
+  await git.out("commit", "-q", "--no-verify", ...author, "-m", message, "--", file);
+  return true;
+}
+
 function firstLines(text: string): string {
   return text.trim().split("\n").slice(0, 3).join("; ");
 }

@@ -46,7 +46,14 @@ describe("billing with the engine in simulation", () => {
 
     const clock = manualClock(new Date(Math.ceil(Date.now() / 60_000) * 60_000 + 60_000));
     const notices: BillingNotice[] = [];
-    opened = openBilling(config, { log: silentLogger(), clock, status: engine.store, notifier: { notify: async (n) => void notices.push(n) } });
+    // Wired as `serve` wires it: the engine's status and the engine's index of the stack files.
+    opened = openBilling(config, {
+      log: silentLogger(),
+      clock,
+      status: engine.store,
+      index: engine.index,
+      notifier: { notify: async (n) => void notices.push(n) },
+    });
     const { billing } = opened;
     const at = (minutes: number) => new Date(clock.now().getTime() + minutes * 60_000);
 

@@ -9,7 +9,7 @@ import { runSchedules } from "../billing/schedules.js";
 import { createBilling, specsFromIndex, type Billing, type SpecSource } from "../billing/service.js";
 import type { ProxmoxClient } from "../clients/proxmox/client.js";
 import { createStackFileWriter, type SuspensionWriter } from "../billing/stack-file-writer.js";
-import { createStackIndex } from "../engine/stack-index.js";
+import { createStackIndex, type StackIndex } from "../engine/stack-index.js";
 import { openStatusStore, type StatusStore } from "../engine/status/store.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import { ProxstackError } from "../lib/errors.js";
@@ -26,6 +26,8 @@ export interface BillingWiring {
   isExempt?: (stack: string) => boolean;
   /** Where suspensions are written; the portal's spec store may replace the stack-file writer. */
   writer?: SuspensionWriter;
+  /** The stack files as the running engine's index holds them (its watcher keeps them current). @default billing's own index, resynced each tick */
+  index?: StackIndex;
 }
 
 export interface OpenedBilling {
@@ -58,7 +60,7 @@ export function openBilling(config: Config, w: BillingWiring): OpenedBilling {
   const source = status;
   const instances = () => source.listInstances();
   const log = w.log.child({ component: "billing" });
-  const specs = specsFromIndex(createStackIndex(config.stacksDir));
+  const specs = w.index ? specsFromIndex(w.index, { resync: false }) : specsFromIndex(createStackIndex(config.stacksDir));
   const notifier = w.notifier ?? createOutboxNotifier({ dir: join(config.dataDir, "outbox"), log, now: () => clock.now() });
   const billing = createBilling({
     repo,

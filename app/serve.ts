@@ -96,6 +96,8 @@ export async function startServe(config: Config, opts: ServeOptions): Promise<Ru
       log: opts.log,
       clock,
       status: composed.engine.store,
+      // The engine's index, kept current by its watcher: billing reads the files without a second resync each minute.
+      index: composed.engine.index,
       ...(proxmox ? { proxmox } : {}),
       isExempt: (stack) => portalRef?.portal.ctx.accounts.byStack(stack)?.role === "admin",
     });

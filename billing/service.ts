@@ -17,10 +17,10 @@ export interface SpecSource {
 }
 
 /** Specs from a stack index, re-read (only changed files) on every load. */
-export function specsFromIndex(index: StackIndex): SpecSource {
+export function specsFromIndex(index: StackIndex, opts: { resync: boolean } = { resync: true }): SpecSource {
   return {
     async load() {
-      await index.resync();
+      if (opts.resync) await index.resync();
       const platform = index.platform();
       if (!platform.spec) {
         throw new ProxstackError("platform-invalid", `billing needs a valid platform.yaml: ${(platform.errors ?? ["invalid"]).join("; ")}`, { kind: "retry" });

@@ -53,12 +53,27 @@ export interface Meter {
   domains: MeterComponent;
 }
 
-/** What one tick writes for one stack: its charges of the hour, a write-off, its warning level. */
+/**
+ * One stack as a tick sees it: its account (undefined until billing first charges it), its meters by
+ * instance, and the sums of the tick in progress, which metering resets when it first touches the stack
+ * in a tick (`tick` names that tick).
+ */
+export interface TickStack {
+  readonly stack: string;
+  readonly account: Account | undefined;
+  readonly meters: ReadonlyMap<string, Meter>;
+  tick: number;
+  plan: number;
+  domains: number;
+  burn: number;
+}
+
+/** What one tick writes for one stack: its charges of the hour, a write-off, its warning level (micro-points as safe integers). */
 export interface Charge {
-  stack: string;
-  usageMicro: bigint;
-  feeMicro: bigint;
-  writtenOffMicro: bigint;
+  of: TickStack;
+  usageMicro: number;
+  feeMicro: number;
+  writtenOffMicro: number;
   warnedLevel: number;
 }
 
@@ -81,11 +96,10 @@ const SUSPENSION_STEPS: readonly SuspensionStep[] = ["suspended", "deletion-noti
 export interface TickTx {
   /** The minute every running meter is billed up to; undefined before the first tick. */
   cursor(): number | undefined;
-  /** A stack's meters by instance, as a live view (empty for a stack billing has no meter of). */
-  metersOf(stack: string): ReadonlyMap<string, Meter>;
+  /** The stack as billing holds it (a new, empty one for a stack billing has not seen); meters put in the tick appear in it. */
+  stack(stack: string): TickStack;
   meters(): Iterable<Meter>;
   meterCount(): number;
-  account(stack: string): Account | undefined;
   putMeter(m: Meter): void;
   /** Creates the account with its signup bonus (one ledger row) when it does not exist. */
   ensureAccount(stack: string, bonusMicro: bigint, at: string): Account;
@@ -159,6 +173,11 @@ const METERS = `CREATE TABLE IF NOT EXISTS meters (
  * becomes the cursor and each meter's mark; the charges were always floor(rate × minutes / 1440).
  */
 function migrate(db: Database.Database): void {
+  if (!db.prepare("SELECT 1 FROM pragma_table_info('accounts') WHERE name = 'open_hour'").get()) {
+    db.exec(`ALTER TABLE accounts ADD COLUMN open_hour TEXT;
+      ALTER TABLE accounts ADD COLUMN open_usage INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE accounts ADD COLUMN open_fee INTEGER NOT NULL DEFAULT 0;`);
+  }
   const old = db.prepare("SELECT 1 FROM pragma_table_info('meters') WHERE name = 'billed_until'").get();
   if (!old) {
     db.exec(METERS);
@@ -189,7 +208,22 @@ interface LedgerRow {
   hour: string | null;
 }
 type MeterRaw = [string, string, number, number, number, number, number, number];
-type AccountRaw = [number, string, bigint, bigint, bigint];
+type AccountRaw = [number, string, bigint, bigint, bigint, string | null, bigint, bigint];
+
+/** An open hour's amount: what ticks of one hour charged, well inside the safe integers. */
+function openAmount(v: bigint): number {
+  if (v > 0n || v < -BigInt(Number.MAX_SAFE_INTEGER)) throw new ProxstackError("ledger-corrupt", `an open hour's amount of ${v} micro-points`, { kind: "bug" });
+  return Number(v);
+}
+
+/**
+ * The amount of a ledger row as it stands. The usage and domain-fee rows of a stack's open hour are
+ * kept current in its account row (open_usage, open_fee), which each tick updates together with the
+ * balance; the ledger row itself is written when the hour closes (the stack's first charge of a later hour).
+ */
+const AMOUNT = `CASE WHEN l.hour IS NOT NULL AND l.hour = a.open_hour
+  THEN CASE l.reason WHEN 'usage' THEN a.open_usage WHEN 'domain-fee' THEN a.open_fee ELSE l.amount_micro END
+  ELSE l.amount_micro END`;
 
 const toAccount = (r: AccountRow): Account => ({
   stack: r.stack,
@@ -241,19 +275,34 @@ const METER_COLUMNS = "stack, instance, running, mark, plan_rate, plan_minutes, 
 interface Snapshot {
   dataVersion: number;
   cursor: number | undefined;
-  meters: Map<string, Map<string, Meter>>;
+  stacks: Map<string, Held>;
   meterCount: number;
-  accounts: Map<string, HeldAccount>;
 }
 
-interface HeldAccount {
+interface Held extends TickStack {
+  account: Account | undefined;
+  meters: Map<string, Meter>;
+  /** The account's rowid (0 without an account). */
   rowid: number;
-  account: Account;
-  /** Ids of the stack's usage and domain-fee rows of `hour`, once a tick of this connection has written them. */
-  hour?: string;
-  usageRow?: number;
-  feeRow?: number;
+  /** The stack's open hour and the amounts of its usage and domain-fee rows (0 or negative safe integers; 0: no row yet). */
+  hour: string | undefined;
+  usage: number;
+  fee: number;
 }
+
+const held = (stack: string): Held => ({
+  stack,
+  account: undefined,
+  meters: new Map(),
+  rowid: 0,
+  hour: undefined,
+  usage: 0,
+  fee: 0,
+  tick: 0,
+  plan: 0,
+  domains: 0,
+  burn: 0,
+});
 
 /** Opens (creating) the billing database; `now` dates the billing epoch of a new database. */
 export function openLedgerRepository(file: string, opts: { now: Date }): LedgerRepository {
@@ -278,24 +327,34 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     addBalance: db.prepare("UPDATE accounts SET balance_micro = balance_micro + ? WHERE stack = ?"),
     addWrittenOff: db.prepare("UPDATE accounts SET written_off_micro = written_off_micro + ? WHERE stack = ?"),
     setWarned: db.prepare("UPDATE accounts SET warned_level = ? WHERE stack = ?"),
-    accountsRaw: db.prepare<[], AccountRaw>("SELECT rowid, stack, balance_micro, written_off_micro, warned_level FROM accounts").raw(true),
-    // A tick's charges in one statement per table: a JSON array of [rowid, amount] pairs.
-    takeBalances: db.prepare<[string]>(
-      "UPDATE accounts SET balance_micro = balance_micro - j.value ->> 1 FROM json_each(?) AS j WHERE accounts.rowid = j.value ->> 0",
+    accountsRaw: db
+      .prepare<[], AccountRaw>("SELECT rowid, stack, balance_micro, written_off_micro, warned_level, open_hour, open_usage, open_fee FROM accounts")
+      .raw(true),
+    // A tick's charges in one statement: element k of the JSON array is [open usage, open fee] of `hour` for the account of rowid
+    // low + k. The balance moves by what the open amounts grew (from 0 when the hour opens now), so it stays the ledger's sum.
+    takeCharges: db.prepare<[{ charges: string; low: number; hour: string }]>(
+      `UPDATE accounts SET
+         balance_micro = balance_micro - (CASE WHEN open_hour IS @hour THEN open_usage + open_fee ELSE 0 END) + (j.value ->> 0) + (j.value ->> 1),
+         open_usage = j.value ->> 0, open_fee = j.value ->> 1, open_hour = @hour
+       FROM json_each(@charges) AS j WHERE j.type = 'array' AND accounts.rowid = j.key + @low`,
     ),
-    addToRows: db.prepare<[string]>("UPDATE ledger SET amount_micro = amount_micro + (j.value ->> 1) FROM json_each(?) AS j WHERE ledger.id = j.value ->> 0"),
+    closeRow: db.prepare("UPDATE ledger SET amount_micro = ? WHERE stack = ? AND reason = ? AND hour = ?"),
     cursor: db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'cursor'"),
     setCursor: db.prepare("INSERT INTO meta (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     insertEntry: db.prepare<[string, string, bigint, string, string, string | null], LedgerRow>(
       "INSERT INTO ledger (stack, at, amount_micro, reason, note, key) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
     ),
     entryByKey: db.prepare<[string, string], LedgerRow>("SELECT * FROM ledger WHERE stack = ? AND key = ?"),
-    chargeHour: db.prepare<[string, string, bigint, string, string, string], { id: bigint }>(
+    // A row of the hour written before the account kept it open (an older database) is added to, not duplicated.
+    openRow: db.prepare<[string, string, bigint, string, string, string], { amount_micro: bigint }>(
       `INSERT INTO ledger (stack, at, amount_micro, reason, note, hour) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (stack, reason, hour) WHERE hour IS NOT NULL DO UPDATE SET amount_micro = amount_micro + excluded.amount_micro RETURNING id`,
+       ON CONFLICT (stack, reason, hour) WHERE hour IS NOT NULL DO UPDATE SET amount_micro = amount_micro + excluded.amount_micro RETURNING amount_micro`,
     ),
-    entries: db.prepare<[string, bigint, number], LedgerRow>("SELECT * FROM ledger WHERE stack = ? AND id < ? ORDER BY id DESC LIMIT ?"),
-    sum: db.prepare<[string], { s: bigint | null }>("SELECT SUM(amount_micro) AS s FROM ledger WHERE stack = ?"),
+    entries: db.prepare<[string, bigint, number], LedgerRow>(
+      `SELECT l.id, l.stack, l.at, ${AMOUNT} AS amount_micro, l.reason, l.note, l.hour FROM ledger l LEFT JOIN accounts a ON a.stack = l.stack
+       WHERE l.stack = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?`,
+    ),
+    sum: db.prepare<[string], { s: bigint | null }>(`SELECT SUM(${AMOUNT}) AS s FROM ledger l LEFT JOIN accounts a ON a.stack = l.stack WHERE l.stack = ?`),
     meters: db.prepare<[], MeterRaw>(`SELECT ${METER_COLUMNS} FROM meters ORDER BY stack, instance`).raw(true).safeIntegers(false),
     metersOf: db.prepare<[string], MeterRaw>(`SELECT ${METER_COLUMNS} FROM meters WHERE stack = ? ORDER BY instance`).raw(true).safeIntegers(false),
     putMeter: db.prepare<MeterRaw>(`INSERT OR REPLACE INTO meters (${METER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -324,10 +383,15 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
   };
   let snap: Snapshot | undefined;
   const dataVersion = (): number => Number(db.pragma("data_version", { simple: true }));
-  /** After this connection wrote an account: the snapshot holds the row as it now is. */
+  const stackOf = (s: Snapshot, stack: string): Held => {
+    let h = s.stacks.get(stack);
+    if (!h) s.stacks.set(stack, (h = held(stack)));
+    return h;
+  };
+  /** After this connection created an account: the snapshot holds it. */
   const refresh = (stack: string, rowid: number | bigint): Account => {
     const acc = account(stack) as Account;
-    snap?.accounts.set(stack, { rowid: Number(rowid), account: acc });
+    if (snap) Object.assign(stackOf(snap, stack), { account: acc, rowid: Number(rowid), hour: undefined, usage: 0, fee: 0 });
     return acc;
   };
   const ensure = (stack: string, bonusMicro: bigint, at: string): Account => {
@@ -356,83 +420,91 @@ export function openLedgerRepository(file: string, opts: { now: Date }): LedgerR
     }
     const row = q.insertEntry.get(e.stack, e.at, e.amountMicro, e.reason, e.note, e.key ?? null) as LedgerRow;
     q.addBalance.run(e.amountMicro, e.stack);
-    const held = snap?.accounts.get(e.stack);
-    if (held) held.account = account(e.stack) as Account;
+    const h = snap?.stacks.get(e.stack);
+    if (h) h.account = account(e.stack) as Account;
     return { entry: toEntry(row), balanceMicro: acc.balanceMicro + e.amountMicro, created: true };
   });
 
   const load = (version: number): Snapshot => {
-    const meters = new Map<string, Map<string, Meter>>();
+    const s: Snapshot = { dataVersion: version, cursor: undefined, stacks: new Map(), meterCount: 0 };
     for (const r of q.meters.iterate()) {
-      let of = meters.get(r[0]);
-      if (!of) meters.set(r[0], (of = new Map()));
-      of.set(r[1], toMeter(r));
+      stackOf(s, r[0]).meters.set(r[1], toMeter(r));
+      s.meterCount++;
     }
-    const accounts = new Map<string, HeldAccount>();
-    for (const [rowid, stack, balance, writtenOff, warned] of q.accountsRaw.iterate()) {
-      accounts.set(stack, { rowid: Number(rowid), account: { stack, balanceMicro: balance, writtenOffMicro: writtenOff, warnedLevel: Number(warned) } });
+    for (const [rowid, stack, balance, writtenOff, warned, hour, usage, fee] of q.accountsRaw.iterate()) {
+      const account = { stack, balanceMicro: balance, writtenOffMicro: writtenOff, warnedLevel: Number(warned) };
+      Object.assign(stackOf(s, stack), { account, rowid: Number(rowid), hour: hour ?? undefined, usage: openAmount(usage), fee: openAmount(fee) });
     }
     const c = q.cursor.get()?.value;
-    let meterCount = 0;
-    for (const of of meters.values()) meterCount += of.size;
-    return { dataVersion: version, cursor: c === undefined ? undefined : Number(c), meters, meterCount, accounts };
+    s.cursor = c === undefined ? undefined : Number(c);
+    return s;
   };
 
   const txOf = (s: Snapshot): TickTx => ({
     cursor: () => s.cursor,
-    metersOf: (stack) => {
-      let of = s.meters.get(stack);
-      if (!of) s.meters.set(stack, (of = new Map()));
-      return of;
-    },
+    stack: (stack) => stackOf(s, stack),
     *meters() {
-      for (const of of s.meters.values()) yield* of.values();
+      for (const h of s.stacks.values()) yield* h.meters.values();
     },
     meterCount: () => s.meterCount,
-    account: (stack) => s.accounts.get(stack)?.account,
     ensureAccount: ensure,
     putMeter: (m) => {
       q.putMeter.run(...meterRow(m));
-      let of = s.meters.get(m.stack);
-      if (!of) s.meters.set(m.stack, (of = new Map()));
+      const of = stackOf(s, m.stack).meters;
       if (!of.has(m.instance)) s.meterCount++;
       of.set(m.instance, m);
     },
     charge: (hour, at, charges) => {
-      const balances: [number, number][] = [];
-      const rows: [number, number][] = [];
-      const addToHour = (held: HeldAccount, stack: string, reason: "usage" | "domain-fee", amount: bigint): void => {
-        if (amount <= 0n) return;
-        const id = reason === "usage" ? held.usageRow : held.feeRow;
-        if (id !== undefined) {
-          rows.push([id, -Number(amount)]);
-          return;
+      const rows: [number, string][] = [];
+      // The stack's first charge of an hour: its open hour's rows get their amounts, and the new hour opens.
+      const open = (h: Held): void => {
+        if (h.hour !== undefined) {
+          if (h.usage !== 0) q.closeRow.run(h.usage, h.stack, "usage", h.hour);
+          if (h.fee !== 0) q.closeRow.run(h.fee, h.stack, "domain-fee", h.hour);
         }
-        const note = reason === "usage" ? "running instances" : "paid domains";
-        const row = Number((q.chargeHour.get(stack, at, -amount, reason, note, hour) as { id: bigint }).id);
-        if (reason === "usage") held.usageRow = row;
-        else held.feeRow = row;
+        [h.hour, h.usage, h.fee] = [hour, 0, 0];
       };
+      const add = (open: number, stack: string, reason: "usage" | "domain-fee", amount: number): number => {
+        if (amount <= 0) return open;
+        if (open !== 0) return open - amount;
+        const note = reason === "usage" ? "running instances" : "paid domains";
+        return openAmount((q.openRow.get(stack, at, BigInt(-amount), reason, note, hour) as { amount_micro: bigint }).amount_micro);
+      };
+      let low = Number.MAX_SAFE_INTEGER;
+      let high = 0;
       for (const c of charges) {
-        const held = s.accounts.get(c.stack);
-        if (!held) throw new ProxstackError("ledger-corrupt", `billing charged ${c.stack}, which has no account`, { kind: "bug" });
-        if (held.hour !== hour) [held.hour, held.usageRow, held.feeRow] = [hour, undefined, undefined];
+        const h = c.of as Held;
+        const acc = h.account;
+        if (!acc) throw new ProxstackError("ledger-corrupt", `billing charged ${h.stack}, which has no account`, { kind: "bug" });
         const taken = c.usageMicro + c.feeMicro;
-        if (taken > 0n) balances.push([held.rowid, Number(taken)]);
-        addToHour(held, c.stack, "usage", c.usageMicro);
-        addToHour(held, c.stack, "domain-fee", c.feeMicro);
-        if (c.writtenOffMicro > 0n) q.addWrittenOff.run(c.writtenOffMicro, c.stack);
-        if (c.warnedLevel !== held.account.warnedLevel) q.setWarned.run(BigInt(c.warnedLevel), c.stack);
-        held.account = {
-          stack: c.stack,
-          balanceMicro: held.account.balanceMicro - taken,
-          writtenOffMicro: held.account.writtenOffMicro + c.writtenOffMicro,
-          warnedLevel: c.warnedLevel,
-        };
+        if (taken > 0) {
+          if (h.hour !== hour) open(h);
+          h.usage = add(h.usage, h.stack, "usage", c.usageMicro);
+          h.fee = add(h.fee, h.stack, "domain-fee", c.feeMicro);
+          rows.push([h.rowid, `[${h.usage},${h.fee}]`]);
+          if (h.rowid < low) low = h.rowid;
+          if (h.rowid > high) high = h.rowid;
+          acc.balanceMicro -= BigInt(taken);
+        }
+        if (c.writtenOffMicro > 0) {
+          q.addWrittenOff.run(c.writtenOffMicro, h.stack);
+          acc.writtenOffMicro += BigInt(c.writtenOffMicro);
+        }
+        if (c.warnedLevel !== acc.warnedLevel) {
+          q.setWarned.run(c.warnedLevel, h.stack);
+          acc.warnedLevel = c.warnedLevel;
+        }
       }
-      // A tick's charge per stack is a safe integer (the sum of its instances' safe-integer charges).
-      if (balances.length > 0) q.takeBalances.run(JSON.stringify(balances));
-      if (rows.length > 0) q.addToRows.run(JSON.stringify(rows));
+      if (rows.length === 0) return;
+      if (high - low >= 4 * rows.length + 1024) {
+        // Accounts are numbered densely; should they not be, one statement per row rather than an array mostly of nulls.
+        for (const [rowid, amounts] of rows) q.takeCharges.run({ charges: `[${amounts}]`, low: rowid, hour });
+        return;
+      }
+      // One array indexed by rowid − low (null where a stack has no charge), so SQLite finds each row by its key.
+      const dense: string[] = new Array<string>(high - low + 1).fill("null");
+      for (const [rowid, amounts] of rows) dense[rowid - low] = amounts;
+      q.takeCharges.run({ charges: `[${dense.join(",")}]`, low, hour });
     },
     setCursor: (minute) => {
       q.setCursor.run(String(minute));

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { openLedgerRepository, type LedgerRepository } from "./ledger-repository.js";
-import { advanceMeter, billedUntil, runTick, runwaySeconds, warningLevel, type Observation } from "./metering.js";
+import { advanceMeter as advance, billedUntil, runTick, runwaySeconds, warningLevel, type Observation } from "./metering.js";
 import { microToPoints, mulDivFloor, pointsToMicro } from "./money.js";
 
 const T0 = new Date("2026-11-30T10:00:00Z");
@@ -112,6 +112,11 @@ describe("metering", () => {
     ...o,
   });
   const minute = (d: Date) => d.getTime() / 60_000;
+  const advanceMeter = (...args: Parameters<typeof advance> extends [...infer A, unknown] ? A : never) => {
+    const due = { plan: 0, domains: 0 };
+    const meter = advance(...args, due);
+    return { meter, planDue: due.plan, domainDue: due.domains };
+  };
 
   it("cumulative floor: 1 micro-point per day charged minute by minute totals exactly floor(minutes / 1440), without rewriting the meter", () => {
     const first = advanceMeter(undefined, obs({ planRateMicroPerDay: 1, domainRateMicroPerDay: 0 }), minute(T0), undefined, minute(T0));
@@ -145,6 +150,29 @@ describe("metering", () => {
     // 10 more minutes: floor(24e6 × 40 / 1440) − floor(24e6 × 30 / 1440).
     expect(start.planDue).toBe(666_666 - 500_000);
     expect(start.meter).toMatchObject({ running: true, mark: minute(T0) + 60, plan: { minutes: 40 } });
+  });
+
+  it("an hour's usage row reads its running amount while the hour is open and holds it in the table once the hour closes", () => {
+    const repo = open();
+    const o = [obs({})];
+    for (const m of [0, 1, 30, 59]) runTick(repo, o, new Date(T0.getTime() + m * 60_000), { signupBonusMicro: 1_000_000_000n });
+    // 59 minutes at 24 points/day: floor(24e6 × 59 / 1440) = 983,333; the domains: floor(2e6 × 59 / 1440) = 81,944.
+    const usage = () => repo.entries("alice").find((e) => e.reason === "usage" && e.hour === T0.toISOString())?.amountMicro;
+    expect(usage()).toBe(-983_333n);
+    expect(repo.ledgerSum("alice")).toBe(repo.account("alice")?.balanceMicro);
+    runTick(repo, o, new Date(T0.getTime() + 61 * 60_000), { signupBonusMicro: 1_000_000_000n });
+    const raw = new Database(join(dir!, "billing.db"), { readonly: true });
+    const rows = raw.prepare("SELECT reason, hour, amount_micro AS amount FROM ledger WHERE stack = 'alice' AND hour IS NOT NULL ORDER BY id").all();
+    raw.close();
+    // The 11:01 tick bills minutes 59–61 into its own hour; the 10:00 rows now hold their amounts in the table.
+    expect(rows).toEqual([
+      { reason: "usage", hour: T0.toISOString(), amount: -983_333 },
+      { reason: "domain-fee", hour: T0.toISOString(), amount: -81_944 },
+      { reason: "usage", hour: "2026-11-30T11:00:00.000Z", amount: -33_333 },
+      { reason: "domain-fee", hour: "2026-11-30T11:00:00.000Z", amount: -2_778 },
+    ]);
+    expect(usage()).toBe(-983_333n);
+    expect(repo.ledgerSum("alice")).toBe(repo.account("alice")?.balanceMicro);
   });
 
   it("a tick older than the cursor changes nothing", () => {

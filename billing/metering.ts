@@ -1,6 +1,9 @@
 // Metering: what a tick charges each instance from its billed-up-to cursor, with cumulative floor rounding that never drifts.
 import { floorDiv, mulDivFloor, SECONDS_PER_DAY } from "./money.js";
-import type { Account, Charge, LedgerRepository, Meter, MeterComponent } from "./ledger-repository.js";
+import type { Account, Charge, LedgerRepository, Meter, MeterComponent, TickStack } from "./ledger-repository.js";
+
+/** Names each tick of this process, so a stack's running sums are reset by the first observation of a tick. */
+let ticks = 0;
 
 /** One instance as the engine reports it, with its price. */
 export interface Observation {
@@ -55,7 +58,8 @@ const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > 
  * A running instance is billed from the cursor (or from when the engine recorded it running, if later)
  * to now, or to when the engine recorded it stopped. An instance seen for the first time is billed from
  * when the engine recorded it running (not before the billing epoch).
- * Returns the meter unchanged (the same object) when nothing but the cursor moves.
+ * Adds what is due to `due` (a tick's hot path allocates nothing per instance) and returns the meter:
+ * the same object when nothing but the cursor moves.
  */
 export function advanceMeter(
   prior: Meter | undefined,
@@ -63,18 +67,20 @@ export function advanceMeter(
   nowMinute: number,
   cursor: number | undefined,
   epochMinute: number,
-): { meter: Meter; planDue: number; domainDue: number } {
+  due: { plan: number; domains: number },
+): Meter {
   const sinceMinute = Math.floor(o.sinceMs / 60_000);
   if (!prior) {
     const minutes = o.running ? nowMinute - clamp(sinceMinute, epochMinute, nowMinute) : 0;
     const plan = { rateMicroPerDay: o.planRateMicroPerDay, minutes };
     const domains = { rateMicroPerDay: o.domainRateMicroPerDay, minutes };
-    const meter: Meter = { stack: o.stack, instance: o.instance, running: o.running, mark: nowMinute, plan, domains };
-    return { meter, planDue: chargeOf(plan, minutes), domainDue: chargeOf(domains, minutes) };
+    due.plan += chargeOf(plan, minutes);
+    due.domains += chargeOf(domains, minutes);
+    return { stack: o.stack, instance: o.instance, running: o.running, mark: nowMinute, plan, domains };
   }
   // Billed so far up to `from`; this tick bills [start, end).
   const from = Math.max(cursor ?? prior.mark, prior.mark);
-  if (from > nowMinute) return { meter: prior, planDue: 0, domainDue: 0 };
+  if (from > nowMinute) return prior;
   let start = from;
   let end = from;
   if (prior.running) end = o.running ? nowMinute : clamp(sinceMinute, from, nowMinute);
@@ -82,17 +88,17 @@ export function advanceMeter(
   const accrued = prior.running ? from - prior.mark : 0;
   const add = end - start;
   // The elapsed minutes are billed at the rate they ran at, even when the rate changes now.
-  const planDue = dueOf(prior.plan, prior.plan.minutes + accrued, add);
-  const domainDue = dueOf(prior.domains, prior.domains.minutes + accrued, add);
+  due.plan += dueOf(prior.plan, prior.plan.minutes + accrued, add);
+  due.domains += dueOf(prior.domains, prior.domains.minutes + accrued, add);
   if (prior.running === o.running && prior.plan.rateMicroPerDay === o.planRateMicroPerDay && prior.domains.rateMicroPerDay === o.domainRateMicroPerDay) {
-    return { meter: prior, planDue, domainDue };
+    return prior;
   }
   // A kept rate folds in the minutes accrued on the cursor and in this tick; a changed rate starts a new segment at the mark.
   const fold = (c: MeterComponent, rate: number): MeterComponent => ({
     rateMicroPerDay: rate,
     minutes: rate === c.rateMicroPerDay ? c.minutes + accrued + add : 0,
   });
-  const meter: Meter = {
+  return {
     stack: prior.stack,
     instance: prior.instance,
     running: o.running,
@@ -100,7 +106,6 @@ export function advanceMeter(
     plan: fold(prior.plan, o.planRateMicroPerDay),
     domains: fold(prior.domains, o.domainRateMicroPerDay),
   };
-  return { meter, planDue, domainDue };
 }
 
 /** The minute billing has settled an instance up to: the cursor (a stopped instance owes nothing for the time since it stopped). */
@@ -114,8 +119,9 @@ export function runwaySeconds(balanceMicro: bigint, burnPerDayMicro: bigint): bi
 
 /** How many warning thresholds the runway is below (0 when nothing burns). */
 export function warningLevel(runway: bigint | undefined): number {
-  if (runway === undefined) return 0;
-  return WARNING_THRESHOLDS.filter((t) => runway < t).length;
+  let level = 0;
+  if (runway !== undefined) for (const t of WARNING_THRESHOLDS) if (runway < t) level++;
+  return level;
 }
 
 /** The hour a charge is aggregated into (ISO). */
@@ -123,14 +129,6 @@ export function hourOf(now: Date): string {
   const d = new Date(now.getTime());
   d.setUTCMinutes(0, 0, 0);
   return d.toISOString();
-}
-
-interface StackDue {
-  plan: number;
-  domains: number;
-  burn: number;
-  /** The stack's meters as billing holds them (a live view: meters put in this tick appear in it). */
-  meters: ReadonlyMap<string, Meter>;
 }
 
 /**
@@ -153,16 +151,20 @@ export function runTick(
     const cursor = tx.cursor();
     if (cursor !== undefined && nowMinute < cursor) return { nowMinute, stacks: [] };
     // One observation per instance (the engine's status is keyed so): every meter was seen when as many were.
-    const due = new Map<string, StackDue>();
+    const tick = ++ticks;
+    const touched: TickStack[] = [];
+    let d: TickStack | undefined;
     for (const o of observations) {
-      let d = due.get(o.stack);
-      if (!d) due.set(o.stack, (d = { plan: 0, domains: 0, burn: 0, meters: tx.metersOf(o.stack) }));
+      // The engine lists instances ordered by stack: consecutive observations of one stack share its lookup.
+      if (d?.stack !== o.stack) d = tx.stack(o.stack);
+      if (d.tick !== tick) {
+        [d.tick, d.plan, d.domains, d.burn] = [tick, 0, 0, 0];
+        touched.push(d);
+      }
       if (o.running) d.burn += o.planRateMicroPerDay + o.domainRateMicroPerDay;
       const prior = d.meters.get(o.instance);
-      const r = advanceMeter(prior, o, nowMinute, cursor, repo.epochMinute);
-      if (r.meter !== prior) tx.putMeter(r.meter);
-      d.plan += r.planDue;
-      d.domains += r.domainDue;
+      const meter = advanceMeter(prior, o, nowMinute, cursor, repo.epochMinute, d);
+      if (meter !== prior) tx.putMeter(meter);
     }
     // An instance gone from the engine's report (removed from its file) stops being billed at the cursor.
     if (observations.length !== tx.meterCount()) {
@@ -171,11 +173,11 @@ export function runTick(
     }
     const stacks: StackTick[] = [];
     const charges: Charge[] = [];
-    for (const [stack, d] of due) {
-      const acc = tx.account(stack) ?? tx.ensureAccount(stack, bonusOf(stack), at);
-      const tick = chargeStack(stack, d, acc);
-      stacks.push(tick.result);
-      if (tick.charge) charges.push(tick.charge);
+    for (const d of touched) {
+      const acc = d.account ?? tx.ensureAccount(d.stack, bonusOf(d.stack), at);
+      const r = chargeStack(d, acc);
+      stacks.push(r.result);
+      if (r.charge) charges.push(r.charge);
     }
     tx.charge(hourOf(now), at, charges);
     tx.setCursor(nowMinute);
@@ -191,26 +193,31 @@ function stopAtCursor(m: Meter, cursor: number | undefined): Meter {
 }
 
 /** A stack's due for the tick, capped at its balance (plan first, then domains), with its runway and warning. */
-function chargeStack(stack: string, d: StackDue, acc: Account): { result: StackTick; charge: Charge | undefined } {
-  let balance = acc.balanceMicro;
-  const planDue = BigInt(d.plan);
-  const domainDue = BigInt(d.domains);
+function chargeStack(d: TickStack, acc: Account): { result: StackTick; charge: Charge | undefined } {
+  const stack = d.stack;
+  const before = acc.balanceMicro;
+  const due = d.plan + d.domains;
+  let plan = d.plan;
+  let domains = d.domains;
+  if (before < BigInt(due)) {
+    // The balance runs out: it pays what it holds, the rest is written off (safe integers: below the due).
+    const holds = before > 0n ? Number(before) : 0;
+    plan = Math.min(d.plan, holds);
+    domains = Math.min(d.domains, holds - plan);
+  }
+  const taken = plan + domains;
+  const balance = before - BigInt(taken);
   const burn = BigInt(d.burn);
-  const plan = planDue < balance ? planDue : balance > 0n ? balance : 0n;
-  balance -= plan;
-  const domains = domainDue < balance ? domainDue : balance > 0n ? balance : 0n;
-  balance -= domains;
-  const dueMicro = planDue + domainDue;
   const runway = runwaySeconds(balance, burn);
   const level = warningLevel(runway);
   const warning = level > acc.warnedLevel ? level - 1 : undefined;
-  const writtenOff = dueMicro - plan - domains;
+  const writtenOff = due - taken;
   const charge =
-    plan > 0n || domains > 0n || writtenOff > 0n || level !== acc.warnedLevel
-      ? { stack, usageMicro: plan, feeMicro: domains, writtenOffMicro: writtenOff, warnedLevel: level }
+    taken > 0 || writtenOff > 0 || level !== acc.warnedLevel
+      ? { of: d, usageMicro: plan, feeMicro: domains, writtenOffMicro: writtenOff, warnedLevel: level }
       : undefined;
   return {
-    result: { stack, dueMicro, chargedMicro: plan + domains, balanceMicro: balance, burnPerDayMicro: burn, runwaySeconds: runway, warning },
+    result: { stack, dueMicro: BigInt(due), chargedMicro: BigInt(taken), balanceMicro: balance, burnPerDayMicro: burn, runwaySeconds: runway, warning },
     charge,
   };
 }

@@ -6,7 +6,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
-import autocannon from "autocannon";
+import type autocannon from "autocannon";
+import { fork } from "node:child_process";
 import express from "express";
 import { composeEngine } from "../app/compose.js";
 import { startPortal } from "../app/portal.js";
@@ -23,6 +24,7 @@ import { createSqliteLedger } from "../portal/testing/sqlite-ledger.js";
 import { loadConfig } from "../schemas/config.js";
 import { createSpecStore } from "../stackfiles/spec-store.js";
 import type { Bench, BenchFigure } from "./bench.js";
+import type { LoadJob, LoadReply } from "./load-client.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 const USERS = 1_000;
@@ -44,17 +46,19 @@ async function listen(app: express.Express): Promise<{ url: string; server: Serv
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-async function load(url: string, tokens: string[]): Promise<autocannon.Result> {
-  let i = 0;
-  return autocannon({
-    url: `${url}/api/instances`,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length] ?? ""}` } }) }],
+/** Runs autocannon in a child process (bench/load-client.ts), so the load generator never shares the server's event loop. */
+async function load(url: string, tokens: string[], durationS = DURATION_S): Promise<autocannon.Result> {
+  const child = fork(join(import.meta.dirname, "load-client.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const job: LoadJob = { url: `${url}/api/instances`, tokens, connections: CONNECTIONS, durationS };
+  return new Promise((resolvePromise, reject) => {
+    child.once("message", (reply: LoadReply) => (reply.ok ? resolvePromise(reply.result) : reject(new Error(`load generator: ${reply.error}`))));
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`load generator exited (${code}) without a result`)));
+    child.send(job);
   });
 }
 
-async function listInstances(): Promise<BenchFigure[]> {
+export async function listInstances(): Promise<BenchFigure[]> {
   const root = mkdtempSync(join(tmpdir(), "portal-bench-"));
   try {
     const stacks = join(root, "stacks");
@@ -117,8 +121,15 @@ async function listInstances(): Promise<BenchFigure[]> {
     });
     const bare = await listen(bareApp);
 
-    await load(api.url, tokens.slice(0, 50)); // warm-up: JIT and the file cache
+    // Warm-up: every user once (each token verified and each file read, as a running portal would have), then JIT under load.
+    for (let k = 0; k < tokens.length; k += 20) {
+      await Promise.all(
+        tokens.slice(k, k + 20).map(async (t) => (await fetch(`${api.url}/api/instances`, { headers: { authorization: `Bearer ${t}` } })).text()),
+      );
+    }
+    await load(api.url, tokens, 3);
     const real = await load(api.url, tokens);
+    await load(bare.url, tokens, 3);
     const base = await load(bare.url, tokens);
     for (const s of [api.server, bare.server]) {
       s.closeAllConnections();
@@ -158,7 +169,7 @@ async function listInstances(): Promise<BenchFigure[]> {
   }
 }
 
-async function submitToRunning(): Promise<BenchFigure[]> {
+export async function submitToRunning(): Promise<BenchFigure[]> {
   const root = mkdtempSync(join(tmpdir(), "portal-bench-e2e-"));
   const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);
   const composed = await composeEngine(config, { log: silentLogger(), repoRoot: REPO, options: { debounceMs: 30, platformQuietMs: 100 } });
@@ -218,7 +229,8 @@ export const bench: Bench = {
   title: "Portal API: instance listing under load, submit → running",
   description:
     `GET /api/instances with ${USERS} users of 3 instances each (one stack file per user, real SQLite sessions, JWT verified and the account and ban checked on every request), ` +
-    `${CONNECTIONS} connections for ${DURATION_S} s with autocannon in the same process, beside a bare express handler returning the same JSON in the same run. ` +
+    `${CONNECTIONS} connections for ${DURATION_S} s with autocannon run in a child process (bench/load-client.ts), so the server's event loop is measured alone, ` +
+    "after every user has asked once (tokens verified, files read: a running portal's state) and a 3 s warm-up; beside a bare express handler returning the same JSON in the same run, loaded the same way. " +
     "Then the portal beside the composed engine in simulation: POST /api/instances (edit, whole-set validation, git commit) until GET shows the instance running, 10 times; baseline: the POST's own answer time. " +
     "On a shared machine the absolute figures follow its load (compare with the bare handler's rate in the same run); the ratio is the figure to read.",
   async run() {

@@ -11,24 +11,33 @@ import type { SpecStore, StackFile } from "../stackfiles/spec-store.js";
 /** Files remembered at most (oldest forgotten first). */
 export const SPEC_READS_KEPT = 20_000;
 
-function identity(st: Stats | undefined): string | undefined {
-  return st?.isFile() ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : undefined;
+/** Which file is on disk under a name, as far as a stat can tell. */
+interface Identity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
 }
 
-function statOf(path: string): Stats | undefined {
-  return statSync(path, { throwIfNoEntry: false });
+function identity(path: string): Identity | undefined {
+  const st: Stats | undefined = statSync(path, { throwIfNoEntry: false });
+  return st?.isFile() ? { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs } : undefined;
 }
+
+const same = (a: Identity | undefined, b: Identity | undefined): boolean =>
+  a !== undefined && b !== undefined && a.ino === b.ino && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.size === b.size && a.dev === b.dev;
 
 /** `specs` with `read` and `platform` answered from memory while the files are unchanged; writes go straight through. */
 export function cachedSpecReads(specs: SpecStore): SpecStore {
   const platformPath = join(specs.dir, "platform.yaml");
-  let plat: { id: string; spec: Promise<PlatformSpec> } | undefined;
-  const files = new Map<string, { id: string; file: Promise<StackFile | undefined> }>();
+  let plat: { id: Identity; spec: Promise<PlatformSpec> } | undefined;
+  const files = new Map<string, { id: Identity; platform: Identity | undefined; file: Promise<StackFile | undefined> }>();
 
   function platform(): Promise<PlatformSpec> {
-    const id = identity(statOf(platformPath));
+    const id = identity(platformPath);
     if (id === undefined) return specs.platform();
-    if (plat?.id === id) return plat.spec;
+    if (same(plat?.id, id)) return plat!.spec;
     const spec = specs.platform();
     const entry = { id, spec };
     plat = entry;
@@ -40,16 +49,16 @@ export function cachedSpecReads(specs: SpecStore): SpecStore {
 
   function read(stack: string): Promise<StackFile | undefined> {
     if (!DNS_LABEL.test(stack) || stack === "platform") return specs.read(stack);
-    const own = identity(statOf(join(specs.dir, `${stack}.yaml`)));
-    if (own === undefined) {
+    const id = identity(join(specs.dir, `${stack}.yaml`));
+    if (id === undefined) {
       files.delete(stack);
       return specs.read(stack);
     }
-    const id = `${own}|${identity(statOf(platformPath)) ?? "-"}`;
+    const platformId = identity(platformPath);
     const hit = files.get(stack);
-    if (hit?.id === id) return hit.file;
+    if (hit && same(hit.id, id) && (hit.platform === undefined ? platformId === undefined : same(hit.platform, platformId))) return hit.file;
     const file = specs.read(stack);
-    const entry = { id, file };
+    const entry = { id, platform: platformId, file };
     files.delete(stack);
     if (files.size >= SPEC_READS_KEPT) files.delete(files.keys().next().value ?? "");
     files.set(stack, entry);

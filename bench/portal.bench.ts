@@ -273,7 +273,7 @@ export const bench: Bench = {
     `GET /api/instances with ${USERS} users of 3 instances each (one stack file per user, real SQLite sessions, JWT verified and the account and ban checked on every request), ` +
     `${CONNECTIONS} connections for ${DURATION_S} s with autocannon run in a child process (bench/load-client.ts), so the server's event loop is measured alone, ` +
     "after every user has asked once (tokens verified, files read: a running portal's state) and a 3 s warm-up; beside a bare express handler returning the same JSON in the same run, loaded the same way. " +
-    "Then the portal beside the composed engine in simulation (default simulator task delay, 200 ms per Proxmox task), once the example stacks are applied: POST /api/instances (edit, whole-set validation, git commit) until GET shows the instance running, 10 times; GET is asked again on each event of the user's GET /api/events stream (no fixed poll); baseline: the POST's own answer time. " +
+    "Then the portal beside the composed engine in simulation (default simulator task delay, 200 ms per Proxmox task; engine debounce 30 ms, platform quiet time 100 ms), once the example stacks are applied: POST /api/instances (edit, whole-set validation, git commit) until GET shows the instance running, 10 times; GET is asked again on each event of the user's GET /api/events stream (no fixed poll); baseline: the POST's own answer time. " +
     "On a shared machine the absolute figures follow its load (compare with the bare handler's rate in the same run); the ratio is the figure to read.",
   async run() {
     return [...(await listInstances()), ...(await submitToRunning())];

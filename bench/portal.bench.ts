@@ -48,7 +48,10 @@ async function listen(app: express.Express): Promise<{ url: string; server: Serv
 
 /** Runs autocannon in a child process (bench/load-client.ts), so the load generator never shares the server's event loop. */
 async function load(url: string, tokens: string[], durationS = DURATION_S): Promise<autocannon.Result> {
-  const child = fork(join(import.meta.dirname, "load-client.ts"), [], { execArgv: ["--import", import.meta.resolve("tsx")], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(join(import.meta.dirname, "load-client.ts"), [], {
+    execArgv: ["--import", import.meta.resolve("tsx")],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const job: LoadJob = { url: `${url}/api/instances`, tokens, connections: CONNECTIONS, durationS };
   return new Promise((resolvePromise, reject) => {
     child.once("message", (reply: LoadReply) => (reply.ok ? resolvePromise(reply.result) : reject(new Error(`load generator: ${reply.error}`))));

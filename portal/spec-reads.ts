@@ -34,8 +34,21 @@ export function cachedSpecReads(specs: SpecStore): SpecStore {
   let plat: { id: Identity; spec: Promise<PlatformSpec> } | undefined;
   const files = new Map<string, { id: Identity; platform: Identity | undefined; file: Promise<StackFile | undefined> }>();
 
+  // The platform file is stat'ed once per event-loop turn, not once or twice per request: every request of a turn
+  // sees the file as it was when the turn began (the next turn looks again).
+  let platformThisTurn: { id: Identity | undefined } | undefined;
+  const platformIdentity = (): Identity | undefined => {
+    if (!platformThisTurn) {
+      platformThisTurn = { id: identity(platformPath) };
+      setImmediate(() => {
+        platformThisTurn = undefined;
+      });
+    }
+    return platformThisTurn.id;
+  };
+
   function platform(): Promise<PlatformSpec> {
-    const id = identity(platformPath);
+    const id = platformIdentity();
     if (id === undefined) return specs.platform();
     if (same(plat?.id, id)) return plat!.spec;
     const spec = specs.platform();
@@ -54,7 +67,7 @@ export function cachedSpecReads(specs: SpecStore): SpecStore {
       files.delete(stack);
       return specs.read(stack);
     }
-    const platformId = identity(platformPath);
+    const platformId = platformIdentity();
     const hit = files.get(stack);
     if (hit && same(hit.id, id) && (hit.platform === undefined ? platformId === undefined : same(hit.platform, platformId))) return hit.file;
     const file = specs.read(stack);

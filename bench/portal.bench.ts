@@ -6,7 +6,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
-import autocannon from "autocannon";
+import type autocannon from "autocannon";
+import { fork } from "node:child_process";
 import express from "express";
 import { composeEngine } from "../app/compose.js";
 import { startPortal } from "../app/portal.js";
@@ -23,6 +24,7 @@ import { createSqliteLedger } from "../portal/testing/sqlite-ledger.js";
 import { loadConfig } from "../schemas/config.js";
 import { createSpecStore } from "../stackfiles/spec-store.js";
 import type { Bench, BenchFigure } from "./bench.js";
+import type { LoadJob, LoadReply } from "./load-client.js";
 
 const REPO = resolve(import.meta.dirname, "..");
 const USERS = 1_000;
@@ -44,17 +46,22 @@ async function listen(app: express.Express): Promise<{ url: string; server: Serv
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-async function load(url: string, tokens: string[]): Promise<autocannon.Result> {
-  let i = 0;
-  return autocannon({
-    url: `${url}/api/instances`,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[i++ % tokens.length] ?? ""}` } }) }],
+/** Runs autocannon in a child process (bench/load-client.ts), so the load generator never shares the server's event loop. */
+async function load(url: string, tokens: string[], durationS = DURATION_S): Promise<autocannon.Result> {
+  const child = fork(join(import.meta.dirname, "load-client.ts"), [], {
+    execArgv: ["--import", import.meta.resolve("tsx")],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const job: LoadJob = { url: `${url}/api/instances`, tokens, connections: CONNECTIONS, durationS };
+  return new Promise((resolvePromise, reject) => {
+    child.once("message", (reply: LoadReply) => (reply.ok ? resolvePromise(reply.result) : reject(new Error(`load generator: ${reply.error}`))));
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`load generator exited (${code}) without a result`)));
+    child.send(job);
   });
 }
 
-async function listInstances(): Promise<BenchFigure[]> {
+export async function listInstances(): Promise<BenchFigure[]> {
   const root = mkdtempSync(join(tmpdir(), "portal-bench-"));
   try {
     const stacks = join(root, "stacks");
@@ -117,8 +124,15 @@ async function listInstances(): Promise<BenchFigure[]> {
     });
     const bare = await listen(bareApp);
 
-    await load(api.url, tokens.slice(0, 50)); // warm-up: JIT and the file cache
+    // Warm-up: every user once (each token verified and each file read, as a running portal would have), then JIT under load.
+    for (let k = 0; k < tokens.length; k += 20) {
+      await Promise.all(
+        tokens.slice(k, k + 20).map(async (t) => (await fetch(`${api.url}/api/instances`, { headers: { authorization: `Bearer ${t}` } })).text()),
+      );
+    }
+    await load(api.url, tokens, 3);
     const real = await load(api.url, tokens);
+    await load(bare.url, tokens, 3);
     const base = await load(bare.url, tokens);
     for (const s of [api.server, bare.server]) {
       s.closeAllConnections();
@@ -158,11 +172,50 @@ async function listInstances(): Promise<BenchFigure[]> {
   }
 }
 
-async function submitToRunning(): Promise<BenchFigure[]> {
+/**
+ * The user's live progress stream (GET /api/events): `changed(since)` resolves once an event arrived after `since`
+ * (at once if one already did), or after `fallbackMs`; the bench asks GET again only then, instead of polling.
+ */
+async function progressEvents(url: string, token: string, fallbackMs = 250) {
+  const abort = new AbortController();
+  const res = await fetch(`${url}/api/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+  if (res.status !== 200 || !res.body) throw new Error(`GET /api/events: ${res.status}`);
+  const reader = res.body.getReader();
+  let seen = 0;
+  let wake: (() => void) | undefined;
+  void (async () => {
+    for (;;) {
+      const { done } = await reader.read().catch(() => ({ done: true }));
+      if (done) return;
+      seen++;
+      wake?.();
+    }
+  })();
+  return {
+    get seen() {
+      return seen;
+    },
+    changed: (since: number) =>
+      new Promise<void>((resolvePromise) => {
+        if (seen !== since) return resolvePromise();
+        const timer = setTimeout(resolvePromise, fallbackMs);
+        wake = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          resolvePromise();
+        };
+      }),
+    close: () => abort.abort(),
+  };
+}
+
+export async function submitToRunning(): Promise<BenchFigure[]> {
   const root = mkdtempSync(join(tmpdir(), "portal-bench-e2e-"));
   const config = loadConfig({ PROXSTACK_DATA_DIR: join(root, "data") }, root);
   const composed = await composeEngine(config, { log: silentLogger(), repoRoot: REPO, options: { debounceMs: 30, platformQuietMs: 100 } });
   await composed.engine.start();
+  // The example stacks' first apply is not part of any submit: measure from a settled engine.
+  await composed.engine.idle();
   const ledger = createSqliteLedger();
   const portal = await startPortal(config, { composed, log: silentLogger(), ledger, port: 0, host: "127.0.0.1" });
   try {
@@ -175,6 +228,7 @@ async function submitToRunning(): Promise<BenchFigure[]> {
       const v = await api("POST", "/api/auth/verify-email", { body: { email, code: codeFromOutbox(config.mail.outboxDir, email) } });
       ledger.credit(v.body.user.stack, 1000 * MICRO, "admin-grant");
       const token = (await api("POST", "/api/auth/login", { body: { email, password: "correct horse battery" } })).body.accessToken as string;
+      const events = await progressEvents(portal.url, token);
       for (let i = 0; i < 5; i++) {
         const t0 = performance.now();
         const r = await api("POST", "/api/instances", {
@@ -184,11 +238,13 @@ async function submitToRunning(): Promise<BenchFigure[]> {
         enqueue.push(performance.now() - t0);
         if (r.status !== 202) throw new Error(`create: ${r.status} ${r.text}`);
         for (;;) {
+          const since = events.seen;
           if ((await api("GET", `/api/instances/${r.body.id}`, { token })).body.state === "running") break;
-          await new Promise((res) => setTimeout(res, 5));
+          await events.changed(since);
         }
         samples.push(performance.now() - t0);
       }
+      events.close();
     }
     const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)] ?? NaN;
     return [
@@ -218,8 +274,9 @@ export const bench: Bench = {
   title: "Portal API: instance listing under load, submit → running",
   description:
     `GET /api/instances with ${USERS} users of 3 instances each (one stack file per user, real SQLite sessions, JWT verified and the account and ban checked on every request), ` +
-    `${CONNECTIONS} connections for ${DURATION_S} s with autocannon in the same process, beside a bare express handler returning the same JSON in the same run. ` +
-    "Then the portal beside the composed engine in simulation: POST /api/instances (edit, whole-set validation, git commit) until GET shows the instance running, 10 times; baseline: the POST's own answer time. " +
+    `${CONNECTIONS} connections for ${DURATION_S} s with autocannon run in a child process (bench/load-client.ts), so the server's event loop is measured alone, ` +
+    "after every user has asked once (tokens verified, files read: a running portal's state) and a 3 s warm-up; beside a bare express handler returning the same JSON in the same run, loaded the same way. " +
+    "Then the portal beside the composed engine in simulation (default simulator task delay, 200 ms per Proxmox task; engine debounce 30 ms, platform quiet time 100 ms), once the example stacks are applied: POST /api/instances (edit, whole-set validation, git commit) until GET shows the instance running, 10 times; GET is asked again on each event of the user's GET /api/events stream (no fixed poll); baseline: the POST's own answer time. " +
     "On a shared machine the absolute figures follow its load (compare with the bare handler's rate in the same run); the ratio is the figure to read.",
   async run() {
     return [...(await listInstances()), ...(await submitToRunning())];

@@ -1,6 +1,6 @@
 // The portal API as an express app: createApp(deps) wires repositories and routes; the server and the engine are passed in by app/.
 import type { Server } from "node:http";
-import express, { type Express, type RequestHandler, type Router } from "express";
+import express, { type Express, type Request, type RequestHandler, type Router } from "express";
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import type { SpecStore } from "../stackfiles/spec-store.js";
@@ -18,6 +18,7 @@ import { createRateLimiter } from "./rate-limit.js";
 import { createAccountsRepo } from "./repos/accounts.js";
 import { createAuditRepo } from "./repos/audit.js";
 import { createSessionsRepo } from "./repos/sessions.js";
+import { cachedSpecReads } from "./spec-reads.js";
 import { aboutRoutes, sourceRoutes, type PortalMode } from "./routes/about.js";
 import { adminRoutes } from "./routes/admin.js";
 import { authRoutes } from "./routes/auth.js";
@@ -107,6 +108,9 @@ function cors(origins: readonly string[]): RequestHandler {
   };
 }
 
+/** type-is's `hasBody`, the test body-parser applies first. */
+const mayHaveBody = (req: Request) => req.headers["transfer-encoding"] !== undefined || !Number.isNaN(Number(req.headers["content-length"]));
+
 /** Bodies only as JSON, at most 1 MB (checked on the declared length before reading, and while reading). */
 const bodyGuard: RequestHandler = (req, _res, next) => {
   const length = Number(req.headers["content-length"] ?? 0);
@@ -134,7 +138,7 @@ export function createApp(deps: PortalDeps): PortalApp {
     tokens: createTokenService(deps.jwtSecret, deps.clock, options.accessTtlSeconds),
     mail: deps.mail,
     ledger: deps.ledger,
-    specs: deps.specs,
+    specs: cachedSpecReads(deps.specs),
     engine: deps.engine,
     pve: deps.pve,
     stackRepo: deps.stackRepo,
@@ -157,7 +161,9 @@ export function createApp(deps: PortalDeps): PortalApp {
   app.use(metrics.middleware);
   for (const r of deps.rawBodyRouters ?? []) app.use(r);
   app.use(bodyGuard);
-  app.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true, type: "application/json" }));
+  const json = express.json({ limit: BODY_LIMIT_BYTES, strict: true, type: "application/json" });
+  // Requests the parser would skip anyway (no Content-Length or Transfer-Encoding: every GET) do not enter it.
+  app.use((req, res, next) => (mayHaveBody(req) ? json(req, res, next) : next()));
 
   app.get("/healthz", (_req, res) => {
     res.json({ ok: true });

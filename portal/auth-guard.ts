@@ -35,8 +35,8 @@ export async function authenticate(ctx: PortalContext, header: string | undefine
   const m = /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/.exec(header ?? "");
   if (!m?.[1]) throw httpError(401, "unauthenticated", "send Authorization: Bearer <accessToken> (from POST /api/auth/login)");
   const claims = await ctx.tokens.verify(m[1]);
-  const account = ctx.accounts.byId(claims.accountId);
-  if (!account || !ctx.sessions.isLive(claims.session, account.id)) throw httpError(401, "invalid-token", "the session has ended; log in again");
+  const account = ctx.accounts.byLiveSession(claims.accountId, claims.session);
+  if (!account) throw httpError(401, "invalid-token", "the session has ended; log in again");
   const ban = activeBan(account, ctx.clock.now());
   if (ban) throw bannedError(ban);
   return { account, session: claims.session };

@@ -42,15 +42,25 @@ export function createMetrics(engine: EngineView, opts: { defaultMetrics?: boole
   const unsubscribe = engine.subscribe((e) => {
     if (e.type === "run" && (e.run.state === "succeeded" || e.run.state === "failed")) runs.inc({ outcome: e.run.state });
   });
+  // The labelled children per label set, looked up once (prom-client would hash the label object on every call).
+  const counters = new Map<string, ReturnType<typeof requests.labels>>();
+  const timers = new Map<string, ReturnType<typeof latency.labels>>();
   const middleware: RequestHandler = (req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on("finish", () => {
+    const start = performance.now();
+    res.once("finish", () => {
       // The matched route pattern, never the raw path (ids would explode the label set).
       const own = res.locals.routeLabel as string | undefined;
       const routePath = (req.route as { path?: string } | undefined)?.path;
       const label = own ?? (routePath ? `${req.baseUrl}${routePath}` : "unmatched");
-      requests.inc({ method: req.method, route: label, status: String(res.statusCode) });
-      latency.observe({ method: req.method, route: label }, Number(process.hrtime.bigint() - start) / 1e9);
+      const status = res.statusCode;
+      const ck = `${req.method} ${status} ${label}`;
+      let counter = counters.get(ck);
+      if (!counter) counters.set(ck, (counter = requests.labels({ method: req.method, route: label, status: String(status) })));
+      counter.inc();
+      const tk = `${req.method} ${label}`;
+      let timer = timers.get(tk);
+      if (!timer) timers.set(tk, (timer = latency.labels({ method: req.method, route: label })));
+      timer.observe((performance.now() - start) / 1000);
     });
     next();
   };

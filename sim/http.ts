@@ -32,8 +32,19 @@ export function sendJson(res: ServerResponse, status: number, reason: string | u
   res.end(text);
 }
 
+/**
+ * Idle keep-alive connections: a simulator tells clients 5 s (`Keep-Alive: timeout=5`, Node's default, which Node's
+ * agent and undici then use, minus undici's 1 s margin) but keeps them open {@link KEEP_ALIVE_MS}, so a client always
+ * drops an idle socket first and never sends on one the simulator is closing at that moment (ECONNRESET). With
+ * Node's defaults both sides time out at about 5 s and race, most of all in one busy process (tests, `serve`).
+ */
+export const KEEP_ALIVE_MS = 30_000;
+export const ADVERTISED_KEEP_ALIVE_S = 5;
+
 /** Listens on host:port (0 = a free port) and resolves with the bound port. */
 export async function listen(server: Server, host: string, port: number): Promise<number> {
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => res.setHeader("Keep-Alive", `timeout=${ADVERTISED_KEEP_ALIVE_S}`));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

@@ -50,6 +50,8 @@ const toAccount = (r: Row): Account => ({
 export interface AccountsRepo {
   create(a: { email: string; name: string; passwordHash: string; role?: Role; verified?: boolean }, now: Date): Account;
   byId(id: number): Account | undefined;
+  /** The account, when `family` is one of its sessions and not revoked (one statement: the per-request check). */
+  byLiveSession(id: number, family: string): Account | undefined;
   byEmail(email: string): Account | undefined;
   byStack(stack: string): Account | undefined;
   /** Marks verified and records the owned stack, in one statement. */
@@ -73,6 +75,9 @@ export function createAccountsRepo(db: PortalDb): AccountsRepo {
     "INSERT INTO accounts (email, name, password_hash, role, verified_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
   );
   const byId = db.prepare("SELECT * FROM accounts WHERE id = ?");
+  const byLiveSession = db.prepare(
+    "SELECT a.* FROM accounts a JOIN sessions s ON s.account_id = a.id WHERE a.id = ? AND s.family = ? AND s.revoked_at IS NULL",
+  );
   const byEmail = db.prepare("SELECT * FROM accounts WHERE email = ?");
   const byStack = db.prepare("SELECT * FROM accounts WHERE stack = ?");
   const verify = db.prepare("UPDATE accounts SET verified_at = ?, stack = ?, updated_at = ? WHERE id = ?");
@@ -95,6 +100,7 @@ export function createAccountsRepo(db: PortalDb): AccountsRepo {
       return toAccount(insert.get(a.email, a.name, a.passwordHash, a.role ?? "user", a.verified ? at : null, at, at) as Row);
     },
     byId: (id) => one(byId.get(id)),
+    byLiveSession: (id, family) => one(byLiveSession.get(id, family)),
     byEmail: (email) => one(byEmail.get(email)),
     byStack: (stack) => one(byStack.get(stack)),
     verify: (id, stack, now) => void verify.run(now.toISOString(), stack, now.toISOString(), id),

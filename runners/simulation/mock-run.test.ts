@@ -1,5 +1,6 @@
 // The mock-run helper: registrations with options and secrets, outputs, failures, and queued runs in one process.
 import * as pulumi from "@pulumi/pulumi";
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { mockRun, unwrapSecrets } from "./mock-run.js";
 
@@ -65,5 +66,15 @@ describe("mockRun", () => {
   it("unwrapSecrets finds nested envelopes", () => {
     const env = (value: unknown) => ({ [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value });
     expect(unwrapSecrets({ a: 1, b: env({ c: env("x") }), d: [env(2)] })).toEqual({ value: { a: 1, b: { c: "x" }, d: [2] }, secretPaths: ["b", "b.c", "d.0"] });
+  });
+
+  it("leaves the runtime's promise tagger and Error.stackTraceLimit as they were, also after a program that throws", async () => {
+    const debuggable = createRequire(import.meta.url)("@pulumi/pulumi/runtime/debuggable.js") as { debuggablePromise: unknown };
+    const tagger = debuggable.debuggablePromise;
+    const limit = Error.stackTraceLimit;
+    await mockRun(tinyProgram, { stack: "s1" });
+    await expect(mockRun(() => Promise.reject(new Error("boom")), { stack: "s2" })).rejects.toThrow("boom");
+    expect(debuggable.debuggablePromise).toBe(tagger);
+    expect(Error.stackTraceLimit).toBe(limit);
   });
 });

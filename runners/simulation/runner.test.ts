@@ -67,7 +67,7 @@ let pveApi: ReturnType<typeof instrument<SimProxmox>>;
 let cfApi: ReturnType<typeof instrument<SimCloudflare>>;
 const runners: SimulationRunner[] = [];
 
-function newRunner(): SimulationRunner {
+function newRunner(vpnPeerAddresses?: (spec: UserStackSpec) => Promise<string[]>): SimulationRunner {
   const r = createSimulationRunner({
     dataDir: path.join(dir, "data"),
     proxmox: pveApi.api,
@@ -76,6 +76,7 @@ function newRunner(): SimulationRunner {
       proxmox: { endpoint: pveSim.url, apiToken: pveSim.token, insecure: false },
       cloudflare: { apiToken: cfSim.token, baseUrl: cfSim.url },
       provisioningPublicKey: PROVISIONING_KEY,
+      ...(vpnPeerAddresses ? { vpnPeerAddresses } : {}),
     },
     logger: silentLogger(),
     clock: manualClock(new Date("2026-11-25T23:00:00Z")),
@@ -191,6 +192,20 @@ describe("simulation runner", () => {
     expect(platformAgain.changeSummary).toEqual({ same: 3 });
     expect(pveApi.writes()).toEqual([]);
     expect(cfApi.writes()).toEqual([]);
+  });
+
+  it("up after a preview of the same target applies what was previewed (the program runs once); another target object is evaluated again", async () => {
+    const evaluated: string[] = [];
+    const runner = newRunner((spec) => (evaluated.push(spec.name), Promise.resolve([])));
+    const target = user(alice);
+    expect((await runner.preview(target)).changeSummary).toEqual({ create: 6 });
+    const first = await runner.up(target);
+    expect(first.changeSummary).toEqual({ create: 6 });
+    expect(evaluated).toEqual(["alice"]);
+    // The kept evaluation is used once: a second up of the same object, and an up of a new object, run the program.
+    expect((await runner.up(target)).changeSummary).toEqual({ same: 6 });
+    expect((await runner.up(user(alice))).changeSummary).toEqual({ same: 6 });
+    expect(evaluated).toEqual(["alice", "alice", "alice"]);
   });
 
   it("a power flip only starts or stops; preview shows the update with its diff", async () => {

@@ -63,6 +63,14 @@ export function createSimulationRunner(deps: SimulationRunnerDeps): SimulationRu
     return { desired: desiredResources(run.registrations), outputs: run.outputs };
   }
 
+  /**
+   * The program's evaluation in the last preview of each target object. The engine previews a target, checks the
+   * plan, then calls `up` with that same object: up applies what was previewed and checked instead of evaluating the
+   * program a second time (same target, same result; the steps are still planned against the state at up time).
+   * Taken once; any other target (a new object) is evaluated afresh.
+   */
+  const previewed = new WeakMap<StackTarget, Awaited<ReturnType<typeof evaluate>>>();
+
   function emit(opts: RunOptions | undefined, e: Omit<RunEvent, "at">): void {
     opts?.onEvent?.({ at: now(), ...e });
   }
@@ -213,7 +221,9 @@ export function createSimulationRunner(deps: SimulationRunnerDeps): SimulationRu
   }
 
   async function previewOf(target: StackTarget, opts: RunOptions | undefined): Promise<PreviewResult> {
-    const { desired } = await evaluate(target);
+    const evaluation = await evaluate(target);
+    previewed.set(target, evaluation);
+    const { desired } = evaluation;
     const steps = planSteps(desired, state.resources(target.name));
     for (const s of steps) emit(opts, { type: "resource-pre", urn: s.urn, resourceType: s.type, op: s.op });
     emit(opts, { type: "summary", severity: "info", message: summaryOf(steps) });
@@ -240,7 +250,9 @@ export function createSimulationRunner(deps: SimulationRunnerDeps): SimulationRu
     up: (target, opts) =>
       withStack(target.name, "up", async (log): Promise<ApplyResult> => {
         await settle(target.name);
-        const { desired, outputs } = await evaluate(target);
+        const kept = previewed.get(target);
+        previewed.delete(target);
+        const { desired, outputs } = kept ?? (await evaluate(target));
         const steps = planSteps(desired, state.resources(target.name));
         refuseProtected(target.name, steps);
         const changed = await applySteps(target.name, steps, opts, log);

@@ -101,10 +101,12 @@ export const DomainBody = z
   .strict();
 export const DomainOut = z.object({ subdomain: z.string(), port: z.number().int(), hostname: z.string(), pointsPerDay: z.number() });
 
+/** Proxmox's rule for snapshot names (format pve-configid, at most 40 characters; 'current' and 'vzdump' are its own). */
 const SnapshotName = z
   .string()
-  .regex(/^[a-zA-Z][a-zA-Z0-9_-]{1,39}$/, "must start with a letter, then 1–39 letters, digits, '_' or '-'")
-  .describe("@example before-upgrade");
+  .regex(/^[a-zA-Z][a-zA-Z0-9_]{1,39}$/, "must start with a letter, then 1–39 letters, digits or '_' (Proxmox allows no '-' or '.')")
+  .refine((n) => n !== "current" && n !== "vzdump", "'current' and 'vzdump' are reserved by Proxmox")
+  .describe("@example before_upgrade");
 export const SnapshotBody = z.object({ name: SnapshotName, description: z.string().max(200).optional() }).strict();
 export const SnapshotOut = z.object({ name: z.string(), description: z.string(), createdAt: z.string().nullable() });
 export const BackupOut = z.object({ volid: z.string(), createdAt: z.string() });

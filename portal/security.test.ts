@@ -318,6 +318,18 @@ const cases: Case[] = [
     code: "invalid-request",
   },
   {
+    name: "snapshot name with '-' (Proxmox refuses it)",
+    run: () => h.api("POST", "/api/instances/mallory.box/snapshots", { token: M(), body: { name: "before-upgrade" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
+    name: "snapshot named 'current' (reserved by Proxmox)",
+    run: () => h.api("POST", "/api/instances/mallory.box/snapshots", { token: M(), body: { name: "current" } }),
+    status: 400,
+    code: "invalid-request",
+  },
+  {
     name: "snapshot name 'current' is not a snapshot",
     run: () => h.api("DELETE", "/api/instances/mallory.box/snapshots/current", { token: M() }),
     status: 404,

@@ -90,15 +90,21 @@ export function createGit(dir: string, identity: GitIdentity = ENGINE_IDENTITY):
 }
 
 /**
- * Stages and commits one file of the repository; false when it holds no change to commit. The runner's
- * identity commits; `author` (`Name <email>`) is whom the change is from when someone else asked for it.
+ * Commits one file of the repository as it is on disk (written, changed or deleted); false when it holds no
+ * change. One git process for a file git tracks; a new file is added first. The runner's identity commits;
+ * `author` (`Name <email>`) is whom the change is from when someone else asked for it.
  */
 export async function commitFile(git: Git, file: string, message: string, opts: { author?: GitIdentity } = {}): Promise<boolean> {
-  await git.out("add", "--", file);
-  if (await git.ok("diff", "--cached", "--quiet", "--", file)) return false;
   const author = opts.author ? ["--author", `${opts.author.name} <${opts.author.email}>`] : [];
-  await git.out("commit", "-q", "--no-verify", ...author, "-m", message, "--", file);
-  return true;
+  const commit = ["commit", "-q", "--no-verify", ...author, "-m", message, "--", file];
+  let r = await git.exec(commit);
+  if (r.code !== 0 && /did not match any file/.test(r.stderr)) {
+    await git.out("add", "--", file);
+    r = await git.exec(commit);
+  }
+  if (r.code === 0) return true;
+  if (/nothing to commit|nothing added to commit|no changes added to commit/.test(r.stdout + r.stderr)) return false;
+  throw new ProxstackError("git-failed", `git commit -- ${file}: ${firstLines(r.stderr) || `exit ${r.code}`}`, { kind: "retry" });
 }
 
 function firstLines(text: string): string {

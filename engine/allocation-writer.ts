@@ -1,14 +1,12 @@
 // Writes allocations back into a stack file, preserving comments and layout, with compare-and-swap on the file's content.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { promisify } from "node:util";
 import { ProxstackError } from "../lib/errors.js";
 import { setAllocation } from "../stackfiles/edit.js";
+import { commitFile, createGit, ENGINE_IDENTITY } from "../stackrepo/git.js";
 import type { Assignment } from "./allocation.js";
-
-const run = promisify(execFile);
 
 /** Sets `vmid` and `ip` of named instances, keeping comments and formatting (stackfiles/edit.ts). */
 export function setInstanceAllocations(text: string, assignments: readonly Assignment[]): string {
@@ -99,28 +97,6 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, opts: 
 
 /** Commits one file of the stacks directory when the directory is a git repository; a no-op otherwise. */
 export async function commitStackFile(dir: string, file: string, message: string): Promise<boolean> {
-  try {
-    await access(join(dir, ".git"));
-  } catch {
-    return false;
-  }
-  const git = async (...args: string[]) => {
-    // Another writer (the portal) may hold the index lock for a moment: retry briefly.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await run("git", ["-C", dir, "-c", "user.name=proxstack engine", "-c", "user.email=engine@proxstack.invalid", ...args]);
-      } catch (err) {
-        if (attempt >= 20 || !String((err as { stderr?: string }).stderr ?? "").includes("index.lock")) throw err;
-        await new Promise((r) => setTimeout(r, 50 + attempt * 25));
-      }
-    }
-  };
-  await git("add", "--", file);
-  const staged = await git("diff", "--cached", "--quiet", "--", file).then(
-    () => false,
-    () => true,
-  );
-  if (!staged) return false;
-  await git("commit", "-q", "-m", message, "--", file);
-  return true;
+  if (!existsSync(join(dir, ".git"))) return false;
+  return commitFile(createGit(dir, ENGINE_IDENTITY), file, message);
 }

@@ -1,18 +1,15 @@
 // The spec store: the one way the portal (and billing) changes desired state — edit a stack file's YAML keeping its
 // comments, validate the whole set as `proxstack validate` does, write atomically, commit to git as the person who asked.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { access, link, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { promisify } from "node:util";
 import { ProxstackError } from "../lib/errors.js";
 import { createKeyedGate } from "../lib/serial-gate.js";
+import { commitFile, createGit } from "../stackrepo/git.js";
 import { DNS_LABEL, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
 import { parseStackFile } from "./parse.js";
 import { formatPositionedError, type PositionedError } from "./positioned-error.js";
 import { createStackSetValidator, readStackDir, type StackFileInput } from "./validate.js";
-
-const run = promisify(execFile);
 
 /** Who a commit is authored by: `Name <email>`. */
 export interface Author {
@@ -77,6 +74,7 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
   // Reads check one file against the platform; a separate validator so its cache never evicts the whole set's.
   const readValidator = createStackSetValidator();
   const gate = createKeyedGate();
+  const git = createGit(dir, committer);
   const cache = new Map<string, { mtimeMs: number; size: number; file: StackFile }>();
   let platformCache: { mtimeMs: number; size: number; spec: PlatformSpec } | undefined;
 
@@ -143,26 +141,7 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
 
   async function commit(path: string, author: Author, message: string): Promise<void> {
     if (!(await exists(join(dir, ".git")))) return;
-    const env = {
-      ...process.env,
-      GIT_AUTHOR_NAME: gitName(author.name, author.email),
-      GIT_AUTHOR_EMAIL: author.email,
-      GIT_COMMITTER_NAME: committer.name,
-      GIT_COMMITTER_EMAIL: committer.email,
-    };
-    const git = async (...args: string[]) => {
-      // The engine commits allocations into the same repository: wait out its index lock.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await run("git", ["-C", dir, ...args], { env });
-        } catch (err) {
-          if (attempt >= 40 || !String((err as { stderr?: string }).stderr ?? "").includes("index.lock")) throw err;
-          await new Promise((r) => setTimeout(r, 25 + attempt * 10));
-        }
-      }
-    };
-    await git("add", "--", basename(path));
-    await git("commit", "-q", "--no-verify", "-m", message, "--", basename(path));
+    await commitFile(git, basename(path), message, { author: { name: gitName(author.name, author.email), email: author.email } });
   }
 
   /** Writes and commits; if the commit fails the file goes back to `before`, so disk and git never disagree. */
@@ -174,7 +153,7 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
     } catch (err) {
       if (before === undefined) await rm(path, { force: true });
       else await replaceIfUnchanged(path, next, before);
-      throw new ProxstackError("commit-failed", `could not commit ${basename(path)}: ${String((err as { stderr?: string }).stderr ?? err).trim()}`, {
+      throw new ProxstackError("commit-failed", `could not commit ${basename(path)}: ${err instanceof Error ? err.message : String(err)}`, {
         kind: "retry",
         status: 500,
         cause: err,

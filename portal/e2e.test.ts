@@ -81,20 +81,21 @@ describe("portal end to end (engine in simulation)", () => {
     expect(created.status).toBe(202);
     expect(created.body).toMatchObject({ id: "dana-scully.web", state: "provisioning", plan: "small", pointsPerDay: 24 });
     const file = join(config.stacksDir, "dana-scully.yaml");
-    // After every step: the header comment is intact and the working tree is committed.
-    const intact = () => {
+    // After every step: the header comment is intact and the working tree is committed. The engine may be writing
+    // its allocation back into the file (and committing it) right after a change: the tree settles committed.
+    const intact = async () => {
       expect(readFileSync(file, "utf8")).toMatch(
         /^# Stack of dana@example\.com, created by the proxstack portal\. Edit freely: comments and layout are kept\.\n/,
       );
-      expect(git("status", "--porcelain", "--", "dana-scully.yaml")).toBe("");
+      await expect.poll(() => git("status", "--porcelain", "--", "dana-scully.yaml"), { timeout: 10_000 }).toBe("");
     };
-    intact();
+    await intact();
 
     await waitFor(async () => (await api("GET", "/api/instances/dana-scully.web", { token })).body?.state === "running", "web running", 60_000);
     const running = (await api("GET", "/api/instances/dana-scully.web", { token })).body;
     expect(running.vmid).toBe(2004);
     expect(running.ip).toMatch(/^10\.10\.0\.\d+$/);
-    intact();
+    await intact();
 
     const domain = await api("POST", "/api/instances/dana-scully.web/domains", { token, body: { subdomain: "www", port: 80 } });
     expect(domain.status).toBe(201);
@@ -103,7 +104,7 @@ describe("portal end to end (engine in simulation)", () => {
     const rules = ingress();
     expect(rules.at(-1)).toEqual({ service: "http_status:404" });
     expect(rules.find((r) => r.hostname === "dana-scully-web-www.example.com")?.service).toBe(`http://${running.ip}:80`);
-    intact();
+    await intact();
 
     expect((await api("POST", "/api/instances/dana-scully.web/snapshots", { token, body: { name: "before", description: "first" } })).status).toBe(201);
     const snaps = await api("GET", "/api/instances/dana-scully.web/snapshots", { token });
@@ -121,7 +122,7 @@ describe("portal end to end (engine in simulation)", () => {
     await waitFor(async () => (await api("GET", "/api/instances/dana-scully.web", { token })).body?.state === "stopped", "web stopped", 60_000);
     const pve = createProxmoxClient({ endpoint: composed.simulators.pve!.url, token: composed.simulators.pve!.token, taskPollMs: 10 });
     expect((await pve.containerStatus("pve1", 2004)).status).toBe("stopped");
-    intact();
+    await intact();
 
     expect((await api("DELETE", "/api/instances/dana-scully.web", { token })).status).toBe(202);
     await waitFor(async () => !(await pve.listContainers("pve1")).some((c) => c.vmid === 2004), "container destroyed", 60_000);

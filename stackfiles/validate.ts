@@ -84,18 +84,60 @@ export interface SetContext {
   holder?: ClaimHolder;
 }
 
+/** A change to the set a validator saw last: files added or edited, paths gone, and claimed values whose holder changed. */
+export interface SetChange {
+  /** Files added to the set or with new content. */
+  files?: readonly StackFileInput[];
+  /** Paths no longer in the set. */
+  removed?: readonly string[];
+  /** Values whose holder (see {@link ClaimHolder}) may differ from the last call's: every file claiming one is checked again. */
+  held?: readonly { what: "vmid" | "ip" | "hostname"; value: string }[];
+}
+
+/** The verdicts a change can have moved: only the files it touched and the files sharing a claimed value with them. */
+export interface SetRevision {
+  /** The reports of the files checked again, sorted by path; every other file's report stands as it was. */
+  files: FileReport[];
+  /** Those of them that are valid user stacks, sorted by path. */
+  users: ValidUserStack[];
+}
+
 /** Validates sets again and again (the engine's watcher), re-parsing only files whose content changed. */
 export interface StackSetValidator {
   /** Same result as {@link validateStackSet}; parse results of unchanged files are reused (treat them as read-only). */
   validate(files: readonly StackFileInput[], ctx?: SetContext): StackSetReport;
+  /**
+   * The set of the last call with `change` applied, checked again only where it can differ: the changed files, and every
+   * file that claims (before or after) a VMID, address, hostname or stack name one of them claims or whose holder changed.
+   * Each report is exactly what {@link validate} of the whole new set gives for that file. Undefined when the change needs
+   * a whole pass instead (nothing validated yet, or a file of kind Platform added, edited or removed); the set is then
+   * unknown to the validator until the next {@link validate}.
+   */
+  revise(change: SetChange, ctx?: SetContext): SetRevision | undefined;
+}
+
+/** What a validator keeps of the last set for {@link StackSetValidator.revise}. */
+interface SetState {
+  platform: ChosenPlatform;
+  files: Map<string, KeptFile>;
+  /** Claims by value (`what\0value`), in the order a whole pass sees them: by path, then within the file. */
+  groups: Map<string, Claim[]>;
+}
+interface KeptFile {
+  result: ParsedStackFile;
+  /** The errors that do not depend on other user files: its own parse, and its checks against the platform. */
+  own: PositionedError[];
+  claims: Claim[];
 }
 
 /**
  * A validator that keeps each file's parse result while its path and content stay the same.
- * Cross-file checks always run in full; files absent from a call are forgotten.
+ * `validate` runs the cross-file checks in full and forgets files absent from the call; `revise` checks
+ * again only what a change can have moved.
  */
 export function createStackSetValidator(opts: ParseOptions = {}): StackSetValidator {
   let cache = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
+  let state: SetState | undefined;
   // A file's checks against the platform and its claims depend only on its parse and the platform:
   // kept per parse result while the platform stays the same, so revalidating after one edit is cheap.
   const contributions = new WeakMap<ParsedStackFile, { platform: PlatformSpec | undefined; why: string; value: FileContribution }>();
@@ -106,22 +148,101 @@ export function createStackSetValidator(opts: ParseOptions = {}): StackSetValida
     contributions.set(result, { platform: platform.spec, why: platform.why, value });
     return value;
   };
+  const parseCached = (f: StackFileInput): ParsedStackFile => {
+    const hit = cache.get(f.path);
+    return hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
+  };
   return {
     validate(files, ctx = {}) {
       const next = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
       const report = checkSet(
         files,
         (f) => {
-          const hit = cache.get(f.path);
-          const result = hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
+          const result = parseCached(f);
           next.set(f.path, { text: f.text, result });
           return result;
         },
         ctx,
         derive,
+        (s) => (state = s),
       );
       cache = next;
       return report;
+    },
+    revise(change, ctx = {}) {
+      const st = state;
+      if (!st) return undefined;
+      const incoming = (change.files ?? []).map((input) => ({ input, result: parseCached(input) }));
+      const gone = change.removed ?? [];
+      // The platform is chosen among the files of kind Platform: a change to one of them moves every verdict.
+      const platformMoves =
+        incoming.some((f) => f.result.kind === "Platform" || st.files.get(f.input.path)?.result.kind === "Platform") ||
+        gone.some((p) => st.files.get(p)?.result.kind === "Platform");
+      if (platformMoves) {
+        state = undefined;
+        return undefined;
+      }
+      const touched = new Set<string>();
+      const drop = (path: string): void => {
+        const old = st.files.get(path);
+        if (!old) return;
+        for (const c of old.claims) {
+          const key = groupKey(c);
+          touched.add(key);
+          const g = st.groups.get(key)?.filter((x) => x.path !== path) ?? [];
+          if (g.length > 0) st.groups.set(key, g);
+          else st.groups.delete(key);
+        }
+        st.files.delete(path);
+      };
+      for (const path of gone) {
+        drop(path);
+        cache.delete(path);
+      }
+      for (const { input, result } of incoming) {
+        drop(input.path);
+        cache.set(input.path, { text: input.text, result });
+        const d = derive(input, result, st.platform);
+        st.files.set(input.path, { result, own: [...(result.ok ? [] : result.errors), ...d.errors], claims: d.claims });
+        for (const c of d.claims) {
+          const key = groupKey(c);
+          touched.add(key);
+          const g = st.groups.get(key);
+          if (!g) st.groups.set(key, [c]);
+          else {
+            // After every claim of an earlier path and of this file already placed: the order a whole pass builds.
+            const at = g.findIndex((x) => x.path > c.path);
+            g.splice(at < 0 ? g.length : at, 0, c);
+          }
+        }
+      }
+      for (const h of change.held ?? []) touched.add(groupKey(h));
+
+      const affected = new Set(incoming.map((f) => f.input.path));
+      for (const key of touched) for (const c of st.groups.get(key) ?? []) affected.add(c.path);
+      const byGroup = new Map<string, Map<string, PositionedError[]>>();
+      const conflictsOf = (key: string): Map<string, PositionedError[]> => {
+        let out = byGroup.get(key);
+        if (out) return out;
+        const errs = new Map<string, PositionedError[]>();
+        out = errs;
+        groupConflicts(st.groups.get(key) ?? [], st.platform.spec?.baseDomain, (e) => errs.set(e.path, [...(errs.get(e.path) ?? []), e]), ctx.holder);
+        byGroup.set(key, out);
+        return out;
+      };
+      const files: FileReport[] = [];
+      const users: ValidUserStack[] = [];
+      for (const path of [...affected].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+        const kept = st.files.get(path);
+        if (!kept) continue;
+        const errors = [...kept.own];
+        for (const key of new Set(kept.claims.map(groupKey))) errors.push(...(conflictsOf(key).get(path) ?? []));
+        errors.sort(compareErrors);
+        const { result } = kept;
+        files.push({ path, ...(result.kind ? { kind: result.kind } : {}), valid: errors.length === 0, errors });
+        if (errors.length === 0 && result.ok && result.kind === "UserStack") users.push({ path, spec: result.spec });
+      }
+      return { files, users };
     },
   };
 }
@@ -156,6 +277,7 @@ function checkSet(
   parseOne: (f: StackFileInput) => ParsedStackFile,
   ctx: SetContext = {},
   derive: Derive = deriveFile,
+  keep?: (state: SetState) => void,
 ): StackSetReport {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parsed = sorted.map((f) => ({ path: f.path, input: f, result: parseOne(f) }));
@@ -165,12 +287,15 @@ function checkSet(
 
   const platform = choosePlatform(parsed, add);
   const claims: Claim[] = [];
-  for (const { input, result } of parsed) {
+  const kept = keep ? new Map<string, KeptFile>() : undefined;
+  for (const { path, input, result } of parsed) {
     const d = derive(input, result, platform);
     d.errors.forEach(add);
     for (const c of d.claims) claims.push(c);
+    kept?.set(path, { result, own: [...(result.ok ? [] : result.errors), ...d.errors], claims: d.claims });
   }
-  reportConflicts(claims, platform.spec?.baseDomain, add, ctx.holder);
+  const groups = reportConflicts(claims, platform.spec?.baseDomain, add, ctx.holder);
+  if (kept && keep) keep({ platform, files: kept, groups });
 
   const report: FileReport[] = parsed.map(({ path, result }) => {
     const errs = (errors.get(path) ?? []).sort(compareErrors);
@@ -471,38 +596,52 @@ const CONFLICT_RULE: Record<Claim["what"], string> = {
   "stack name": "stack names are unique",
 };
 
-function reportConflicts(claims: readonly Claim[], baseDomain: string | undefined, add: (e: PositionedError) => void, holder?: ClaimHolder): void {
+/** The key claims of one value share: `vmid\u00002001`. */
+const groupKey = (c: { what: Claim["what"]; value: string }): string => `${c.what}\u0000${c.value}`;
+
+/** Reports every conflict among the claims; returns them grouped by value (what `revise` keeps). */
+function reportConflicts(
+  claims: readonly Claim[],
+  baseDomain: string | undefined,
+  add: (e: PositionedError) => void,
+  holder?: ClaimHolder,
+): Map<string, Claim[]> {
   const groups = new Map<string, Claim[]>();
   for (const c of claims) {
-    const key = `${c.what}\u0000${c.value}`;
+    const key = groupKey(c);
     const g = groups.get(key);
     if (g) g.push(c);
     else groups.set(key, [c]);
   }
-  for (const group of groups.values()) {
-    const first = group[0]!;
-    const shown = first.what === "hostname" && baseDomain ? `${first.value}.${baseDomain}` : first.value;
-    const held = first.what === "stack name" ? undefined : holder?.(first.what, first.value);
-    let disputed = group;
-    if (held !== undefined) {
-      // The holder keeps its value; every other claim is the one refused, with the holder named.
-      for (const c of group) {
-        if (stackOfClaim(c) === held) continue;
-        const at = c.locate();
-        add({
-          path: c.path,
-          line: at.line,
-          col: at.col,
-          code: `set.${c.what}-conflict`,
-          message: `${c.what} ${shown} is already held by stack ${held}; ${CONFLICT_RULE[c.what]}`,
-        });
-      }
-      // Within the holder's own file the value is still claimed once at most.
-      disputed = group.filter((c) => stackOfClaim(c) === held);
+  for (const group of groups.values()) groupConflicts(group, baseDomain, add, holder);
+  return groups;
+}
+
+/** The conflicts of the claims of one value: against its holder, or all sides blamed when no stack holds it. */
+function groupConflicts(group: readonly Claim[], baseDomain: string | undefined, add: (e: PositionedError) => void, holder?: ClaimHolder): void {
+  const first = group[0];
+  if (first === undefined) return;
+  const shown = first.what === "hostname" && baseDomain ? `${first.value}.${baseDomain}` : first.value;
+  const held = first.what === "stack name" ? undefined : holder?.(first.what, first.value);
+  let disputed = group;
+  if (held !== undefined) {
+    // The holder keeps its value; every other claim is the one refused, with the holder named.
+    for (const c of group) {
+      if (stackOfClaim(c) === held) continue;
+      const at = c.locate();
+      add({
+        path: c.path,
+        line: at.line,
+        col: at.col,
+        code: `set.${c.what}-conflict`,
+        message: `${c.what} ${shown} is already held by stack ${held}; ${CONFLICT_RULE[c.what]}`,
+      });
     }
-    if (disputed.length < 2) continue;
-    mutualBlame(disputed, shown, add);
+    // Within the holder's own file the value is still claimed once at most.
+    disputed = group.filter((c) => stackOfClaim(c) === held);
   }
+  if (disputed.length < 2) return;
+  mutualBlame(disputed, shown, add);
 }
 
 /** Every claim of a disputed value is an error in its own file, naming the others. */

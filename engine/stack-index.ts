@@ -1,6 +1,7 @@
 // The desired state in memory: every stack file's text, verdict, spec and hash, refreshed per file or by a full resync.
 import { createSerialGate } from "../lib/serial-gate.js";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { statSync, type Stats } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
 import { formatPositionedError, type PositionedError } from "../stackfiles/positioned-error.js";
@@ -41,6 +42,14 @@ export interface StackIndex {
 export function stackNameOfFile(file: string): string | undefined {
   if (!isStackFileName(file)) return undefined;
   return file.slice(0, -".yaml".length);
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 async function readText(path: string): Promise<string | undefined> {
@@ -384,11 +393,14 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
       .filter((n): n is string => n !== undefined);
     const CHUNK = 256;
     for (let i = 0; i < names.length; i += CHUNK) {
+      // Unchanged chunks need no I/O wait: let other work in between them.
+      if (i > 0) await new Promise<void>((r) => setImmediate(r));
       const chunk = names.slice(i, i + CHUNK);
       const texts = await Promise.all(
         chunk.map(async (n) => {
           const path = join(dir, `${n}.yaml`);
-          const st = await stat(path).catch(() => undefined);
+          // Synchronous: a stat of a cached inode costs less than the promise and thread-pool round trip around it.
+          const st = statOrUndefined(path);
           if (!st?.isFile()) return undefined;
           const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
           const prev = users.get(n);

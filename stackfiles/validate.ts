@@ -381,19 +381,39 @@ function locate(result: ParsedStackFile, path: DataPath): { line: number; col: n
 
 // --- one user file against the platform ---
 
+/** What every user file is checked against, worked out once per platform spec rather than once per file. */
+interface PlatformFacts {
+  templates: string[];
+  plans: string[];
+  pool: ReturnType<typeof cidrSpan>;
+  reserved: { r: string; span: ReturnType<typeof rangeSpan> }[];
+  operatorRoutes: Set<string>;
+}
+const platformFactsCache = new WeakMap<PlatformSpec, PlatformFacts>();
+function platformFacts(platform: PlatformSpec): PlatformFacts {
+  let facts = platformFactsCache.get(platform);
+  if (!facts) {
+    facts = {
+      templates: Object.keys(platform.templates),
+      plans: Object.keys(platform.plans),
+      pool: cidrSpan(platform.network.pool),
+      reserved: platform.network.reserved.map((r) => ({ r, span: rangeSpan(r) })),
+      operatorRoutes: new Set(platform.cloudflare.extraIngress.map((r) => r.hostname.toLowerCase())),
+    };
+    platformFactsCache.set(platform, facts);
+  }
+  return facts;
+}
+
 function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform: PlatformSpec, add: (e: PositionedError) => void): void {
   const at = (p: DataPath, code: string, message: string) => {
     const l = source.locate(p);
     add({ path: source.path, line: l.line, col: l.col, code, message });
   };
-  const templates = Object.keys(platform.templates);
-  const plans = Object.keys(platform.plans);
-  const pool = cidrSpan(platform.network.pool);
-  const reserved = platform.network.reserved.map((r) => ({ r, span: rangeSpan(r) }));
+  const { templates, plans, pool, reserved, operatorRoutes } = platformFacts(platform);
   const { from, to } = platform.proxmox.vmidRange;
   const q = platform.quotas;
   const used = { cores: 0, memoryMiB: 0, diskGiB: 0, domains: 0 };
-  const operatorRoutes = new Set(platform.cloudflare.extraIngress.map((r) => r.hostname.toLowerCase()));
 
   spec.instances.forEach((inst, i) => {
     const here = (k: string | number, ...rest: (string | number)[]): DataPath => ["instances", i, k, ...rest];
@@ -509,10 +529,15 @@ interface Claim {
   what: "vmid" | "ip" | "hostname" | "stack name";
   value: string;
   path: string;
-  /** Where the claim is written; called only when it conflicts (most claims never do). */
-  locate: () => { line: number; col: number };
+  /** Where the claim is written, located (see {@link locateClaim}) only when it conflicts: most claims never do. */
+  where: { source: YamlSource; dataPath: DataPath } | { text: string; offset: number };
   /** `alice/web`, for messages. */
   owner: string;
+}
+
+/** Line and column of a claim. */
+function locateClaim(c: Claim): { line: number; col: number } {
+  return "source" in c.where ? c.where.source.locate(c.where.dataPath) : lineCol(c.where.text, c.where.offset);
 }
 
 /** The stack a claim's file stands for (its file name), as the engine names stacks. */
@@ -549,7 +574,7 @@ function rawUserShape(data: unknown): Partial<UserStackSpec> {
 function claimsOf(source: YamlSource, spec: Partial<UserStackSpec>): Claim[] {
   const out: Claim[] = [];
   const claim = (what: Claim["what"], value: string, dataPath: DataPath, owner: string) =>
-    out.push({ what, value, owner, path: source.path, locate: () => source.locate(dataPath) });
+    out.push({ what, value, owner, path: source.path, where: { source, dataPath } });
   if (spec.name !== undefined) claim("stack name", spec.name, ["name"], spec.name);
   (spec.instances ?? []).forEach((inst, i) => {
     const owner = `${spec.name ?? "?"}/${inst.name}`;
@@ -581,7 +606,7 @@ function scannedClaims(input: StackFileInput): Claim[] {
       const raw = m[1] ?? "";
       const value = ok(raw);
       const offset = (m.index ?? 0) + m[0].length - raw.length;
-      if (value !== undefined) out.push({ what, value, owner, path: input.path, locate: () => lineCol(text, offset) });
+      if (value !== undefined) out.push({ what, value, owner, path: input.path, where: { text, offset } });
     }
   };
   scan("vmid", /\bvmid:[ \t]*(\d{3,9})\b/g, (v) => String(Number(v)));
@@ -621,14 +646,16 @@ function reportConflicts(
 function groupConflicts(group: readonly Claim[], baseDomain: string | undefined, add: (e: PositionedError) => void, holder?: ClaimHolder): void {
   const first = group[0];
   if (first === undefined) return;
-  const shown = first.what === "hostname" && baseDomain ? `${first.value}.${baseDomain}` : first.value;
   const held = first.what === "stack name" ? undefined : holder?.(first.what, first.value);
+  // One claim and no other holder: nothing to report (most values).
+  if (group.length === 1 && (held === undefined || stackOfClaim(first) === held)) return;
+  const shown = first.what === "hostname" && baseDomain ? `${first.value}.${baseDomain}` : first.value;
   let disputed = group;
   if (held !== undefined) {
     // The holder keeps its value; every other claim is the one refused, with the holder named.
     for (const c of group) {
       if (stackOfClaim(c) === held) continue;
-      const at = c.locate();
+      const at = locateClaim(c);
       add({
         path: c.path,
         line: at.line,
@@ -646,7 +673,7 @@ function groupConflicts(group: readonly Claim[], baseDomain: string | undefined,
 
 /** Every claim of a disputed value is an error in its own file, naming the others. */
 function mutualBlame(group: readonly Claim[], shown: string, add: (e: PositionedError) => void): void {
-  const at = group.map((c) => c.locate());
+  const at = group.map(locateClaim);
   const where = (i: number) => `${group[i]?.path}:${at[i]?.line}:${at[i]?.col} (${group[i]?.owner})`;
   group.forEach((c, i) => {
     const others = group.map((_, j) => j).filter((j) => j !== i);

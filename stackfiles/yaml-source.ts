@@ -230,17 +230,18 @@ export const MAX_FLOW_DEPTH = 64;
  * Offset where `[`/`{` nesting first exceeds MAX_FLOW_DEPTH, or undefined. Comments are skipped;
  * brackets inside quoted text count too, which only matters for 64 unclosed brackets in a value.
  */
+const [HASH, SPACE, TAB, NEWLINE, OPEN_SQUARE, OPEN_CURLY, CLOSE_SQUARE, CLOSE_CURLY] = [..."# \t\n[{]}"].map((c) => c.charCodeAt(0));
 function tooDeep(text: string): number | undefined {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === "#" && (i === 0 || text[i - 1] === " " || text[i - 1] === "\t" || text[i - 1] === "\n")) {
+    const ch = text.charCodeAt(i);
+    if (ch === HASH && (i === 0 || text.charCodeAt(i - 1) === SPACE || text.charCodeAt(i - 1) === TAB || text.charCodeAt(i - 1) === NEWLINE)) {
       const nl = text.indexOf("\n", i);
       if (nl === -1) return undefined;
       i = nl;
-    } else if (ch === "[" || ch === "{") {
+    } else if (ch === OPEN_SQUARE || ch === OPEN_CURLY) {
       if (++depth > MAX_FLOW_DEPTH) return i;
-    } else if ((ch === "]" || ch === "}") && depth > 0) {
+    } else if ((ch === CLOSE_SQUARE || ch === CLOSE_CURLY) && depth > 0) {
       depth--;
     }
   }
@@ -263,6 +264,8 @@ const ENTRY = /:(?=[\s,\]}]|$)|["']:|(?:^|[\s[])-(?=\s|$)|,/gm;
 
 /** Where the text first exceeds the line or the entry limit (whichever comes first), counted without parsing. */
 function tooCrowded(text: string): { what: "lines" | "entries"; offset: number } | undefined {
+  // Every line and every entry takes at least one character: a text no longer than the smaller limit is within both.
+  if (text.length <= Math.min(MAX_STACK_FILE_LINES, MAX_STACK_FILE_ENTRIES)) return undefined;
   let lines: { what: "lines"; offset: number } | undefined;
   let line = 1;
   for (let i = text.indexOf("\n"); i !== -1 && i < text.length - 1; i = text.indexOf("\n", i + 1)) {

@@ -23,31 +23,38 @@ const EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
 const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 const NULL = /^(?:~|[Nn]ull|NULL)?$/;
 const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
-// Every plain scalar is offered to each type in turn: a look at its first character spares most the regexes above.
-const maybeNumber = (s: string): boolean => s.length > 0 && "-+.0123456789".includes(s.charAt(0));
+/** A plain scalar that none of null, bool, int and float take: it stays a string. */
+const STRING = Symbol("string");
 
-const nullType = new Type("tag:yaml.org,2002:null", {
+/**
+ * A plain scalar as the core schema reads it: null, bool, int or float (tried in that order), else {@link STRING}.
+ * One resolver for the four, dispatching on the first character: js-yaml offers every plain scalar (keys
+ * included) to each implicit type in turn, so four types cost four calls and up to eight regexes per scalar.
+ */
+function coreScalar(s: string): null | boolean | number | typeof STRING {
+  if (s.length === 0) return null;
+  const c = s.charCodeAt(0);
+  // ~ n N
+  if (c === 126 || c === 110 || c === 78) return NULL.test(s) ? null : STRING;
+  // t T f F
+  if (c === 116 || c === 84 || c === 102 || c === 70) return BOOL.test(s) ? c === 116 || c === 84 : STRING;
+  // - + . 0-9
+  if (c === 45 || c === 43 || c === 46 || (c >= 48 && c <= 57)) {
+    if (INT.test(s)) return parseInt(s, 10);
+    if (OCT.test(s)) return parseInt(s.slice(2), 8);
+    if (HEX.test(s)) return parseInt(s.slice(2), 16);
+    if (SPECIAL.test(s)) return s.slice(-3).toLowerCase() === "nan" ? NaN : s.startsWith("-") ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    if (EXP.test(s) || FLOAT.test(s)) return parseFloat(s);
+  }
+  return STRING;
+}
+
+const coreScalarType = new Type("tag:proxstack.dev,2026:core-scalar", {
   kind: "scalar",
-  resolve: (s: string) => (s.length === 0 || "~nN".includes(s.charAt(0))) && NULL.test(s),
-  construct: () => null,
+  resolve: (s: string) => coreScalar(s) !== STRING,
+  construct: (s: string) => coreScalar(s),
 });
-const boolType = new Type("tag:yaml.org,2002:bool", {
-  kind: "scalar",
-  resolve: (s: string) => s.length > 0 && "tTfF".includes(s.charAt(0)) && BOOL.test(s),
-  construct: (s: string) => s[0] === "t" || s[0] === "T",
-});
-const intType = new Type("tag:yaml.org,2002:int", {
-  kind: "scalar",
-  resolve: (s: string) => maybeNumber(s) && (INT.test(s) || OCT.test(s) || HEX.test(s)),
-  construct: (s: string) => (INT.test(s) ? parseInt(s, 10) : parseInt(s.slice(2), OCT.test(s) ? 8 : 16)),
-});
-const floatType = new Type("tag:yaml.org,2002:float", {
-  kind: "scalar",
-  resolve: (s: string) => maybeNumber(s) && (SPECIAL.test(s) || EXP.test(s) || FLOAT.test(s)),
-  construct: (s: string) =>
-    SPECIAL.test(s) ? (s.slice(-3).toLowerCase() === "nan" ? NaN : s.startsWith("-") ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY) : parseFloat(s),
-});
-const SCHEMA = FAILSAFE_SCHEMA.extend({ implicit: [nullType, boolType, intType, floatType] });
+const SCHEMA = FAILSAFE_SCHEMA.extend({ implicit: [coreScalarType] });
 
 /**
  * The plain data of a single-document YAML text, or undefined when the text uses anything the

@@ -261,7 +261,7 @@ type Derive = (input: StackFileInput, result: ParsedStackFile, platform: ChosenP
 
 function deriveFile(input: StackFileInput, result: ParsedStackFile, platform: ChosenPlatform): FileContribution {
   const errors: PositionedError[] = [];
-  const add = (e: PositionedError) => errors.push(e);
+  const add = errors.push.bind(errors);
   if (result.ok && result.kind === "UserStack") {
     if (platform.spec) checkAgainstPlatform(result.source, result.spec, platform.spec, add);
     else add({ path: input.path, line: 1, col: 1, code: "set.platform-unavailable", message: `cannot be checked: ${platform.why}` });
@@ -405,33 +405,44 @@ function platformFacts(platform: PlatformSpec): PlatformFacts {
   return facts;
 }
 
+/** Reports an error at a data path of a file (module-level: a closure per file costs a name under tsx). */
+function errorAt(source: YamlSource, add: (e: PositionedError) => void, p: DataPath, code: string, message: string): void {
+  const l = source.locate(p);
+  add({ path: source.path, line: l.line, col: l.col, code, message });
+}
+
 function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform: PlatformSpec, add: (e: PositionedError) => void): void {
-  const at = (p: DataPath, code: string, message: string) => {
-    const l = source.locate(p);
-    add({ path: source.path, line: l.line, col: l.col, code, message });
-  };
   const { templates, plans, pool, reserved, operatorRoutes } = platformFacts(platform);
   const { from, to } = platform.proxmox.vmidRange;
   const q = platform.quotas;
   const used = { cores: 0, memoryMiB: 0, diskGiB: 0, domains: 0 };
 
   spec.instances.forEach((inst, i) => {
-    const here = (k: string | number, ...rest: (string | number)[]): DataPath => ["instances", i, k, ...rest];
     const label = `instances[${i}]`;
     if (!templates.includes(inst.template)) {
-      at(
-        here("template"),
+      errorAt(
+        source,
+        add,
+        ["instances", i, "template"],
         "set.template-unknown",
         `${label}.template ${JSON.stringify(inst.template)} is not in the platform's catalog; choose one of ${templates.join(", ")}`,
       );
     }
     const plan = platform.plans[inst.plan];
     if (!plan)
-      at(here("plan"), "set.plan-unknown", `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`);
+      errorAt(
+        source,
+        add,
+        ["instances", i, "plan"],
+        "set.plan-unknown",
+        `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`,
+      );
     const tpl = platform.templates[inst.template];
     if (plan && tpl && "clone" in tpl && tpl.clone.diskGiB !== undefined && tpl.clone.diskGiB > plan.diskGiB) {
-      at(
-        here("plan"),
+      errorAt(
+        source,
+        add,
+        ["instances", i, "plan"],
         "set.template-disk-too-big",
         `${label}.plan ${JSON.stringify(inst.plan)} has a ${plan.diskGiB} GiB disk, smaller than template ${JSON.stringify(inst.template)} (${tpl.clone.diskGiB} GiB); a clone cannot shrink, so choose a plan with at least ${tpl.clone.diskGiB} GiB`,
       );
@@ -439,8 +450,10 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
 
     const host = `${spec.name}-${inst.name}`;
     if (host.length > MAX_DNS_LABEL) {
-      at(
-        here("name"),
+      errorAt(
+        source,
+        add,
+        ["instances", i, "name"],
         "set.hostname-too-long",
         `${label}.name makes the container hostname ${JSON.stringify(host)} ${host.length} characters long; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the instance name`,
       );
@@ -449,20 +462,26 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
       const first = `${host}-${d.subdomain}`;
       const fqdn = `${first}.${platform.baseDomain}`;
       if (first.length > MAX_DNS_LABEL) {
-        at(
-          here("domains", j, "subdomain"),
+        errorAt(
+          source,
+          add,
+          ["instances", i, "domains", j, "subdomain"],
           "set.hostname-too-long",
           `${label}.domains[${j}].subdomain makes the hostname ${fqdn} start with a label of ${first.length} characters; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the subdomain or instance name`,
         );
       } else if (fqdn.length > MAX_DNS_NAME) {
-        at(
-          here("domains", j, "subdomain"),
+        errorAt(
+          source,
+          add,
+          ["instances", i, "domains", j, "subdomain"],
           "set.hostname-too-long",
           `${label}.domains[${j}].subdomain makes the hostname ${fqdn.length} characters long; a domain name has at most ${MAX_DNS_NAME}`,
         );
       } else if (operatorRoutes.has(fqdn.toLowerCase())) {
-        at(
-          here("domains", j, "subdomain"),
+        errorAt(
+          source,
+          add,
+          ["instances", i, "domains", j, "subdomain"],
           "set.hostname-reserved",
           `${label}.domains[${j}].subdomain makes the hostname ${fqdn}, an operator route of the platform (cloudflare.extraIngress); choose another subdomain`,
         );
@@ -472,8 +491,10 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     if (inst.vmid !== undefined) {
       // Template VMIDs lie outside the range (a platform rule), so in range means not a template.
       if (inst.vmid < from || inst.vmid > to) {
-        at(
-          here("vmid"),
+        errorAt(
+          source,
+          add,
+          ["instances", i, "vmid"],
           "set.vmid-out-of-range",
           `${label}.vmid ${inst.vmid} is outside the platform's VMID range ${from}–${to}; leave vmid out to have one allocated`,
         );
@@ -493,11 +514,12 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
               : hit
                 ? `lies in the reserved range ${hit.r}`
                 : undefined;
-      if (why) at(here("ip"), "set.ip-unusable", `${label}.ip ${inst.ip} ${why}; leave ip out to have one allocated`);
+      if (why) errorAt(source, add, ["instances", i, "ip"], "set.ip-unusable", `${label}.ip ${inst.ip} ${why}; leave ip out to have one allocated`);
     }
 
     // Quotas: the error points at the first instance (or domain) that goes over, the line a diff adds.
-    if (i === q.instances) at(["instances", i], "set.quota-instances", `${label} is one instance too many: the quota is ${q.instances} instances per user`);
+    if (i === q.instances)
+      errorAt(source, add, ["instances", i], "set.quota-instances", `${label} is one instance too many: the quota is ${q.instances} instances per user`);
     if (plan) {
       for (const [k, unit] of [
         ["cores", "cores"],
@@ -507,8 +529,10 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
         const before = used[k];
         used[k] += plan[k];
         if (before <= q[k] && used[k] > q[k]) {
-          at(
-            here("plan"),
+          errorAt(
+            source,
+            add,
+            ["instances", i, "plan"],
             `set.quota-${k}`,
             `${label}.plan ${JSON.stringify(inst.plan)} brings this stack to ${used[k]} ${unit}; the quota is ${q[k]} per user`,
           );
@@ -518,7 +542,13 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     inst.domains.forEach((_, j) => {
       used.domains++;
       if (used.domains === q.domains + 1)
-        at(here("domains", j), "set.quota-domains", `${label}.domains[${j}] is one domain too many: the quota is ${q.domains} domains per user`);
+        errorAt(
+          source,
+          add,
+          ["instances", i, "domains", j],
+          "set.quota-domains",
+          `${label}.domains[${j}] is one domain too many: the quota is ${q.domains} domains per user`,
+        );
     });
   });
 }
@@ -573,16 +603,18 @@ function rawUserShape(data: unknown): Partial<UserStackSpec> {
 
 function claimsOf(source: YamlSource, spec: Partial<UserStackSpec>): Claim[] {
   const out: Claim[] = [];
-  const claim = (what: Claim["what"], value: string, dataPath: DataPath, owner: string) =>
-    out.push({ what, value, owner, path: source.path, where: { source, dataPath } });
-  if (spec.name !== undefined) claim("stack name", spec.name, ["name"], spec.name);
+  const { path } = source;
+  if (spec.name !== undefined) out.push({ what: "stack name", value: spec.name, owner: spec.name, path, where: { source, dataPath: ["name"] } });
   (spec.instances ?? []).forEach((inst, i) => {
     const owner = `${spec.name ?? "?"}/${inst.name}`;
-    if (inst.vmid !== undefined) claim("vmid", String(inst.vmid), ["instances", i, "vmid"], owner);
-    if (inst.ip !== undefined) claim("ip", inst.ip, ["instances", i, "ip"], owner);
+    if (inst.vmid !== undefined) out.push({ what: "vmid", value: String(inst.vmid), owner, path, where: { source, dataPath: ["instances", i, "vmid"] } });
+    if (inst.ip !== undefined) out.push({ what: "ip", value: inst.ip, owner, path, where: { source, dataPath: ["instances", i, "ip"] } });
     if (spec.name === undefined || !DNS_LABEL.test(inst.name)) return;
     inst.domains.forEach((d, j) => {
-      if (DNS_LABEL.test(d.subdomain)) claim("hostname", `${spec.name}-${inst.name}-${d.subdomain}`, ["instances", i, "domains", j, "subdomain"], owner);
+      if (DNS_LABEL.test(d.subdomain)) {
+        const where = { source, dataPath: ["instances", i, "domains", j, "subdomain"] };
+        out.push({ what: "hostname", value: `${spec.name}-${inst.name}-${d.subdomain}`, owner, path, where });
+      }
     });
   });
   return out;

@@ -43,19 +43,20 @@ export type ReadResult = { ok: true; source: YamlSource } | { ok: false; errors:
  * The checks before any YAML parsing: size, UTF-8 (bytes only; strings are taken as decoded), a
  * leading BOM dropped, bracket nesting bounded. Never throws.
  */
+/** A read that failed at one position (module-level: a closure per file costs a name under tsx). */
+function failAt(path: string, line: number, col: number, code: string, message: string): { ok: false; errors: PositionedError[] } {
+  return { ok: false, errors: [{ path, line, col, code, message }] };
+}
+
 export function decodeStackText(
   path: string,
   content: string | Uint8Array,
   opts: ReadOptions = {},
 ): { ok: true; text: string } | { ok: false; errors: PositionedError[] } {
   const maxBytes = opts.maxBytes ?? MAX_STACK_FILE_BYTES;
-  const fail = (line: number, col: number, code: string, message: string): { ok: false; errors: PositionedError[] } => ({
-    ok: false,
-    errors: [{ path, line, col, code, message }],
-  });
   const size = typeof content === "string" ? Buffer.byteLength(content, "utf8") : content.byteLength;
   if (size > maxBytes) {
-    return fail(1, 1, "yaml.too-large", `the file is ${size} bytes; a stack file may be at most ${maxBytes} bytes`);
+    return failAt(path, 1, 1, "yaml.too-large", `the file is ${size} bytes; a stack file may be at most ${maxBytes} bytes`);
   }
   let text: string;
   if (typeof content === "string") {
@@ -65,7 +66,8 @@ export function decodeStackText(
     if (bad !== -1) {
       const before = new TextDecoder().decode(content.subarray(0, bad));
       const { line, col } = lineCol(before, before.length);
-      return fail(
+      return failAt(
+        path,
         line,
         col,
         "yaml.not-utf8",
@@ -79,13 +81,14 @@ export function decodeStackText(
   const deep = tooDeep(text);
   if (deep !== undefined) {
     const { line, col } = lineCol(text, deep);
-    return fail(line, col, "yaml.too-deep", `brackets nest more than ${MAX_FLOW_DEPTH} levels deep here; a stack file needs only a few`);
+    return failAt(path, line, col, "yaml.too-deep", `brackets nest more than ${MAX_FLOW_DEPTH} levels deep here; a stack file needs only a few`);
   }
 
   const crowded = tooCrowded(text);
   if (crowded !== undefined) {
     const { line } = lineCol(text, crowded.offset);
-    return fail(
+    return failAt(
+      path,
       line,
       1,
       crowded.what === "lines" ? "yaml.too-many-lines" : "yaml.too-many-entries",

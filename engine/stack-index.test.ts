@@ -23,9 +23,11 @@ interface Inst {
   ip?: string;
   subdomain?: string;
 }
-type Variant = "valid" | "broken-yaml" | "bad-schema" | "other-name";
+// A file of kind Platform under a user's name moves the platform every file is checked against: a whole pass.
+type Variant = "valid" | "broken-yaml" | "bad-schema" | "other-name" | "platform-kind";
 
 function userYaml(stack: string, insts: Inst[], variant: Variant): string {
+  if (variant === "platform-kind") return PLATFORM;
   const name = variant === "other-name" ? (stack === "bob" ? "cy" : "bob") : stack;
   const lines = [
     "apiVersion: proxstack.dev/v1",
@@ -61,7 +63,7 @@ const inst: fc.Arbitrary<Inst> = fc.record(
 );
 const file = fc.record({
   insts: fc.uniqueArray(inst, { minLength: 1, maxLength: 2, selector: (i) => i.name }),
-  variant: fc.constantFrom<Variant>("valid", "valid", "valid", "valid", "broken-yaml", "bad-schema", "other-name"),
+  variant: fc.constantFrom<Variant>("valid", "valid", "valid", "valid", "valid", "broken-yaml", "bad-schema", "other-name", "platform-kind"),
 });
 const liveKey = fc.oneof(
   fc.constantFrom(...VMIDS).map((v) => `vmid ${v}`),

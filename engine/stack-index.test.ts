@@ -147,6 +147,42 @@ describe("the stack index's incremental path", () => {
     );
   }, 120_000);
 
+  it("a value whose holder moves after the second pass frees its claimant at the next change, as a whole pass does", async () => {
+    const { dir, live, fast, full } = pair();
+    const write = (s: string, vmid: number) => writeFileSync(join(dir, `${s}.yaml`), userYaml(s, [{ name: "web", vmid }], "valid"));
+    const both = async (s: string) => {
+      const [a, b] = [await fast.reload(s), await full.reload(s)];
+      expect(sorted(a)).toEqual(sorted(b));
+      expect(view(fast)).toEqual(view(full));
+      return a;
+    };
+    write("cy", 2005);
+    await fast.resync();
+    await full.resync();
+    write("eve", 2001);
+    await both("eve");
+    // A live container of cy holds 2001: cy takes it, eve is refused but keeps 2001 in its last good spec.
+    live.set("vmid 2001", "cy");
+    write("cy", 2001);
+    await both("cy");
+    live.delete("vmid 2001");
+    write("dee", 2003);
+    await both("dee");
+    write("cy", 2003);
+    await both("cy");
+    expect(fast.get("cy")?.errors?.[0]).toMatch(/vmid 2003 is already held by stack dee/);
+    // dee lets 2003 go: the second pass frees cy, whose new spec lets 2001 go to eve; no third pass looks at eve.
+    write("dee", 2004);
+    await both("dee");
+    expect(fast.get("cy")?.valid).toBeDefined();
+    expect(fast.get("eve")?.errors?.[0]).toMatch(/vmid 2001 is already held by stack cy/);
+    // The next change anywhere: eve is checked again and valid.
+    write("bob", 2009);
+    const next = await both("bob");
+    expect([...next.changed].sort()).toEqual(["bob", "eve", "platform"]);
+    expect(fast.get("eve")?.valid).toBeDefined();
+  });
+
   it("refuses the file that takes a held value among many files, and frees it when the holder lets the value go", async () => {
     const { dir, fast, full } = pair();
     const many = Array.from({ length: 40 }, (_, k) => `s${k}`);

@@ -125,9 +125,8 @@ interface SetState {
 }
 interface KeptFile {
   result: ParsedStackFile;
-  /** The errors that do not depend on other user files: its own parse, and its checks against the platform. */
-  own: PositionedError[];
-  claims: Claim[];
+  /** Its checks against the platform and its claims; with the parse's errors, all that does not depend on other user files. */
+  contribution: FileContribution;
 }
 
 /**
@@ -186,7 +185,7 @@ export function createStackSetValidator(opts: ParseOptions = {}): StackSetValida
       const drop = (path: string): void => {
         const old = st.files.get(path);
         if (!old) return;
-        for (const c of old.claims) {
+        for (const c of old.contribution.claims) {
           const key = groupKey(c);
           touched.add(key);
           const g = st.groups.get(key)?.filter((x) => x.path !== path) ?? [];
@@ -203,7 +202,7 @@ export function createStackSetValidator(opts: ParseOptions = {}): StackSetValida
         drop(input.path);
         cache.set(input.path, { text: input.text, result });
         const d = derive(input, result, st.platform);
-        st.files.set(input.path, { result, own: [...(result.ok ? [] : result.errors), ...d.errors], claims: d.claims });
+        st.files.set(input.path, { result, contribution: d });
         for (const c of d.claims) {
           const key = groupKey(c);
           touched.add(key);
@@ -235,8 +234,8 @@ export function createStackSetValidator(opts: ParseOptions = {}): StackSetValida
       for (const path of [...affected].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
         const kept = st.files.get(path);
         if (!kept) continue;
-        const errors = [...kept.own];
-        for (const key of new Set(kept.claims.map(groupKey))) errors.push(...(conflictsOf(key).get(path) ?? []));
+        const errors = [...(kept.result.ok ? [] : kept.result.errors), ...kept.contribution.errors];
+        for (const key of new Set(kept.contribution.claims.map(groupKey))) errors.push(...(conflictsOf(key).get(path) ?? []));
         errors.sort(compareErrors);
         const { result } = kept;
         files.push({ path, ...(result.kind ? { kind: result.kind } : {}), valid: errors.length === 0, errors });
@@ -292,7 +291,7 @@ function checkSet(
     const d = derive(input, result, platform);
     d.errors.forEach(add);
     for (const c of d.claims) claims.push(c);
-    kept?.set(path, { result, own: [...(result.ok ? [] : result.errors), ...d.errors], claims: d.claims });
+    kept?.set(path, { result, contribution: d });
   }
   const groups = reportConflicts(claims, platform.spec?.baseDomain, add, ctx.holder);
   if (kept && keep) keep({ platform, files: kept, groups });

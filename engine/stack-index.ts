@@ -204,7 +204,10 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
       ...(prev?.lastGood ? { lastGood: prev.lastGood } : {}),
     });
   };
-  /** One file's verdict from its report; the values whose holder this moved are added to `moved` (with the holder before). */
+  /**
+   * One file's verdict from its report. When it changes the file's last good spec, `before` (if given) records the
+   * holder each value of the old and new spec had before, so the caller can tell which values changed holder.
+   */
   const applyVerdict = (
     e: StackEntry,
     spec: UserStackSpec | undefined,

@@ -404,6 +404,13 @@ function platformFacts(platform: PlatformSpec): PlatformFacts {
   return facts;
 }
 
+/** The plan quotas, with the unit each message names. */
+const QUOTA_UNITS = [
+  ["cores", "cores"],
+  ["memoryMiB", "MiB of memory"],
+  ["diskGiB", "GiB of disk"],
+] as const;
+
 /** Reports an error at a data path of a file (module-level: a closure per file costs a name under tsx). */
 function errorAt(source: YamlSource, add: (e: PositionedError) => void, p: DataPath, code: string, message: string): void {
   const l = source.locate(p);
@@ -520,11 +527,7 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     if (i === q.instances)
       errorAt(source, add, ["instances", i], "set.quota-instances", `${label} is one instance too many: the quota is ${q.instances} instances per user`);
     if (plan) {
-      for (const [k, unit] of [
-        ["cores", "cores"],
-        ["memoryMiB", "MiB of memory"],
-        ["diskGiB", "GiB of disk"],
-      ] as const) {
+      for (const [k, unit] of QUOTA_UNITS) {
         const before = used[k];
         used[k] += plan[k];
         if (before <= q[k] && used[k] > q[k]) {
@@ -559,14 +562,26 @@ interface Claim {
   value: string;
   path: string;
   /** Where the claim is written, located (see {@link locateClaim}) only when it conflicts: most claims never do. */
-  where: { source: YamlSource; dataPath: DataPath } | { text: string; offset: number };
+  /**
+   * Where it is written: in a read file (`source`, with the instance and domain index; the data path follows from
+   * `what`), or at an offset of a text that is not readable YAML. One object per claim: a set of 10,000 files keeps
+   * about 50,000 of them.
+   */
+  source?: YamlSource;
+  inst: number;
+  dom: number;
+  text?: string;
+  offset: number;
   /** `alice/web`, for messages. */
   owner: string;
 }
 
 /** Line and column of a claim. */
 function locateClaim(c: Claim): { line: number; col: number } {
-  return "source" in c.where ? c.where.source.locate(c.where.dataPath) : lineCol(c.where.text, c.where.offset);
+  if (!c.source) return lineCol(c.text ?? "", c.offset);
+  const at: DataPath =
+    c.what === "stack name" ? ["name"] : c.what === "hostname" ? ["instances", c.inst, "domains", c.dom, "subdomain"] : ["instances", c.inst, c.what];
+  return c.source.locate(at);
 }
 
 /** The stack a claim's file stands for (its file name), as the engine names stacks. */
@@ -603,16 +618,15 @@ function rawUserShape(data: unknown): Partial<UserStackSpec> {
 function claimsOf(source: YamlSource, spec: Partial<UserStackSpec>): Claim[] {
   const out: Claim[] = [];
   const { path } = source;
-  if (spec.name !== undefined) out.push({ what: "stack name", value: spec.name, owner: spec.name, path, where: { source, dataPath: ["name"] } });
+  if (spec.name !== undefined) out.push({ what: "stack name", value: spec.name, owner: spec.name, path, source, inst: -1, dom: -1, offset: -1 });
   (spec.instances ?? []).forEach((inst, i) => {
     const owner = `${spec.name ?? "?"}/${inst.name}`;
-    if (inst.vmid !== undefined) out.push({ what: "vmid", value: String(inst.vmid), owner, path, where: { source, dataPath: ["instances", i, "vmid"] } });
-    if (inst.ip !== undefined) out.push({ what: "ip", value: inst.ip, owner, path, where: { source, dataPath: ["instances", i, "ip"] } });
+    if (inst.vmid !== undefined) out.push({ what: "vmid", value: String(inst.vmid), owner, path, source, inst: i, dom: -1, offset: -1 });
+    if (inst.ip !== undefined) out.push({ what: "ip", value: inst.ip, owner, path, source, inst: i, dom: -1, offset: -1 });
     if (spec.name === undefined || !DNS_LABEL.test(inst.name)) return;
     inst.domains.forEach((d, j) => {
       if (DNS_LABEL.test(d.subdomain)) {
-        const where = { source, dataPath: ["instances", i, "domains", j, "subdomain"] };
-        out.push({ what: "hostname", value: `${spec.name}-${inst.name}-${d.subdomain}`, owner, path, where });
+        out.push({ what: "hostname", value: `${spec.name}-${inst.name}-${d.subdomain}`, owner, path, source, inst: i, dom: j, offset: -1 });
       }
     });
   });
@@ -637,7 +651,7 @@ function scannedClaims(input: StackFileInput): Claim[] {
       const raw = m[1] ?? "";
       const value = ok(raw);
       const offset = (m.index ?? 0) + m[0].length - raw.length;
-      if (value !== undefined) out.push({ what, value, owner, path: input.path, where: { text, offset } });
+      if (value !== undefined) out.push({ what, value, owner, path: input.path, text, inst: -1, dom: -1, offset });
     }
   };
   scan("vmid", /\bvmid:[ \t]*(\d{3,9})\b/g, (v) => String(Number(v)));

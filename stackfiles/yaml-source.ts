@@ -235,6 +235,11 @@ export const MAX_FLOW_DEPTH = 64;
  */
 const [HASH, SPACE, TAB, NEWLINE, OPEN_SQUARE, OPEN_CURLY, CLOSE_SQUARE, CLOSE_CURLY] = [..."# \t\n[{]}"].map((c) => c.charCodeAt(0));
 function tooDeep(text: string): number | undefined {
+  // Fewer opening brackets in all (comments included) than the limit cannot nest past it: no scan needed.
+  let opens = 0;
+  for (let i = text.indexOf("["); i !== -1 && opens <= MAX_FLOW_DEPTH; i = text.indexOf("[", i + 1)) opens++;
+  for (let i = text.indexOf("{"); i !== -1 && opens <= MAX_FLOW_DEPTH; i = text.indexOf("{", i + 1)) opens++;
+  if (opens <= MAX_FLOW_DEPTH) return undefined;
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);

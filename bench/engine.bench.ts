@@ -46,7 +46,7 @@ instances:
 `;
 }
 
-function makeDir(users: number): string {
+export function makeDir(users: number): string {
   const dir = mkdtempSync(join(tmpdir(), "proxstack-bench-engine-"));
   writeFileSync(join(dir, "platform.yaml"), platformYaml());
   for (let i = 0; i < users; i++) writeFileSync(join(dir, `u${i}.yaml`), userYaml(i));
@@ -80,7 +80,7 @@ async function settledEngine(dir: string, watchFiles: boolean) {
   return { engine, runner, store };
 }
 
-async function resyncFigures(dir: string): Promise<BenchFigure[]> {
+export async function resyncFigures(dir: string): Promise<BenchFigure[]> {
   const t0 = performance.now();
   const names = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
   await Promise.all(names.map((f) => readFile(join(dir, f), "utf8")));
@@ -128,7 +128,7 @@ async function resyncFigures(dir: string): Promise<BenchFigure[]> {
   ];
 }
 
-async function editLatencyFigures(dir: string): Promise<BenchFigure[]> {
+export async function editLatencyFigures(dir: string): Promise<BenchFigure[]> {
   // Baseline: chokidar alone on the same directory, write → change event.
   const bare = watch(dir, { ignoreInitial: true, depth: 0 });
   await new Promise<void>((r) => bare.once("ready", () => r()));

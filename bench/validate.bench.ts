@@ -22,7 +22,7 @@ function ed25519Line(comment: string): string {
 }
 
 /** A platform with room for every generated allocation: VMIDs 100000–199999, the pool 10.0.0.0/8. */
-function platform(): StackFileInput {
+export function platform(): StackFileInput {
   const text = readFileSync(new URL("../stacks/platform.yaml", import.meta.url), "utf8")
     .replace("vmidRange: { from: 2000, to: 2999 }", "vmidRange: { from: 100000, to: 199999 }")
     .replace("pool: 10.10.0.0/24", "pool: 10.0.0.0/8")
@@ -32,7 +32,7 @@ function platform(): StackFileInput {
 }
 
 /** User i: two instances (one with two domains and snapshots, one without allocations). */
-function user(i: number): StackFileInput {
+export function user(i: number): StackFileInput {
   const name = `u${i}`;
   const ip = (n: number) => `10.${Math.floor(n / 65536) % 256}.${Math.floor(n / 256) % 256}.${n % 256}`;
   const text = `# yaml-language-server: $schema=../schemas/json/user-stack.schema.json
@@ -76,7 +76,7 @@ export const bench: Bench = {
     "safe YAML parsing (plain valid files through the js-yaml fast path, source positions built only for files with errors), the zod schema, SSH key decoding, name = file name, and every cross-file invariant " +
     "(templates, plans, quotas, ranges, DNS lengths, unique VMIDs, IPs and hostnames). Baseline, same files in the same run: " +
     "plain `yaml.parse` + `UserStackSpecSchema.safeParse`, without positions, key decoding or cross-file checks. Also: revalidating the set after one file changed " +
-    "with `createStackSetValidator` (unchanged files' parse results reused, cross-file checks in full), the engine watcher's case. Best of 3 runs each, after a warm-up.",
+    "with `createStackSetValidator` (unchanged files' parse results reused, cross-file checks in full), and with its `revise` (only the changed file and the files sharing a VMID, address, hostname or stack name with it checked again: what the engine's watcher does since the incremental claim index). Best of 3 runs each, after a warm-up.",
   async run() {
     const files = [platform(), ...Array.from({ length: USERS }, (_, i) => user(i))];
     const texts = files.map((f) => f.text as string);
@@ -105,6 +105,17 @@ export const bench: Bench = {
         time(() => (report = validator.validate(changed))),
       );
     }
+    // The engine's case since the incremental path: only the changed file and those sharing a value with it are checked.
+    let incremental = Infinity;
+    let revised = 0;
+    for (let round = 0; round < 3; round++) {
+      const f = files[10 + round]!;
+      incremental = Math.min(
+        incremental,
+        time(() => (revised = validator.revise({ files: [{ path: f.path, text: `${f.text as string}# edit ${round}\n` }] })?.files.length ?? -1)),
+      );
+    }
+    if (revised !== 1) throw new Error(`revise should check exactly the edited file again, checked ${revised}`);
     if (!report.valid || report.users.length !== USERS) {
       throw new Error(`generated files should all be valid; first error: ${report.errors[0]?.message ?? "none"}`);
     }
@@ -122,6 +133,12 @@ export const bench: Bench = {
         value: warm,
         unit: "ms",
         baseline: { name: "full validation", value: full },
+      },
+      {
+        name: "revise after one file changed (StackSetValidator.revise, the engine's incremental path)",
+        value: incremental,
+        unit: "ms",
+        baseline: { name: "revalidate with the cache", value: warm },
       },
       {
         name: "throughput with cross-file checks",

@@ -76,22 +76,31 @@ export function parseStackFileFast(path: string, content: string | Uint8Array, o
  * still never throws.
  */
 function lazySource(path: string, text: string, data: unknown, read: () => ReturnType<typeof readYaml>): YamlSource {
-  let slow: YamlSource | undefined;
-  const load = (): YamlSource => {
-    if (slow) return slow;
-    const r = read();
-    slow = r.ok ? r.source : { path, text, data, doc: new Document(data), locate: () => ({ line: 1, col: 1, found: false }) };
-    return slow;
-  };
-  return {
-    path,
-    text,
-    data,
-    get doc() {
-      return load().doc;
-    },
-    locate: (p: DataPath, o?: { key?: boolean }): Located => load().locate(p, o),
-  };
+  return new LazySource(path, text, data, read);
+}
+
+class LazySource implements YamlSource {
+  private slow: YamlSource | undefined;
+  constructor(
+    readonly path: string,
+    readonly text: string,
+    readonly data: unknown,
+    private readonly read: () => ReturnType<typeof readYaml>,
+  ) {}
+  private load(): YamlSource {
+    if (this.slow) return this.slow;
+    const r = this.read();
+    this.slow = r.ok
+      ? r.source
+      : { path: this.path, text: this.text, data: this.data, doc: new Document(this.data), locate: () => ({ line: 1, col: 1, found: false }) };
+    return this.slow;
+  }
+  get doc(): Document {
+    return this.load().doc;
+  }
+  locate(p: DataPath, o?: { key?: boolean }): Located {
+    return this.load().locate(p, o);
+  }
 }
 
 /** The slow path: the `yaml` library's Document, so every error carries its line and column. */
@@ -146,13 +155,19 @@ function parseWithPositions(path: string, content: string | Uint8Array, opts: Pa
 }
 
 /** Checks of one user file beyond its schema: its name, its SSH keys, its instance names. */
+/** Adds an error at a data path (module-level: a closure per file costs a name under tsx). */
+function pushAt(errors: PositionedError[], source: YamlSource, p: (string | number)[], code: string, message: string): void {
+  errors.push({ path: source.path, ...pick(source.locate(p)), code, message });
+}
+
 function userFileChecks(source: YamlSource, spec: UserStackSpec): PositionedError[] {
   const errors: PositionedError[] = [];
-  const at = (p: (string | number)[], code: string, message: string) => errors.push({ path: source.path, ...pick(source.locate(p)), code, message });
 
   const expected = stackNameOfPath(source.path);
   if (expected !== undefined && spec.name !== expected) {
-    at(
+    pushAt(
+      errors,
+      source,
       ["name"],
       "file.name-mismatch",
       `name must equal the file name: the stack in ${JSON.stringify(basename(source.path))} must be named ${JSON.stringify(expected)}, not ${JSON.stringify(spec.name)}`,
@@ -162,12 +177,14 @@ function userFileChecks(source: YamlSource, spec: UserStackSpec): PositionedErro
   const seenKeys = new Map<string, number>();
   spec.sshKeys.forEach((line, i) => {
     const problem = sshKeyProblem(line);
-    if (problem) at(["sshKeys", i], "file.ssh-key", `sshKeys[${i}] ${problem}`);
+    if (problem) pushAt(errors, source, ["sshKeys", i], "file.ssh-key", `sshKeys[${i}] ${problem}`);
     const body = line.split(" ").slice(0, 2).join(" ");
     const first = seenKeys.get(body);
     if (first === undefined) seenKeys.set(body, i);
     else
-      at(
+      pushAt(
+        errors,
+        source,
         ["sshKeys", i],
         "file.ssh-key-duplicate",
         `sshKeys[${i}] is the same key as sshKeys[${first}] (line ${source.locate(["sshKeys", first]).line}); list each key once`,
@@ -179,7 +196,9 @@ function userFileChecks(source: YamlSource, spec: UserStackSpec): PositionedErro
     const first = seenNames.get(inst.name);
     if (first === undefined) seenNames.set(inst.name, i);
     else
-      at(
+      pushAt(
+        errors,
+        source,
         ["instances", i, "name"],
         "file.instance-duplicate",
         `instances[${i}].name ${JSON.stringify(inst.name)} is already used by instances[${first}] (line ${source.locate(["instances", first, "name"]).line}); instance names must be unique within a stack`,

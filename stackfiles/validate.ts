@@ -84,18 +84,59 @@ export interface SetContext {
   holder?: ClaimHolder;
 }
 
+/** A change to the set a validator saw last: files added or edited, paths gone, and claimed values whose holder changed. */
+export interface SetChange {
+  /** Files added to the set or with new content. */
+  files?: readonly StackFileInput[];
+  /** Paths no longer in the set. */
+  removed?: readonly string[];
+  /** Values whose holder (see {@link ClaimHolder}) may differ from the last call's: every file claiming one is checked again. */
+  held?: readonly { what: "vmid" | "ip" | "hostname"; value: string }[];
+}
+
+/** The verdicts a change can have moved: only the files it touched and the files sharing a claimed value with them. */
+export interface SetRevision {
+  /** The reports of the files checked again, sorted by path; every other file's report stands as it was. */
+  files: FileReport[];
+  /** Those of them that are valid user stacks, sorted by path. */
+  users: ValidUserStack[];
+}
+
 /** Validates sets again and again (the engine's watcher), re-parsing only files whose content changed. */
 export interface StackSetValidator {
   /** Same result as {@link validateStackSet}; parse results of unchanged files are reused (treat them as read-only). */
   validate(files: readonly StackFileInput[], ctx?: SetContext): StackSetReport;
+  /**
+   * The set of the last call with `change` applied, checked again only where it can differ: the changed files, and every
+   * file that claims (before or after) a VMID, address, hostname or stack name one of them claims or whose holder changed.
+   * Each report is exactly what {@link validate} of the whole new set gives for that file. Undefined when the change needs
+   * a whole pass instead (nothing validated yet, or a file of kind Platform added, edited or removed); the set is then
+   * unknown to the validator until the next {@link validate}.
+   */
+  revise(change: SetChange, ctx?: SetContext): SetRevision | undefined;
+}
+
+/** What a validator keeps of the last set for {@link StackSetValidator.revise}. */
+interface SetState {
+  platform: ChosenPlatform;
+  files: Map<string, KeptFile>;
+  /** Claims by value (`what\0value`), in the order a whole pass sees them: by path, then within the file. */
+  groups: Map<string, Claim[]>;
+}
+interface KeptFile {
+  result: ParsedStackFile;
+  /** Its checks against the platform and its claims; with the parse's errors, all that does not depend on other user files. */
+  contribution: FileContribution;
 }
 
 /**
  * A validator that keeps each file's parse result while its path and content stay the same.
- * Cross-file checks always run in full; files absent from a call are forgotten.
+ * `validate` runs the cross-file checks in full and forgets files absent from the call; `revise` checks
+ * again only what a change can have moved.
  */
 export function createStackSetValidator(opts: ParseOptions = {}): StackSetValidator {
   let cache = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
+  let state: SetState | undefined;
   // A file's checks against the platform and its claims depend only on its parse and the platform:
   // kept per parse result while the platform stays the same, so revalidating after one edit is cheap.
   const contributions = new WeakMap<ParsedStackFile, { platform: PlatformSpec | undefined; why: string; value: FileContribution }>();
@@ -106,22 +147,101 @@ export function createStackSetValidator(opts: ParseOptions = {}): StackSetValida
     contributions.set(result, { platform: platform.spec, why: platform.why, value });
     return value;
   };
+  const parseCached = (f: StackFileInput): ParsedStackFile => {
+    const hit = cache.get(f.path);
+    return hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
+  };
   return {
     validate(files, ctx = {}) {
       const next = new Map<string, { text: string | Uint8Array; result: ParsedStackFile }>();
       const report = checkSet(
         files,
         (f) => {
-          const hit = cache.get(f.path);
-          const result = hit && sameContent(hit.text, f.text) ? hit.result : parseStackFile(f.path, f.text, opts);
+          const result = parseCached(f);
           next.set(f.path, { text: f.text, result });
           return result;
         },
         ctx,
         derive,
+        (s) => (state = s),
       );
       cache = next;
       return report;
+    },
+    revise(change, ctx = {}) {
+      const st = state;
+      if (!st) return undefined;
+      const incoming = (change.files ?? []).map((input) => ({ input, result: parseCached(input) }));
+      const gone = change.removed ?? [];
+      // The platform is chosen among the files of kind Platform: a change to one of them moves every verdict.
+      const platformMoves =
+        incoming.some((f) => f.result.kind === "Platform" || st.files.get(f.input.path)?.result.kind === "Platform") ||
+        gone.some((p) => st.files.get(p)?.result.kind === "Platform");
+      if (platformMoves) {
+        state = undefined;
+        return undefined;
+      }
+      const touched = new Set<string>();
+      const drop = (path: string): void => {
+        const old = st.files.get(path);
+        if (!old) return;
+        for (const c of old.contribution.claims) {
+          const key = groupKey(c);
+          touched.add(key);
+          const g = st.groups.get(key)?.filter((x) => x.path !== path) ?? [];
+          if (g.length > 0) st.groups.set(key, g);
+          else st.groups.delete(key);
+        }
+        st.files.delete(path);
+      };
+      for (const path of gone) {
+        drop(path);
+        cache.delete(path);
+      }
+      for (const { input, result } of incoming) {
+        drop(input.path);
+        cache.set(input.path, { text: input.text, result });
+        const d = derive(input, result, st.platform);
+        st.files.set(input.path, { result, contribution: d });
+        for (const c of d.claims) {
+          const key = groupKey(c);
+          touched.add(key);
+          const g = st.groups.get(key);
+          if (!g) st.groups.set(key, [c]);
+          else {
+            // After every claim of an earlier path and of this file already placed: the order a whole pass builds.
+            const at = g.findIndex((x) => x.path > c.path);
+            g.splice(at < 0 ? g.length : at, 0, c);
+          }
+        }
+      }
+      for (const h of change.held ?? []) touched.add(groupKey(h));
+
+      const affected = new Set(incoming.map((f) => f.input.path));
+      for (const key of touched) for (const c of st.groups.get(key) ?? []) affected.add(c.path);
+      const byGroup = new Map<string, Map<string, PositionedError[]>>();
+      const conflictsOf = (key: string): Map<string, PositionedError[]> => {
+        let out = byGroup.get(key);
+        if (out) return out;
+        const errs = new Map<string, PositionedError[]>();
+        out = errs;
+        groupConflicts(st.groups.get(key) ?? [], st.platform.spec?.baseDomain, (e) => errs.set(e.path, [...(errs.get(e.path) ?? []), e]), ctx.holder);
+        byGroup.set(key, out);
+        return out;
+      };
+      const files: FileReport[] = [];
+      const users: ValidUserStack[] = [];
+      for (const path of [...affected].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+        const kept = st.files.get(path);
+        if (!kept) continue;
+        const errors = [...(kept.result.ok ? [] : kept.result.errors), ...kept.contribution.errors];
+        for (const key of new Set(kept.contribution.claims.map(groupKey))) errors.push(...(conflictsOf(key).get(path) ?? []));
+        errors.sort(compareErrors);
+        const { result } = kept;
+        files.push({ path, ...(result.kind ? { kind: result.kind } : {}), valid: errors.length === 0, errors });
+        if (errors.length === 0 && result.ok && result.kind === "UserStack") users.push({ path, spec: result.spec });
+      }
+      return { files, users };
     },
   };
 }
@@ -140,7 +260,7 @@ type Derive = (input: StackFileInput, result: ParsedStackFile, platform: ChosenP
 
 function deriveFile(input: StackFileInput, result: ParsedStackFile, platform: ChosenPlatform): FileContribution {
   const errors: PositionedError[] = [];
-  const add = (e: PositionedError) => errors.push(e);
+  const add = errors.push.bind(errors);
   if (result.ok && result.kind === "UserStack") {
     if (platform.spec) checkAgainstPlatform(result.source, result.spec, platform.spec, add);
     else add({ path: input.path, line: 1, col: 1, code: "set.platform-unavailable", message: `cannot be checked: ${platform.why}` });
@@ -156,6 +276,7 @@ function checkSet(
   parseOne: (f: StackFileInput) => ParsedStackFile,
   ctx: SetContext = {},
   derive: Derive = deriveFile,
+  keep?: (state: SetState) => void,
 ): StackSetReport {
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const parsed = sorted.map((f) => ({ path: f.path, input: f, result: parseOne(f) }));
@@ -165,12 +286,15 @@ function checkSet(
 
   const platform = choosePlatform(parsed, add);
   const claims: Claim[] = [];
-  for (const { input, result } of parsed) {
+  const kept = keep ? new Map<string, KeptFile>() : undefined;
+  for (const { path, input, result } of parsed) {
     const d = derive(input, result, platform);
     d.errors.forEach(add);
     for (const c of d.claims) claims.push(c);
+    kept?.set(path, { result, contribution: d });
   }
-  reportConflicts(claims, platform.spec?.baseDomain, add, ctx.holder);
+  const groups = reportConflicts(claims, platform.spec?.baseDomain, add, ctx.holder);
+  if (kept && keep) keep({ platform, files: kept, groups });
 
   const report: FileReport[] = parsed.map(({ path, result }) => {
     const errs = (errors.get(path) ?? []).sort(compareErrors);
@@ -256,37 +380,75 @@ function locate(result: ParsedStackFile, path: DataPath): { line: number; col: n
 
 // --- one user file against the platform ---
 
+/** What every user file is checked against, worked out once per platform spec rather than once per file. */
+interface PlatformFacts {
+  templates: string[];
+  plans: string[];
+  pool: ReturnType<typeof cidrSpan>;
+  reserved: { r: string; span: ReturnType<typeof rangeSpan> }[];
+  operatorRoutes: Set<string>;
+}
+const platformFactsCache = new WeakMap<PlatformSpec, PlatformFacts>();
+function platformFacts(platform: PlatformSpec): PlatformFacts {
+  let facts = platformFactsCache.get(platform);
+  if (!facts) {
+    facts = {
+      templates: Object.keys(platform.templates),
+      plans: Object.keys(platform.plans),
+      pool: cidrSpan(platform.network.pool),
+      reserved: platform.network.reserved.map((r) => ({ r, span: rangeSpan(r) })),
+      operatorRoutes: new Set(platform.cloudflare.extraIngress.map((r) => r.hostname.toLowerCase())),
+    };
+    platformFactsCache.set(platform, facts);
+  }
+  return facts;
+}
+
+/** The plan quotas, with the unit each message names. */
+const QUOTA_UNITS = [
+  ["cores", "cores"],
+  ["memoryMiB", "MiB of memory"],
+  ["diskGiB", "GiB of disk"],
+] as const;
+
+/** Reports an error at a data path of a file (module-level: a closure per file costs a name under tsx). */
+function errorAt(source: YamlSource, add: (e: PositionedError) => void, p: DataPath, code: string, message: string): void {
+  const l = source.locate(p);
+  add({ path: source.path, line: l.line, col: l.col, code, message });
+}
+
 function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform: PlatformSpec, add: (e: PositionedError) => void): void {
-  const at = (p: DataPath, code: string, message: string) => {
-    const l = source.locate(p);
-    add({ path: source.path, line: l.line, col: l.col, code, message });
-  };
-  const templates = Object.keys(platform.templates);
-  const plans = Object.keys(platform.plans);
-  const pool = cidrSpan(platform.network.pool);
-  const reserved = platform.network.reserved.map((r) => ({ r, span: rangeSpan(r) }));
+  const { templates, plans, pool, reserved, operatorRoutes } = platformFacts(platform);
   const { from, to } = platform.proxmox.vmidRange;
   const q = platform.quotas;
   const used = { cores: 0, memoryMiB: 0, diskGiB: 0, domains: 0 };
-  const operatorRoutes = new Set(platform.cloudflare.extraIngress.map((r) => r.hostname.toLowerCase()));
 
   spec.instances.forEach((inst, i) => {
-    const here = (k: string | number, ...rest: (string | number)[]): DataPath => ["instances", i, k, ...rest];
     const label = `instances[${i}]`;
     if (!templates.includes(inst.template)) {
-      at(
-        here("template"),
+      errorAt(
+        source,
+        add,
+        ["instances", i, "template"],
         "set.template-unknown",
         `${label}.template ${JSON.stringify(inst.template)} is not in the platform's catalog; choose one of ${templates.join(", ")}`,
       );
     }
     const plan = platform.plans[inst.plan];
     if (!plan)
-      at(here("plan"), "set.plan-unknown", `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`);
+      errorAt(
+        source,
+        add,
+        ["instances", i, "plan"],
+        "set.plan-unknown",
+        `${label}.plan ${JSON.stringify(inst.plan)} is not in the platform's catalog; choose one of ${plans.join(", ")}`,
+      );
     const tpl = platform.templates[inst.template];
     if (plan && tpl && "clone" in tpl && tpl.clone.diskGiB !== undefined && tpl.clone.diskGiB > plan.diskGiB) {
-      at(
-        here("plan"),
+      errorAt(
+        source,
+        add,
+        ["instances", i, "plan"],
         "set.template-disk-too-big",
         `${label}.plan ${JSON.stringify(inst.plan)} has a ${plan.diskGiB} GiB disk, smaller than template ${JSON.stringify(inst.template)} (${tpl.clone.diskGiB} GiB); a clone cannot shrink, so choose a plan with at least ${tpl.clone.diskGiB} GiB`,
       );
@@ -294,8 +456,10 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
 
     const host = `${spec.name}-${inst.name}`;
     if (host.length > MAX_DNS_LABEL) {
-      at(
-        here("name"),
+      errorAt(
+        source,
+        add,
+        ["instances", i, "name"],
         "set.hostname-too-long",
         `${label}.name makes the container hostname ${JSON.stringify(host)} ${host.length} characters long; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the instance name`,
       );
@@ -304,20 +468,26 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
       const first = `${host}-${d.subdomain}`;
       const fqdn = `${first}.${platform.baseDomain}`;
       if (first.length > MAX_DNS_LABEL) {
-        at(
-          here("domains", j, "subdomain"),
+        errorAt(
+          source,
+          add,
+          ["instances", i, "domains", j, "subdomain"],
           "set.hostname-too-long",
           `${label}.domains[${j}].subdomain makes the hostname ${fqdn} start with a label of ${first.length} characters; a DNS label has at most ${MAX_DNS_LABEL}, so shorten the subdomain or instance name`,
         );
       } else if (fqdn.length > MAX_DNS_NAME) {
-        at(
-          here("domains", j, "subdomain"),
+        errorAt(
+          source,
+          add,
+          ["instances", i, "domains", j, "subdomain"],
           "set.hostname-too-long",
           `${label}.domains[${j}].subdomain makes the hostname ${fqdn.length} characters long; a domain name has at most ${MAX_DNS_NAME}`,
         );
       } else if (operatorRoutes.has(fqdn.toLowerCase())) {
-        at(
-          here("domains", j, "subdomain"),
+        errorAt(
+          source,
+          add,
+          ["instances", i, "domains", j, "subdomain"],
           "set.hostname-reserved",
           `${label}.domains[${j}].subdomain makes the hostname ${fqdn}, an operator route of the platform (cloudflare.extraIngress); choose another subdomain`,
         );
@@ -327,8 +497,10 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     if (inst.vmid !== undefined) {
       // Template VMIDs lie outside the range (a platform rule), so in range means not a template.
       if (inst.vmid < from || inst.vmid > to) {
-        at(
-          here("vmid"),
+        errorAt(
+          source,
+          add,
+          ["instances", i, "vmid"],
           "set.vmid-out-of-range",
           `${label}.vmid ${inst.vmid} is outside the platform's VMID range ${from}–${to}; leave vmid out to have one allocated`,
         );
@@ -348,22 +520,21 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
               : hit
                 ? `lies in the reserved range ${hit.r}`
                 : undefined;
-      if (why) at(here("ip"), "set.ip-unusable", `${label}.ip ${inst.ip} ${why}; leave ip out to have one allocated`);
+      if (why) errorAt(source, add, ["instances", i, "ip"], "set.ip-unusable", `${label}.ip ${inst.ip} ${why}; leave ip out to have one allocated`);
     }
 
     // Quotas: the error points at the first instance (or domain) that goes over, the line a diff adds.
-    if (i === q.instances) at(["instances", i], "set.quota-instances", `${label} is one instance too many: the quota is ${q.instances} instances per user`);
+    if (i === q.instances)
+      errorAt(source, add, ["instances", i], "set.quota-instances", `${label} is one instance too many: the quota is ${q.instances} instances per user`);
     if (plan) {
-      for (const [k, unit] of [
-        ["cores", "cores"],
-        ["memoryMiB", "MiB of memory"],
-        ["diskGiB", "GiB of disk"],
-      ] as const) {
+      for (const [k, unit] of QUOTA_UNITS) {
         const before = used[k];
         used[k] += plan[k];
         if (before <= q[k] && used[k] > q[k]) {
-          at(
-            here("plan"),
+          errorAt(
+            source,
+            add,
+            ["instances", i, "plan"],
             `set.quota-${k}`,
             `${label}.plan ${JSON.stringify(inst.plan)} brings this stack to ${used[k]} ${unit}; the quota is ${q[k]} per user`,
           );
@@ -373,7 +544,13 @@ function checkAgainstPlatform(source: YamlSource, spec: UserStackSpec, platform:
     inst.domains.forEach((_, j) => {
       used.domains++;
       if (used.domains === q.domains + 1)
-        at(here("domains", j), "set.quota-domains", `${label}.domains[${j}] is one domain too many: the quota is ${q.domains} domains per user`);
+        errorAt(
+          source,
+          add,
+          ["instances", i, "domains", j],
+          "set.quota-domains",
+          `${label}.domains[${j}] is one domain too many: the quota is ${q.domains} domains per user`,
+        );
     });
   });
 }
@@ -384,10 +561,27 @@ interface Claim {
   what: "vmid" | "ip" | "hostname" | "stack name";
   value: string;
   path: string;
-  /** Where the claim is written; called only when it conflicts (most claims never do). */
-  locate: () => { line: number; col: number };
+  /** Where the claim is written, located (see {@link locateClaim}) only when it conflicts: most claims never do. */
+  /**
+   * Where it is written: in a read file (`source`, with the instance and domain index; the data path follows from
+   * `what`), or at an offset of a text that is not readable YAML. One object per claim: a set of 10,000 files keeps
+   * about 50,000 of them.
+   */
+  source?: YamlSource;
+  inst: number;
+  dom: number;
+  text?: string;
+  offset: number;
   /** `alice/web`, for messages. */
   owner: string;
+}
+
+/** Line and column of a claim. */
+function locateClaim(c: Claim): { line: number; col: number } {
+  if (!c.source) return lineCol(c.text ?? "", c.offset);
+  const at: DataPath =
+    c.what === "stack name" ? ["name"] : c.what === "hostname" ? ["instances", c.inst, "domains", c.dom, "subdomain"] : ["instances", c.inst, c.what];
+  return c.source.locate(at);
 }
 
 /** The stack a claim's file stands for (its file name), as the engine names stacks. */
@@ -423,16 +617,17 @@ function rawUserShape(data: unknown): Partial<UserStackSpec> {
 
 function claimsOf(source: YamlSource, spec: Partial<UserStackSpec>): Claim[] {
   const out: Claim[] = [];
-  const claim = (what: Claim["what"], value: string, dataPath: DataPath, owner: string) =>
-    out.push({ what, value, owner, path: source.path, locate: () => source.locate(dataPath) });
-  if (spec.name !== undefined) claim("stack name", spec.name, ["name"], spec.name);
+  const { path } = source;
+  if (spec.name !== undefined) out.push({ what: "stack name", value: spec.name, owner: spec.name, path, source, inst: -1, dom: -1, offset: -1 });
   (spec.instances ?? []).forEach((inst, i) => {
     const owner = `${spec.name ?? "?"}/${inst.name}`;
-    if (inst.vmid !== undefined) claim("vmid", String(inst.vmid), ["instances", i, "vmid"], owner);
-    if (inst.ip !== undefined) claim("ip", inst.ip, ["instances", i, "ip"], owner);
+    if (inst.vmid !== undefined) out.push({ what: "vmid", value: String(inst.vmid), owner, path, source, inst: i, dom: -1, offset: -1 });
+    if (inst.ip !== undefined) out.push({ what: "ip", value: inst.ip, owner, path, source, inst: i, dom: -1, offset: -1 });
     if (spec.name === undefined || !DNS_LABEL.test(inst.name)) return;
     inst.domains.forEach((d, j) => {
-      if (DNS_LABEL.test(d.subdomain)) claim("hostname", `${spec.name}-${inst.name}-${d.subdomain}`, ["instances", i, "domains", j, "subdomain"], owner);
+      if (DNS_LABEL.test(d.subdomain)) {
+        out.push({ what: "hostname", value: `${spec.name}-${inst.name}-${d.subdomain}`, owner, path, source, inst: i, dom: j, offset: -1 });
+      }
     });
   });
   return out;
@@ -456,7 +651,7 @@ function scannedClaims(input: StackFileInput): Claim[] {
       const raw = m[1] ?? "";
       const value = ok(raw);
       const offset = (m.index ?? 0) + m[0].length - raw.length;
-      if (value !== undefined) out.push({ what, value, owner, path: input.path, locate: () => lineCol(text, offset) });
+      if (value !== undefined) out.push({ what, value, owner, path: input.path, text, inst: -1, dom: -1, offset });
     }
   };
   scan("vmid", /\bvmid:[ \t]*(\d{3,9})\b/g, (v) => String(Number(v)));
@@ -471,43 +666,59 @@ const CONFLICT_RULE: Record<Claim["what"], string> = {
   "stack name": "stack names are unique",
 };
 
-function reportConflicts(claims: readonly Claim[], baseDomain: string | undefined, add: (e: PositionedError) => void, holder?: ClaimHolder): void {
+/** The key claims of one value share: `vmid\u00002001`. */
+const groupKey = (c: { what: Claim["what"]; value: string }): string => `${c.what}\u0000${c.value}`;
+
+/** Reports every conflict among the claims; returns them grouped by value (what `revise` keeps). */
+function reportConflicts(
+  claims: readonly Claim[],
+  baseDomain: string | undefined,
+  add: (e: PositionedError) => void,
+  holder?: ClaimHolder,
+): Map<string, Claim[]> {
   const groups = new Map<string, Claim[]>();
   for (const c of claims) {
-    const key = `${c.what}\u0000${c.value}`;
+    const key = groupKey(c);
     const g = groups.get(key);
     if (g) g.push(c);
     else groups.set(key, [c]);
   }
-  for (const group of groups.values()) {
-    const first = group[0]!;
-    const shown = first.what === "hostname" && baseDomain ? `${first.value}.${baseDomain}` : first.value;
-    const held = first.what === "stack name" ? undefined : holder?.(first.what, first.value);
-    let disputed = group;
-    if (held !== undefined) {
-      // The holder keeps its value; every other claim is the one refused, with the holder named.
-      for (const c of group) {
-        if (stackOfClaim(c) === held) continue;
-        const at = c.locate();
-        add({
-          path: c.path,
-          line: at.line,
-          col: at.col,
-          code: `set.${c.what}-conflict`,
-          message: `${c.what} ${shown} is already held by stack ${held}; ${CONFLICT_RULE[c.what]}`,
-        });
-      }
-      // Within the holder's own file the value is still claimed once at most.
-      disputed = group.filter((c) => stackOfClaim(c) === held);
+  for (const group of groups.values()) groupConflicts(group, baseDomain, add, holder);
+  return groups;
+}
+
+/** The conflicts of the claims of one value: against its holder, or all sides blamed when no stack holds it. */
+function groupConflicts(group: readonly Claim[], baseDomain: string | undefined, add: (e: PositionedError) => void, holder?: ClaimHolder): void {
+  const first = group[0];
+  if (first === undefined) return;
+  const held = first.what === "stack name" ? undefined : holder?.(first.what, first.value);
+  // One claim and no other holder: nothing to report (most values).
+  if (group.length === 1 && (held === undefined || stackOfClaim(first) === held)) return;
+  const shown = first.what === "hostname" && baseDomain ? `${first.value}.${baseDomain}` : first.value;
+  let disputed = group;
+  if (held !== undefined) {
+    // The holder keeps its value; every other claim is the one refused, with the holder named.
+    for (const c of group) {
+      if (stackOfClaim(c) === held) continue;
+      const at = locateClaim(c);
+      add({
+        path: c.path,
+        line: at.line,
+        col: at.col,
+        code: `set.${c.what}-conflict`,
+        message: `${c.what} ${shown} is already held by stack ${held}; ${CONFLICT_RULE[c.what]}`,
+      });
     }
-    if (disputed.length < 2) continue;
-    mutualBlame(disputed, shown, add);
+    // Within the holder's own file the value is still claimed once at most.
+    disputed = group.filter((c) => stackOfClaim(c) === held);
   }
+  if (disputed.length < 2) return;
+  mutualBlame(disputed, shown, add);
 }
 
 /** Every claim of a disputed value is an error in its own file, naming the others. */
 function mutualBlame(group: readonly Claim[], shown: string, add: (e: PositionedError) => void): void {
-  const at = group.map((c) => c.locate());
+  const at = group.map(locateClaim);
   const where = (i: number) => `${group[i]?.path}:${at[i]?.line}:${at[i]?.col} (${group[i]?.owner})`;
   group.forEach((c, i) => {
     const others = group.map((_, j) => j).filter((j) => j !== i);

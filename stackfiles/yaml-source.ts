@@ -43,19 +43,20 @@ export type ReadResult = { ok: true; source: YamlSource } | { ok: false; errors:
  * The checks before any YAML parsing: size, UTF-8 (bytes only; strings are taken as decoded), a
  * leading BOM dropped, bracket nesting bounded. Never throws.
  */
+/** A read that failed at one position (module-level: a closure per file costs a name under tsx). */
+function failAt(path: string, line: number, col: number, code: string, message: string): { ok: false; errors: PositionedError[] } {
+  return { ok: false, errors: [{ path, line, col, code, message }] };
+}
+
 export function decodeStackText(
   path: string,
   content: string | Uint8Array,
   opts: ReadOptions = {},
 ): { ok: true; text: string } | { ok: false; errors: PositionedError[] } {
   const maxBytes = opts.maxBytes ?? MAX_STACK_FILE_BYTES;
-  const fail = (line: number, col: number, code: string, message: string): { ok: false; errors: PositionedError[] } => ({
-    ok: false,
-    errors: [{ path, line, col, code, message }],
-  });
   const size = typeof content === "string" ? Buffer.byteLength(content, "utf8") : content.byteLength;
   if (size > maxBytes) {
-    return fail(1, 1, "yaml.too-large", `the file is ${size} bytes; a stack file may be at most ${maxBytes} bytes`);
+    return failAt(path, 1, 1, "yaml.too-large", `the file is ${size} bytes; a stack file may be at most ${maxBytes} bytes`);
   }
   let text: string;
   if (typeof content === "string") {
@@ -65,7 +66,8 @@ export function decodeStackText(
     if (bad !== -1) {
       const before = new TextDecoder().decode(content.subarray(0, bad));
       const { line, col } = lineCol(before, before.length);
-      return fail(
+      return failAt(
+        path,
         line,
         col,
         "yaml.not-utf8",
@@ -79,13 +81,14 @@ export function decodeStackText(
   const deep = tooDeep(text);
   if (deep !== undefined) {
     const { line, col } = lineCol(text, deep);
-    return fail(line, col, "yaml.too-deep", `brackets nest more than ${MAX_FLOW_DEPTH} levels deep here; a stack file needs only a few`);
+    return failAt(path, line, col, "yaml.too-deep", `brackets nest more than ${MAX_FLOW_DEPTH} levels deep here; a stack file needs only a few`);
   }
 
   const crowded = tooCrowded(text);
   if (crowded !== undefined) {
     const { line } = lineCol(text, crowded.offset);
-    return fail(
+    return failAt(
+      path,
       line,
       1,
       crowded.what === "lines" ? "yaml.too-many-lines" : "yaml.too-many-entries",
@@ -230,17 +233,23 @@ export const MAX_FLOW_DEPTH = 64;
  * Offset where `[`/`{` nesting first exceeds MAX_FLOW_DEPTH, or undefined. Comments are skipped;
  * brackets inside quoted text count too, which only matters for 64 unclosed brackets in a value.
  */
+const [HASH, SPACE, TAB, NEWLINE, OPEN_SQUARE, OPEN_CURLY, CLOSE_SQUARE, CLOSE_CURLY] = [..."# \t\n[{]}"].map((c) => c.charCodeAt(0));
 function tooDeep(text: string): number | undefined {
+  // Fewer opening brackets in all (comments included) than the limit cannot nest past it: no scan needed.
+  let opens = 0;
+  for (let i = text.indexOf("["); i !== -1 && opens <= MAX_FLOW_DEPTH; i = text.indexOf("[", i + 1)) opens++;
+  for (let i = text.indexOf("{"); i !== -1 && opens <= MAX_FLOW_DEPTH; i = text.indexOf("{", i + 1)) opens++;
+  if (opens <= MAX_FLOW_DEPTH) return undefined;
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === "#" && (i === 0 || text[i - 1] === " " || text[i - 1] === "\t" || text[i - 1] === "\n")) {
+    const ch = text.charCodeAt(i);
+    if (ch === HASH && (i === 0 || text.charCodeAt(i - 1) === SPACE || text.charCodeAt(i - 1) === TAB || text.charCodeAt(i - 1) === NEWLINE)) {
       const nl = text.indexOf("\n", i);
       if (nl === -1) return undefined;
       i = nl;
-    } else if (ch === "[" || ch === "{") {
+    } else if (ch === OPEN_SQUARE || ch === OPEN_CURLY) {
       if (++depth > MAX_FLOW_DEPTH) return i;
-    } else if ((ch === "]" || ch === "}") && depth > 0) {
+    } else if ((ch === CLOSE_SQUARE || ch === CLOSE_CURLY) && depth > 0) {
       depth--;
     }
   }
@@ -263,6 +272,8 @@ const ENTRY = /:(?=[\s,\]}]|$)|["']:|(?:^|[\s[])-(?=\s|$)|,/gm;
 
 /** Where the text first exceeds the line or the entry limit (whichever comes first), counted without parsing. */
 function tooCrowded(text: string): { what: "lines" | "entries"; offset: number } | undefined {
+  // Every line and every entry takes at least one character: a text no longer than the smaller limit is within both.
+  if (text.length <= Math.min(MAX_STACK_FILE_LINES, MAX_STACK_FILE_ENTRIES)) return undefined;
   let lines: { what: "lines"; offset: number } | undefined;
   let line = 1;
   for (let i = text.indexOf("\n"); i !== -1 && i < text.length - 1; i = text.indexOf("\n", i + 1)) {

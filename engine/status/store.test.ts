@@ -158,6 +158,31 @@ describe("status store", () => {
     }
   });
 
+  it("a row parsed once is parsed again when any column changes, even by another connection; a broken one still throws", () => {
+    const dir = mkdtempSync(join(tmpdir(), "status-"));
+    const file = join(dir, "engine.db");
+    const store = openStatusStore(file, { clock: manualClock(new Date("2026-11-25T12:00:00Z")), mode: "simulation" });
+    const other = new Database(file);
+    try {
+      store.markApplied("alice", "h1", spec);
+      expect(store.getStack("alice")).toMatchObject({ reason: "Applied", appliedHash: "h1", appliedSpec: spec });
+      expect(store.listStacks().map((s) => s.appliedHash)).toEqual(["h1"]);
+
+      other.prepare("UPDATE stacks SET applied_spec = ? WHERE name = 'alice'").run(JSON.stringify({ ...spec, linuxUser: "alice2" }));
+      expect(store.getStack("alice")?.appliedSpec?.linuxUser).toBe("alice2");
+      other.exec("UPDATE stacks SET message = 'by hand'");
+      expect(store.listStacks()[0]?.message).toBe("by hand");
+
+      other.exec("UPDATE stacks SET reason = 'Sleeping'");
+      expect(() => store.getStack("alice")).toThrow(/stacks row alice does not match its schema \(reason: /);
+      expect(() => store.listStacks()).toThrow(ProxstackError);
+    } finally {
+      other.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("opens a database an earlier version created: the columns added since (stopped_for, removal_at, removal_held) are added", () => {
     const dir = mkdtempSync(join(tmpdir(), "status-"));
     try {

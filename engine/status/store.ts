@@ -201,6 +201,13 @@ function toStack(row: StackRow): StackStatus {
     updatedAt: r.updated_at,
   };
 }
+/** Whether two rows of one table hold the same values in every column. */
+function sameRow(a: StackRow, b: StackRow): boolean {
+  const keys = Object.keys(a) as (keyof StackRow)[];
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}
 function toInstance(row: InstanceRow): InstanceStatus {
   const r = parseRow(InstanceRowSchema, row, `instances row ${row.stack}/${row.name}`);
   return { stack: r.stack, name: r.name, vmid: r.vmid, ip: r.ip, power: r.power, state: r.state, updatedAt: r.updated_at };
@@ -232,7 +239,9 @@ function toEvent(text: string, runId: number): RunEvent {
 export interface StatusStore {
   readonly mode: EngineMode;
   setMode(mode: EngineMode): void;
+  /** One stack's row, parsed (`appliedSpec` and `appliedPlatform` may be shared between reads of an unchanged row: read-only). */
   getStack(name: string): StackStatus | undefined;
+  /** Every stack's row, parsed as by {@link getStack}, by name. */
   listStacks(): StackStatus[];
   listInstances(stack?: string): InstanceStatus[];
   /** Every VMID and IP held by an instance that is not destroyed: allocation must avoid them. */
@@ -362,9 +371,19 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
     interrupted: db.prepare<[], { id: number }>("SELECT id FROM runs WHERE state IN ('queued', 'running')"),
   };
 
+  // Each distinct row is parsed once: a row read back exactly as it was last parsed (every column the same) gives that
+  // parse again, so a resync over thousands of unchanged stacks does not run their JSON specs through zod each time.
+  const parsedStacks = new Map<string, { row: StackRow; status: StackStatus }>();
+  const stackOf = (row: StackRow): StackStatus => {
+    const hit = parsedStacks.get(row.name);
+    if (hit && sameRow(hit.row, row)) return { ...hit.status };
+    const status = toStack(row);
+    parsedStacks.set(row.name, { row, status });
+    return { ...status };
+  };
   const getStack = (name: string): StackStatus | undefined => {
     const r = q.getStack.get(name);
-    return r ? toStack(r) : undefined;
+    return r ? stackOf(r) : undefined;
   };
   const emitStack = (name: string): void => {
     const s = getStack(name);
@@ -397,7 +416,7 @@ export function openStatusStore(file: string, deps: { clock: Clock; mode?: Engin
       q.setMeta.run("mode", m);
     },
     getStack,
-    listStacks: () => q.listStacks.all().map(toStack),
+    listStacks: () => q.listStacks.all().map(stackOf),
     listInstances: (stack) => (stack === undefined ? q.listInstances.all() : q.listInstancesOf.all(stack)).map(toInstance),
     heldAllocations() {
       const vmids = new Set<number>();

@@ -9,6 +9,7 @@ import { systemClock } from "../lib/clock.js";
 import { ProxstackError } from "../lib/errors.js";
 import { silentLogger } from "../lib/logger.js";
 import type { PlatformSpec, UserStackSpec } from "../schemas/index.js";
+import { generateSshKeyPair } from "../ssh/keygen.js";
 import { skipUnless } from "../test/loud-skip.js";
 import { hashTree } from "../testhosts/host-files.js";
 import { canRunSshTestHosts, createSshTestHost, type SshTestHost, type SshTestHostOptions } from "../testhosts/ssh-host.js";
@@ -27,7 +28,7 @@ const HOST_PATHS = ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", 
 let dataDir = "";
 let identity: SshIdentity;
 let hostKeys: HostKeyStore;
-const laptop = utils.generateKeyPairSync("ed25519", { comment: "alice@laptop" });
+const laptop = generateSshKeyPair("ed25519", { comment: "alice@laptop" });
 const desktop = utils.generateKeyPairSync("ecdsa", { bits: 256, comment: "alice@desktop" });
 
 beforeAll(async () => {

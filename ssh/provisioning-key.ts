@@ -5,6 +5,7 @@ import { join } from "node:path";
 // ssh2 is CommonJS and Node cannot see `utils` as a named export; take it from the default export.
 import ssh2 from "ssh2";
 import { ProxstackError } from "../lib/errors.js";
+import { generateSshKeyPair } from "./keygen.js";
 
 const { utils } = ssh2;
 
@@ -27,7 +28,7 @@ export async function ensureProvisioningKey(dataDir: string): Promise<{ publicKe
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   if (!(await exists(privateKeyPath))) {
-    const pair = utils.generateKeyPairSync("ed25519", { comment: COMMENT });
+    const pair = generateSshKeyPair("ed25519", { comment: COMMENT });
     const tmp = `${privateKeyPath}.${randomBytes(4).toString("hex")}.tmp`;
     await writeFile(tmp, pair.private, { mode: 0o600, flag: "wx" });
     try {

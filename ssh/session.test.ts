@@ -6,6 +6,7 @@ import { systemClock } from "../lib/clock.js";
 import { skipUnless } from "../test/loud-skip.js";
 import { canRunSshTestHosts, createSshTestHost, type SshTestHost } from "../testhosts/ssh-host.js";
 import { createHostKeyStore } from "./host-keys.js";
+import { generateSshKeyPair } from "./keygen.js";
 import { openSshSession, sftpOps, shellQuote, type SshSession } from "./session.js";
 
 /** What a real POSIX shell makes of a command line: each word on its own line, NUL-separated. */
@@ -48,7 +49,7 @@ const skip = skipUnless(await canRunSshTestHosts(), "ssh sessions against real s
 describe.skipIf(skip)("ssh sessions against a hostile container (real sshd in a test host)", () => {
   let host: SshTestHost;
   let session: SshSession;
-  const key = ssh2.utils.generateKeyPairSync("ed25519");
+  const key = generateSshKeyPair("ed25519");
   const hostKeys = createHostKeyStore(":memory:", systemClock);
   beforeAll(async () => {
     host = await createSshTestHost({ rootAuthorizedKeys: [key.public] });

@@ -1,5 +1,7 @@
-// Runs every bench/*.bench.ts (or those named on the command line), prints figures with ratios
-// against the baseline measured in the same run, and rewrites their sections in docs/benchmarks.md.
+// Runs every bench/*.bench.ts (or those named on the command line), each in a fresh process so one bench's
+// heap and leftover work never slow the next, prints figures with ratios against the baseline measured in
+// the same run, and rewrites their sections in docs/benchmarks.md.
+import { fork } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -39,22 +41,18 @@ async function main() {
   }
   let doc = await fs.readFile(docPath, "utf8").catch(() => "");
   if (!doc.trim()) {
-    doc = `# Benchmarks\n\nWritten by \`npm run bench\` (bench/run.ts). Each figure comes with a baseline measured in the same run on the same machine; the ratio is value ÷ baseline. Goals come from the issues and are reported, never asserted in tests.\n`;
+    doc = `# Benchmarks\n\nWritten by \`npm run bench\` (bench/run.ts; each bench runs in a fresh process, so one bench's heap never slows the next). Each figure comes with a baseline measured in the same run on the same machine; the ratio is value ÷ baseline. Goals come from the issues and are reported, never asserted in tests.\n`;
   }
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   for (const file of selected) {
     const name = file.replace(/\.bench\.ts$/, "");
     const { bench } = (await import(pathToFileURL(path.join(here, file)).href)) as { bench: Bench };
     console.log(`\n== ${bench.title}`);
-    let result: BenchFigure[] | Error;
-    try {
-      result = await bench.run();
-      for (const f of result) console.log(figureLine(f));
-    } catch (err) {
-      result = err instanceof Error ? err : new Error(String(err));
+    const result = await runAlone(file);
+    if (result instanceof Error) {
       console.log(`failed: ${result.message}`);
       process.exitCode = 1;
-    }
+    } else for (const f of result) console.log(figureLine(f));
     const text = section(name, bench, result, `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC on ${machine}`);
     const re = new RegExp(`<!-- bench:${name} -->[\\s\\S]*?<!-- /bench:${name} -->`);
     doc = re.test(doc) ? doc.replace(re, text) : `${doc.trimEnd()}\n\n${text}\n`;
@@ -64,4 +62,32 @@ async function main() {
   console.log(`\nwrote ${path.relative(process.cwd(), docPath)}`);
 }
 
-await main();
+type Outcome = { figures: BenchFigure[] } | { error: string };
+
+/** Runs one bench file in a child process of its own and returns its figures (or why it failed). */
+function runAlone(file: string): Promise<BenchFigure[] | Error> {
+  return new Promise((resolve) => {
+    let outcome: Outcome | undefined;
+    const child = fork(fileURLToPath(import.meta.url), ["--alone", file], { execArgv: ["--import", import.meta.resolve("tsx")] });
+    child.on("message", (m) => (outcome = m as Outcome));
+    child.on("exit", (code, signal) => {
+      if (outcome && "figures" in outcome) resolve(outcome.figures);
+      else resolve(new Error(outcome?.error ?? `the bench process ended (${signal ?? `exit ${code}`}) without figures`));
+    });
+  });
+}
+
+/** The child's side: run the bench, send its figures to the parent, and end (timers a bench left behind do not keep it). */
+async function alone(file: string): Promise<void> {
+  const { bench } = (await import(pathToFileURL(path.join(here, file)).href)) as { bench: Bench };
+  let outcome: Outcome;
+  try {
+    outcome = { figures: await bench.run() };
+  } catch (err) {
+    outcome = { error: err instanceof Error ? err.message : String(err) };
+  }
+  process.send?.(outcome, () => process.exit(0));
+}
+
+if (process.argv[2] === "--alone" && process.argv[3]) await alone(process.argv[3]);
+else await main();

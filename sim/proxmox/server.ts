@@ -211,7 +211,8 @@ export async function startProxmoxSimulator(opts: ProxmoxSimulatorOptions): Prom
     const handler = api.handlers[key];
     if (!handler) return sendError(res, 501, `Method '${method} ${path}' not implemented (not simulated)`);
     try {
-      const result = await handler(params, tokenUser);
+      // A write's changes are one transaction (its synchronous part: handlers lock, write and start their task before returning).
+      const result = await (method === "GET" ? handler(params, tokenUser) : store.atomic(() => handler(params, tokenUser)));
       if (opts.checkResponses !== false) {
         const problems =
           route.template === "/cluster/nextid"

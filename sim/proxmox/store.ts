@@ -81,6 +81,11 @@ const TaskRow = z.object({
 });
 
 export interface PveStore {
+  /**
+   * Runs `fn` in one transaction: what a request writes (a container's lock and the task that will release it)
+   * lands together or not at all, so a process killed in between never leaves a lock no task will lift.
+   */
+  atomic<T>(fn: () => T): T;
   getContainer(vmid: number): Container | undefined;
   listContainers(): Container[];
   putContainer(c: Container): void;
@@ -142,6 +147,17 @@ export function openPveStore(dbPath: string): PveStore {
     return { ...r, exitstatus: r.exitstatus, endtime: r.endtime, dueAt: r.dueAt };
   };
   return {
+    atomic: (fn) => {
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const r = fn();
+        db.exec("COMMIT");
+        return r;
+      } catch (err) {
+        db.exec("ROLLBACK");
+        throw err;
+      }
+    },
     getContainer: (vmid) => {
       const row = q.getCt.get(vmid);
       return row ? toCt(row.doc) : undefined;

@@ -183,6 +183,23 @@ describe("the stack index's incremental path", () => {
     expect(fast.get("eve")?.valid).toBeDefined();
   });
 
+  it("keeps platform.yaml as the platform when a user file of kind Platform sorts before it", async () => {
+    const { dir, fast, full } = pair();
+    // ann's file declares a platform whose catalog has a free plan "huge"; bob asks for that plan.
+    const generous = PLATFORM.replace("plans:\n", "plans:\n  huge: { cores: 64, memoryMiB: 262144, swapMiB: 0, diskGiB: 4096, pointsPerDay: 0 }\n");
+    writeFileSync(join(dir, "ann.yaml"), generous);
+    writeFileSync(join(dir, "bob.yaml"), userYaml("bob", [{ name: "web" }], "valid").replace("plan: small", "plan: huge"));
+    writeFileSync(join(dir, "cy.yaml"), userYaml("cy", [{ name: "web" }], "valid"));
+    await fast.resync();
+    await full.resync();
+    expect(fast.get("ann")?.errors).toEqual([
+      `${join(dir, "ann.yaml")}:4:7: a second Platform file; the platform is already defined in ${join(dir, "platform.yaml")} and an installation has exactly one`,
+    ]);
+    expect(fast.get("bob")?.errors?.[0]).toMatch(/plan "huge" is not in the platform's catalog; choose one of small, medium, large$/);
+    expect(fast.get("cy")?.valid).toBeDefined();
+    expect(view(fast)).toEqual(view(full));
+  });
+
   it("refuses the file that takes a held value among many files, and frees it when the holder lets the value go", async () => {
     const { dir, fast, full } = pair();
     const many = Array.from({ length: 40 }, (_, k) => `s${k}`);

@@ -121,6 +121,21 @@ describe("validateStackSet", () => {
     ]);
   });
 
+  it("keeps stacks/platform.yaml as the platform when a user file of kind Platform sorts before it", () => {
+    const generous = PLATFORM.text.replace(
+      /plans:\n/,
+      "plans:\n  huge: { description: all of it, pointsPerDay: 0, cores: 64, memoryMiB: 262144, diskGiB: 4096 }\n",
+    );
+    const intruder = { path: "stacks/aaa.yaml", text: generous };
+    const wantsHuge = { path: "stacks/carol.yaml", text: CAROL.text.replace("plan: small", "plan: huge") };
+    const r = validateStackSet([intruder, PLATFORM, wantsHuge]);
+    expect(r.platform?.path).toBe("stacks/platform.yaml");
+    expect(lines([intruder, PLATFORM, wantsHuge])).toEqual([
+      "stacks/aaa.yaml:4:7: a second Platform file; the platform is already defined in stacks/platform.yaml and an installation has exactly one",
+      'stacks/carol.yaml:14:11: instances[0].plan "huge" is not in the platform\'s catalog; choose one of small, medium, large',
+    ]);
+  });
+
   it.each([
     [
       "template",

@@ -1,7 +1,8 @@
 // Validating a set of stack files: each file alone, then the invariants that span files, with a
 // deterministic verdict per file (the engine applies valid user files and never invalid ones).
 import { readdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { PLATFORM_FILE } from "../programs/naming.js";
 import {
   cidrSpan,
   DNS_LABEL,
@@ -352,8 +353,15 @@ interface ChosenPlatform {
   why: string;
 }
 
+/**
+ * The platform is stacks/platform.yaml whenever it is among the files; a file of kind Platform under any other name is a
+ * second platform, whatever its name sorts as (else a user file `aaa.yaml` of kind Platform would set every quota and
+ * catalog). Without a platform.yaml, the first Platform file by path (`proxstack validate` given other names).
+ */
 function choosePlatform(parsed: readonly { path: string; result: ParsedStackFile }[], add: (e: PositionedError) => void): ChosenPlatform {
-  const platforms = parsed.filter((p) => p.result.kind === "Platform");
+  const named = (p: { path: string }) => basename(p.path) === PLATFORM_FILE;
+  const candidates = parsed.filter((p) => p.result.kind === "Platform");
+  const platforms = [...candidates.filter(named), ...candidates.filter((p) => !named(p))];
   const first = platforms[0];
   if (first === undefined) {
     return { why: "no platform file (kind: Platform) was given; validate user files together with stacks/platform.yaml" };

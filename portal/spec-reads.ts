@@ -3,30 +3,13 @@
 // Writes through the spec store replace the file by rename (a new inode), and hand edits change mtime/ctime, so either
 // is seen on the next request. A user file is also read again when the platform file changes, since it is checked
 // against it.
-import { statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { DNS_LABEL, type PlatformSpec } from "../schemas/index.js";
+import { fileIdentitySync as identity, sameFile as same, sameOrBothAbsent, type FileIdentity as Identity } from "../stackfiles/file-identity.js";
 import type { SpecStore, StackFile } from "../stackfiles/spec-store.js";
 
 /** Files remembered at most (oldest forgotten first). */
 export const SPEC_READS_KEPT = 20_000;
-
-/** Which file is on disk under a name, as far as a stat can tell. */
-interface Identity {
-  dev: number;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-}
-
-function identity(path: string): Identity | undefined {
-  const st: Stats | undefined = statSync(path, { throwIfNoEntry: false });
-  return st?.isFile() ? { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs } : undefined;
-}
-
-const same = (a: Identity | undefined, b: Identity | undefined): boolean =>
-  a !== undefined && b !== undefined && a.ino === b.ino && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.size === b.size && a.dev === b.dev;
 
 /** `specs` with `read` and `platform` answered from memory while the files are unchanged; writes go straight through. */
 export function cachedSpecReads(specs: SpecStore): SpecStore {
@@ -69,7 +52,7 @@ export function cachedSpecReads(specs: SpecStore): SpecStore {
     }
     const platformId = platformIdentity();
     const hit = files.get(stack);
-    if (hit && same(hit.id, id) && (hit.platform === undefined ? platformId === undefined : same(hit.platform, platformId))) return hit.file;
+    if (hit && same(hit.id, id) && sameOrBothAbsent(hit.platform, platformId)) return hit.file;
     const file = specs.read(stack);
     const entry = { id, platform: platformId, file };
     files.delete(stack);

@@ -1,6 +1,6 @@
 // The spec store against a real git repository in a temp dir: comment-preserving edits, whole-set validation, atomic writes, commits as the user.
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -45,6 +45,28 @@ describe("spec store", () => {
     expect(git("log", "-1", "--format=%an <%ae>|%cn|%s").trim()).toBe("Alice Martin <alice@example.com>|proxstack portal|portal: alice stops web");
     expect(git("show", "--stat", "--format=", "HEAD").trim()).toMatch(/^alice\.yaml \| 2 \+-/);
     expect(git("status", "--porcelain")).toBe("");
+  });
+
+  it("a read sees a hand edit of the same size made with the old mtime (the inode and ctime differ)", async () => {
+    const path = join(dir, "carol.yaml");
+    const mtime = new Date("2026-11-01T00:00:00Z");
+    utimesSync(path, mtime, mtime);
+    const first = await store.read("carol");
+    expect(first?.spec?.instances[0]?.plan).toBe("small");
+    writeFileSync(`${path}.new`, read("carol").replace("plan: small", "plan: large"));
+    renameSync(`${path}.new`, path);
+    utimesSync(path, mtime, mtime);
+    expect((await store.read("carol"))?.spec?.instances[0]?.plan).toBe("large");
+  });
+
+  it("a read checks the file again when the platform file changes (a plan the platform dropped)", async () => {
+    expect((await store.read("carol"))?.errors).toEqual([]);
+    const platform = readFileSync(join(dir, "platform.yaml"), "utf8");
+    writeFileSync(join(dir, "platform.yaml"), platform.replace(/\n  small:\n(    .*\n)+/, "\n"));
+    const after = await store.read("carol");
+    expect(after?.spec).toBeUndefined();
+    expect(after?.errors.map((e) => e.message)).toEqual([expect.stringMatching(/plan "small" is not in the platform's catalog/)]);
+    expect((await store.platform()).plans).not.toHaveProperty("small");
   });
 
   it("a no-op edit writes and commits nothing", async () => {

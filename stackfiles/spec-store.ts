@@ -1,12 +1,14 @@
 // The spec store: the one way the portal (and billing) changes desired state — edit a stack file's YAML keeping its
 // comments, validate the whole set as `proxstack validate` does, write atomically, commit to git as the person who asked.
 import { randomBytes } from "node:crypto";
-import { access, link, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { access, link, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ProxstackError } from "../lib/errors.js";
 import { createKeyedGate } from "../lib/serial-gate.js";
 import { commitFile, createGit } from "../stackrepo/git.js";
 import { DNS_LABEL, type PlatformSpec, type UserStackSpec } from "../schemas/index.js";
+import { PLATFORM_FILE } from "../programs/naming.js";
+import { fileIdentity, sameFile, sameOrBothAbsent, type FileIdentity } from "./file-identity.js";
 import { parseStackFile } from "./parse.js";
 import { formatPositionedError, type PositionedError } from "./positioned-error.js";
 import { createStackSetValidator, readStackDir, type StackFileInput } from "./validate.js";
@@ -75,8 +77,9 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
   const readValidator = createStackSetValidator();
   const gate = createKeyedGate();
   const git = createGit(dir, committer);
-  const cache = new Map<string, { mtimeMs: number; size: number; file: StackFile }>();
-  let platformCache: { mtimeMs: number; size: number; spec: PlatformSpec } | undefined;
+  // Parsed files, reused while the file and the platform it was checked against are unchanged on disk.
+  const cache = new Map<string, { id: FileIdentity; platform: FileIdentity | undefined; file: StackFile }>();
+  let platformCache: { id: FileIdentity; spec: PlatformSpec } | undefined;
 
   const pathOf = (stack: string) => {
     if (!DNS_LABEL.test(stack) || stack === "platform")
@@ -86,19 +89,23 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
 
   async function readOne(stack: string): Promise<StackFile | undefined> {
     const path = pathOf(stack);
-    const st = await stat(path).catch(() => undefined);
-    if (!st?.isFile()) return undefined;
+    const id = await fileIdentity(path);
+    if (!id) {
+      cache.delete(path);
+      return undefined;
+    }
+    const platformId = await fileIdentity(join(dir, PLATFORM_FILE));
     const hit = cache.get(path);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.file;
+    if (hit && sameFile(hit.id, id) && sameOrBothAbsent(hit.platform, platformId)) return hit.file;
     const text = await readFile(path, "utf8");
     const file = await againstPlatform(stack, path, text);
-    cache.set(path, { mtimeMs: st.mtimeMs, size: st.size, file });
+    cache.set(path, { id, platform: platformId, file });
     return file;
   }
 
   /** A file checked alone and against the platform (template, plan, ranges, quotas), not against other users' files. */
   async function againstPlatform(stack: string, path: string, text: string): Promise<StackFile> {
-    const platformPath = join(dir, "platform.yaml");
+    const platformPath = join(dir, PLATFORM_FILE);
     const platformText = await readFile(platformPath).catch(() => undefined);
     if (!platformText) return parseUser(stack, path, text);
     const report = readValidator.validate([
@@ -111,10 +118,10 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
   }
 
   async function platform(): Promise<PlatformSpec> {
-    const path = join(dir, "platform.yaml");
-    const st = await stat(path).catch(() => undefined);
-    if (platformCache && st && platformCache.mtimeMs === st.mtimeMs && platformCache.size === st.size) return platformCache.spec;
-    const text = st ? await readFile(path) : undefined;
+    const path = join(dir, PLATFORM_FILE);
+    const id = await fileIdentity(path);
+    if (platformCache && sameFile(platformCache.id, id)) return platformCache.spec;
+    const text = id ? await readFile(path) : undefined;
     const parsed = text ? parseStackFile(path, text) : undefined;
     if (!parsed?.ok || parsed.kind !== "Platform") {
       throw new ProxstackError("platform-invalid", "the platform file stacks/platform.yaml is missing or invalid; run `proxstack validate`", {
@@ -122,7 +129,7 @@ export function createSpecStore(dir: string, opts: SpecStoreOptions = {}): SpecS
         status: 503,
       });
     }
-    platformCache = { mtimeMs: st?.mtimeMs ?? 0, size: st?.size ?? 0, spec: parsed.spec };
+    if (id) platformCache = { id, spec: parsed.spec };
     return parsed.spec;
   }
 

@@ -123,6 +123,13 @@ export async function listInstances(): Promise<BenchFigure[]> {
       res.json(JSON.parse(sample));
     });
     const bare = await listen(bareApp);
+    // The machine's ceiling: node:http with no framework and no work, the same bytes written at once.
+    const raw = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(sample) });
+      res.end(sample);
+    });
+    await new Promise<void>((r) => raw.listen(0, "127.0.0.1", () => r()));
+    const rawUrl = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
 
     // Warm-up: every user once (each token verified and each file read, as a running portal would have), then JIT under load.
     for (let k = 0; k < tokens.length; k += 20) {
@@ -134,7 +141,9 @@ export async function listInstances(): Promise<BenchFigure[]> {
     const real = await load(api.url, tokens);
     await load(bare.url, tokens, 3);
     const base = await load(bare.url, tokens);
-    for (const s of [api.server, bare.server]) {
+    await load(rawUrl, tokens, 3);
+    const ceiling = await load(rawUrl, tokens);
+    for (const s of [api.server, bare.server, raw]) {
       s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }
@@ -164,6 +173,18 @@ export async function listInstances(): Promise<BenchFigure[]> {
         baseline: { name: "bare express handler p99", value: base.latency.p99 },
         goal: "< 50 ms",
         met: real.latency.p99 < 50,
+      },
+      {
+        name: "raw node:http handler, same answer, no work (this machine's ceiling): p99 latency",
+        value: ceiling.latency.p99,
+        unit: "ms",
+        baseline: { name: "bare express handler p99", value: base.latency.p99 },
+      },
+      {
+        name: "raw node:http handler: requests/s",
+        value: ceiling.requests.average,
+        unit: "req/s",
+        baseline: { name: "bare express handler", value: base.requests.average },
       },
       timeouts,
     ];

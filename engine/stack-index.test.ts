@@ -109,46 +109,53 @@ afterEach(() => {
 });
 
 /** A stacks directory and two indexes over it sharing live holders: the incremental one and the whole-set reference. */
-function pair() {
+function pair(settlePasses?: number) {
   const dir = mkdtempSync(join(tmpdir(), "proxstack-index-"));
   dirs.push(dir);
   writeFileSync(join(dir, "platform.yaml"), PLATFORM);
   const live = new Map<string, string>();
   const liveHolders = () => new Map(live);
-  const fast = createStackIndex(dir, { liveHolders });
-  const full = createStackIndex(dir, { liveHolders, incremental: false });
+  const passes = settlePasses === undefined ? {} : { settlePasses };
+  const fast = createStackIndex(dir, { liveHolders, ...passes });
+  const full = createStackIndex(dir, { liveHolders, incremental: false, ...passes });
   return { dir, live, fast, full };
 }
 
 describe("the stack index's incremental path", () => {
   it("gives exactly the verdicts, hashes and changes of a whole-set pass after any sequence of edits, removals and live holders", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(file, { minLength: 6, maxLength: 6 }), fc.array(op, { minLength: 1, maxLength: 25 }), async (initial, ops) => {
-        const { dir, live, fast, full } = pair();
-        STACKS.forEach((s, k) => writeFileSync(join(dir, `${s}.yaml`), userYaml(s, initial[k]!.insts, initial[k]!.variant)));
-        expect(sorted(await fast.resync())).toEqual(sorted(await full.resync()));
-        expect(view(fast)).toEqual(view(full));
-        for (const o of ops) {
-          if (o.op === "live") {
-            if (o.holder === undefined) live.delete(o.key);
-            else live.set(o.key, o.holder);
-            continue;
-          }
-          if (o.op === "write") writeFileSync(join(dir, `${o.stack}.yaml`), userYaml(o.stack, o.insts, o.variant));
-          if (o.op === "delete") rmSync(join(dir, `${o.stack}.yaml`), { force: true });
-          const resync = o.op === "resync" || o.resync;
-          const [a, b] = resync ? [await fast.resync(), await full.resync()] : [await fast.reload(o.stack), await full.reload(o.stack)];
-          expect(sorted(a)).toEqual(sorted(b));
+      fc.asyncProperty(
+        fc.array(file, { minLength: 6, maxLength: 6 }),
+        fc.array(op, { minLength: 1, maxLength: 25 }),
+        fc.constantFrom(1, 2, undefined),
+        async (initial, ops, passes) => {
+          const { dir, live, fast, full } = pair(passes);
+          STACKS.forEach((s, k) => writeFileSync(join(dir, `${s}.yaml`), userYaml(s, initial[k]!.insts, initial[k]!.variant)));
+          expect(sorted(await fast.resync())).toEqual(sorted(await full.resync()));
           expect(view(fast)).toEqual(view(full));
-        }
-        rmSync(dir, { recursive: true, force: true });
-      }),
+          for (const o of ops) {
+            if (o.op === "live") {
+              if (o.holder === undefined) live.delete(o.key);
+              else live.set(o.key, o.holder);
+              continue;
+            }
+            if (o.op === "write") writeFileSync(join(dir, `${o.stack}.yaml`), userYaml(o.stack, o.insts, o.variant));
+            if (o.op === "delete") rmSync(join(dir, `${o.stack}.yaml`), { force: true });
+            const resync = o.op === "resync" || o.resync;
+            const [a, b] = resync ? [await fast.resync(), await full.resync()] : [await fast.reload(o.stack), await full.reload(o.stack)];
+            expect(sorted(a)).toEqual(sorted(b));
+            expect(view(fast)).toEqual(view(full));
+          }
+          rmSync(dir, { recursive: true, force: true });
+        },
+      ),
       { numRuns: Number(process.env.RUNS ?? 150), seed: Number(process.env.SEED ?? 20261130) },
     );
   }, 120_000);
 
-  it("a value whose holder moves after the second pass frees its claimant at the next change, as a whole pass does", async () => {
-    const { dir, live, fast, full } = pair();
+  /** cy holds 2001 through its last good spec and wants 2003, which dee holds; eve wants 2001. Then dee lets 2003 go. */
+  async function chainOfThree(settlePasses?: number) {
+    const { dir, live, fast, full } = pair(settlePasses);
     const write = (s: string, vmid: number) => writeFileSync(join(dir, `${s}.yaml`), userYaml(s, [{ name: "web", vmid }], "valid"));
     const both = async (s: string) => {
       const [a, b] = [await fast.reload(s), await full.reload(s)];
@@ -171,9 +178,23 @@ describe("the stack index's incremental path", () => {
     write("cy", 2003);
     await both("cy");
     expect(fast.get("cy")?.errors?.[0]).toMatch(/vmid 2003 is already held by stack dee/);
-    // dee lets 2003 go: the second pass frees cy, whose new spec lets 2001 go to eve; no third pass looks at eve.
+    expect(fast.get("eve")?.errors?.[0]).toMatch(/vmid 2001 is already held by stack cy/);
     write("dee", 2004);
-    await both("dee");
+    return { fast, write, both, freed: await both("dee") };
+  }
+
+  it("a chain of holder changes is followed to its end by the change that starts it", async () => {
+    // dee lets 2003 go: cy's edit is valid, so cy lets 2001 go, so eve is valid — all in the one change.
+    const { fast, freed } = await chainOfThree();
+    expect([...freed.changed].sort()).toEqual(["cy", "dee", "eve"]);
+    expect(fast.get("cy")?.valid).toBeDefined();
+    expect(fast.get("eve")?.valid).toBeDefined();
+  });
+
+  it("a chain longer than the passes allowed finishes at the next change, as a whole pass does", async () => {
+    const { fast, write, both, freed } = await chainOfThree(2);
+    // The second pass frees cy, whose new spec lets 2001 go to eve; no third pass looks at eve.
+    expect([...freed.changed].sort()).toEqual(["cy", "dee"]);
     expect(fast.get("cy")?.valid).toBeDefined();
     expect(fast.get("eve")?.errors?.[0]).toMatch(/vmid 2001 is already held by stack cy/);
     // The next change anywhere: eve is checked again and valid.

@@ -74,6 +74,12 @@ export interface StackIndexOptions {
    * tested against (engine/stack-index.test.ts), and the same verdicts.
    */
   incremental?: boolean;
+  /**
+   * How many validation passes one change may take for values to settle with their holders: a file freed by a chain
+   * of holder changes (dee lets 2003 go, so cy's edit taking it is valid, so cy's old 2001 goes to eve) is freed by
+   * the same change when the chain is at most this long; a longer one finishes at the next change. @default 8
+   */
+  settlePasses?: number;
 }
 
 type Claimed = "vmid" | "ip" | "hostname";
@@ -102,6 +108,7 @@ function movedKeys(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string
 
 export function createStackIndex(dir: string, opts: StackIndexOptions = {}): StackIndex {
   const incremental = opts.incremental ?? true;
+  const settlePasses = Math.max(1, opts.settlePasses ?? 8);
   const users = new Map<string, StackEntry>();
   let platformText: string | undefined;
   let platformSpec: PlatformSpec | undefined;
@@ -232,13 +239,13 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
   /**
    * Validates the whole set (files in memory plus `inputs`) exactly as `proxstack validate` does, with
    * one addition: a value some stack already holds stays with it, and the file that introduced the
-   * conflict is the one refused. A second pass runs when the first released or took values.
+   * conflict is the one refused. Further passes run while a pass released or took values (at most `settlePasses`).
    */
   const validateAll = (inputs: Input[]): void => {
     for (const i of inputs) putInput(i);
     const live = liveNow();
     let held = holders(live);
-    for (let pass = 0; pass < 2; pass++) {
+    for (let pass = 0; pass < settlePasses; pass++) {
       const files: StackFileInput[] = [...users.values()].map((e) => ({ path: e.path, text: e.text }));
       if (platformText !== undefined) files.push({ path: platformPath, text: platformText });
       const holder = (what: Claimed, value: string) => held.get(claimKey(what, value));
@@ -248,8 +255,8 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
       for (const e of users.values()) applyVerdict(e, validByPath.get(e.path), byPath.get(e.path)?.errors ?? [], live);
       const next = holders(live);
       const settled = sameHolders(held, next);
-      // Values whose holder moved after this pass checked them: a further pass would see them.
-      pendingKeys = new Set(pass === 1 ? movedKeys(held, next) : []);
+      // Values whose holder moved after this pass checked them: a further pass (or, after the last, the next change) sees them.
+      pendingKeys = new Set(settled ? [] : movedKeys(held, next));
       held = next;
       if (settled) break;
     }
@@ -269,7 +276,7 @@ export function createStackIndex(dir: string, opts: StackIndexOptions = {}): Sta
     const live = liveNow();
     let dirty = new Set([...pendingKeys, ...removed.flatMap((r) => r.freed), ...movedKeys(lastLive, live)]);
     const holder = (what: Claimed, value: string) => holderOf(claimKey(what, value), live);
-    for (let pass = 0; pass < 2; pass++) {
+    for (let pass = 0; pass < settlePasses; pass++) {
       const r = validator.revise(
         {
           ...(pass === 0 ? { files: inputs.map((i) => ({ path: i.path, text: i.text })), removed: removed.map((x) => x.path) } : {}),

@@ -1,4 +1,5 @@
 // A user's stack file (stacks/<user>.yaml): owner, SSH keys, instances and the billing suspension.
+import { validate as validateCron } from "node-cron";
 import { z } from "zod";
 import { ApiVersionSchema, DnsLabelSchema, Ipv4Schema, PortSchema, VmidSchema } from "./common.js";
 
@@ -71,12 +72,25 @@ export const DomainSchema = z
   .strict()
   .describe("A public HTTPS hostname <user>-<instance>-<subdomain>.<baseDomain> routed to a port of the instance. @example { subdomain: www, port: 80 }");
 
+const FIVE_FIELDS = /^(\S+\s+){4}\S+$/;
+
+/**
+ * A five-field cron expression whose every field node-cron — the scheduler that runs it (billing/cron-slot.ts) —
+ * accepts, so `99 99 * * *` is refused where it is written instead of failing at its first slot.
+ */
+function cronSchedule(example: string) {
+  return z
+    .string()
+    .regex(FIVE_FIELDS, `must be a five-field cron expression such as '${example}'`)
+    .refine(
+      (s) => !FIVE_FIELDS.test(s) || validateCron(s),
+      `must be a cron expression with minute 0-59, hour 0-23, day of month 1-31, month 1-12 or jan-dec and day of week 0-7 or sun-sat, such as '${example}'`,
+    );
+}
+
 export const SnapshotPolicySchema = z
   .object({
-    schedule: z
-      .string()
-      .regex(/^(\S+\s+){4}\S+$/, "must be a five-field cron expression such as '0 3 * * *'")
-      .describe("When to take a snapshot, as a five-field cron expression (UTC). @example 0 3 * * *"),
+    schedule: cronSchedule("0 3 * * *").describe("When to take a snapshot, as a five-field cron expression (UTC). @example 0 3 * * *"),
     keep: z.number().int().min(1).max(30).default(7).describe("How many scheduled snapshots to keep; older ones are deleted. @default 7"),
   })
   .strict()
@@ -84,10 +98,7 @@ export const SnapshotPolicySchema = z
 
 export const BackupPolicySchema = z
   .object({
-    schedule: z
-      .string()
-      .regex(/^(\S+\s+){4}\S+$/, "must be a five-field cron expression such as '0 4 * * 0'")
-      .describe("When to take a backup (vzdump), as a five-field cron expression (UTC). @example 0 4 * * 0"),
+    schedule: cronSchedule("0 4 * * 0").describe("When to take a backup (vzdump), as a five-field cron expression (UTC). @example 0 4 * * 0"),
     keep: z.number().int().min(1).max(30).default(3).describe("How many scheduled backups to keep; older ones are deleted. @default 3"),
   })
   .strict()

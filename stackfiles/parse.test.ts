@@ -120,6 +120,17 @@ const USER_ROWS: Row[] = [
     mutate: (o) => ((inst0(o).snapshots as Obj).schedule = "0 3 * *"),
     error: ["schema.invalid_format", "five-field cron"],
   },
+  {
+    rule: "snapshot schedule at hour 25",
+    mutate: (o) => ((inst0(o).snapshots as Obj).schedule = "0 25 * * *"),
+    error: ["schema.custom", "instances[0].snapshots.schedule must be a cron expression with minute 0-59, hour 0-23"],
+  },
+  {
+    rule: "backup schedule with a step of 0",
+    mutate: (o) => (inst0(o).backups = { schedule: "*/0 4 * * 0" }),
+    error: ["schema.custom", "instances[0].backups.schedule must be a cron expression with minute 0-59"],
+  },
+  { rule: "snapshot schedule with names", mutate: (o) => ((inst0(o).snapshots as Obj).schedule = "30 2 * jan-mar mon-fri") },
   { rule: "snapshot keep left out (default 7)", mutate: (o) => delete (inst0(o).snapshots as Obj).keep },
   {
     rule: "snapshot keep 31",

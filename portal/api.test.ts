@@ -110,6 +110,37 @@ describe("accounts", () => {
   });
 });
 
+describe("request validation", () => {
+  it("answers bad fields in plain words, naming what is expected and what came", async () => {
+    const fieldsOf = async (method: "GET" | "POST", url: string, body?: unknown) => {
+      const r = await h.api(method, url, { token: alice.token, ...(body === undefined ? {} : { body }) });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe("invalid-request");
+      return r.body.error.fields as Record<string, string>;
+    };
+    expect(await fieldsOf("GET", "/api/instances?page=0&limit=abc")).toEqual({
+      page: "must be at least 1, not 0",
+      limit: 'must be a number, not the text "abc"',
+    });
+    expect(await fieldsOf("GET", "/api/instances?page=1&page=2")).toEqual({ page: "must be a number, not a list" });
+    expect(await fieldsOf("GET", "/api/instances?limit=2.5")).toEqual({ limit: "must be a whole number, not 2.5" });
+    expect(await fieldsOf("POST", "/api/instances", { name: "web" })).toEqual({ template: "is required", plan: "is required" });
+    expect(await fieldsOf("POST", "/api/instances", { name: "web", template: 5, plan: "small", sshKeys: [] })).toEqual({
+      template: "must be text, not 5",
+      sshKeys: "must list at least 1 item",
+    });
+    expect(await fieldsOf("GET", "/api/instances/alice.web/stats/history?timeframe=year")).toEqual({
+      timeframe: 'must be one of "hour", "day", "week", not the text "year"',
+    });
+    const whole = await h.api("POST", "/api/auth/register", { body: [] });
+    expect(whole.body.error).toEqual({
+      code: "invalid-request",
+      message: "the request body is invalid: (body) must be a mapping of keys to values, not a list",
+      fields: { "(body)": "must be a mapping of keys to values, not a list" },
+    });
+  });
+});
+
 describe("catalog, instances and points", () => {
   it("templates and plans come from the platform file (public)", async () => {
     expect((await h.api("GET", "/api/templates")).body).toEqual({

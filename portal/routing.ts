@@ -1,6 +1,7 @@
 // Typed routes: each route declares its zod body/query/response schemas once — they validate requests and generate the OpenAPI document.
 import type { NextFunction, Request, Response, Router } from "express";
 import { z } from "zod";
+import { deferMessages, issueText } from "../stackfiles/schema-issues.js";
 import { httpError } from "./http-errors.js";
 
 export type Method = "get" | "post" | "put" | "patch" | "delete";
@@ -31,8 +32,8 @@ type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 /** Every route registered, in order (the OpenAPI generator reads it). */
 export type RouteRegistry = RouteSpec<z.ZodType | undefined, z.ZodType | undefined>[];
 
-/** zod issues as `fields`: dotted path → message (unknown keys named one by one). */
-export function issuesToFields(issues: readonly z.core.$ZodIssue[]): Record<string, string> {
+/** zod issues of `input` as `fields`: dotted path → message in plain words (unknown keys named one by one). */
+export function issuesToFields(issues: readonly z.core.$ZodIssue[], input: unknown): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const i of issues) {
     if (i.code === "unrecognized_keys") {
@@ -40,15 +41,16 @@ export function issuesToFields(issues: readonly z.core.$ZodIssue[]): Record<stri
       continue;
     }
     const key = i.path.length > 0 ? i.path.join(".") : "(body)";
-    fields[key] ??= i.message;
+    fields[key] ??= issueText(i, input);
   }
   return fields;
 }
 
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const r = schema.safeParse(value);
+  // The schema's own messages win; where it has none, the stack files' plain wording instead of zod's.
+  const r = schema.safeParse(value, { error: deferMessages, reportInput: true });
   if (!r.success) {
-    const fields = issuesToFields(r.error.issues);
+    const fields = issuesToFields(r.error.issues, value);
     const first = Object.entries(fields)[0];
     throw httpError(400, "invalid-request", `the ${what} is invalid${first ? `: ${first[0]} ${first[1]}` : ""}`, fields);
   }

@@ -86,6 +86,25 @@ export function issuesToErrors(source: YamlSource, schema: z.ZodType, issues: re
   return out;
 }
 
+/**
+ * One issue as a field's message without the field's name, for input that is not a stack file (the portal's request
+ * bodies and query strings): the schema's own wording where it has one, else this module's; an absent key "is required".
+ * Parse with `reportInput: true` so the message names the value as checked.
+ */
+export function issueText(issue: Issue, input: unknown): string {
+  if (issue.message !== DEFAULT_MESSAGE) return issue.message;
+  const path = issue.path as (string | number)[];
+  const value = valueAt(input, path);
+  if (path.length > 0 && value === undefined && (issue.code === "invalid_type" || issue.code === "invalid_value")) {
+    return issue.code === "invalid_value" ? `is required: ${oneOf(issue.values)}` : "is required";
+  }
+  if (issue.code === "invalid_union") return "does not take any of the accepted forms";
+  // The value as checked (a query string's "0" coerced to 0) when the parse reported it, unless coercion made it NaN.
+  const reported = issue.input;
+  const checked = reported === undefined || (typeof reported === "number" && Number.isNaN(reported)) ? value : reported;
+  return defaultText(issue, checked);
+}
+
 function isMissing(source: YamlSource, path: DataPath): boolean {
   return path.length > 0 && !source.locate(path).found && valueAt(source.data, path) === undefined;
 }

@@ -17,7 +17,16 @@ export interface Observation {
   planRateMicroPerDay: number;
   /** Paid domains' points per day in micro-points (a safe integer); 0 for exempt stacks. */
   domainRateMicroPerDay: number;
+  /** Priced at the rates the instance's meter last ran at (its file no longer lists it); the two rates above are ignored. */
+  lastRates?: true;
 }
+
+/** `o` priced at the rates its meter last ran at (0 without a meter). */
+const atLastRates = (o: Observation, prior: Meter | undefined): Observation => ({
+  ...o,
+  planRateMicroPerDay: prior?.plan.rateMicroPerDay ?? 0,
+  domainRateMicroPerDay: prior?.domains.rateMicroPerDay ?? 0,
+});
 
 /** Runway warning thresholds in seconds: 24 h, 1 h, 10 min. The level is how many of them the runway is below. */
 export const WARNING_THRESHOLDS = [86_400n, 3_600n, 600n] as const;
@@ -154,15 +163,16 @@ export function runTick(
     const tick = ++ticks;
     const touched: TickStack[] = [];
     let d: TickStack | undefined;
-    for (const o of observations) {
+    for (const seen of observations) {
       // The engine lists instances ordered by stack: consecutive observations of one stack share its lookup.
-      if (d?.stack !== o.stack) d = tx.stack(o.stack);
+      if (d?.stack !== seen.stack) d = tx.stack(seen.stack);
       if (d.tick !== tick) {
         [d.tick, d.plan, d.domains, d.burn] = [tick, 0, 0, 0];
         touched.push(d);
       }
+      const prior = d.meters.get(seen.instance);
+      const o = seen.lastRates ? atLastRates(seen, prior) : seen;
       if (o.running) d.burn += o.planRateMicroPerDay + o.domainRateMicroPerDay;
-      const prior = d.meters.get(o.instance);
       const meter = advanceMeter(prior, o, nowMinute, cursor, repo.epochMinute, d);
       if (meter !== prior) tx.putMeter(meter);
     }

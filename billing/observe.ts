@@ -38,8 +38,12 @@ export function desiredBurn(prices: Prices, spec: UserStackSpec): bigint {
     }, 0n);
 }
 
+const FREE = { planRateMicroPerDay: 0, domainRateMicroPerDay: 0 } as const;
+const LAST_RATES = { planRateMicroPerDay: 0, domainRateMicroPerDay: 0, lastRates: true } as const;
+
 /**
- * One observation per instance the engine reports that its stack file still lists. Running means the
+ * One observation per instance the engine reports whose stack has a file: priced from the file, or, for a running
+ * instance the file no longer lists, at the rates its meter last ran at. Running means the
  * engine's observed power is running and the instance is not destroyed. Exempt stacks are priced at 0.
  */
 export function observeInstances(
@@ -56,13 +60,19 @@ export function observeInstances(
     let names = byName.get(s.stack);
     if (!names) byName.set(s.stack, (names = new Map(spec.instances.map((i) => [i.name, i]))));
     const def = names.get(s.name);
-    if (!def) continue;
+    const running = s.power === "running" && s.state !== "destroyed";
     const exempt = isExempt(s.stack);
+    if (!def) {
+      // Gone from the file but still there (its destroy is queued, keeps failing, or is refused for a protected
+      // instance): while it runs it runs on the owner's behalf, billed at the rates it last ran at until it stops.
+      out.push({ stack: s.stack, instance: s.name, running, sinceMs: Date.parse(s.updatedAt), ...(exempt ? FREE : LAST_RATES) });
+      continue;
+    }
     const rate = exempt ? { plan: 0, domains: 0 } : instanceRate(prices, def);
     out.push({
       stack: s.stack,
       instance: s.name,
-      running: s.power === "running" && s.state !== "destroyed",
+      running,
       sinceMs: Date.parse(s.updatedAt),
       planRateMicroPerDay: rate.plan,
       domainRateMicroPerDay: rate.domains,

@@ -10,6 +10,7 @@ import { silentLogger } from "../lib/logger.js";
 import { openLedgerRepository, type LedgerRepository } from "./ledger-repository.js";
 import type { BillingNotice } from "./notifier.js";
 import { createBilling, specsFromIndex, type Billing } from "./service.js";
+import { removeInstance } from "../stackfiles/edit.js";
 import { createStackFileWriter } from "./stack-file-writer.js";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -92,6 +93,26 @@ describe("billing service", () => {
     expect((await billing.tick(min(6))).resumed).toEqual(["alice"]);
     expect(readFileSync(join(stacks, "alice.yaml"), "utf8")).toBe(readFileSync(join(REPO, "stacks", "alice.yaml"), "utf8"));
     expect(notices.map((n) => n.type)).toEqual(["runway-warning", "suspended", "resumed"]);
+  });
+
+  it("an instance its file no longer lists is billed at its last rate while the engine reports it running, and stops with it", async () => {
+    const { billing, stacks, status, git } = setup();
+    await billing.tick(T0);
+    // A merged pull request drops alice's protected web (74 points/day) from her file: the engine refuses to destroy
+    // it, so the container keeps running on her behalf.
+    const file = join(stacks, "alice.yaml");
+    writeFileSync(file, removeInstance(readFileSync(file, "utf8"), "web"));
+    git("commit", "-qam", "alice drops web");
+    const hour = await billing.tick(min(60));
+    expect(hour.stacks.find((s) => s.stack === "alice")).toMatchObject({ dueMicro: 3_083_333n, burnPerDayMicro: 74_000_000n });
+    // An operator lifts the protection and the engine destroys it at minute 90: billed up to then, not after.
+    Object.assign(
+      status.find((i) => i.stack === "alice" && i.name === "web")!,
+      { state: "destroyed", updatedAt: min(90).toISOString() },
+    );
+    const gone = await billing.tick(min(120));
+    expect(gone.stacks.find((s) => s.stack === "alice")).toMatchObject({ dueMicro: 4_625_000n - 3_083_333n, burnPerDayMicro: 0n });
+    expect((await billing.tick(min(180))).stacks.find((s) => s.stack === "alice")).toMatchObject({ dueMicro: 0n });
   });
 
   it("deletion after the grace period: notice a day before, then non-protected instances removed; each step persisted and done once", async () => {

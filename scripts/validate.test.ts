@@ -45,6 +45,22 @@ describe("proxstack validate", () => {
     expect(r).toMatchObject({ code: 0, stdout: "2 files checked: 2 valid, 0 invalid\n" });
   });
 
+  it("checks a file of kind Platform under another name against the platform.yaml beside it, and refuses it", async () => {
+    await writeFile(join(dir, "eve.yaml"), await readFile(join(ROOT, "stacks", "platform.yaml")));
+    try {
+      const r = await run(["validate", "eve.yaml"], { cwd: dir });
+      expect(r).toEqual({
+        code: 1,
+        stdout:
+          "eve.yaml:4:7: a second Platform file; the platform is already defined in platform.yaml and an installation has exactly one\n" +
+          "2 files checked: 1 valid, 1 invalid\n",
+        stderr: "",
+      });
+    } finally {
+      await rm(join(dir, "eve.yaml"));
+    }
+  });
+
   it("exits 1 and prints path:line:col: message per error", async () => {
     await writeFile(join(dir, "carol.yaml"), (await readFile(join(ROOT, "stacks/carol.yaml"), "utf8")).replace("plan: small", "plan: tiny\n    vmid: 2001"));
     const r = await run(["validate", "."], { cwd: dir });

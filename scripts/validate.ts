@@ -1,6 +1,7 @@
 // `proxstack validate [paths…] [--json]`: validate stack files, each alone and across files.
 import { readFile, stat } from "node:fs/promises";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { PLATFORM_FILE } from "../programs/naming.js";
 import { loadConfig } from "../schemas/config.js";
 import { createStackSetValidator, readStackDir, type StackFileInput, type StackSetReport } from "../stackfiles/validate.js";
 import { formatPositionedError } from "../stackfiles/positioned-error.js";
@@ -32,15 +33,17 @@ export async function readInputs(paths: readonly string[], cwd: string): Promise
 }
 
 /**
- * Validates the inputs; when none declares kind Platform, adds the platform.yaml beside them (the
- * first directory that has one) and validates again, reusing the first round's parse results.
+ * Validates the inputs; unless one of them is a platform.yaml, adds the platform.yaml beside them (the
+ * first directory that has one) and validates again, reusing the first round's parse results. A file of
+ * kind Platform under another name (a user file in a pull request, say) is then checked against the real
+ * platform, as the engine checks it, and refused as a second platform.
  */
 export async function validateWithPlatform(inputs: StackFileInput[], cwd: string): Promise<StackSetReport> {
   const validator = createStackSetValidator();
   const report = validator.validate(inputs);
-  if (report.files.some((f) => f.kind === "Platform")) return report;
+  if (report.files.some((f) => f.kind === "Platform" && basename(f.path) === PLATFORM_FILE)) return report;
   for (const dir of [...new Set(inputs.map((f) => dirname(f.path)))]) {
-    const path = join(dir, "platform.yaml");
+    const path = join(dir, PLATFORM_FILE);
     if (inputs.some((f) => f.path === path)) continue;
     const text = await readFile(resolve(cwd, path)).catch(() => undefined);
     if (text) return validator.validate([...inputs, { path, text }]);
